@@ -1,0 +1,53 @@
+// The demo: a local Orthanc on loopback (authentication on) loaded with
+// generated cases, and the browser host provisioned with it. Prints the URL
+// and runs until Ctrl-C, then stops both and removes the demo site's data.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { generateChestXray } from '../tests/fixtures/chest-xray';
+import { loadCtStudy, startOrthanc } from '../tests/support/orthanc';
+import { startWebHostProcess } from '../tests/e2e/support/web-host-process';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'telerad-demo-'));
+console.error('starting the demo site (Orthanc with DICOMweb on 127.0.0.1)…');
+const orthanc = await startOrthanc();
+console.error('generating demo cases…');
+await loadCtStudy(orthanc, {
+  patientName: 'DEMO^CT',
+  patientId: 'DEMO-001',
+  studyDate: new Date().toISOString().slice(0, 10).replace(/-/g, ''),
+  slices: 40,
+  studyDescription: 'CT CHEST WITH CONTRAST',
+});
+const xray = generateChestXray({ patientName: 'DEMO^CHEST', patientId: 'DEMO-002' });
+for (const inst of xray.instances) await orthanc.upload(inst.bytes);
+
+const sitesFile = path.join(tmp, 'sites.json');
+writeFileSync(
+  sitesFile,
+  JSON.stringify([{ name: 'Demo Hospital', url: orthanc.dicomWebUrl, auth: { type: 'basic', username: orthanc.username, password: orthanc.password } }]),
+  { mode: 0o600 },
+);
+const port = arg('--port') ?? '0';
+const host = await startWebHostProcess(['--data-dir', arg('--data-dir') ?? path.join(tmp, 'app-data'), '--sites', sitesFile, '--port', port]);
+rmSync(sitesFile); // the host has moved the password into its secrets store
+
+console.log(host.url);
+console.error(`\nTelerad demo is running. Open this URL in a browser (it carries the launch token):\n\n  ${host.url}\n\nCtrl-C stops the demo.`);
+
+let stopping = false;
+async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await host.stop();
+  await orthanc.stop();
+  rmSync(tmp, { recursive: true, force: true });
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown());
+process.on('SIGTERM', () => void shutdown());
