@@ -5,6 +5,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   esbuild: { jsx: 'automatic' },
   test: {
+    // Two cores; each integration file starts its own Orthanc.
+    maxWorkers: 2,
+    minWorkers: 1,
     projects: [
       {
         extends: true,
@@ -18,9 +21,6 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,
-          // Each file starts its own Orthanc; two cores — keep it to two at a time.
-          maxWorkers: 2,
-          minWorkers: 1,
         },
       },
     ],

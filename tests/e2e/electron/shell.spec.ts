@@ -42,7 +42,9 @@ test.describe('Electron shell', () => {
       expect(exposed.bridge).toEqual(['host', 'invoke']);
       const prefs = await app.evaluate(({ BrowserWindow }) => {
         const w = BrowserWindow.getAllWindows()[0]!;
-        const p = w.webContents.getLastWebPreferences();
+        // Undocumented in the typings but present at run time: the preferences the page really got.
+        const wc = w.webContents as unknown as { getLastWebPreferences(): Record<string, unknown> | null };
+        const p = wc.getLastWebPreferences();
         return { contextIsolation: p?.contextIsolation, sandbox: p?.sandbox, nodeIntegration: p?.nodeIntegration };
       });
       expect(prefs).toEqual({ contextIsolation: true, sandbox: true, nodeIntegration: false });

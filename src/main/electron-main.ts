@@ -1,0 +1,109 @@
+/**
+ * The Electron shell. Everything the app does lives in createAppServices;
+ * this file only wires it to Electron: the telerad:// origin (renderer files
+ * and the site gateway), the contract over IPC, and the window locks.
+ */
+import { BrowserWindow, app, ipcMain, protocol, safeStorage, session } from 'electron';
+import type { WebContents } from 'electron';
+import { join, resolve } from 'node:path';
+import { Redactor } from '../shared/log';
+import { readFlag } from './cli-args';
+import { APP_ENTRY_URL, APP_SCHEME } from './hosts/electron/app-origin';
+import { createAppProtocolHandler } from './hosts/electron/app-protocol';
+import { registerIpcTransport } from './hosts/electron/ipc-transport';
+import { decidePermission, decideWindowOpen, isNavigationAllowed } from './hosts/electron/navigation-policy';
+import { createMainWindowOptions } from './hosts/electron/window-options';
+import { createAppServices } from './services/app-services';
+import { createFileLogSink, mainLogPath } from './services/log/file-log-sink';
+import { SafeStorageSecretStore } from './services/secrets/safe-storage-secret-store';
+import { loadProvisioningFile } from './services/sites/provisioning';
+
+// Must run before `ready`: a standard, secure scheme gets a real origin, fetch and streaming.
+protocol.registerSchemesAsPrivileged([
+  { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } },
+]);
+
+// Before `ready` too: keeps the Chromium profile (IndexedDB cache) with the rest of the data.
+const dataDirFlag = readFlag(process.argv, 'data-dir');
+if (dataDirFlag) app.setPath('userData', resolve(dataDirFlag));
+
+function lockDown(contents: WebContents): void {
+  contents.on('will-navigate', (event, url) => {
+    if (!isNavigationAllowed(url)) event.preventDefault();
+  });
+  contents.on('will-redirect', (event, url) => {
+    if (!isNavigationAllowed(url)) event.preventDefault();
+  });
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+  contents.setWindowOpenHandler(({ url }) => decideWindowOpen(url));
+}
+
+async function start(): Promise<void> {
+  app.enableSandbox();
+  app.on('web-contents-created', (_event, contents) => lockDown(contents));
+  await app.whenReady();
+
+  const dataDir = app.getPath('userData');
+  const redactor = new Redactor();
+  const sink = createFileLogSink(mainLogPath(dataDir), redactor, { echo: process.stderr });
+  const services = createAppServices({
+    dataDir,
+    host: 'electron',
+    version: app.getVersion(),
+    secretStore: new SafeStorageSecretStore(safeStorage, join(dataDir, 'secrets.enc.json'), redactor),
+    logSink: sink,
+    redactor,
+  });
+  const log = services.log.child('electron');
+
+  const sitesFile = readFlag(process.argv, 'sites');
+  if (sitesFile) {
+    try {
+      await services.sites.provision(await loadProvisioningFile(resolve(sitesFile)));
+    } catch (err) {
+      log.error('Site provisioning failed', err);
+      app.exit(1);
+      return;
+    }
+  }
+
+  const ses = session.defaultSession;
+  ses.setPermissionRequestHandler((contents, permission, callback) => callback(decidePermission(permission, contents.getURL())));
+  ses.setPermissionCheckHandler((_contents, permission, requestingOrigin) => decidePermission(permission, requestingOrigin));
+
+  protocol.handle(
+    APP_SCHEME,
+    createAppProtocolHandler({ rendererDir: join(__dirname, '..', 'renderer'), gateway: services.gateway, log: log.child('protocol') }),
+  );
+  registerIpcTransport(ipcMain, services.dispatch, log.child('ipc'));
+
+  const createWindow = (): BrowserWindow => {
+    const win = new BrowserWindow(createMainWindowOptions(join(__dirname, '..', 'preload', 'index.cjs')));
+    win.once('ready-to-show', () => win.show());
+    void win.loadURL(APP_ENTRY_URL);
+    return win;
+  };
+  let mainWindow = createWindow();
+
+  app.on('second-instance', () => {
+    if (mainWindow.isDestroyed()) mainWindow = createWindow();
+    if (mainWindow.isMinimized()) mainWindow.restore();
+    mainWindow.focus();
+  });
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) mainWindow = createWindow();
+  });
+  app.on('window-all-closed', () => app.quit());
+  app.on('will-quit', () => sink.close());
+  log.info(`Electron host started, data in ${dataDir}`);
+}
+
+// A second launch hands over to the running instance (its window is focused) and exits.
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  start().catch((err: unknown) => {
+    process.stderr.write(`telerad failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    app.exit(1);
+  });
+}

@@ -1,0 +1,65 @@
+import type { ServiceHandlers } from '../../shared/ipc/contract';
+import type { Dispatch } from '../../shared/ipc/dispatcher';
+import { createDispatcher } from '../../shared/ipc/dispatcher';
+import type { LogSink, Logger, Redactor } from '../../shared/log';
+import { createLogger } from '../../shared/log';
+import type { SecretStore } from './secrets/secret-store';
+import type { SiteGateway } from './sites/site-gateway';
+import { createSiteGateway } from './sites/site-gateway';
+import { SiteRepository } from './sites/site-repository';
+import { SitesService } from './sites/sites-service';
+
+export interface AppServicesOptions {
+  dataDir: string;
+  host: 'electron' | 'web';
+  version: string;
+  secretStore: SecretStore;
+  /** Where main's log lines go; the renderer's `log.write` lines go there too. */
+  logSink: LogSink;
+  /** The process's one Redactor; the secret store given here must register secrets with it. */
+  redactor: Redactor;
+  fetchImpl?: typeof fetch;
+  gatewayTimeoutMs?: number;
+}
+
+export interface AppServices {
+  handlers: ServiceHandlers;
+  dispatch: Dispatch;
+  gateway: SiteGateway;
+  sites: SitesService;
+  log: Logger;
+}
+
+/**
+ * Everything main offers the renderer, built once per process. Both hosts
+ * call this and differ only in how they carry `dispatch` (IPC or HTTP) and
+ * `gateway` (protocol.handle or an http server).
+ */
+export function createAppServices(options: AppServicesOptions): AppServices {
+  const log = createLogger('main', options.logSink, options.redactor);
+  const sites = new SitesService(new SiteRepository(options.dataDir), options.secretStore, options.redactor, log.child('sites'));
+  const gateway = createSiteGateway({
+    sites,
+    log: log.child('gateway'),
+    ...(options.fetchImpl ? { fetchImpl: options.fetchImpl } : {}),
+    ...(options.gatewayTimeoutMs !== undefined ? { timeoutMs: options.gatewayTimeoutMs } : {}),
+  });
+
+  const handlers: ServiceHandlers = {
+    app: {
+      info: async () => ({ name: 'Telerad Workstation', version: options.version, host: options.host }),
+    },
+    sites: {
+      list: () => sites.list(),
+    },
+    log: {
+      write: async (entry) => {
+        // Renderer scopes are marked as such so nobody mistakes them for main's own.
+        createLogger(`renderer:${entry.scope}`, options.logSink, options.redactor)[entry.level](entry.message);
+        return null;
+      },
+    },
+  };
+
+  return { handlers, dispatch: createDispatcher(handlers, log.child('ipc')), gateway, sites, log };
+}

@@ -1,0 +1,11 @@
+/**
+ * Where main keeps credentials (site passwords and tokens). Keys are opaque
+ * strings chosen by the owning service, e.g. `site:hospital-a:credential`.
+ * Implementations register every value they read or write with the process's
+ * Redactor, so a secret that ends up in an error message is masked in logs.
+ */
+export interface SecretStore {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+}

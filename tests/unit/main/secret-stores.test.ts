@@ -1,0 +1,81 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Redactor } from '../../../src/shared/log';
+import { FileSecretStore } from '../../../src/main/services/secrets/file-secret-store';
+import { SafeStorageSecretStore } from '../../../src/main/services/secrets/safe-storage-secret-store';
+import type { SafeStorageApi } from '../../../src/main/services/secrets/safe-storage-secret-store';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'telerad-secrets-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const mode = (path: string): number => statSync(path).mode & 0o777;
+
+describe('FileSecretStore', () => {
+  it('creates secrets.json readable by the owner only (0600) in a 0700 directory', async () => {
+    const dataDir = join(dir, 'data');
+    const store = new FileSecretStore(dataDir, new Redactor());
+    await store.set('site:a:credential', 'correct-horse');
+    expect(mode(join(dataDir, 'secrets.json'))).toBe(0o600);
+    expect(mode(dataDir)).toBe(0o700);
+  });
+
+  it('reads back, replaces and deletes secrets, across instances', async () => {
+    const first = new FileSecretStore(dir, new Redactor());
+    await first.set('k', 'value-one');
+    await first.set('k', 'value-two');
+    await first.set('other', 'value-three');
+    const second = new FileSecretStore(dir, new Redactor());
+    expect(await second.get('k')).toBe('value-two');
+    await second.delete('k');
+    expect(await new FileSecretStore(dir, new Redactor()).get('k')).toBeUndefined();
+    expect(await new FileSecretStore(dir, new Redactor()).get('other')).toBe('value-three');
+  });
+
+  it('registers every secret it writes or loads with the redactor', async () => {
+    await new FileSecretStore(dir, new Redactor()).set('k', 'stored-earlier');
+    const redactor = new Redactor();
+    const store = new FileSecretStore(dir, redactor);
+    await store.set('j', 'written-now');
+    expect(redactor.redact('a stored-earlier b written-now c')).toBe('a *** b *** c');
+  });
+});
+
+function fakeSafeStorage(available: boolean): SafeStorageApi {
+  // Reversible and visibly not plain text: enough to check what reaches the disk.
+  return {
+    isEncryptionAvailable: () => available,
+    encryptString: (s: string) => Buffer.from(`enc(${[...s].reverse().join('')})`),
+    decryptString: (b: Buffer) => [...b.toString().slice(4, -1)].reverse().join(''),
+  };
+}
+
+describe('SafeStorageSecretStore', () => {
+  it('stores only the encrypted form, base64, in a 0600 file', async () => {
+    const file = join(dir, 'secrets.enc.json');
+    const store = new SafeStorageSecretStore(fakeSafeStorage(true), file, new Redactor());
+    await store.set('site:a:credential', 'correct-horse');
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain('correct-horse');
+    expect(JSON.parse(text)['site:a:credential']).toBe(Buffer.from('enc(esroh-tcerroc)').toString('base64'));
+    expect(mode(file)).toBe(0o600);
+    expect(await new SafeStorageSecretStore(fakeSafeStorage(true), file, new Redactor()).get('site:a:credential')).toBe('correct-horse');
+  });
+
+  it('refuses to store a secret when OS encryption is unavailable', async () => {
+    const store = new SafeStorageSecretStore(fakeSafeStorage(false), join(dir, 's.json'), new Redactor());
+    await expect(store.set('k', 'plain-secret')).rejects.toThrow(/not available/);
+  });
+
+  it('registers decrypted secrets with the redactor', async () => {
+    const file = join(dir, 's.json');
+    await new SafeStorageSecretStore(fakeSafeStorage(true), file, new Redactor()).set('k', 'decrypted-one');
+    const redactor = new Redactor();
+    await new SafeStorageSecretStore(fakeSafeStorage(true), file, redactor).get('k');
+    expect(redactor.redact('x decrypted-one')).toBe('x ***');
+  });
+});
