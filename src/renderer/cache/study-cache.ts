@@ -1,0 +1,174 @@
+import type { InstanceRecord, SeriesRecord, StudyRecord, TeleradDB } from './telerad-db';
+
+/** Instance metadata as the caller supplies it; size, hash and time are the cache's to fill. */
+export type InstanceMeta = Omit<InstanceRecord, 'size' | 'sha256' | 'storedAt'>;
+
+/** Study fields the caller may set; `complete` is only ever set by `markComplete`. */
+export type StudyUpsert = Omit<StudyRecord, 'complete' | 'storedAt' | 'lastOpenedAt'> & {
+  lastOpenedAt?: number;
+};
+
+/** A stored instance whose bytes no longer match the hash taken when it was stored. */
+export class CacheIntegrityError extends Error {
+  constructor(readonly sopInstanceUID: string) {
+    super(
+      `Cached instance ${sopInstanceUID} is corrupt (SHA-256 mismatch); it was removed from the cache and must be retrieved again`,
+    );
+    this.name = 'CacheIntegrityError';
+  }
+}
+
+export async function sha256Hex(bytes: ArrayBuffer): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * The offline cache of studies, in domain terms. Everything here works with
+ * the network gone: it touches IndexedDB only. Writes that span tables run in
+ * one Dexie transaction, so a crash or a closed tab never leaves metadata
+ * without its bytes (or the other way round).
+ */
+export class StudyCache {
+  constructor(
+    private readonly db: TeleradDB,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Stores one instance: its metadata and its bytes together, with the
+   * SHA-256 of the bytes. Overwrites an earlier copy of the same SOP instance.
+   * Offline: works (local only).
+   */
+  async putInstance(meta: InstanceMeta, bytes: ArrayBuffer): Promise<InstanceRecord> {
+    // Hash outside the transaction: an IndexedDB transaction commits as soon as
+    // it has no pending request, so awaiting crypto inside it would end it early.
+    const sha256 = await sha256Hex(bytes);
+    const record: InstanceRecord = { ...meta, size: bytes.byteLength, sha256, storedAt: this.now() };
+    await this.db.transaction('rw', this.db.instances, this.db.instanceBytes, async () => {
+      await this.db.instances.put(record);
+      await this.db.instanceBytes.put({ sopInstanceUID: meta.sopInstanceUID, bytes });
+    });
+    return record;
+  }
+
+  /** Whether both the metadata and the bytes of an instance are stored. Offline: works. */
+  async hasInstance(sopInstanceUID: string): Promise<boolean> {
+    const [meta, bytesKey] = await Promise.all([
+      this.db.instances.get(sopInstanceUID),
+      // primaryKeys() reads keys only: no pixel bytes are loaded to answer this.
+      this.db.instanceBytes.where(':id').equals(sopInstanceUID).primaryKeys(),
+    ]);
+    return meta !== undefined && bytesKey.length > 0;
+  }
+
+  /** Every study with a record in the cache, most recently opened first. Offline: works. */
+  async listCachedStudies(): Promise<StudyRecord[]> {
+    const all = await this.db.studies.toArray();
+    return all.sort((a, b) => (b.lastOpenedAt ?? 0) - (a.lastOpenedAt ?? 0) || b.storedAt - a.storedAt);
+  }
+
+  async getStudy(studyInstanceUID: string): Promise<StudyRecord | undefined> {
+    return this.db.studies.get(studyInstanceUID);
+  }
+
+  /**
+   * Creates or updates a study's record. A change in the instance count
+   * reopens a complete study (new instances arrived at the site), so it will
+   * be retrieved again. Offline: works.
+   */
+  async upsertStudy(study: StudyUpsert): Promise<StudyRecord> {
+    return this.db.transaction('rw', this.db.studies, async () => {
+      const old = await this.db.studies.get(study.studyInstanceUID);
+      const record: StudyRecord = {
+        ...old,
+        ...study,
+        lastOpenedAt: study.lastOpenedAt ?? old?.lastOpenedAt,
+        complete: old !== undefined && old.complete && old.numInstances === study.numInstances,
+        storedAt: old?.storedAt ?? this.now(),
+      };
+      await this.db.studies.put(record);
+      return record;
+    });
+  }
+
+  /** Notes that the study was opened now (for "recent first" and, later, LRU eviction). Offline: works. */
+  async touchStudy(studyInstanceUID: string): Promise<void> {
+    await this.db.studies.update(studyInstanceUID, { lastOpenedAt: this.now() });
+  }
+
+  /**
+   * Stores series records. Fields already known are kept where the new record
+   * leaves them empty: a QIDO answer without series description must not
+   * erase the one read from the files. Offline: works.
+   */
+  async putSeries(series: readonly SeriesRecord[]): Promise<void> {
+    await this.db.transaction('rw', this.db.series, async () => {
+      const old = await this.db.series.bulkGet(series.map((s) => s.seriesInstanceUID));
+      const merged = series.map((s, i): SeriesRecord => {
+        const o = old[i];
+        if (!o) return s;
+        const seriesNumber = s.seriesNumber ?? o.seriesNumber;
+        return {
+          ...s,
+          modality: s.modality || o.modality,
+          description: s.description || o.description,
+          ...(seriesNumber !== undefined ? { seriesNumber } : {}),
+        };
+      });
+      await this.db.series.bulkPut(merged);
+    });
+  }
+
+  /** Offline: works. */
+  async getStudySeries(studyInstanceUID: string): Promise<SeriesRecord[]> {
+    return this.db.series.where('studyInstanceUID').equals(studyInstanceUID).toArray();
+  }
+
+  /** Metadata of every stored instance of a study, without bytes. Offline: works. */
+  async getStudyInstances(studyInstanceUID: string): Promise<InstanceRecord[]> {
+    return this.db.instances.where('studyInstanceUID').equals(studyInstanceUID).toArray();
+  }
+
+  /**
+   * The stored bytes of an instance, after checking them against the hash
+   * taken when they were stored. A mismatch (disk corruption, a tampered
+   * profile) removes the instance, marks its study incomplete so the next
+   * open retrieves it again, and throws CacheIntegrityError: corrupt pixels
+   * are never shown. Undefined when the instance is not stored. Offline: works.
+   */
+  async readInstanceBytes(sopInstanceUID: string): Promise<ArrayBuffer | undefined> {
+    const [meta, entry] = await Promise.all([
+      this.db.instances.get(sopInstanceUID),
+      this.db.instanceBytes.get(sopInstanceUID),
+    ]);
+    if (!meta || !entry) return undefined;
+    if ((await sha256Hex(entry.bytes)) !== meta.sha256) {
+      await this.db.transaction('rw', this.db.instances, this.db.instanceBytes, this.db.studies, async () => {
+        await this.db.instances.delete(sopInstanceUID);
+        await this.db.instanceBytes.delete(sopInstanceUID);
+        await this.db.studies.update(meta.studyInstanceUID, { complete: false });
+      });
+      throw new CacheIntegrityError(sopInstanceUID);
+    }
+    return entry.bytes;
+  }
+
+  /**
+   * Marks a study complete — openable with no network — only when every one
+   * of its `numInstances` instances is stored. Returns whether it is complete;
+   * false (and the flag left unset) when some are missing or the study is unknown.
+   * Offline: works.
+   */
+  async markComplete(studyInstanceUID: string): Promise<boolean> {
+    return this.db.transaction('rw', this.db.studies, this.db.instances, this.db.instanceBytes, async () => {
+      const study = await this.db.studies.get(studyInstanceUID);
+      if (!study) return false;
+      const sops = (await this.db.instances.where('studyInstanceUID').equals(studyInstanceUID).primaryKeys()) as string[];
+      const withBytes = await this.db.instanceBytes.where(':id').anyOf(sops).primaryKeys();
+      const complete = study.numInstances > 0 && withBytes.length >= study.numInstances;
+      if (complete !== study.complete) await this.db.studies.update(studyInstanceUID, { complete });
+      return complete;
+    });
+  }
+}

@@ -1,0 +1,119 @@
+import { GATEWAY_ERROR_HEADER } from '../../shared/gateway';
+
+export type SiteFailureKind =
+  | 'auth' // the site refused the credentials the gateway holds for it
+  | 'timeout' // the site did not answer in time
+  | 'unreachable' // no connection to the site
+  | 'host' // the app's own host did not answer (status 0) or refused our session
+  | 'http' // the site answered with some other HTTP error
+  | 'other'; // not an HTTP failure at all (a parse error, a bug)
+
+export interface SiteFailure {
+  kind: SiteFailureKind;
+  /** Short, for a status line after the site's name: "Hospital B: authentication failed". */
+  message: string;
+  status?: number;
+  /** The gateway's code when it produced the failure itself (x-telerad-error / JSON body). */
+  code?: string;
+}
+
+/**
+ * A non-2xx answer (or status 0: no answer) to a DICOMweb request made with
+ * fetch. Shaped like dicomweb-client's rejections (below), so one classifier
+ * reads both should a later feature (STOW-RS) use that library.
+ */
+export class HttpStatusError extends Error {
+  readonly request: { getResponseHeader(name: string): string | null };
+  constructor(
+    readonly status: number,
+    message: string,
+    headers?: Headers,
+    readonly response?: ArrayBuffer,
+  ) {
+    super(message);
+    this.name = 'HttpStatusError';
+    this.request = { getResponseHeader: (name) => headers?.get(name) ?? null };
+  }
+}
+
+/**
+ * What dicomweb-client rejects with on a non-2xx answer (api.js _httpRequest):
+ * an Error with `status`, `request` (the XMLHttpRequest) and `response`
+ * (the body in the request's responseType: parsed JSON for QIDO, an
+ * ArrayBuffer for WADO-RS, null when JSON parsing failed). A network failure
+ * shows up as status 0.
+ */
+interface DicomWebClientError {
+  status?: unknown;
+  request?: { getResponseHeader?(name: string): string | null; responseText?: unknown };
+  response?: unknown;
+}
+
+function bodyCode(response: unknown): string | undefined {
+  let body: unknown = response;
+  if (response instanceof ArrayBuffer) {
+    try {
+      body = JSON.parse(new TextDecoder().decode(response));
+    } catch {
+      return undefined;
+    }
+  } else if (typeof response === 'string') {
+    try {
+      body = JSON.parse(response);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof body === 'object' && body !== null && typeof (body as { code?: unknown }).code === 'string') {
+    return (body as { code: string }).code;
+  }
+  return undefined;
+}
+
+function headerCode(request: DicomWebClientError['request']): string | undefined {
+  try {
+    return request?.getResponseHeader?.(GATEWAY_ERROR_HEADER) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Turns whatever a DICOMweb call threw into a failure a clinician can read.
+ * The gateway's own code (header first, JSON body second) wins over the
+ * status: a 502 may mean "wrong password" or "no route", and only the code
+ * tells which.
+ */
+export function classifySiteError(err: unknown): SiteFailure {
+  if (typeof err !== 'object' || err === null || !('status' in err)) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { kind: 'other', message: `failed: ${message}` };
+  }
+  const e = err as DicomWebClientError;
+  const status = typeof e.status === 'number' ? e.status : undefined;
+  const code = headerCode(e.request) ?? bodyCode(e.response);
+  const base = { ...(status !== undefined ? { status } : {}), ...(code !== undefined ? { code } : {}) };
+  switch (code) {
+    case 'SITE_AUTH_FAILED':
+      return { ...base, kind: 'auth', message: 'authentication failed' };
+    case 'SITE_TIMEOUT':
+      return { ...base, kind: 'timeout', message: 'timed out' };
+    case 'SITE_UNREACHABLE':
+      return { ...base, kind: 'unreachable', message: 'unreachable' };
+    case 'UNAUTHORIZED':
+      return { ...base, kind: 'host', message: 'session expired — reopen the app from the address the host printed' };
+    case 'FORBIDDEN':
+      return { ...base, kind: 'http', message: 'request refused by the gateway' };
+    default:
+      break;
+  }
+  if (status === 0 || status === undefined) return { ...base, kind: 'host', message: 'no connection to the app host' };
+  if (status === 401 || status === 403) return { ...base, kind: 'auth', message: 'authentication failed' };
+  if (status === 504) return { ...base, kind: 'timeout', message: 'timed out' };
+  return { ...base, kind: 'http', message: `failed (HTTP ${status})` };
+}
+
+/** Failures after which waiting on the network is pointless and the cache is all there is. */
+export function isOfflineFailure(f: SiteFailure): boolean {
+  return f.kind === 'unreachable' || f.kind === 'timeout' || f.kind === 'host';
+}

@@ -1,0 +1,283 @@
+import type { SiteSummary } from '../../shared/ipc/contract';
+import type { Logger } from '../../shared/log';
+import type { StudyCache, StudyUpsert } from '../cache/study-cache';
+import { CacheIntegrityError } from '../cache/study-cache';
+import type { StudyRetriever, RetrieveProgress } from '../cache/study-retriever';
+import { StudyUnavailableError } from '../cache/study-retriever';
+import type { InstanceRecord, SeriesRecord } from '../cache/telerad-db';
+import type { ImagingRuntime } from './cornerstone-setup';
+import { sortStack } from './stack-order';
+
+export type ViewerPhase = 'loading' | 'ready' | 'error';
+
+export interface SeriesOption {
+  seriesInstanceUID: string;
+  label: string;
+  count: number;
+}
+
+export interface ViewerState {
+  phase: ViewerPhase;
+  /** While the study is being brought into the cache. */
+  progress?: RetrieveProgress;
+  /** Shown in the viewer: why it failed, or why it shows only part of the study. */
+  message?: string;
+  series: SeriesOption[];
+  seriesInstanceUID?: string;
+  seriesDescription: string;
+  count: number;
+  /** The slice asked for last. */
+  index: number;
+  /** The slice on the canvas now; -1 before the first one is painted. */
+  displayedIndex: number;
+  voi?: { windowWidth: number; windowCenter: number };
+}
+
+export interface OpenRequest {
+  study: StudyUpsert;
+  site: SiteSummary | undefined;
+}
+
+export interface ViewerDeps {
+  cache: StudyCache;
+  retriever: StudyRetriever;
+  imaging: ImagingRuntime;
+  log: Logger;
+  /** Told when the cache gained or changed a study, so the worklist can update its offline badges. */
+  onCacheChanged?: () => void;
+}
+
+export interface ViewerStore {
+  getState(): ViewerState;
+  subscribe(listener: () => void): () => void;
+  /** Enables Cornerstone on the element and opens the study; the returned function closes it. */
+  open(element: HTMLElement, req: OpenRequest): () => void;
+  show(index: number): void;
+  scroll(delta: number): void;
+  selectSeries(seriesInstanceUID: string): void;
+  /** Window/level drag: pixels moved since the last call. */
+  adjustVoi(dx: number, dy: number): void;
+  resize(): void;
+}
+
+const INITIAL: ViewerState = { phase: 'loading', series: [], seriesDescription: '', count: 0, index: 0, displayedIndex: -1 };
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  // The image loader rejects with plain objects ({error, ...}) as often as with Errors.
+  if (typeof err === 'object' && err !== null) {
+    const inner = (err as { error?: unknown; message?: unknown }).error ?? (err as { message?: unknown }).message;
+    if (inner instanceof Error) return inner.message;
+    if (typeof inner === 'string') return inner;
+    try {
+      return JSON.stringify(err).slice(0, 200);
+    } catch {
+      return 'unknown error';
+    }
+  }
+  return String(err);
+}
+
+/**
+ * The stack viewer's state and its work, outside React. Two revision
+ * counters guard it: `session` (one per open) so a retrieval that finishes
+ * after the viewer was closed or another study opened changes nothing, and
+ * `display` (one per requested slice) so a slow decode of slice 3 cannot
+ * paint over slice 9 the reader has scrolled to since. Pixels come only from
+ * the cache, each file hash-checked as it is read.
+ */
+export function createViewerStore(deps: ViewerDeps): ViewerStore {
+  const { cache, retriever, imaging, log } = deps;
+  const cs = imaging.cornerstone;
+  let state: ViewerState = INITIAL;
+  const listeners = new Set<() => void>();
+  let session = 0;
+  let display = 0;
+  let element: HTMLElement | undefined;
+  let stack: InstanceRecord[] = [];
+  let allInstances: InstanceRecord[] = [];
+  let seriesRecords: SeriesRecord[] = [];
+  const imageIds = new Map<string, Promise<string>>();
+
+  const set = (patch: Partial<ViewerState>): void => {
+    state = { ...state, ...patch };
+    for (const l of [...listeners]) l();
+  };
+
+  const imageIdFor = (inst: InstanceRecord): Promise<string> => {
+    let p = imageIds.get(inst.sopInstanceUID);
+    if (!p) {
+      p = cache.readInstanceBytes(inst.sopInstanceUID).then((bytes) => {
+        if (!bytes) throw new Error(`Instance ${inst.sopInstanceUID} is no longer in the cache`);
+        return imaging.addFile(new Blob([bytes], { type: 'application/dicom' }));
+      });
+      // A failed read is not remembered: the next attempt reads again.
+      p.catch(() => imageIds.delete(inst.sopInstanceUID));
+      imageIds.set(inst.sopInstanceUID, p);
+    }
+    return p;
+  };
+
+  const prefetch = (around: number, mySession: number): void => {
+    for (const d of [1, -1, 2, -2]) {
+      const inst = stack[around + d];
+      if (!inst) continue;
+      imageIdFor(inst)
+        .then((id) => (mySession === session ? cs.loadAndCacheImage(id) : undefined))
+        .catch(() => undefined); // the slice reports its own error if it is ever shown
+    }
+  };
+
+  const show = (requested: number): void => {
+    if (!element || stack.length === 0) return;
+    const index = Math.max(0, Math.min(stack.length - 1, Math.round(requested)));
+    const rev = ++display;
+    const mySession = session;
+    const el = element;
+    const inst = stack[index]!;
+    set({ index });
+    void (async () => {
+      try {
+        const imageId = await imageIdFor(inst);
+        const image = await cs.loadAndCacheImage(imageId);
+        if (rev !== display || mySession !== session) return; // overtaken by a newer slice or study
+        cs.displayImage(el, image);
+        const vp = cs.getViewport(el);
+        set({
+          phase: 'ready',
+          displayedIndex: index,
+          message: state.phase === 'error' ? undefined : state.message,
+          ...(vp ? { voi: { windowWidth: vp.voi.windowWidth, windowCenter: vp.voi.windowCenter } } : {}),
+        });
+        prefetch(index, mySession);
+      } catch (err) {
+        if (rev !== display || mySession !== session) return;
+        const what = `Image ${index + 1}/${stack.length}`;
+        const message =
+          err instanceof CacheIntegrityError
+            ? `${what} was corrupt in the local cache and has been discarded; close and reopen the study to retrieve it again`
+            : `${what} could not be decoded: ${describeError(err)}`;
+        log.error(`${message} (SOP ${inst.sopInstanceUID}, transfer syntax ${inst.transferSyntaxUID})`);
+        set({ phase: 'error', message });
+      }
+    })();
+  };
+
+  const selectStack = (seriesUid: string): void => {
+    stack = sortStack(allInstances.filter((i) => i.seriesInstanceUID === seriesUid));
+    const rec = seriesRecords.find((s) => s.seriesInstanceUID === seriesUid);
+    set({
+      seriesInstanceUID: seriesUid,
+      seriesDescription: rec?.description ?? '',
+      count: stack.length,
+      displayedIndex: -1,
+    });
+    // The middle slice first: in a CT or MR stack it is the likeliest to show the anatomy of interest.
+    show(Math.floor(stack.length / 2));
+  };
+
+  const openStudy = async (req: OpenRequest, mySession: number, signal: AbortSignal): Promise<void> => {
+    const uid = req.study.studyInstanceUID;
+    let notice: string | undefined;
+    try {
+      const result = await retriever.ensureStudy({
+        site: req.site,
+        study: req.study,
+        signal,
+        onProgress: (progress) => {
+          if (mySession === session) set({ progress });
+        },
+      });
+      if (result.failure && !result.complete) {
+        notice = `Showing only the images in the local cache: ${req.site?.name ?? 'the site'} ${result.failure.message}`;
+      }
+    } catch (err) {
+      if (mySession !== session) return;
+      const message = err instanceof StudyUnavailableError ? err.message : `Could not open the study: ${describeError(err)}`;
+      log.warn(`Open ${uid}: ${message}`);
+      set({ phase: 'error', message });
+      return;
+    }
+    if (mySession !== session) return;
+    deps.onCacheChanged?.();
+    await cache.touchStudy(uid).catch(() => undefined);
+    const [instances, series] = await Promise.all([cache.getStudyInstances(uid), cache.getStudySeries(uid)]);
+    if (mySession !== session) return;
+    allInstances = instances;
+    seriesRecords = series;
+    const counts = new Map<string, number>();
+    for (const i of instances) counts.set(i.seriesInstanceUID, (counts.get(i.seriesInstanceUID) ?? 0) + 1);
+    const options: SeriesOption[] = [...counts]
+      .map(([seriesUid, count]) => {
+        const rec = series.find((s) => s.seriesInstanceUID === seriesUid);
+        const label = [rec?.seriesNumber !== undefined ? `#${rec.seriesNumber}` : '', rec?.modality ?? '', rec?.description ?? '']
+          .filter(Boolean)
+          .join(' ');
+        return { seriesInstanceUID: seriesUid, label: `${label || seriesUid} (${count})`, count };
+      })
+      .sort((a, b) => b.count - a.count);
+    if (options.length === 0) {
+      set({ phase: 'error', message: 'The study has no images in the local cache' });
+      return;
+    }
+    set({ series: options, message: notice, progress: undefined });
+    // The largest series first: in a first cut without hanging protocols it is usually the diagnostic one.
+    selectStack(options[0]!.seriesInstanceUID);
+  };
+
+  return {
+    getState: () => state,
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+    open(el, req) {
+      const mySession = ++session;
+      const abort = new AbortController();
+      element = el;
+      stack = [];
+      allInstances = [];
+      imageIds.clear();
+      state = INITIAL;
+      set({});
+      cs.enable(el);
+      void openStudy(req, mySession, abort.signal).catch((err: unknown) => {
+        if (mySession !== session) return;
+        log.error('Opening the study failed', err);
+        set({ phase: 'error', message: `Could not open the study: ${describeError(err)}` });
+      });
+      return () => {
+        if (mySession !== session) return;
+        session++;
+        display++;
+        abort.abort();
+        cs.disable(el);
+        element = undefined;
+        stack = [];
+        imageIds.clear();
+        imaging.releaseAll();
+      };
+    },
+    show,
+    scroll(delta) {
+      show(state.index + delta);
+    },
+    selectSeries(seriesUid) {
+      if (seriesUid !== state.seriesInstanceUID && allInstances.some((i) => i.seriesInstanceUID === seriesUid)) selectStack(seriesUid);
+    },
+    adjustVoi(dx, dy) {
+      if (!element || state.displayedIndex < 0) return;
+      const vp = cs.getViewport(element);
+      if (!vp) return;
+      vp.voi.windowWidth = Math.max(1, vp.voi.windowWidth + dx * 2);
+      vp.voi.windowCenter = vp.voi.windowCenter + dy * 2;
+      cs.setViewport(element, vp);
+      set({ voi: { windowWidth: vp.voi.windowWidth, windowCenter: vp.voi.windowCenter } });
+    },
+    resize() {
+      if (element && state.displayedIndex >= 0) cs.resize(element, true);
+    },
+  };
+}
