@@ -58,7 +58,19 @@ if (existsSync(vitestFile)) {
 const pwStatus = npx(['playwright', 'test']);
 const pwFile = path.join(results, 'playwright.json');
 if (existsSync(pwFile)) {
-  const s = JSON.parse(readFileSync(pwFile, 'utf8')).stats ?? {};
+  const report = JSON.parse(readFileSync(pwFile, 'utf8'));
+  const s = report.stats ?? {};
+  // The list reporter does not say why a test was skipped; say it here.
+  const walk = (suite, titles) => {
+    for (const spec of suite.specs ?? [])
+      for (const t of spec.tests ?? [])
+        if (t.status === 'skipped') {
+          const why = (t.annotations ?? []).find((a) => a.type === 'skip')?.description ?? 'no reason given';
+          console.log(`skipped: ${[...titles, spec.title].filter(Boolean).join(' › ')} — ${why}`);
+        }
+    for (const child of suite.suites ?? []) walk(child, [...titles, child.title]);
+  };
+  for (const suite of report.suites ?? []) walk(suite, []);
   passed += (s.expected ?? 0) + (s.flaky ?? 0);
   failed += s.unexpected ?? 0;
   skipped += s.skipped ?? 0;
