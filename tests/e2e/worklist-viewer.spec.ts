@@ -23,6 +23,7 @@ let host: WebHostProcess;
 let tmp: string;
 let study: { studyInstanceUID: string };
 let page: Page;
+const consoleErrors: string[] = [];
 
 test.beforeAll(async ({ browser }) => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'telerad-e2e-'));
@@ -43,7 +44,17 @@ test.beforeAll(async ({ browser }) => {
     ]),
   );
   host = await startWebHostProcess(['--data-dir', path.join(tmp, 'data'), '--sites', sitesFile]);
-  page = await (await browser.newContext()).newPage();
+  const context = await browser.newContext();
+  // Record every Content-Security-Policy violation the app causes, from the first script on.
+  await context.addInitScript(() => {
+    const w = window as unknown as { __csp: string[] };
+    w.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) => w.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}:${e.columnNumber} ${e.sample}`));
+  });
+  page = await context.newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
 });
 
 test.afterAll(async () => {
@@ -119,6 +130,14 @@ test('opening the study paints its middle slice from the cache', async () => {
   await page.screenshot({ path: shot, scale: 'css' });
 });
 
+test('the app runs under its Content-Security-Policy without a single violation', async ({ request }) => {
+  const res = await request.get(host.url);
+  expect(res.headers()['content-security-policy']).toContain("script-src 'self'");
+  expect(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp)).toEqual([]);
+  // Hospital B's refusal is expected; nothing else may have failed in the page.
+  expect(consoleErrors.filter((e) => !/502|Bad Gateway|authentication failed/i.test(e))).toEqual([]);
+});
+
 test('with the site stopped, reopening the study still paints it from IndexedDB', async () => {
   await orthanc.stop();
   await page.reload();
@@ -142,7 +161,12 @@ test('the site password appears in no bundle, IndexedDB record, log line or host
     });
   for (const file of walk(path.resolve('dist/renderer'), () => false)) scan(file, readFileSync(file, 'latin1'));
   const dataDir = path.join(tmp, 'data');
-  for (const file of walk(dataDir, (p) => path.basename(p) === 'secrets.json')) scan(file, readFileSync(file, 'latin1'));
+  for (const file of walk(dataDir, (p) => path.basename(p) === 'secrets.json')) {
+    const text = readFileSync(file, 'latin1');
+    scan(file, text);
+    // The launch token belongs on the host's first line of stdout, nowhere on disk.
+    if (text.includes(host.token)) offenders.push(`${file} (launch token)`);
+  }
   scan('browser host stdout/stderr', host.output());
 
   const idb = await page.evaluate(async () => {
