@@ -62,8 +62,49 @@ export interface InstanceBytesRecord {
   bytes: ArrayBuffer;
 }
 
+export type ReferralPriority = 'STAT' | 'urgent' | 'routine';
+
+/** One object attached to a referral packet (PS3.3 Encapsulated PDF, VL Photographic, Secondary Capture). */
+export interface ReferralAttachment {
+  sopInstanceUID: string;
+  seriesInstanceUID: string;
+  sopClassUID: string;
+  kind: 'pdf' | 'photo';
+  /** Document Title (PDF) or Series Description (photo), for the list in the side panel. */
+  title: string;
+}
+
+/**
+ * What a study's referral note (Basic or Comprehensive SR titled LOINC
+ * 57133-1 "Referral note") and its attachments say, read once and kept so the
+ * worklist can sort by urgency offline without re-reading the SR.
+ */
+export interface ReferralRecord {
+  studyInstanceUID: string;
+  siteId: string;
+  /** SOP Instance UID of the referral note; absent when the study has none. */
+  noteSopInstanceUID?: string;
+  priority?: ReferralPriority;
+  clinicalQuestion?: string;
+  history?: string;
+  referringClinician?: string;
+  requestedSpecialty?: string;
+  attachments: ReferralAttachment[];
+  /** True when the study at its site already holds a report (an SR other than the referral note). */
+  hasReport: boolean;
+  fetchedAt: number;
+}
+
+/** What a site turned out to support, probed once and remembered (retrieval negotiates from it). */
+export interface SiteCapabilityRecord {
+  siteId: string;
+  /** Whether WADO-RS answers with JPEG-LS lossless (1.2.840.10008.1.2.4.80) when asked. */
+  jpegLsLossless?: boolean;
+  probedAt: number;
+}
+
 /** Current schema version; bump it with a new `version(n)` block below, never edit an old one. */
-export const TELERAD_DB_VERSION = 1;
+export const TELERAD_DB_VERSION = 2;
 
 /** Index specs per version (Dexie syntax: primary key first, then indexes). Exported for the schema test. */
 export const TELERAD_DB_SCHEMA_V1 = {
@@ -73,15 +114,26 @@ export const TELERAD_DB_SCHEMA_V1 = {
   instanceBytes: 'sopInstanceUID',
 } as const;
 
+/** v2 adds referral summaries and per-site capabilities; v1 tables and their rows are untouched. */
+export const TELERAD_DB_SCHEMA_V2 = {
+  ...TELERAD_DB_SCHEMA_V1,
+  referrals: 'studyInstanceUID, siteId, priority',
+  siteCapabilities: 'siteId',
+} as const;
+
 export class TeleradDB extends Dexie {
   studies!: Table<StudyRecord, string>;
   series!: Table<SeriesRecord, string>;
   instances!: Table<InstanceRecord, string>;
   instanceBytes!: Table<InstanceBytesRecord, string>;
+  referrals!: Table<ReferralRecord, string>;
+  siteCapabilities!: Table<SiteCapabilityRecord, string>;
 
   /** @param name database name; the app uses one fixed name, tests a unique one each. */
   constructor(name: string) {
     super(name);
     this.version(1).stores(TELERAD_DB_SCHEMA_V1);
+    // v2: new tables only, so no upgrade function: drafts and cached studies pass through as they are.
+    this.version(2).stores(TELERAD_DB_SCHEMA_V2);
   }
 }

@@ -1,0 +1,47 @@
+import 'fake-indexeddb/auto';
+import Dexie from 'dexie';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TELERAD_DB_SCHEMA_V1, TeleradDB } from '../../../src/renderer/cache/telerad-db';
+
+// One test per migration: a database written by the previous schema version
+// opens under the current one with every row intact.
+let names: string[] = [];
+afterEach(async () => {
+  for (const n of names) await Dexie.delete(n);
+  names = [];
+});
+
+describe('TeleradDB migrations', () => {
+  it('v1 → v2 keeps cached studies, instances and their bytes, and adds empty referral and capability tables', async () => {
+    const name = `migrate-v1-v2-${Math.random()}`;
+    names.push(name);
+    const v1 = new Dexie(name);
+    v1.version(1).stores(TELERAD_DB_SCHEMA_V1);
+    await v1.table('studies').put({
+      studyInstanceUID: '1.2.3',
+      siteId: 'hospital-a',
+      patientName: 'DOE, JANE',
+      patientId: 'P1',
+      studyDate: '20261120',
+      modalities: ['CT'],
+      description: 'CT CHEST',
+      numInstances: 1,
+      complete: true,
+      storedAt: 1,
+    });
+    await v1.table('instances').put({ sopInstanceUID: '1.2.3.1', studyInstanceUID: '1.2.3', seriesInstanceUID: '1.2.3.0', size: 3, sha256: 'x', transferSyntaxUID: '1.2.840.10008.1.2.1', storedAt: 1 });
+    await v1.table('instanceBytes').put({ sopInstanceUID: '1.2.3.1', bytes: new Uint8Array([1, 2, 3]).buffer });
+    v1.close();
+
+    const db = new TeleradDB(name);
+    await db.open();
+    expect(db.verno).toBe(2);
+    expect((await db.studies.get('1.2.3'))?.complete).toBe(true);
+    expect((await db.instances.get('1.2.3.1'))?.size).toBe(3);
+    expect(new Uint8Array((await db.instanceBytes.get('1.2.3.1'))!.bytes)).toEqual(new Uint8Array([1, 2, 3]));
+    expect(await db.referrals.count()).toBe(0);
+    await db.siteCapabilities.put({ siteId: 'hospital-a', jpegLsLossless: true, probedAt: 2 });
+    expect((await db.siteCapabilities.get('hospital-a'))?.jpegLsLossless).toBe(true);
+    db.close();
+  });
+});
