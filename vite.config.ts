@@ -1,4 +1,26 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { defineConfig } from 'vite';
+import type { Plugin } from 'vite';
+import { DECODE_WORKER_FILE } from './src/shared/csp';
+
+/**
+ * Ships cornerstone-wado-image-loader's standalone decode worker as
+ * assets/<DECODE_WORKER_FILE>, next to the bundle. The loader starts it from
+ * that URL when the CSP refuses its inline blob: worker (see src/shared/csp.ts).
+ */
+function decodeWorkerFile(): Plugin {
+  const require = createRequire(import.meta.url);
+  const dist = path.dirname(require.resolve('cornerstone-wado-image-loader/dist/cornerstoneWADOImageLoader.bundle.min.js'));
+  return {
+    name: 'telerad-decode-worker',
+    apply: 'build',
+    generateBundle() {
+      this.emitFile({ type: 'asset', fileName: `assets/${DECODE_WORKER_FILE}`, source: readFileSync(path.join(dist, DECODE_WORKER_FILE)) });
+    },
+  };
+}
 
 // The renderer is plain React compiled by esbuild's automatic JSX runtime;
 // @vitejs/plugin-react is not used (it buys only fast refresh, and does not
@@ -8,6 +30,7 @@ export default defineConfig({
   base: './',
   publicDir: false,
   esbuild: { jsx: 'automatic' },
+  plugins: [decodeWorkerFile()],
   build: {
     outDir: '../../dist/renderer',
     emptyOutDir: true,

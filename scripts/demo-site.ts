@@ -5,8 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateChestXray } from '../tests/fixtures/chest-xray';
+import { generateReferralPacket } from '../tests/fixtures/referral-packet';
 import { loadCtStudy, startOrthanc } from '../tests/support/orthanc';
 import { startWebHostProcess } from '../tests/e2e/support/web-host-process';
+import { stowInstances } from '../tests/support/stow';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -26,6 +28,18 @@ await loadCtStudy(orthanc, {
 });
 const xray = generateChestXray({ patientName: 'DEMO^CHEST', patientId: 'DEMO-002' });
 for (const inst of xray.instances) await orthanc.upload(inst.bytes);
+// A STAT referral packet on the chest X-ray (note, lab PDF, photo), stored the way a referring site sends it: STOW-RS.
+const packet = await generateReferralPacket({
+  studyInstanceUID: xray.studyInstanceUID,
+  patientName: 'DEMO^CHEST',
+  patientId: 'DEMO-002',
+  priority: 'STAT',
+  clinicalQuestion: 'Suspected right lower lobe pneumonia — consolidation or effusion? Please advise on need for admission.',
+  history: 'Fever 39.2 °C and productive cough for 5 days; crackles at the right base; SpO2 91 % on air.',
+  referringClinician: 'MBEKI^THABO^^DR',
+  requestedSpecialty: 'Radiology',
+});
+await stowInstances(orthanc.dicomWebUrl, orthanc.authorization, packet.files);
 
 const sitesFile = path.join(tmp, 'sites.json');
 writeFileSync(

@@ -1,14 +1,21 @@
 /**
- * The one Content-Security-Policy of the renderer, sent by both hosts as a
- * response header. 'wasm-unsafe-eval' is needed by the image loader's WASM
- * codecs (JPEG-LS, JPEG 2000); workers are loaded from the app's own origin
- * or from blob: URLs the loader makes. Everything else is same-origin only:
- * the renderer reaches sites solely through the gateway under /sites/.
+ * The Content-Security-Policy of the renderer, sent by both hosts as a
+ * response header. Everything is same-origin: the renderer reaches sites
+ * solely through the gateway under /sites/.
+ *
+ * Workers may come only from the app's own files ('self'), not from blob: or
+ * data: URLs. That is deliberate: the image loader first tries to start its
+ * decode worker from an inline blob; when the policy refuses, it falls back to
+ * its worker file (DECODE_WORKER_FILE, copied next to the bundle at build
+ * time). A worker loaded from a URL gets the policy of its own response, so
+ * the worker — and only the worker — can be given the 'unsafe-eval' that the
+ * Emscripten/embind glue of its WASM codecs (JPEG-LS, JPEG 2000) needs, while
+ * the page itself keeps a policy with no eval at all.
  */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self' 'wasm-unsafe-eval'",
-  "worker-src 'self' blob:",
+  "worker-src 'self'",
   "style-src 'self'",
   "img-src 'self' data: blob:",
   "font-src 'self'",
@@ -18,3 +25,18 @@ export const CONTENT_SECURITY_POLICY = [
   "form-action 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
+
+/** cornerstone-wado-image-loader's standalone decode worker, served from the renderer's assets folder. */
+export const DECODE_WORKER_FILE = 'index.worker.bundle.min.worker.js';
+
+/** The decode worker's own policy: no network but the app, eval for the codecs' embind glue. */
+export const DECODE_WORKER_CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval'",
+  "connect-src 'self' data: blob:",
+].join('; ');
+
+/** The policy for a response of the renderer's origin, by its URL path. */
+export function contentSecurityPolicyFor(pathname: string): string {
+  return pathname.endsWith(`/${DECODE_WORKER_FILE}`) ? DECODE_WORKER_CONTENT_SECURITY_POLICY : CONTENT_SECURITY_POLICY;
+}

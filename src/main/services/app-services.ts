@@ -7,7 +7,9 @@ import type { SecretStore } from './secrets/secret-store';
 import type { SiteGateway } from './sites/site-gateway';
 import { createSiteGateway } from './sites/site-gateway';
 import { SiteRepository } from './sites/site-repository';
-import { SitesService } from './sites/sites-service';
+import { SitesService, effectiveTimeouts } from './sites/sites-service';
+import { testSiteConnection } from './sites/site-tester';
+import { ServiceError } from '../../shared/ipc/envelope';
 
 export interface AppServicesOptions {
   dataDir: string;
@@ -51,6 +53,29 @@ export function createAppServices(options: AppServicesOptions): AppServices {
     },
     sites: {
       list: () => sites.list(),
+      add: (request) => sites.add(request),
+      update: (request) => sites.update(request),
+      remove: ({ id }) => sites.remove(id),
+      test: async ({ id }) => {
+        const site = await sites.find(id);
+        if (!site) throw new ServiceError('NOT_FOUND', `No site with id "${id}"`);
+        let authHeaders: Record<string, string>;
+        try {
+          authHeaders = await sites.authHeaders(id);
+        } catch (err) {
+          log.error(`No usable credentials for ${id}`, err);
+          throw new ServiceError('SITE_AUTH_FAILED', `No usable credentials are stored for ${site.name}; enter them again`);
+        }
+        const result = await testSiteConnection(site, {
+          fetchImpl: (await sites.fetchFor(id)) ?? options.fetchImpl ?? fetch,
+          authHeaders,
+          timeouts: effectiveTimeouts(site),
+          log: log.child('site-test'),
+        });
+        // Only a site that answered has findings worth keeping; a failed test keeps the last good ones.
+        if (result.ok) await sites.recordCapabilities(site, result.capabilities);
+        return result;
+      },
     },
     log: {
       write: async (entry) => {

@@ -6,6 +6,13 @@ import type { WorklistRow, WorklistStore } from '../worklist/worklist-store';
 import { WorklistView } from '../worklist/WorklistView';
 import type { OpenRequest, ViewerStore } from '../viewer/viewer-store';
 import { StackViewer } from '../viewer/StackViewer';
+import type { SitesStore } from '../sites/sites-store';
+import { SitesPanel } from '../sites/SitesPanel';
+import type { PdfRuntime } from '../referral/pdf-runtime';
+import type { ReferralPanelStore } from '../referral/referral-panel-store';
+import { ReferralPanel } from '../referral/ReferralPanel';
+import type { TransfersStore } from '../transfers/transfers-store';
+import { TransfersButton, TransfersPanel } from '../transfers/TransfersPanel';
 
 /** Everything the UI needs, built once in main.tsx: components receive, never construct, their services. */
 export interface AppDeps {
@@ -13,12 +20,21 @@ export interface AppDeps {
   worklist: WorklistStore;
   viewer: ViewerStore;
   log: Logger;
+  /** Site management (the header's "Sites" button). */
+  sites: SitesStore;
+  /** The referral side panel of the open study, and pdf.js for its attached PDFs. */
+  referralPanel: ReferralPanelStore;
+  pdfRuntime: PdfRuntime;
+  /** Study retrievals under way (the header's "Transfers" button). */
+  transfers?: TransfersStore;
 }
 
 export function App({ deps }: { deps: AppDeps }): JSX.Element {
-  const { client, worklist, viewer, log } = deps;
+  const { client, worklist, viewer, log, referralPanel, pdfRuntime } = deps;
   const [info, setInfo] = useState<AppInfo | undefined>(undefined);
   const [open, setOpen] = useState<OpenRequest | undefined>(undefined);
+  const [showSites, setShowSites] = useState(false);
+  const [showTransfers, setShowTransfers] = useState(false);
 
   useEffect(() => {
     let live = true;
@@ -62,10 +78,26 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
             {info.host === 'electron' ? 'desktop' : 'browser host'} · v{info.version}
           </span>
         )}
+        <button type="button" className="btn btn-small app-sites-button" data-testid="sites-button" aria-pressed={showSites} onClick={() => setShowSites((v) => !v)}>
+          Sites
+        </button>
+        {deps.transfers && <TransfersButton store={deps.transfers} pressed={showTransfers} onToggle={() => setShowTransfers((v) => !v)} />}
       </header>
+      {deps.transfers && showTransfers && <TransfersPanel store={deps.transfers} />}
       <main className="app-main">
         {open ? (
-          <StackViewer store={viewer} request={open} onClose={onClose} />
+          <div className="study-layout">
+            <StackViewer store={viewer} request={open} onClose={onClose} />
+            <ReferralPanel
+              store={referralPanel}
+              site={open.site}
+              studyInstanceUID={open.study.studyInstanceUID}
+              pdfRuntime={pdfRuntime}
+              onShowSeries={viewer.selectSeries}
+            />
+          </div>
+        ) : showSites ? (
+          <SitesPanel store={deps.sites} onClose={() => setShowSites(false)} />
         ) : (
           <WorklistView store={worklist} onOpen={onOpen} />
         )}

@@ -1,4 +1,4 @@
-import type { InstanceRecord, SeriesRecord, StudyRecord, TeleradDB } from './telerad-db';
+import type { InstanceRecord, SeriesRecord, SiteCapabilityRecord, StudyRecord, TeleradDB } from './telerad-db';
 
 /** Instance metadata as the caller supplies it; size, hash and time are the cache's to fill. */
 export type InstanceMeta = Omit<InstanceRecord, 'size' | 'sha256' | 'storedAt'>;
@@ -169,6 +169,22 @@ export class StudyCache {
       const complete = study.numInstances > 0 && withBytes.length >= study.numInstances;
       if (complete !== study.complete) await this.db.studies.update(studyInstanceUID, { complete });
       return complete;
+    });
+  }
+
+  /** What a site was found to support, if it was ever probed. Offline: works. */
+  async getSiteCapability(siteId: string): Promise<SiteCapabilityRecord | undefined> {
+    return this.db.siteCapabilities.get(siteId);
+  }
+
+  /**
+   * Remembers what a site supports, merged over what was known: a probe that
+   * learns one thing does not erase another. Offline: works.
+   */
+  async putSiteCapability(record: SiteCapabilityRecord): Promise<void> {
+    await this.db.transaction('rw', this.db.siteCapabilities, async () => {
+      const old = await this.db.siteCapabilities.get(record.siteId);
+      await this.db.siteCapabilities.put({ ...old, ...record });
     });
   }
 }

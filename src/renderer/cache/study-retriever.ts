@@ -1,18 +1,35 @@
+import PQueue from 'p-queue';
 import type { SiteSummary } from '../../shared/ipc/contract';
 import type { Logger } from '../../shared/log';
 import { Tag, getNumber, getString } from '../../shared/dicom/dicomweb-json';
 import type { DicomJsonDataset } from '../../shared/dicom/dicomweb-json';
-import type { DicomWebApiFactory } from '../dicomweb/dicomweb-api';
-import { classifySiteError, isOfflineFailure } from '../dicomweb/site-error';
+import { TS_JPEG_LS_LOSSLESS } from '../dicomweb/dicomweb-api';
+import type { DicomWebApi, DicomWebApiFactory } from '../dicomweb/dicomweb-api';
+import { BadAnswerError, HttpStatusError, RequestTimeoutError, classifySiteError, isOfflineFailure, isRetryableSiteError } from '../dicomweb/site-error';
 import type { SiteFailure } from '../dicomweb/site-error';
+import { dicomParser } from '../lib/dicom-parser';
+import type { TransferHandle, TransfersStore } from '../transfers/transfers-store';
 import type { SeriesRecord } from './telerad-db';
 import type { StudyCache, StudyUpsert } from './study-cache';
 import { readPart10Header } from './part10-header';
+import type { Part10Header } from './part10-header';
 
 export interface RetrieveProgress {
   /** Instances stored so far, those that were cached before included. */
   done: number;
   total: number;
+  /** Bytes received by this retrieval so far (after HTTP decoding). */
+  bytes?: number;
+}
+
+/** One instance newly stored in the cache. */
+export interface StoredInstanceEvent {
+  seriesInstanceUID: string;
+  sopInstanceUID: string;
+  /** The instance of its series that was fetched first (the one the viewer shows first). */
+  firstOfSeries: boolean;
+  transferSyntaxUID: string;
+  size: number;
 }
 
 export interface EnsureStudyRequest {
@@ -21,7 +38,9 @@ export interface EnsureStudyRequest {
   /** What the worklist knows of the study; written to the cache so it lists offline. */
   study: StudyUpsert;
   onProgress?: (p: RetrieveProgress) => void;
-  /** Stops scheduling further downloads (the viewer was closed). */
+  /** Told as each instance lands in the cache. */
+  onInstanceStored?: (e: StoredInstanceEvent) => void;
+  /** Stops the retrieval: queued downloads are dropped, running ones aborted (the viewer was closed). */
   signal?: AbortSignal;
 }
 
@@ -50,12 +69,52 @@ export const NOT_OFFLINE_MESSAGE = 'This study is not available offline and its 
 /** Instance-level QIDO fields: enough to build series records before any pixel arrives. */
 const INSTANCE_FIELDS = [Tag.SeriesDescription, Tag.Modality, Tag.SeriesNumber, Tag.InstanceNumber];
 
+const SOP_CLASS_UID = '00080016';
+
+/**
+ * SOP classes always fetched as stored, never asked for JPEG-LS:
+ *  - no pixel data to transcode (SR, encapsulated PDF/CDA, presentation
+ *    states, waveforms, RT plans/structures);
+ *  - photographs (VL family 77.1.*, Secondary Capture 7*), which arrive as
+ *    JPEG already: re-encoding them losslessly only makes them bigger.
+ */
+const AS_STORED_SOP_CLASS_PREFIXES = [
+  '1.2.840.10008.5.1.4.1.1.77.1.',
+  '1.2.840.10008.5.1.4.1.1.7',
+  '1.2.840.10008.5.1.4.1.1.88.',
+  '1.2.840.10008.5.1.4.1.1.104.',
+  '1.2.840.10008.5.1.4.1.1.11.',
+  '1.2.840.10008.5.1.4.1.1.9.',
+  '1.2.840.10008.5.1.4.1.1.481.2',
+  '1.2.840.10008.5.1.4.1.1.481.3',
+  '1.2.840.10008.5.1.4.1.1.481.5',
+];
+
+export interface RetryPolicy {
+  /** Tries in all, the first included. */
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 500, maxDelayMs: 8000 };
+
 export interface StudyRetrieverDeps {
   cache: StudyCache;
   dicomweb: DicomWebApiFactory;
   log: Logger;
-  /** Parallel WADO-RS requests; a few keep the link busy without starving the worklist. */
+  /** Parallel WADO-RS requests per site; a few keep a slow link busy without starving the worklist. */
   concurrency?: number;
+  /** The global transfers model the panel shows; optional (tests, prefetch without a panel). */
+  transfers?: TransfersStore;
+  retry?: Partial<RetryPolicy>;
+  /** Deadline of one request, headers and body; the gateway has its own timeouts too. */
+  requestTimeoutMs?: number;
+  /** Fetch one instance ahead of the full instance list, from a limit=1 QIDO (default true). */
+  earlyFirstImage?: boolean;
+  /** Ask sites for JPEG-LS lossless when they offer it (default true). */
+  negotiateJpegLs?: boolean;
+  random?: () => number;
 }
 
 interface PlannedInstance {
@@ -63,19 +122,100 @@ interface PlannedInstance {
   seriesInstanceUID: string;
   sopInstanceUID: string;
   instanceNumber?: number;
+  sopClassUID?: string;
+  firstOfSeries: boolean;
+}
+
+type Mode = { kind: 'original' } | { kind: 'jpegls' } | { kind: 'probe'; settle: (jpegLs: boolean | undefined) => void };
+
+interface Fetched {
+  bytes: ArrayBuffer;
+  header: Part10Header;
+}
+
+/** What one task knows of the retrieval it belongs to. */
+interface StudyRun {
+  site: SiteSummary;
+  api: DicomWebApi;
+  signal: AbortSignal;
+  handle: TransferHandle | undefined;
+  addBytes: (n: number) => void;
+  /** Aborts every queued and running download of the retrieval (its site is gone); not a cancel. */
+  stop: () => void;
+}
+
+/** A site answered 400/406/415 to a transfer syntax it does not offer. */
+function refusedTransferSyntax(err: unknown): boolean {
+  return err instanceof HttpStatusError && (err.status === 400 || err.status === 406 || err.status === 415);
+}
+
+function negotiatesTransferSyntax(sopClassUID: string | undefined): boolean {
+  return !sopClassUID || !AS_STORED_SOP_CLASS_PREFIXES.some((p) => sopClassUID.startsWith(p));
+}
+
+/** Rejects when `signal` aborts; otherwise settles as `p` does. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return untilAborted(new Promise<void>((r) => setTimeout(r, ms)), signal);
 }
 
 /**
- * Brings a study into the cache: QIDO-RS lists its instances, WADO-RS fetches
- * each one not stored yet, the cache stores it (hash included), and the study
- * is marked complete when all are in. The viewer never reads the network: it
- * waits for this, then reads the cache.
+ * A Part 10 file parsed to its last byte: a part that was cut short (a link
+ * dropped mid-instance, a site that truncated it) throws here, so it is never
+ * stored as if whole. Only offsets are read; nothing is decoded.
+ */
+function checkComplete(bytes: ArrayBuffer): void {
+  try {
+    dicomParser.parseDicom(new Uint8Array(bytes));
+  } catch {
+    throw new BadAnswerError('the DICOM file in the answer is cut short', true);
+  }
+}
+
+/**
+ * Brings studies into the cache: QIDO-RS lists a study's instances, WADO-RS
+ * fetches each one not stored yet — JPEG-LS lossless where the site offers it,
+ * as stored otherwise — through a bounded queue per site, first image of each
+ * series first; failures that may pass (5xx, timeouts, a dropped connection)
+ * are retried with backoff. The cache stores each instance whole (hash
+ * included) and the study is marked complete when all are in. The viewer
+ * never reads the network: it waits for this, then reads the cache.
  */
 export class StudyRetriever {
   private readonly concurrency: number;
+  private readonly retry: RetryPolicy;
+  private readonly requestTimeoutMs: number;
+  private readonly random: () => number;
+  private readonly queues = new Map<string, PQueue>();
+  /** Downloads under way, by SOP Instance UID: a second retrieval of the same study waits for them instead of fetching again. */
+  private readonly inflight = new Map<string, Promise<unknown>>();
+  /** What each site supports, as remembered in the cache (undefined: not probed yet). */
+  private readonly capabilities = new Map<string, boolean | undefined>();
+  /** The one probe per site under way; the site's other downloads wait for its outcome. */
+  private readonly probes = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: StudyRetrieverDeps) {
     this.concurrency = Math.max(1, deps.concurrency ?? 4);
+    this.retry = { ...DEFAULT_RETRY, ...deps.retry };
+    this.requestTimeoutMs = deps.requestTimeoutMs ?? 120_000;
+    this.random = deps.random ?? Math.random;
   }
 
   /**
@@ -83,7 +223,8 @@ export class StudyRetriever {
    * A study already complete in the cache returns at once without any request,
    * so it opens the same with the site down. A study partly cached whose site
    * fails resolves incomplete with the failure (the viewer shows what it has);
-   * one with nothing cached throws StudyUnavailableError.
+   * one with nothing cached throws StudyUnavailableError. Nothing already
+   * cached is changed by a failure.
    */
   async ensureStudy(req: EnsureStudyRequest): Promise<EnsureStudyResult> {
     const { cache, log } = this.deps;
@@ -96,101 +237,379 @@ export class StudyRetriever {
     }
 
     const { site } = req;
-    if (!site) return this.fromCacheOnly(uid, { kind: 'other', message: 'its site is no longer configured' });
+    if (!site) return this.fromCacheOnly(uid, { kind: 'other', message: 'its site is no longer configured' }, undefined);
 
-    const api = this.deps.dicomweb(site);
-    let planned: PlannedInstance[];
-    let listed: DicomJsonDataset[];
+    // One controller for the whole retrieval: the caller closing, the user
+    // cancelling in the transfers panel, and the link going down all end it.
+    const controller = new AbortController();
+    let cancelled = false;
+    const cancel = (): void => {
+      cancelled = true;
+      controller.abort(new DOMException('Retrieval cancelled', 'AbortError'));
+    };
+    if (req.signal?.aborted) cancel();
+    req.signal?.addEventListener('abort', cancel, { once: true });
+
+    const label = [req.study.patientName, req.study.description].filter(Boolean).join(' · ') || uid;
+    const handle = this.deps.transfers?.begin(
+      { studyInstanceUID: uid, siteId: site.id, siteName: site.name, label },
+      {
+        cancel,
+        // Resuming runs the same retrieval again without the viewer: what is stored stays, the rest is fetched.
+        resume: () =>
+          void this.ensureStudy({ site, study: req.study }).catch((err: unknown) => log.warn(`Resume of ${uid} failed`, err)),
+      },
+    );
+    let bytes = 0;
+    const run: StudyRun = {
+      site,
+      api: this.deps.dicomweb(site),
+      signal: controller.signal,
+      handle,
+      addBytes: (n) => {
+        bytes += n;
+        handle?.addBytes(n);
+      },
+      stop: () => controller.abort(new DOMException('The site cannot be reached', 'AbortError')),
+    };
+
     try {
-      listed = await api.searchForInstances(uid, { includefield: INSTANCE_FIELDS });
-      planned = listed.flatMap((ds) => {
-        const sop = getString(ds, Tag.SOPInstanceUID);
-        const series = getString(ds, Tag.SeriesInstanceUID);
-        if (!sop || !series) return [];
-        const n = getNumber(ds, Tag.InstanceNumber);
-        return [{ studyInstanceUID: uid, seriesInstanceUID: series, sopInstanceUID: sop, ...(n !== undefined ? { instanceNumber: n } : {}) }];
-      });
+      return await this.retrieve(req, run, () => bytes, () => cancelled);
     } catch (err) {
-      const failure = classifySiteError(err);
-      log.warn(`Instance list of ${uid} at ${site.id} failed: ${failure.message}`);
-      return this.fromCacheOnly(uid, failure);
+      handle?.finish(cancelled ? 'cancelled' : 'failed', err instanceof Error ? err.message : String(err));
+      throw err;
+    } finally {
+      req.signal?.removeEventListener('abort', cancel);
     }
-    if (planned.length === 0) throw new StudyUnavailableError(`${site.name} lists no instances for this study`);
+  }
+
+  private async retrieve(req: EnsureStudyRequest, run: StudyRun, bytes: () => number, wasCancelled: () => boolean): Promise<EnsureStudyResult> {
+    const { cache, log } = this.deps;
+    const { site, handle } = run;
+    const uid = req.study.studyInstanceUID;
+
+    const stored = new Set<string>();
+    const scheduled = new Map<string, Promise<void>>();
+    // Unknown until the full instance list is in.
+    let total: number | undefined = undefined;
+    const report = (): void => {
+      if (total === undefined) return;
+      req.onProgress?.({ done: stored.size, total, bytes: bytes() });
+      handle?.progress(stored.size, total);
+    };
+    let firstFailure: SiteFailure | undefined;
+    const headerSeries = new Map<string, Partial<SeriesRecord>>();
+    const queue = this.queueFor(site.id);
+    const schedule = (item: PlannedInstance, priority: number): void => {
+      if (scheduled.has(item.sopInstanceUID)) return;
+      const task = queue
+        .add(
+          async () => {
+            // Checked here rather than with p-queue's signal option, which keeps one listener per queued task.
+            if (run.signal.aborted) throw run.signal.reason;
+            const fetched = await this.fetchOne(run, item);
+            if (fetched) {
+              if (!headerSeries.has(item.seriesInstanceUID)) {
+                headerSeries.set(item.seriesInstanceUID, {
+                  modality: fetched.header.modality,
+                  description: fetched.header.seriesDescription,
+                  seriesNumber: fetched.header.seriesNumber,
+                });
+              }
+              req.onInstanceStored?.({
+                seriesInstanceUID: item.seriesInstanceUID,
+                sopInstanceUID: item.sopInstanceUID,
+                firstOfSeries: item.firstOfSeries,
+                transferSyntaxUID: fetched.header.transferSyntaxUID,
+                size: fetched.bytes.byteLength,
+              });
+            }
+            stored.add(item.sopInstanceUID);
+            report();
+          },
+          { priority },
+        )
+        .catch((err: unknown) => {
+          // Cancelled, or stopped after the site went away (then the first failure says why).
+          if (run.signal.aborted) return;
+          const failure = this.failureOf(err, `retrieving instance ${item.sopInstanceUID} by WADO-RS`);
+          firstFailure ??= failure;
+          handle?.noteError(`${site.name}: ${failure.message}`);
+          log.warn(`WADO-RS of ${item.sopInstanceUID} (${site.id}) failed: ${failure.message}`);
+          // No network: every other request would wait for the same timeout. Stop them all.
+          if (isOfflineFailure(failure)) run.stop();
+        });
+      scheduled.set(item.sopInstanceUID, task);
+    };
+
+    // The full instance list of a 300-slice series takes the site a few hundred
+    // milliseconds to build; one instance listed with limit=1 comes back in a
+    // round trip, and its download (which also probes the transfer syntax)
+    // starts while the rest of the list is on its way.
+    const early =
+      this.deps.earlyFirstImage === false
+        ? Promise.resolve()
+        : run.api
+            .searchForInstances(uid, { limit: '1', includefield: [SOP_CLASS_UID] })
+            .then(async (first) => {
+              const item = plan(uid, first.slice(0, 1))[0];
+              if (!item || total !== undefined || run.signal.aborted || (await cache.hasInstance(item.sopInstanceUID))) return;
+              schedule(item, 2);
+            })
+            .catch(() => undefined); // only a head start: the full list below reports failures
+
+    let listed: DicomJsonDataset[];
+    const listing = "listing the study's instances by QIDO-RS";
+    try {
+      listed = await this.withRetry(run, listing, () =>
+        run.api.searchForInstances(uid, { includefield: [...INSTANCE_FIELDS, SOP_CLASS_UID] }),
+      );
+    } catch (err) {
+      const failure = wasCancelled() ? cancelledFailure() : this.failureOf(err, listing);
+      // Without the list there is no study record to store against: drop the head start too.
+      run.stop();
+      await early;
+      await Promise.all(scheduled.values());
+      log.warn(`Instance list of ${uid} at ${site.id} failed: ${failure.message}`);
+      handle?.finish(wasCancelled() ? 'cancelled' : 'failed', `${site.name}: ${failure.message}`);
+      return this.fromCacheOnly(uid, failure, site);
+    }
+    const planned = plan(uid, listed);
+    if (planned.length === 0) {
+      run.stop();
+      handle?.finish('failed', `${site.name} lists no instances for this study`);
+      throw new StudyUnavailableError(`${site.name} lists no instances for this study`);
+    }
+    // The instance fetched ahead is its series' first image.
+    for (const sop of scheduled.keys()) {
+      const series = planned.find((p) => p.sopInstanceUID === sop)?.seriesInstanceUID;
+      for (const p of planned) if (p.seriesInstanceUID === series) p.firstOfSeries = p.sopInstanceUID === sop;
+    }
 
     await cache.upsertStudy({ ...req.study, siteId: site.id, numInstances: planned.length });
     await cache.putSeries(seriesFromQido(uid, listed));
 
     const missing: PlannedInstance[] = [];
-    for (const p of planned) if (!(await cache.hasInstance(p.sopInstanceUID))) missing.push(p);
-    const total = planned.length;
-    let done = total - missing.length;
-    req.onProgress?.({ done, total });
+    for (const p of planned) {
+      if (scheduled.has(p.sopInstanceUID)) continue;
+      if (await cache.hasInstance(p.sopInstanceUID)) stored.add(p.sopInstanceUID);
+      else missing.push(p);
+    }
+    total = planned.length;
+    report();
 
-    let firstFailure: SiteFailure | undefined;
-    const headerSeries = new Map<string, Partial<SeriesRecord>>();
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < missing.length) {
-        // One site failure that means "no network" stops every worker: the
-        // remaining requests would each wait for the same timeout.
-        if (req.signal?.aborted || (firstFailure && isOfflineFailure(firstFailure))) return;
-        const item = missing[next++]!;
-        try {
-          const bytes = await api.retrieveInstance(item, req.signal);
-          const header = readPart10Header(bytes);
-          if (header.sopInstanceUID && header.sopInstanceUID !== item.sopInstanceUID) {
-            throw new Error(`asked for ${item.sopInstanceUID}, got ${header.sopInstanceUID}`);
-          }
-          await cache.putInstance(
-            {
-              sopInstanceUID: item.sopInstanceUID,
-              studyInstanceUID: uid,
-              seriesInstanceUID: item.seriesInstanceUID,
-              transferSyntaxUID: header.transferSyntaxUID,
-              ...((header.instanceNumber ?? item.instanceNumber) !== undefined
-                ? { instanceNumber: header.instanceNumber ?? item.instanceNumber }
-                : {}),
-              ...(header.imagePositionPatient ? { imagePositionPatient: header.imagePositionPatient } : {}),
-              ...(header.imageOrientationPatient ? { imageOrientationPatient: header.imageOrientationPatient } : {}),
-            },
-            bytes,
-          );
-          if (!headerSeries.has(item.seriesInstanceUID)) {
-            headerSeries.set(item.seriesInstanceUID, {
-              modality: header.modality,
-              description: header.seriesDescription,
-              seriesNumber: header.seriesNumber,
-            });
-          }
-          done++;
-          req.onProgress?.({ done, total });
-        } catch (err) {
-          if (req.signal?.aborted) return; // closed by the reader, not a failure
-          const failure = classifySiteError(err);
-          firstFailure ??= failure;
-          log.warn(`WADO-RS of ${item.sopInstanceUID} (${site.id}) failed: ${failure.message}`);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, missing.length) }, worker));
+    // Firsts added first: p-queue starts a task at once while it has free slots, before priorities can matter.
+    // The first image of each series goes ahead of every other queued instance at the site.
+    for (const item of missing) if (item.firstOfSeries) schedule(item, 1);
+    for (const item of missing) if (!item.firstOfSeries) schedule(item, 0);
+    await early;
+    await Promise.all(scheduled.values());
+    const done = stored.size;
 
     await this.fillSeriesFromHeaders(uid, headerSeries);
     const complete = await cache.markComplete(uid);
+    const cancelled = wasCancelled() && !complete;
+    const failure = firstFailure ?? (cancelled ? cancelledFailure() : undefined);
+    if (complete) handle?.finish('done');
+    else handle?.finish(cancelled ? 'cancelled' : 'failed', failure ? `${site.name}: ${failure.message}` : undefined);
     if (!complete && done === 0) {
       throw new StudyUnavailableError(
-        firstFailure && isOfflineFailure(firstFailure) ? NOT_OFFLINE_MESSAGE : `${site.name}: ${firstFailure?.message ?? 'retrieval failed'}`,
-        firstFailure,
+        failure && isOfflineFailure(failure)
+          ? `${NOT_OFFLINE_MESSAGE}: ${site.name} ${failure.message}`
+          : `${site.name}: ${failure?.message ?? 'retrieval failed'}`,
+        failure,
       );
     }
-    log.info(`Study ${uid}: ${done}/${total} instances cached${complete ? ', complete' : ''}`);
-    return { source: 'network', complete, ...(complete || !firstFailure ? {} : { failure: firstFailure }) };
+    log.info(`Study ${uid}: ${done}/${total} instances cached, ${bytes()} bytes received${complete ? ', complete' : ''}`);
+    return { source: 'network', complete, ...(complete || !failure ? {} : { failure }) };
+  }
+
+  private queueFor(siteId: string): PQueue {
+    let q = this.queues.get(siteId);
+    if (!q) {
+      q = new PQueue({ concurrency: this.concurrency });
+      this.queues.set(siteId, q);
+    }
+    return q;
+  }
+
+  private failureOf(err: unknown, what: string): SiteFailure {
+    const f = classifySiteError(err);
+    return { ...f, message: `${f.message} while ${what}` };
+  }
+
+  /** Runs `fn`, again after a growing pause with jitter while it fails in a way that may pass. */
+  private async withRetry<T>(run: StudyRun, what: string, fn: () => Promise<T>): Promise<T> {
+    const { attempts, baseDelayMs, maxDelayMs } = this.retry;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (run.signal.aborted || attempt >= attempts || !isRetryableSiteError(err)) throw err;
+        const failure = classifySiteError(err);
+        // "Equal jitter": half the backoff fixed, half random, so parallel downloads do not retry in step.
+        const backoff = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+        const delay = Math.round(backoff / 2 + (this.random() * backoff) / 2);
+        run.handle?.noteError(`${run.site.name}: ${failure.message} while ${what}; try ${attempt + 1} of ${attempts} in ${(delay / 1000).toFixed(1)} s`);
+        this.deps.log.info(`${run.site.id}: ${failure.message} while ${what}; retrying in ${delay} ms`);
+        await sleep(delay, run.signal);
+      }
+    }
+  }
+
+  /**
+   * Fetches and stores one instance unless it is stored already or being
+   * fetched by another retrieval (then waits for that one). Returns what was
+   * stored, or undefined when someone else stored it.
+   */
+  private async fetchOne(run: StudyRun, item: PlannedInstance): Promise<Fetched | undefined> {
+    const { cache } = this.deps;
+    const sop = item.sopInstanceUID;
+    for (;;) {
+      if (await cache.hasInstance(sop)) return undefined;
+      const other = this.inflight.get(sop);
+      if (!other) break;
+      await untilAborted(
+        other.catch(() => undefined),
+        run.signal,
+      );
+    }
+    const p = this.withRetry(run, `retrieving instance ${sop} by WADO-RS`, () => this.downloadOnce(run, item));
+    this.inflight.set(sop, p);
+    try {
+      const fetched = await p;
+      await cache.putInstance(
+        {
+          sopInstanceUID: sop,
+          studyInstanceUID: item.studyInstanceUID,
+          seriesInstanceUID: item.seriesInstanceUID,
+          transferSyntaxUID: fetched.header.transferSyntaxUID,
+          ...((fetched.header.instanceNumber ?? item.instanceNumber) !== undefined
+            ? { instanceNumber: fetched.header.instanceNumber ?? item.instanceNumber }
+            : {}),
+          ...(fetched.header.imagePositionPatient ? { imagePositionPatient: fetched.header.imagePositionPatient } : {}),
+          ...(fetched.header.imageOrientationPatient ? { imageOrientationPatient: fetched.header.imageOrientationPatient } : {}),
+        },
+        fetched.bytes,
+      );
+      return fetched;
+    } finally {
+      if (this.inflight.get(sop) === p) this.inflight.delete(sop);
+    }
+  }
+
+  /** One try at one instance, in the transfer syntax negotiated for its site. */
+  private async downloadOnce(run: StudyRun, item: PlannedInstance): Promise<Fetched> {
+    const mode: Mode = negotiatesTransferSyntax(item.sopClassUID) ? await this.modeFor(run.site.id, run.signal) : { kind: 'original' };
+    if (mode.kind === 'original') return this.fetchAs(run, item, '*');
+
+    let answer: Fetched | undefined;
+    try {
+      answer = await this.fetchAs(run, item, TS_JPEG_LS_LOSSLESS);
+    } catch (err) {
+      const refused = refusedTransferSyntax(err);
+      if (mode.kind === 'probe') mode.settle(refused ? false : undefined);
+      // A site that offers JPEG-LS may still fail to transcode one object (500): that one comes as stored.
+      if (!refused && !(mode.kind === 'jpegls' && err instanceof HttpStatusError && err.status === 500)) throw err;
+      this.deps.log.info(`${run.site.id} refused JPEG-LS for ${item.sopInstanceUID} (${err instanceof Error ? err.message : String(err)}); fetching it as stored`);
+      return this.fetchAs(run, item, '*');
+    }
+    const isJpegLs = answer.header.transferSyntaxUID === TS_JPEG_LS_LOSSLESS;
+    if (mode.kind === 'probe') {
+      mode.settle(isJpegLs);
+      this.deps.log.info(`${run.site.id} ${isJpegLs ? 'transcodes' : 'does not transcode'} to JPEG-LS lossless (answered ${answer.header.transferSyntaxUID})`);
+    }
+    if (isJpegLs) return answer;
+    // Asked for lossless JPEG-LS, got something else (possibly lossy): never stored as if it were what we asked for.
+    return this.fetchAs(run, item, '*');
+  }
+
+  /** Fetches one instance in `transferSyntax` and checks it is a whole DICOM file of the instance asked for. */
+  private async fetchAs(run: StudyRun, item: PlannedInstance, transferSyntax: string): Promise<Fetched> {
+    // One controller per request, tied to the retrieval and to our deadline; listeners are
+    // removed when it settles, so a 300-instance study does not pile them on the study's signal.
+    const request = new AbortController();
+    let timedOut = false;
+    const onAbort = (): void => request.abort(run.signal.reason);
+    run.signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      request.abort(new RequestTimeoutError(this.requestTimeoutMs));
+    }, this.requestTimeoutMs);
+    let bytes: ArrayBuffer;
+    try {
+      if (run.signal.aborted) throw run.signal.reason;
+      bytes = await run.api.retrieveInstance(item, request.signal, { transferSyntax, onBytes: run.addBytes });
+    } catch (err) {
+      if (timedOut && !run.signal.aborted) throw new RequestTimeoutError(this.requestTimeoutMs);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      run.signal.removeEventListener('abort', onAbort);
+    }
+    let header: Part10Header;
+    try {
+      header = readPart10Header(bytes);
+    } catch {
+      throw new BadAnswerError(`the answer for ${item.sopInstanceUID} is not a DICOM file`);
+    }
+    if (header.sopInstanceUID && header.sopInstanceUID !== item.sopInstanceUID) {
+      throw new BadAnswerError(`asked for instance ${item.sopInstanceUID}, got ${header.sopInstanceUID}`);
+    }
+    checkComplete(bytes);
+    return { bytes, header };
+  }
+
+  /**
+   * The transfer syntax to ask a site for. Unknown sites are probed once,
+   * with the first instance fetched there; the others wait for the outcome,
+   * which is remembered in the cache (siteCapabilities) across sessions.
+   */
+  private async modeFor(siteId: string, signal: AbortSignal): Promise<Mode> {
+    if (this.deps.negotiateJpegLs === false) return { kind: 'original' };
+    for (;;) {
+      if (!this.capabilities.has(siteId)) {
+        const rec = await this.deps.cache.getSiteCapability(siteId);
+        if (!this.capabilities.has(siteId)) this.capabilities.set(siteId, rec?.jpegLsLossless);
+      }
+      const known = this.capabilities.get(siteId);
+      if (known !== undefined) return { kind: known ? 'jpegls' : 'original' };
+      const pending = this.probes.get(siteId);
+      if (pending) {
+        await untilAborted(pending, signal);
+        continue;
+      }
+      let release!: () => void;
+      const probe = new Promise<void>((r) => (release = r));
+      this.probes.set(siteId, probe);
+      let settled = false;
+      return {
+        kind: 'probe',
+        settle: (jpegLs) => {
+          if (settled) return;
+          settled = true;
+          this.probes.delete(siteId);
+          if (jpegLs !== undefined) {
+            this.capabilities.set(siteId, jpegLs);
+            void this.deps.cache
+              .putSiteCapability({ siteId, jpegLsLossless: jpegLs, probedAt: Date.now() })
+              .catch((err: unknown) => this.deps.log.warn(`Could not remember ${siteId}'s capabilities`, err));
+          }
+          release();
+        },
+      };
+    }
   }
 
   /** The site could not list the study: show what the cache has, or say plainly that there is nothing. */
-  private async fromCacheOnly(uid: string, failure: SiteFailure): Promise<EnsureStudyResult> {
+  private async fromCacheOnly(uid: string, failure: SiteFailure, site: SiteSummary | undefined): Promise<EnsureStudyResult> {
     const stored = await this.deps.cache.getStudyInstances(uid);
     if (stored.length === 0) {
-      throw new StudyUnavailableError(isOfflineFailure(failure) ? NOT_OFFLINE_MESSAGE : `Cannot retrieve the study: ${failure.message}`, failure);
+      const who = site ? `${site.name} ` : '';
+      throw new StudyUnavailableError(
+        isOfflineFailure(failure) ? `${NOT_OFFLINE_MESSAGE}: ${who}${failure.message}` : `Cannot retrieve the study: ${who}${failure.message}`,
+        failure,
+      );
     }
     return { source: 'cache', complete: false, failure };
   }
@@ -208,6 +627,43 @@ export class StudyRetriever {
       })),
     );
   }
+}
+
+function cancelledFailure(): SiteFailure {
+  return { kind: 'other', message: 'retrieval cancelled' };
+}
+
+/**
+ * The download order: per series, the instance the viewer paints first (the
+ * middle one by instance number, see viewer-store) is marked to go ahead of
+ * everything else; the rest follow in instance order.
+ */
+function plan(uid: string, listed: DicomJsonDataset[]): PlannedInstance[] {
+  const bySeries = new Map<string, PlannedInstance[]>();
+  for (const ds of listed) {
+    const sop = getString(ds, Tag.SOPInstanceUID);
+    const series = getString(ds, Tag.SeriesInstanceUID);
+    if (!sop || !series) continue;
+    const n = getNumber(ds, Tag.InstanceNumber);
+    const sopClass = getString(ds, SOP_CLASS_UID);
+    const list = bySeries.get(series) ?? [];
+    list.push({
+      studyInstanceUID: uid,
+      seriesInstanceUID: series,
+      sopInstanceUID: sop,
+      firstOfSeries: false,
+      ...(n !== undefined ? { instanceNumber: n } : {}),
+      ...(sopClass ? { sopClassUID: sopClass } : {}),
+    });
+    bySeries.set(series, list);
+  }
+  const out: PlannedInstance[] = [];
+  for (const list of bySeries.values()) {
+    list.sort((a, b) => (a.instanceNumber ?? 0) - (b.instanceNumber ?? 0));
+    list[Math.floor(list.length / 2)]!.firstOfSeries = true;
+    out.push(...list);
+  }
+  return out;
 }
 
 function seriesFromQido(uid: string, listed: DicomJsonDataset[]): SeriesRecord[] {

@@ -1,7 +1,9 @@
 import type { SiteSummary } from '../../shared/ipc/contract';
 import type { DicomJsonDataset } from '../../shared/dicom/dicomweb-json';
+import { dicomParser } from '../lib/dicom-parser';
 import { boundaryOf, parseMultipart } from './multipart';
-import { HttpStatusError } from './site-error';
+import type { MultipartPart } from './multipart';
+import { BadAnswerError, HttpStatusError, TransferInterruptedError } from './site-error';
 
 /** QIDO-RS query parameters; an array value repeats the key (`includefield=a&includefield=b`). */
 export type QidoParams = Record<string, string | readonly string[]>;
@@ -22,12 +24,27 @@ export type QidoParams = Record<string, string | readonly string[]>;
 export interface DicomWebApi {
   searchForStudies(queryParams: QidoParams): Promise<DicomJsonDataset[]>;
   searchForInstances(studyInstanceUID: string, queryParams: QidoParams): Promise<DicomJsonDataset[]>;
-  /** WADO-RS of one instance as a Part 10 file, in whatever transfer syntax the site stores. */
+  /**
+   * WADO-RS of one instance as a Part 10 file: in the transfer syntax the site
+   * stores unless `options.transferSyntax` asks for another. The caller checks
+   * the file meta (0002,0010) for what really came back.
+   */
   retrieveInstance(
     uids: { studyInstanceUID: string; seriesInstanceUID: string; sopInstanceUID: string },
     signal?: AbortSignal,
+    options?: RetrieveInstanceOptions,
   ): Promise<ArrayBuffer>;
 }
+
+export interface RetrieveInstanceOptions {
+  /** Transfer syntax UID to ask the site for; '*' (the default) is the file as stored. */
+  transferSyntax?: string;
+  /** Told of each chunk of the body as it arrives (bytes after HTTP decoding), for bandwidth and ETA. */
+  onBytes?: (n: number) => void;
+}
+
+/** JPEG-LS lossless (PS3.5 A.4.3): about 0.4× the bytes of a CT slice, decoded in the browser by the image loader. */
+export const TS_JPEG_LS_LOSSLESS = '1.2.840.10008.1.2.4.80';
 
 export type DicomWebApiFactory = (site: SiteSummary) => DicomWebApi;
 
@@ -38,8 +55,59 @@ function toQuery(params: QidoParams): string {
   return text ? `?${text}` : '';
 }
 
-/** Accept header of a WADO-RS instance retrieve: the file as stored, no transcoding at the site. */
-export const WADO_INSTANCE_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*';
+/** Accept header of a WADO-RS instance retrieve in `transferSyntax` ('*': the file as stored, no transcoding at the site). */
+export function wadoInstanceAccept(transferSyntax = '*'): string {
+  return `multipart/related; type="application/dicom"; transfer-syntax=${transferSyntax}`;
+}
+
+export const WADO_INSTANCE_ACCEPT = wadoInstanceAccept('*');
+
+/** Reads a body to the end, telling `onBytes` of each chunk; a broken connection becomes TransferInterruptedError. */
+async function readBody(res: Response, signal: AbortSignal | undefined, onBytes?: (n: number) => void): Promise<ArrayBuffer> {
+  if (!res.body) return new ArrayBuffer(0);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      total += value.byteLength;
+      onBytes?.(value.byteLength);
+    }
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    throw new TransferInterruptedError(`connection dropped after ${total} bytes (${err instanceof Error ? err.message : String(err)})`);
+  }
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  // Only a body we received undecoded can be checked against its length.
+  if (Number.isFinite(declared) && !res.headers.has('content-encoding') && declared !== total) {
+    throw new BadAnswerError(`the body stopped at ${total} of the ${declared} bytes it announced`, true);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out.buffer;
+}
+
+/** The transfer-syntax parameter of a part's Content-Type, when the site states one. */
+function declaredTransferSyntax(contentType: string | undefined): string | undefined {
+  const m = contentType ? /;\s*transfer-syntax\s*=\s*"?([0-9.]+)"?/i.exec(contentType) : null;
+  return m?.[1];
+}
+
+/** 0002,0010 of a Part 10 file; undefined when the bytes are not Part 10 at all. */
+function fileMetaTransferSyntax(bytes: ArrayBuffer): string | undefined {
+  try {
+    return dicomParser.readPart10Header(new Uint8Array(bytes)).string('x00020010')?.trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Clients for sites, all through the gateway on the app's own origin:
@@ -62,23 +130,53 @@ export function createDicomWebApiFactory(origin: string, fetchImpl: typeof fetch
       const res = await get(`${baseUrl}${path}${toQuery(params)}`, 'application/dicom+json');
       // No match is 204 No Content (PS3.18 §8.3.4.4), or an empty array.
       if (res.status === 204) return [];
-      if (res.status !== 200) throw new HttpStatusError(res.status, `QIDO-RS ${res.status}`, res.headers, await res.arrayBuffer());
-      const body: unknown = await res.json();
+      if (res.status !== 200) throw new HttpStatusError(res.status, `QIDO-RS ${res.status}`, res.headers, await res.arrayBuffer().catch(() => undefined));
+      const text = new TextDecoder().decode(await readBody(res, undefined));
+      // JSON.parse's SyntaxError is what callers read as "not valid JSON".
+      const body: unknown = JSON.parse(text);
       if (!Array.isArray(body)) throw new Error('QIDO-RS answer is not a JSON array');
       return body as DicomJsonDataset[];
     };
     return {
       searchForStudies: (params) => qido('/studies', params),
       searchForInstances: (studyUid, params) => qido(`/studies/${encodeURIComponent(studyUid)}/instances`, params),
-      async retrieveInstance(uids, signal) {
+      async retrieveInstance(uids, signal, options = {}) {
         const url = `${baseUrl}/studies/${encodeURIComponent(uids.studyInstanceUID)}/series/${encodeURIComponent(uids.seriesInstanceUID)}/instances/${encodeURIComponent(uids.sopInstanceUID)}`;
-        const res = await get(url, WADO_INSTANCE_ACCEPT, signal);
-        const body = await res.arrayBuffer();
-        if (res.status !== 200) throw new HttpStatusError(res.status, `WADO-RS ${res.status}`, res.headers, body);
-        const boundary = boundaryOf(res.headers.get('content-type'));
-        // A server may answer a single instance as a bare application/dicom body.
-        const part = boundary ? parseMultipart(body, boundary)[0]?.body : body;
-        if (!part || part.byteLength === 0) throw new Error(`WADO-RS of ${uids.sopInstanceUID} returned no DICOM part`);
+        const res = await get(url, wadoInstanceAccept(options.transferSyntax), signal);
+        if (res.status !== 200) {
+          const errBody = await res.arrayBuffer().catch(() => undefined);
+          throw new HttpStatusError(res.status, `WADO-RS ${res.status}`, res.headers, errBody);
+        }
+        const body = await readBody(res, signal, options.onBytes);
+        const contentType = res.headers.get('content-type');
+        const boundary = boundaryOf(contentType);
+        let part: ArrayBuffer | undefined = body;
+        let partType: string | undefined = contentType ?? undefined;
+        if (boundary) {
+          let parts: MultipartPart[];
+          try {
+            parts = parseMultipart(body, boundary);
+          } catch (err) {
+            const reason = err instanceof Error ? err.message : String(err);
+            if (/no opening boundary/.test(reason)) {
+              throw new BadAnswerError(`the multipart body does not contain the boundary its Content-Type names ("${boundary}")`);
+            }
+            throw new BadAnswerError(reason, /truncated/.test(reason));
+          }
+          part = parts[0]?.body;
+          partType = parts[0]?.headers.get('content-type');
+        } else if (contentType && !/^\s*application\/(dicom|octet-stream)/i.test(contentType)) {
+          // A server may answer a single instance as a bare application/dicom body; anything else is not a file.
+          throw new BadAnswerError(`the answer is ${contentType.split(';')[0]}, not DICOM`);
+        }
+        if (!part || part.byteLength === 0) throw new BadAnswerError(`no DICOM part in the answer for ${uids.sopInstanceUID}`);
+        const declared = declaredTransferSyntax(partType);
+        if (declared) {
+          const inFile = fileMetaTransferSyntax(part);
+          if (inFile && inFile !== declared) {
+            throw new BadAnswerError(`the part says transfer syntax ${declared} but the file is ${inFile}`);
+          }
+        }
         return part;
       },
     };

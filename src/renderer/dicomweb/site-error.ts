@@ -37,6 +37,42 @@ export class HttpStatusError extends Error {
 }
 
 /**
+ * The site answered 200, but with something that is not what it says it is:
+ * a multipart body whose boundary is not the one in its Content-Type, a part
+ * cut short, a file that is not DICOM, the wrong instance. Nothing from such
+ * an answer is stored. `truncated` answers are worth another try (a proxy or
+ * a link that cut the body); the others would only come back the same.
+ */
+export class BadAnswerError extends Error {
+  constructor(
+    message: string,
+    readonly truncated = false,
+  ) {
+    super(message);
+    this.name = 'BadAnswerError';
+  }
+}
+
+/**
+ * The connection broke while the body was arriving (a cut link, the site or
+ * the gateway dropping it). Whatever had arrived is thrown away.
+ */
+export class TransferInterruptedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransferInterruptedError';
+  }
+}
+
+/** Our own per-request deadline passed before the answer was complete. */
+export class RequestTimeoutError extends Error {
+  constructor(readonly ms: number) {
+    super(`no complete answer within ${Math.round(ms / 1000)} s`);
+    this.name = 'RequestTimeoutError';
+  }
+}
+
+/**
  * What dicomweb-client rejects with on a non-2xx answer (api.js _httpRequest):
  * an Error with `status`, `request` (the XMLHttpRequest) and `response`
  * (the body in the request's responseType: parsed JSON for QIDO, an
@@ -85,6 +121,10 @@ function headerCode(request: DicomWebClientError['request']): string | undefined
  * tells which.
  */
 export function classifySiteError(err: unknown): SiteFailure {
+  if (err instanceof BadAnswerError) return { kind: 'other', message: `sent a malformed answer: ${err.message}` };
+  if (err instanceof TransferInterruptedError) return { kind: 'unreachable', message: 'dropped the connection mid-transfer' };
+  if (err instanceof RequestTimeoutError) return { kind: 'timeout', message: `timed out (${err.message})` };
+  if (err instanceof SyntaxError) return { kind: 'other', message: 'sent an answer that is not valid JSON' };
   if (typeof err !== 'object' || err === null || !('status' in err)) {
     const message = err instanceof Error ? err.message : String(err);
     return { kind: 'other', message: `failed: ${message}` };
@@ -116,4 +156,27 @@ export function classifySiteError(err: unknown): SiteFailure {
 /** Failures after which waiting on the network is pointless and the cache is all there is. */
 export function isOfflineFailure(f: SiteFailure): boolean {
   return f.kind === 'unreachable' || f.kind === 'timeout' || f.kind === 'host';
+}
+
+/** Gateway codes that a second try cannot change: wrong credentials, a refused path, an unknown site. */
+const FINAL_GATEWAY_CODES = new Set(['SITE_AUTH_FAILED', 'FORBIDDEN', 'NOT_FOUND', 'UNAUTHORIZED', 'BAD_REQUEST']);
+
+/**
+ * Whether a failed DICOMweb request is worth another try after a pause:
+ * 5xx, 408/429, timeouts (the gateway's 504 or ours), no answer at all, and a
+ * connection dropped mid-body. Never 401/403/404 or other 4xx (asking again
+ * gets the same answer), never a malformed answer other than a cut-short one,
+ * never a cancel.
+ */
+export function isRetryableSiteError(err: unknown): boolean {
+  if (err instanceof TransferInterruptedError || err instanceof RequestTimeoutError) return true;
+  if (err instanceof BadAnswerError) return err.truncated;
+  if (typeof err !== 'object' || err === null || !('status' in err)) return false;
+  if ((err as { name?: unknown }).name === 'AbortError') return false;
+  const e = err as DicomWebClientError;
+  const code = headerCode(e.request) ?? bodyCode(e.response);
+  if (code !== undefined && FINAL_GATEWAY_CODES.has(code)) return false;
+  const status = typeof e.status === 'number' ? e.status : undefined;
+  if (status === undefined || status === 0) return true;
+  return status >= 500 || status === 408 || status === 429;
 }

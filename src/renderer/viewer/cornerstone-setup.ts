@@ -18,20 +18,56 @@ export interface ImagingRuntime {
  * code without starting web workers. Decoding runs in the loader's bundled
  * workers (its WASM codecs inside them), 2 up to one per core.
  */
-export function initCornerstone(log: Logger, hardwareConcurrency: number): ImagingRuntime {
+export interface DecodeWorkerHost {
+  Worker: typeof Worker;
+}
+
+/**
+ * Starts the loader's decode workers from `decodeWorkerUrl` (the loader's
+ * standalone worker file, served by the app with its own CSP) instead of the
+ * inline blob: URL the loader builds. Why: the codecs' Emscripten glue needs
+ * eval; a blob: worker inherits the page's policy, which forbids eval, and
+ * Chromium blocks a CSP-refused blob: worker asynchronously, so the loader's
+ * own fallback to its file never triggers. The swap is confined to the
+ * synchronous `initialize` call, which spawns every worker up front; the
+ * global constructor is restored before anything else runs.
+ */
+function withDecodeWorkerUrl(host: DecodeWorkerHost, decodeWorkerUrl: string, start: () => void): void {
+  const Original = host.Worker;
+  host.Worker = class extends Original {
+    constructor(url: string | URL, options?: WorkerOptions) {
+      const href = String(url);
+      super(href.startsWith('blob:') || href.startsWith('data:') ? decodeWorkerUrl : url, options);
+    }
+  };
+  try {
+    start();
+  } finally {
+    host.Worker = Original;
+  }
+}
+
+export function initCornerstone(
+  log: Logger,
+  hardwareConcurrency: number,
+  decodeWorker: { host: DecodeWorkerHost; url: string },
+): ImagingRuntime {
   cornerstoneWADOImageLoader.external.cornerstone = cornerstone;
   cornerstoneWADOImageLoader.external.dicomParser = dicomParser;
-  // At most 8: each worker holds its own codec heaps, and past that decode is not the bottleneck.
-  const maxWebWorkers = Math.max(2, Math.min(hardwareConcurrency || 2, 8));
-  cornerstoneWADOImageLoader.webWorkerManager.initialize({
-    maxWebWorkers,
-    startWebWorkersOnDemand: true,
-    taskConfiguration: {
-      // Codecs load lazily in each worker: most studies need only one or none (raw little endian).
-      decodeTask: { initializeCodecsOnStartup: false, strict: false },
-    },
-  });
-  log.info(`Cornerstone ready, up to ${maxWebWorkers} decode workers`);
+  // At most 4: each worker holds its own codec heaps, and past that decode is not the bottleneck here.
+  const maxWebWorkers = Math.max(2, Math.min(hardwareConcurrency || 2, 4));
+  withDecodeWorkerUrl(decodeWorker.host, decodeWorker.url, () =>
+    cornerstoneWADOImageLoader.webWorkerManager.initialize({
+      maxWebWorkers,
+      // All workers now, inside withDecodeWorkerUrl: an on-demand spawn later would use the blob: URL.
+      startWebWorkersOnDemand: false,
+      taskConfiguration: {
+        // Codecs load lazily in each worker: most studies need only one or none (raw little endian).
+        decodeTask: { initializeCodecsOnStartup: false, strict: false },
+      },
+    }),
+  );
+  log.info(`Cornerstone ready, ${maxWebWorkers} decode workers from ${decodeWorker.url}`);
   const fileManager = cornerstoneWADOImageLoader.wadouri.fileManager;
   return {
     cornerstone,

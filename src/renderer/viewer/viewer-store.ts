@@ -60,6 +60,15 @@ export interface ViewerStore {
   resize(): void;
 }
 
+/**
+ * Series the stack viewer does not show: structured reports, documents
+ * (Encapsulated PDF), key-object selections and presentation states hold no
+ * pixels; a referral packet's note and PDF open in the referral panel.
+ */
+const NON_IMAGE_MODALITIES: ReadonlySet<string> = new Set(['SR', 'DOC', 'KO', 'PR']);
+/** Photos (external camera, other) sort after the study's diagnostic series: they open from the referral panel. */
+const PHOTO_MODALITIES: ReadonlySet<string> = new Set(['XC', 'OT']);
+
 const INITIAL: ViewerState = { phase: 'loading', series: [], seriesDescription: '', count: 0, index: 0, displayedIndex: -1 };
 
 function describeError(err: unknown): string {
@@ -98,6 +107,9 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
   let allInstances: InstanceRecord[] = [];
   let seriesRecords: SeriesRecord[] = [];
   const imageIds = new Map<string, Promise<string>>();
+  let pendingSeries: string | undefined;
+  /** Set when another series is selected: its first image gets its own default window and zoom. */
+  let newStack = false;
 
   const set = (patch: Partial<ViewerState>): void => {
     state = { ...state, ...patch };
@@ -142,6 +154,12 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
         const image = await cs.loadAndCacheImage(imageId);
         if (rev !== display || mySession !== session) return; // overtaken by a newer slice or study
         cs.displayImage(el, image);
+        // Cornerstone keeps the element's viewport across images; a DX window (3000/1700) on a
+        // colour photo paints it black, so a new series starts from its own image's defaults.
+        if (newStack) {
+          newStack = false;
+          cs.reset(el);
+        }
         const vp = cs.getViewport(el);
         set({
           phase: 'ready',
@@ -165,6 +183,7 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
 
   const selectStack = (seriesUid: string): void => {
     stack = sortStack(allInstances.filter((i) => i.seriesInstanceUID === seriesUid));
+    newStack = true;
     const rec = seriesRecords.find((s) => s.seriesInstanceUID === seriesUid);
     set({
       seriesInstanceUID: seriesUid,
@@ -207,7 +226,10 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
     seriesRecords = series;
     const counts = new Map<string, number>();
     for (const i of instances) counts.set(i.seriesInstanceUID, (counts.get(i.seriesInstanceUID) ?? 0) + 1);
+    const modalityOf = (uid: string): string => series.find((s) => s.seriesInstanceUID === uid)?.modality ?? '';
+    const isPhoto = (o: SeriesOption): number => (PHOTO_MODALITIES.has(modalityOf(o.seriesInstanceUID)) ? 1 : 0);
     const options: SeriesOption[] = [...counts]
+      .filter(([seriesUid]) => !NON_IMAGE_MODALITIES.has(modalityOf(seriesUid)))
       .map(([seriesUid, count]) => {
         const rec = series.find((s) => s.seriesInstanceUID === seriesUid);
         const label = [rec?.seriesNumber !== undefined ? `#${rec.seriesNumber}` : '', rec?.modality ?? '', rec?.description ?? '']
@@ -215,14 +237,17 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
           .join(' ');
         return { seriesInstanceUID: seriesUid, label: `${label || seriesUid} (${count})`, count };
       })
-      .sort((a, b) => b.count - a.count);
+      .sort((a, b) => isPhoto(a) - isPhoto(b) || b.count - a.count);
     if (options.length === 0) {
       set({ phase: 'error', message: 'The study has no images in the local cache' });
       return;
     }
     set({ series: options, message: notice, progress: undefined });
-    // The largest series first: in a first cut without hanging protocols it is usually the diagnostic one.
-    selectStack(options[0]!.seriesInstanceUID);
+    // A series asked for while the study was loading (a photo clicked in the referral panel) wins;
+    // otherwise the largest series first: in a first cut without hanging protocols it is usually the diagnostic one.
+    const asked = pendingSeries && options.some((o) => o.seriesInstanceUID === pendingSeries) ? pendingSeries : undefined;
+    pendingSeries = undefined;
+    selectStack(asked ?? options[0]!.seriesInstanceUID);
   };
 
   return {
@@ -240,6 +265,7 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
       stack = [];
       allInstances = [];
       imageIds.clear();
+      pendingSeries = undefined;
       state = INITIAL;
       set({});
       cs.enable(el);
@@ -265,7 +291,8 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
       show(state.index + delta);
     },
     selectSeries(seriesUid) {
-      if (seriesUid !== state.seriesInstanceUID && allInstances.some((i) => i.seriesInstanceUID === seriesUid)) selectStack(seriesUid);
+      if (element && allInstances.length === 0) pendingSeries = seriesUid; // still loading: shown once it is in
+      else if (seriesUid !== state.seriesInstanceUID && allInstances.some((i) => i.seriesInstanceUID === seriesUid)) selectStack(seriesUid);
     },
     adjustVoi(dx, dy) {
       if (!element || state.displayedIndex < 0) return;
@@ -277,7 +304,10 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
       set({ voi: { windowWidth: vp.voi.windowWidth, windowCenter: vp.voi.windowCenter } });
     },
     resize() {
-      if (element && state.displayedIndex >= 0) cs.resize(element, true);
+      // Also before the first image: the referral panel can narrow the viewport while the study
+      // loads, and a canvas left at its first size would spill over the panel. With no image
+      // yet, Cornerstone only resizes the canvas.
+      if (element) cs.resize(element, true);
     },
   };
 }

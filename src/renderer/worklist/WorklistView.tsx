@@ -1,25 +1,298 @@
-import { useMemo, useSyncExternalStore } from 'react';
-import type { JSX } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import type { JSX, KeyboardEvent } from 'react';
+import { useVirtualizer } from '@tanstack/react-virtual';
 import { formatDicomDate } from '../../shared/dicom/dicomweb-json';
-import type { SiteStatus, WorklistRow, WorklistStore } from './worklist-store';
-import { selectWorklistRows } from './worklist-store';
+import type { SiteStatus, WorklistState, WorklistStore } from './worklist-store';
+import { selectVisibleRows, selectWorklistRows } from './worklist-store';
+import { isFilterActive, nextSort } from './worklist-filter';
+import type { SortKey, WorklistSort } from './worklist-filter';
+import { CASE_STATUSES, CASE_STATUS_LABEL, PRIORITIES, formatSize, formatWaiting, turnaroundState, waitingMs } from './worklist-row';
+import type { WorklistRow } from './worklist-row';
 
 export interface WorklistViewProps {
   store: WorklistStore;
   onOpen: (row: WorklistRow) => void;
+  /** How often the waiting times and turnaround colours move on; default 30 s. */
+  clockTickMs?: number;
 }
+
+/** Fixed row height: the virtualizer places rows by arithmetic, with no measuring per row. */
+const ROW_HEIGHT = 34;
 
 function statusText(s: SiteStatus): string {
   if (s.state === 'loading') return `${s.site.name}: loading…`;
   if (s.state === 'error') return `${s.site.name}: ${s.message ?? 'failed'}`;
+  if (s.cappedAt !== undefined) return `${s.site.name}: more than ${s.cappedAt} studies (first ${s.cappedAt} listed)`;
   return `${s.site.name}: ${s.rows.length} ${s.rows.length === 1 ? 'study' : 'studies'}`;
 }
 
-/** The worklist: every site's studies and every cached one, with one status line per site. */
-export function WorklistView({ store, onOpen }: WorklistViewProps): JSX.Element {
+interface Column {
+  id: string;
+  label: string;
+  /** Least width, rem; the column never shrinks below it (the grid scrolls sideways instead). */
+  min: number;
+  /** Share of the spare width (fr); fixed when absent. */
+  grow?: number;
+  sort?: SortKey;
+  className?: string;
+  cell: (row: WorklistRow, ctx: CellContext) => JSX.Element | string;
+}
+
+interface CellContext {
+  now: number;
+  siteName: (id: string) => string;
+  onOpen: (row: WorklistRow) => void;
+}
+
+const WAITING_TITLE =
+  'Time since the study date and time (StudyDate + StudyTime): the site does not report when the study arrived';
+
+const COLUMNS: readonly Column[] = [
+  {
+    id: 'priority',
+    label: 'Priority',
+    min: 5.5,
+    sort: 'priority',
+    cell: (r) => (
+      <span
+        className="priority"
+        data-priority={r.priority ?? ''}
+        title={r.referralState === 'pending' ? 'Reading the referral note…' : r.referralState === 'error' ? 'The referral note could not be read' : undefined}
+      >
+        {r.priority ?? (r.referralState === 'error' ? '?' : '…')}
+      </span>
+    ),
+  },
+  { id: 'status', label: 'Status', min: 10.5, sort: 'status', cell: (r) => CASE_STATUS_LABEL[r.status] },
+  {
+    id: 'waiting',
+    label: 'Waiting',
+    min: 8,
+    sort: 'waiting',
+    className: 'waiting',
+    cell: (r, { now }) => <span title={WAITING_TITLE}>{formatWaiting(waitingMs(r, now))}</span>,
+  },
+  { id: 'patientName', label: 'Patient name', min: 10, grow: 1.3, sort: 'patientName', cell: (r) => r.patientName },
+  { id: 'patientId', label: 'Patient ID', min: 7.5, sort: 'patientId', cell: (r) => r.patientId },
+  { id: 'age', label: 'Age / sex', min: 7, sort: 'age', cell: (r) => [r.age, r.patientSex].filter(Boolean).join(' ') },
+  { id: 'modalities', label: 'Modality', min: 7, sort: 'modalities', cell: (r) => r.modalities.join(', ') },
+  { id: 'bodyPart', label: 'Body part', min: 7.5, sort: 'bodyPart', cell: (r) => r.bodyPart },
+  { id: 'studyDate', label: 'Study date', min: 7.5, sort: 'studyDate', cell: (r) => formatDicomDate(r.studyDate) },
+  { id: 'description', label: 'Description', min: 10, grow: 2, sort: 'description', cell: (r) => r.description },
+  { id: 'site', label: 'Site', min: 8, grow: 0.5, sort: 'site', cell: (r, { siteName }) => siteName(r.siteId) },
+  { id: 'numInstances', label: 'Images', min: 5, sort: 'numInstances', className: 'num', cell: (r) => (r.numInstances ?? '').toString() },
+  {
+    id: 'size',
+    label: 'Size',
+    min: 6,
+    sort: 'size',
+    className: 'num',
+    cell: (r) => (
+      <span title={r.size ? (r.size.exact ? 'Stored bytes in the local cache' : 'Estimate: images × a typical size for the modality') : undefined}>
+        {formatSize(r.size)}
+      </span>
+    ),
+  },
+  {
+    id: 'offline',
+    label: 'Offline',
+    min: 8.5,
+    sort: 'offline',
+    cell: (r) =>
+      r.availableOffline ? (
+        <span className="badge" data-testid="offline-badge" title="Every image is in the local cache">
+          available offline
+        </span>
+      ) : (
+        ''
+      ),
+  },
+  {
+    id: 'open',
+    label: '',
+    min: 5,
+    cell: (r, { onOpen }) => (
+      <button type="button" className="btn btn-small" data-testid="open-study" onClick={() => onOpen(r)} tabIndex={-1}>
+        Open
+      </button>
+    ),
+  },
+];
+
+const GRID_TEMPLATE = COLUMNS.map((c) => (c.grow ? `minmax(${c.min}rem, ${c.grow}fr)` : `${c.min}rem`)).join(' ');
+/** Header and rows share this least width, so their tracks resolve to the same columns whatever their content. */
+const GRID_MIN_WIDTH = `${COLUMNS.reduce((sum, c) => sum + c.min, 0)}rem`;
+
+function useNow(tickMs: number): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const id = setInterval(() => setNow(Date.now()), tickMs);
+    return () => clearInterval(id);
+  }, [tickMs]);
+  return now;
+}
+
+interface RowProps {
+  row: WorklistRow;
+  index: number;
+  start: number;
+  ctx: CellContext;
+  onKey: (e: KeyboardEvent<HTMLDivElement>, row: WorklistRow, index: number) => void;
+}
+
+/**
+ * One line. Memoised: while scrolling, only the lines entering the view
+ * render; the ones already there keep their DOM untouched but for their
+ * offset. Rows are objects from selectWorklistRows, so an unchanged study
+ * keeps its identity until its data (or the clock) changes.
+ */
+const Row = memo(function Row({ row: r, index, start, ctx, onKey }: RowProps): JSX.Element {
+  return (
+    <div
+      role="row"
+      aria-rowindex={index + 2}
+      tabIndex={0}
+      className="wl-row"
+      data-testid="worklist-row"
+      data-study-uid={r.studyInstanceUID}
+      data-site-id={r.siteId}
+      data-priority={r.priority ?? ''}
+      data-status={r.status}
+      data-turnaround={turnaroundState(r, ctx.now)}
+      data-cache-only={r.fromCacheOnly ? 'true' : undefined}
+      style={{ transform: `translateY(${start}px)`, height: ROW_HEIGHT }}
+      onDoubleClick={() => ctx.onOpen(r)}
+      onKeyDown={(e) => onKey(e, r, index)}
+    >
+      {COLUMNS.map((c, i) => (
+        <div key={c.id} role="gridcell" aria-colindex={i + 1} className={`wl-cell wl-${c.id}${c.className ? ` ${c.className}` : ''}`}>
+          {c.cell(r, ctx)}
+        </div>
+      ))}
+    </div>
+  );
+});
+
+function ariaSort(sort: WorklistSort, key: SortKey | undefined): 'ascending' | 'descending' | 'none' | undefined {
+  if (!key) return undefined;
+  if (sort.key !== key) return 'none';
+  return sort.dir === 'asc' ? 'ascending' : 'descending';
+}
+
+function Filters({ store, state, rows }: { store: WorklistStore; state: WorklistState; rows: readonly WorklistRow[] }): JSX.Element {
+  const f = state.filter;
+  const modalities = useMemo(() => [...new Set(rows.flatMap((r) => r.modalities))].sort(), [rows]);
+  return (
+    <div className="worklist-filters" role="search" aria-label="Filter the worklist">
+      <input
+        type="search"
+        className="filter-text"
+        placeholder="Name, ID, description, accession"
+        aria-label="Search name, patient ID, description or accession number"
+        data-testid="filter-text"
+        value={f.text}
+        onChange={(e) => store.setFilter({ text: e.target.value })}
+      />
+      <select aria-label="Priority" data-testid="filter-priority" value={f.priority} onChange={(e) => store.setFilter({ priority: e.target.value as typeof f.priority })}>
+        <option value="">Any priority</option>
+        {PRIORITIES.map((p) => (
+          <option key={p} value={p}>
+            {p}
+          </option>
+        ))}
+      </select>
+      <select aria-label="Status" data-testid="filter-status" value={f.status} onChange={(e) => store.setFilter({ status: e.target.value as typeof f.status })}>
+        <option value="">Any status</option>
+        {CASE_STATUSES.map((s) => (
+          <option key={s} value={s}>
+            {CASE_STATUS_LABEL[s]}
+          </option>
+        ))}
+      </select>
+      <select aria-label="Site" data-testid="filter-site" value={f.siteId} onChange={(e) => store.setFilter({ siteId: e.target.value })}>
+        <option value="">All sites</option>
+        {state.sites.map((s) => (
+          <option key={s.site.id} value={s.site.id}>
+            {s.site.name}
+          </option>
+        ))}
+      </select>
+      <select aria-label="Modality" data-testid="filter-modality" value={f.modality} onChange={(e) => store.setFilter({ modality: e.target.value })}>
+        <option value="">Any modality</option>
+        {/* A filter set before a refresh keeps its option even if no row has it now. */}
+        {[...new Set([...modalities, ...(f.modality ? [f.modality] : [])])].map((m) => (
+          <option key={m} value={m}>
+            {m}
+          </option>
+        ))}
+      </select>
+      <label className="filter-date">
+        from
+        <input type="date" data-testid="filter-date-from" value={f.dateFrom} onChange={(e) => store.setFilter({ dateFrom: e.target.value })} />
+      </label>
+      <label className="filter-date">
+        to
+        <input type="date" data-testid="filter-date-to" value={f.dateTo} onChange={(e) => store.setFilter({ dateTo: e.target.value })} />
+      </label>
+      <button type="button" className="btn btn-small" onClick={() => store.clearFilter()} disabled={!isFilterActive(f)} data-testid="filter-clear">
+        Clear
+      </button>
+    </div>
+  );
+}
+
+/**
+ * The merged worklist: every site's studies and every cached one, one
+ * status line per site, filters, sortable headers, and a virtualized grid
+ * (only the rows in view, plus a margin, are in the DOM), so 10,000 studies
+ * scroll as smoothly as ten. ARIA grid semantics stand in for the table the
+ * absolute-positioned rows cannot be.
+ */
+export function WorklistView({ store, onOpen, clockTickMs = 30_000 }: WorklistViewProps): JSX.Element {
   const state = useSyncExternalStore(store.subscribe, store.getState);
-  const rows = useMemo(() => selectWorklistRows(state), [state]);
-  const siteNames = useMemo(() => new Map(state.sites.map((s) => [s.site.id, s.site.name])), [state.sites]);
+  const now = useNow(clockTickMs);
+  const { sites, cached, cachedBytes, referrals, localStatus, referralLookups } = state;
+  const merged = useMemo(
+    () => selectWorklistRows({ sites, cached, cachedBytes, referrals, localStatus, referralLookups }),
+    [sites, cached, cachedBytes, referrals, localStatus, referralLookups],
+  );
+  const { filter, sort } = state;
+  const rows = useMemo(() => selectVisibleRows(merged, { filter, sort, sites }, now), [merged, filter, sort, sites, now]);
+  const siteNames = useMemo(() => new Map(sites.map((s) => [s.site.id, s.site.name])), [sites]);
+  const ctx: CellContext = useMemo(() => ({ now, siteName: (id) => siteNames.get(id) ?? id, onOpen }), [now, siteNames, onOpen]);
+
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_HEIGHT,
+    overscan: 12,
+    // Before the first measurement, assume a window-sized viewport, so the first paint already has rows.
+    initialRect: { width: 1280, height: 900 },
+    getItemKey: (i) => rows[i]?.key ?? i,
+    useFlushSync: false,
+  });
+
+  // Stable across scroll frames (read through refs), so memoised rows are not re-rendered for it.
+  const rowCount = useRef(rows.length);
+  rowCount.current = rows.length;
+  const scrollToIndex = useRef(virtualizer.scrollToIndex);
+  scrollToIndex.current = virtualizer.scrollToIndex;
+  const onRowKey = useCallback(
+    (e: KeyboardEvent<HTMLDivElement>, row: WorklistRow, index: number): void => {
+      if (e.key === 'Enter') {
+        e.preventDefault();
+        onOpen(row);
+      } else if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        const next = Math.min(rowCount.current - 1, Math.max(0, index + (e.key === 'ArrowDown' ? 1 : -1)));
+        scrollToIndex.current(next);
+        // The next row may only exist after the virtualizer re-renders.
+        requestAnimationFrame(() => scrollRef.current?.querySelector<HTMLElement>(`[aria-rowindex="${next + 2}"]`)?.focus());
+      }
+    },
+    [onOpen],
+  );
 
   return (
     <section className="worklist" aria-label="Worklist">
@@ -34,7 +307,7 @@ export function WorklistView({ store, onOpen }: WorklistViewProps): JSX.Element 
               Sites unavailable: {state.hostError}
             </li>
           )}
-          {state.sites.map((s) => (
+          {sites.map((s) => (
             <li
               key={s.site.id}
               className="site-status"
@@ -49,61 +322,55 @@ export function WorklistView({ store, onOpen }: WorklistViewProps): JSX.Element 
           ))}
         </ul>
       </div>
-      <div className="table-wrap">
-        <table className="worklist-table">
-          <thead>
-            <tr>
-              <th>Patient name</th>
-              <th>Patient ID</th>
-              <th>Study date</th>
-              <th>Modalities</th>
-              <th>Description</th>
-              <th className="num">Images</th>
-              <th>Site</th>
-              <th>Offline</th>
-              <th aria-label="Open" />
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((r) => (
-              <tr
-                key={r.key}
-                data-testid="worklist-row"
-                data-study-uid={r.studyInstanceUID}
-                data-site-id={r.siteId}
-                onDoubleClick={() => onOpen(r)}
-              >
-                <td>{r.patientName}</td>
-                <td>{r.patientId}</td>
-                <td>{formatDicomDate(r.studyDate)}</td>
-                <td>{r.modalities.join(', ')}</td>
-                <td>{r.description}</td>
-                <td className="num">{r.numInstances ?? ''}</td>
-                <td>{siteNames.get(r.siteId) ?? r.siteId}</td>
-                <td>
-                  {r.availableOffline && (
-                    <span className="badge" data-testid="offline-badge" title="Every image is in the local cache">
-                      available offline
-                    </span>
-                  )}
-                </td>
-                <td>
-                  <button type="button" className="btn btn-small" data-testid="open-study" onClick={() => onOpen(r)}>
-                    Open
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {rows.length === 0 && (
-              <tr>
-                <td colSpan={9} className="empty">
-                  {state.refreshing ? 'Loading studies…' : 'No studies.'}
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
+      <Filters store={store} state={state} rows={merged} />
+      <div className="worklist-count" data-testid="worklist-count" aria-live="polite">
+        {rows.length === merged.length ? `${merged.length} studies` : `${rows.length} of ${merged.length} studies`}
       </div>
+      <div
+        ref={scrollRef}
+        className={`worklist-grid${rows.length === 0 ? ' is-empty' : ''}`}
+        role="grid"
+        aria-label="Studies"
+        aria-rowcount={rows.length + 1}
+        aria-colcount={COLUMNS.length}
+        style={{ ['--wl-columns' as string]: GRID_TEMPLATE, ['--wl-min-width' as string]: GRID_MIN_WIDTH }}
+      >
+        <div role="rowgroup" className="wl-head">
+          <div role="row" aria-rowindex={1} className="wl-row">
+            {COLUMNS.map((c, i) => (
+              <div
+                key={c.id}
+                role="columnheader"
+                aria-colindex={i + 1}
+                aria-sort={ariaSort(sort, c.sort)}
+                className={`wl-cell${c.className ? ` ${c.className}` : ''}`}
+              >
+                {c.sort ? (
+                  <button type="button" className="wl-sort" data-testid={`sort-${c.id}`} onClick={() => store.setSort(nextSort(sort, c.sort!))}>
+                    {c.label}
+                    <span className="wl-sort-mark" aria-hidden="true">
+                      {sort.key === c.sort ? (sort.dir === 'asc' ? '▲' : '▼') : ''}
+                    </span>
+                  </button>
+                ) : (
+                  <span className="visually-hidden">{c.id === 'open' ? 'Open' : c.label}</span>
+                )}
+              </div>
+            ))}
+          </div>
+        </div>
+        <div role="rowgroup" className="wl-body" style={{ height: virtualizer.getTotalSize() }}>
+          {virtualizer.getVirtualItems().map((v) => {
+            const r = rows[v.index];
+            return r ? <Row key={v.key} row={r} index={v.index} start={v.start} ctx={ctx} onKey={onRowKey} /> : null;
+          })}
+        </div>
+      </div>
+      {rows.length === 0 && (
+        <p className="worklist-empty">
+          {state.refreshing ? 'Loading studies…' : merged.length > 0 ? 'No study matches the filters.' : 'No studies.'}
+        </p>
+      )}
     </section>
   );
 }

@@ -2,7 +2,15 @@ import type { SiteSummary } from '../../shared/ipc/contract';
 import type { Logger } from '../../shared/log';
 import type { StudyRecord } from '../cache/telerad-db';
 import type { SiteFailure } from '../dicomweb/site-error';
-import type { StudyRow } from './qido-worklist';
+import type { SiteStudies, StudyRow } from './qido-worklist';
+import { createReferralLookups, referralKey } from './referral-lookups';
+import type { LookupReferral, ReferralEntry } from './referral-lookups';
+import { DEFAULT_SORT, EMPTY_FILTER, filterRows, sortRows } from './worklist-filter';
+import type { WorklistFilter, WorklistSort } from './worklist-filter';
+import { deriveCaseStatus, estimateStudySize, patientAge, studyArrivedAt } from './worklist-row';
+import type { LocalCaseStatus, WorklistRow } from './worklist-row';
+
+export type { WorklistRow } from './worklist-row';
 
 export type SiteLoadState = 'loading' | 'ok' | 'error';
 
@@ -13,6 +21,8 @@ export interface SiteStatus {
   message?: string;
   /** The last answer of this site; emptied on error (stale rows would claim studies the site may no longer have). */
   rows: StudyRow[];
+  /** Set when the site holds more studies than the worklist fetched (the per-site cap). */
+  cappedAt?: number;
 }
 
 export interface WorklistState {
@@ -20,34 +30,36 @@ export interface WorklistState {
   sites: SiteStatus[];
   /** Studies in the offline cache; listed whatever the sites say. */
   cached: StudyRecord[];
+  /** Exact stored bytes of the cache's complete studies, by study UID. */
+  cachedBytes: ReadonlyMap<string, number>;
+  /** Referral answers by `referralKey(siteId, studyUID)`; they fill in after the rows. */
+  referrals: ReadonlyMap<string, ReferralEntry>;
+  /** Draft / queued / sent, by `referralKey(siteId, studyUID)`: what only this workstation knows. */
+  localStatus: ReadonlyMap<string, LocalCaseStatus>;
+  /** False when no referral lookup is wired: rows then never wait for one (routine, new). */
+  referralLookups: boolean;
+  filter: WorklistFilter;
+  sort: WorklistSort;
   /** Set when the host could not even list the sites; cached studies still list. */
   hostError?: string;
   refreshing: boolean;
-}
-
-/** A worklist line: a site's study, a cached one, or both merged. */
-export interface WorklistRow {
-  key: string;
-  siteId: string;
-  studyInstanceUID: string;
-  patientName: string;
-  patientId: string;
-  studyDate: string;
-  modalities: string[];
-  description: string;
-  numInstances?: number;
-  /** Every instance is in the cache: it opens with the network gone. */
-  availableOffline: boolean;
-  /** True when the row is known only from the cache (its site did not list it this time). */
-  fromCacheOnly: boolean;
+  /** When the last refresh started (ms since epoch), for the refresh timer. */
+  lastRefreshAt?: number;
 }
 
 export interface WorklistDeps {
   listSites: () => Promise<SiteSummary[]>;
-  queryStudies: (site: SiteSummary) => Promise<StudyRow[]>;
+  queryStudies: (site: SiteSummary) => Promise<SiteStudies>;
   listCachedStudies: () => Promise<StudyRecord[]>;
+  /** Exact bytes of cached studies (complete ones are asked for); optional: sizes stay estimates without it. */
+  cachedStudyBytes?: (studyUIDs: readonly string[]) => Promise<ReadonlyMap<string, number>>;
+  /** Reads a study's referral; without it every study counts as having none (routine, new). */
+  lookupReferral?: LookupReferral;
+  /** Referral lookups in flight at most; default 4. */
+  referralConcurrency?: number;
   classifyError: (err: unknown) => SiteFailure;
   log: Logger;
+  now?: () => number;
 }
 
 export interface WorklistStore {
@@ -57,6 +69,13 @@ export interface WorklistStore {
   refresh(): Promise<void>;
   /** Re-reads the cache only (after a study was retrieved), without asking any site. */
   refreshCached(): Promise<void>;
+  setFilter(patch: Partial<WorklistFilter>): void;
+  clearFilter(): void;
+  setSort(sort: WorklistSort): void;
+  /** The seam for later issues (report drafts, outbox): what this workstation is doing with a case; undefined clears it. */
+  setLocalStatus(siteId: string, studyUID: string, status: LocalCaseStatus | undefined): void;
+  /** Resolves once every referral lookup asked so far has answered and landed in the state. */
+  referralsIdle(): Promise<void>;
 }
 
 /**
@@ -64,10 +83,23 @@ export interface WorklistStore {
  * number for its site; an answer whose revision is no longer the site's
  * latest is dropped, so a slow answer to an old refresh can never overwrite a
  * newer one. Sites are independent: one site hanging or failing leaves the
- * others' rows and statuses alone.
+ * others' rows and statuses alone. Referral lookups start once rows are in
+ * and never hold a refresh back; their answers merge in batches, each tied
+ * to the study's instance count it was read at (see referral-lookups.ts).
  */
 export function createWorklistStore(deps: WorklistDeps): WorklistStore {
-  let state: WorklistState = { sites: [], cached: [], refreshing: false };
+  const now = deps.now ?? Date.now;
+  let state: WorklistState = {
+    sites: [],
+    cached: [],
+    cachedBytes: new Map(),
+    referrals: new Map(),
+    localStatus: new Map(),
+    referralLookups: deps.lookupReferral !== undefined,
+    filter: EMPTY_FILTER,
+    sort: DEFAULT_SORT,
+    refreshing: false,
+  };
   const listeners = new Set<() => void>();
   const siteRevision = new Map<string, number>();
   let cacheRevision = 0;
@@ -81,11 +113,52 @@ export function createWorklistStore(deps: WorklistDeps): WorklistStore {
     set({ ...state, sites: state.sites.map((s) => (s.site.id === siteId ? { ...s, ...patch } : s)) });
   };
 
+  const lookup = deps.lookupReferral;
+  const lookups = lookup
+    ? createReferralLookups({
+        lookup,
+        concurrency: deps.referralConcurrency ?? 4,
+        log: deps.log,
+        onResults: (results) => set({ ...state, referrals: new Map([...state.referrals, ...results]) }),
+      })
+    : undefined;
+
+  /** Asks for the referral of every listed or cached study not read at its current instance count. */
+  const requestReferrals = (): void => {
+    if (!lookups) return;
+    const sitesById = new Map(state.sites.map((s) => [s.site.id, s.site]));
+    const items: { site: SiteSummary; studyUID: string; version: string }[] = [];
+    const listed = new Set<string>();
+    for (const s of state.sites) {
+      for (const r of s.rows) {
+        listed.add(r.studyInstanceUID);
+        items.push({ site: s.site, studyUID: r.studyInstanceUID, version: String(r.numInstances ?? '') });
+      }
+    }
+    for (const c of state.cached) {
+      const site = sitesById.get(c.siteId);
+      if (site && !listed.has(c.studyInstanceUID)) items.push({ site, studyUID: c.studyInstanceUID, version: String(c.numInstances) });
+    }
+    const pending = lookups.request(items, state.referrals);
+    if (pending.size > 0) set({ ...state, referrals: new Map([...state.referrals, ...pending]) });
+  };
+
   const refreshCached = async (): Promise<void> => {
     const rev = ++cacheRevision;
     try {
       const cached = await deps.listCachedStudies();
-      if (rev === cacheRevision) set({ ...state, cached });
+      const complete = cached.filter((c) => c.complete).map((c) => c.studyInstanceUID);
+      let cachedBytes: ReadonlyMap<string, number> = state.cachedBytes;
+      if (deps.cachedStudyBytes) {
+        try {
+          cachedBytes = await deps.cachedStudyBytes(complete);
+        } catch (err) {
+          deps.log.warn('Reading cached study sizes failed', err);
+        }
+      }
+      if (rev !== cacheRevision) return;
+      set({ ...state, cached, cachedBytes });
+      requestReferrals();
     } catch (err) {
       deps.log.error('Reading cached studies failed', err);
     }
@@ -97,21 +170,29 @@ export function createWorklistStore(deps: WorklistDeps): WorklistStore {
     const current = (): boolean => siteRevision.get(site.id) === rev;
     updateSite(site.id, { state: 'loading' });
     try {
-      const rows = await deps.queryStudies(site);
+      const { rows, cappedAt } = await deps.queryStudies(site);
       if (!current()) return;
-      const { message: _drop, ...rest } = state.sites.find((s) => s.site.id === site.id) ?? { site, rows: [], state: 'ok' };
-      set({ ...state, sites: state.sites.map((s) => (s.site.id === site.id ? { ...rest, site, state: 'ok', rows } : s)) });
+      set({
+        ...state,
+        sites: state.sites.map((s) =>
+          s.site.id === site.id ? { site, state: 'ok' as const, rows, ...(cappedAt !== undefined ? { cappedAt } : {}) } : s,
+        ),
+      });
+      requestReferrals();
     } catch (err) {
       if (!current()) return;
       const failure = deps.classifyError(err);
       deps.log.warn(`Worklist query at ${site.id} failed: ${failure.message}`);
-      updateSite(site.id, { state: 'error', message: failure.message, rows: [] });
+      set({
+        ...state,
+        sites: state.sites.map((s) => (s.site.id === site.id ? { site, state: 'error' as const, message: failure.message, rows: [] } : s)),
+      });
     }
   };
 
   const refresh = async (): Promise<void> => {
     const rev = ++refreshRevision;
-    set({ ...state, refreshing: true });
+    set({ ...state, refreshing: true, lastRefreshAt: now() });
     const cachedDone = refreshCached();
     let sites: SiteSummary[];
     try {
@@ -145,34 +226,87 @@ export function createWorklistStore(deps: WorklistDeps): WorklistStore {
     },
     refresh,
     refreshCached,
+    setFilter(patch) {
+      set({ ...state, filter: { ...state.filter, ...patch } });
+    },
+    clearFilter() {
+      set({ ...state, filter: EMPTY_FILTER });
+    },
+    setSort(sort) {
+      set({ ...state, sort });
+    },
+    setLocalStatus(siteId, studyUID, status) {
+      const localStatus = new Map(state.localStatus);
+      if (status) localStatus.set(referralKey(siteId, studyUID), status);
+      else localStatus.delete(referralKey(siteId, studyUID));
+      set({ ...state, localStatus });
+    },
+    async referralsIdle() {
+      await lookups?.idle();
+    },
   };
+}
+
+/** The inputs of the merged rows; filter and sort changes leave them alone, so the merge is not redone on every keystroke. */
+export type WorklistRowInputs = Pick<WorklistState, 'sites' | 'cached' | 'cachedBytes' | 'referrals' | 'localStatus' | 'referralLookups'>;
+
+/** Priority, lookup state and case status of one line, from its referral answer (if in) and local state. */
+function referralOf(
+  inputs: WorklistRowInputs,
+  key: string,
+): Pick<WorklistRow, 'priority' | 'referralState' | 'status'> & { record?: ReferralEntry['record'] } {
+  const entry = inputs.referrals.get(key);
+  const local = inputs.localStatus.get(key);
+  if (!entry) {
+    return inputs.referralLookups
+      ? { referralState: 'pending', status: deriveCaseStatus(undefined, local) }
+      : { referralState: 'done', priority: 'routine', status: deriveCaseStatus(undefined, local) };
+  }
+  if (entry.state !== 'done') return { referralState: entry.state, status: deriveCaseStatus(undefined, local) };
+  const record = entry.record;
+  return { referralState: 'done', priority: record?.priority ?? 'routine', status: deriveCaseStatus(record, local) };
 }
 
 /**
  * Every site's rows merged with the cache: a study a site listed shows the
  * site's (fresher) fields and the cache's offline flag; a cached study no
- * site listed this time still shows, from the cache. Newest study first.
+ * site listed this time still shows, from the cache. Priority and status
+ * come from the referral answers that are in so far. Unsorted: the view
+ * sorts (selectVisibleRows).
  */
-export function selectWorklistRows(state: WorklistState): WorklistRow[] {
-  const cachedByUid = new Map(state.cached.map((c) => [c.studyInstanceUID, c]));
+export function selectWorklistRows(inputs: WorklistRowInputs): WorklistRow[] {
+  const cachedByUid = new Map(inputs.cached.map((c) => [c.studyInstanceUID, c]));
   const seen = new Set<string>();
   const rows: WorklistRow[] = [];
-  for (const s of state.sites) {
+  for (const s of inputs.sites) {
     for (const r of s.rows) {
-      const key = `${r.siteId}|${r.studyInstanceUID}`;
+      const key = referralKey(r.siteId, r.studyInstanceUID);
       if (seen.has(key)) continue;
       seen.add(key);
       const cached = cachedByUid.get(r.studyInstanceUID);
+      const age = patientAge(r.patientAge, r.patientBirthDate, r.studyDate);
+      const size = estimateStudySize(r.modalities, r.numInstances, cached?.complete ? inputs.cachedBytes.get(r.studyInstanceUID) : undefined);
+      const arrivedAt = studyArrivedAt(r.studyDate, r.studyTime, r.timezoneOffset);
+      const { record: _record, ...referral } = referralOf(inputs, key);
       rows.push({
         key,
         siteId: r.siteId,
         studyInstanceUID: r.studyInstanceUID,
         patientName: r.patientName,
         patientId: r.patientId,
+        patientSex: r.patientSex,
+        age: age.label,
+        ...(age.days !== undefined ? { ageDays: age.days } : {}),
         studyDate: r.studyDate,
+        studyTime: r.studyTime ?? '',
         modalities: r.modalities,
+        bodyPart: r.bodyPart ?? '',
         description: r.description,
+        accessionNumber: r.accessionNumber,
         ...(r.numInstances !== undefined ? { numInstances: r.numInstances } : {}),
+        ...(size ? { size } : {}),
+        ...referral,
+        ...(arrivedAt !== undefined ? { arrivedAt } : {}),
         // The cache is keyed by study UID alone; the same study at two sites is the same pixels.
         availableOffline: cached?.complete === true,
         fromCacheOnly: false,
@@ -180,23 +314,43 @@ export function selectWorklistRows(state: WorklistState): WorklistRow[] {
     }
   }
   const listedUids = new Set(rows.map((r) => r.studyInstanceUID));
-  for (const c of state.cached) {
+  for (const c of inputs.cached) {
     if (listedUids.has(c.studyInstanceUID)) continue;
+    const key = referralKey(c.siteId, c.studyInstanceUID);
+    const size = estimateStudySize(c.modalities, c.numInstances, c.complete ? inputs.cachedBytes.get(c.studyInstanceUID) : undefined);
+    const arrivedAt = studyArrivedAt(c.studyDate, undefined);
+    const { record: _record, ...referral } = referralOf(inputs, key);
     rows.push({
-      key: `${c.siteId}|${c.studyInstanceUID}`,
+      key,
       siteId: c.siteId,
       studyInstanceUID: c.studyInstanceUID,
       patientName: c.patientName,
       patientId: c.patientId,
+      patientSex: '',
+      age: '',
       studyDate: c.studyDate,
+      studyTime: '',
       modalities: c.modalities,
+      bodyPart: '',
       description: c.description,
+      accessionNumber: '',
       numInstances: c.numInstances,
+      ...(size ? { size } : {}),
+      ...referral,
+      ...(arrivedAt !== undefined ? { arrivedAt } : {}),
       availableOffline: c.complete,
       fromCacheOnly: true,
     });
   }
-  return rows.sort(
-    (a, b) => b.studyDate.localeCompare(a.studyDate) || a.patientName.localeCompare(b.patientName) || a.key.localeCompare(b.key),
-  );
+  return rows;
+}
+
+/** What the list shows: the merged rows, filtered and sorted as the state says, at time `now`. */
+export function selectVisibleRows(
+  rows: readonly WorklistRow[],
+  state: Pick<WorklistState, 'filter' | 'sort' | 'sites'>,
+  now: number,
+): WorklistRow[] {
+  const names = new Map(state.sites.map((s) => [s.site.id, s.site.name]));
+  return sortRows(filterRows(rows, state.filter), state.sort, now, (id) => names.get(id) ?? id);
 }

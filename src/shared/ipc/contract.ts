@@ -14,7 +14,129 @@ import { z } from 'zod';
 export const AuthTypeSchema = z.enum(['none', 'basic', 'bearer']);
 export type AuthType = z.infer<typeof AuthTypeSchema>;
 
-/** A site as the renderer sees it: never with its secret. */
+/* ---------------------------------------------------------------- sites -- */
+
+/** Per-site network limits. The bounds keep a typo (5 instead of 5000) from making a site unusable. */
+export const SITE_TIMEOUT_BOUNDS = {
+  connectMs: { min: 500, max: 300_000 },
+  idleMs: { min: 500, max: 600_000 },
+} as const;
+export const DEFAULT_SITE_TIMEOUTS = { connectMs: 30_000, idleMs: 30_000 } as const;
+
+export const SiteTimeoutsSchema = z
+  .object({
+    /** Until the site's response headers arrive (connecting, TLS and the site's own think time included). */
+    connectMs: z
+      .number({ error: 'must be a number of milliseconds' })
+      .int('must be a whole number of milliseconds')
+      .min(SITE_TIMEOUT_BOUNDS.connectMs.min, `must be at least ${SITE_TIMEOUT_BOUNDS.connectMs.min} ms`)
+      .max(SITE_TIMEOUT_BOUNDS.connectMs.max, `must be at most ${SITE_TIMEOUT_BOUNDS.connectMs.max} ms`),
+    /** Longest pause between two chunks of a response body. */
+    idleMs: z
+      .number({ error: 'must be a number of milliseconds' })
+      .int('must be a whole number of milliseconds')
+      .min(SITE_TIMEOUT_BOUNDS.idleMs.min, `must be at least ${SITE_TIMEOUT_BOUNDS.idleMs.min} ms`)
+      .max(SITE_TIMEOUT_BOUNDS.idleMs.max, `must be at most ${SITE_TIMEOUT_BOUNDS.idleMs.max} ms`),
+  })
+  .strict();
+export type SiteTimeouts = z.infer<typeof SiteTimeoutsSchema>;
+
+/** What a site turned out to support; `unknown` when the test could not tell (e.g. the site holds no images). */
+export const CapabilityAnswerSchema = z.enum(['yes', 'no', 'unknown']);
+export type CapabilityAnswer = z.infer<typeof CapabilityAnswerSchema>;
+
+export const SiteCapabilitiesSchema = z
+  .object({
+    qido: CapabilityAnswerSchema,
+    wado: CapabilityAnswerSchema,
+    stow: CapabilityAnswerSchema,
+    /** WADO-RS answers with JPEG-LS lossless (1.2.840.10008.1.2.4.80) when asked: retrieval may negotiate it. */
+    jpegLsLossless: CapabilityAnswerSchema,
+    /** Median round trip of a one-study QIDO-RS, ms. */
+    latencyMs: z.number().nonnegative().nullable(),
+    /** ISO 8601. */
+    testedAt: z.string(),
+  })
+  .strict();
+export type SiteCapabilities = z.infer<typeof SiteCapabilitiesSchema>;
+
+function parsedUrl(u: string): URL | undefined {
+  try {
+    return new URL(u);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A site's DICOMweb base URL, normalised without a trailing slash (the gateway appends `/studies…`). */
+export const SiteUrlSchema = z
+  .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+  // zod runs every check even after one failed, so these cope with an unparsable URL.
+  .refine((u) => {
+    const url = parsedUrl(u);
+    return !url || (url.username === '' && url.password === '');
+  }, 'must not contain credentials; put them in "auth"')
+  .refine((u) => {
+    const url = parsedUrl(u);
+    return !url || (url.search === '' && url.hash === '');
+  }, 'must be a base URL without query or fragment')
+  .transform((u) => u.replace(/\/+$/, ''));
+
+export const SiteNameSchema = z.string().trim().min(1, 'must not be empty').max(200);
+
+/** Complete credentials: what adding a site (or provisioning one) needs. */
+export const SiteAuthSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('none') }).strict(),
+  z.object({ type: z.literal('basic'), username: z.string().min(1, 'is required'), password: z.string().min(1, 'is required') }).strict(),
+  z.object({ type: z.literal('bearer'), token: z.string().min(1, 'is required') }).strict(),
+]);
+export type SiteAuth = z.infer<typeof SiteAuthSchema>;
+
+/** On update the secret may be left out: the stored one is kept (the form never shows it). */
+export const SiteAuthUpdateSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('none') }).strict(),
+  z.object({ type: z.literal('basic'), username: z.string().min(1, 'is required'), password: z.string().min(1, 'must not be empty; leave it out to keep the stored one').optional() }).strict(),
+  z.object({ type: z.literal('bearer'), token: z.string().min(1).optional() }).strict(),
+]);
+export type SiteAuthUpdate = z.infer<typeof SiteAuthUpdateSchema>;
+
+const PEM_CERTIFICATES = /^\s*(?:-----BEGIN CERTIFICATE-----\r?\n(?:[A-Za-z0-9+/=]+\r?\n)+-----END CERTIFICATE-----\s*)+$/;
+
+/**
+ * One or more PEM certificates (a CA, or a chain) the site's TLS certificate
+ * must chain to. Shape only here; main also parses each certificate.
+ */
+export const CaCertificateSchema = z
+  .string()
+  .max(256 * 1024, 'is too large for a CA certificate')
+  .regex(PEM_CERTIFICATES, 'must be PEM text: -----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----');
+
+export const SiteAddRequestSchema = z
+  .object({
+    name: SiteNameSchema,
+    url: SiteUrlSchema,
+    auth: SiteAuthSchema,
+    caCertificate: CaCertificateSchema.optional(),
+    timeouts: SiteTimeoutsSchema.partial().optional(),
+  })
+  .strict();
+export type SiteAddRequest = z.input<typeof SiteAddRequestSchema>;
+
+export const SiteUpdateRequestSchema = z
+  .object({
+    id: z.string().min(1),
+    name: SiteNameSchema.optional(),
+    url: SiteUrlSchema.optional(),
+    /** Omitted: credentials unchanged. A secret omitted inside it: the stored secret is kept. */
+    auth: SiteAuthUpdateSchema.optional(),
+    /** A PEM string sets it, null removes it, omitted keeps it. */
+    caCertificate: CaCertificateSchema.nullable().optional(),
+    timeouts: SiteTimeoutsSchema.partial().optional(),
+  })
+  .strict();
+export type SiteUpdateRequest = z.input<typeof SiteUpdateRequestSchema>;
+
+/** A site as the renderer sees it: never with its secret or its CA certificate. */
 export const SiteSummarySchema = z.object({
   id: z.string(),
   name: z.string(),
@@ -23,8 +145,36 @@ export const SiteSummarySchema = z.object({
   username: z.string().optional(),
   /** Path of the gateway for this site, relative to the app origin, e.g. `/sites/hospital-a/dicom-web`. */
   gatewayPath: z.string(),
+  // Optional in the type only so older callers' literals still type-check; main always sends them.
+  hasCustomCa: z.boolean().optional(),
+  timeouts: SiteTimeoutsSchema.optional(),
+  /** The last successful "Test connection"; absent until one ran (or after the URL or CA changed). */
+  capabilities: SiteCapabilitiesSchema.optional(),
 });
 export type SiteSummary = z.infer<typeof SiteSummarySchema>;
+
+export const SiteTestFailureKindSchema = z.enum(['auth', 'unreachable', 'timeout', 'tls', 'http']);
+export type SiteTestFailureKind = z.infer<typeof SiteTestFailureKindSchema>;
+
+/** Per-capability explanation in plain words ("the site holds no instance to retrieve"). */
+export const SiteTestNotesSchema = z
+  .object({
+    qido: z.string().optional(),
+    wado: z.string().optional(),
+    stow: z.string().optional(),
+    jpegLsLossless: z.string().optional(),
+  })
+  .strict();
+
+export const SiteTestResultSchema = z.object({
+  siteId: z.string(),
+  /** False when the site could not be queried at all; `failure` says why. */
+  ok: z.boolean(),
+  failure: z.object({ kind: SiteTestFailureKindSchema, message: z.string() }).optional(),
+  capabilities: SiteCapabilitiesSchema,
+  notes: SiteTestNotesSchema,
+});
+export type SiteTestResult = z.infer<typeof SiteTestResultSchema>;
 
 export const AppInfoSchema = z.object({
   name: z.string(),
@@ -58,6 +208,11 @@ export const contract = {
   },
   sites: {
     list: channel(empty, z.array(SiteSummarySchema)),
+    add: channel(SiteAddRequestSchema, SiteSummarySchema),
+    update: channel(SiteUpdateRequestSchema, SiteSummarySchema),
+    remove: channel(z.object({ id: z.string().min(1) }).strict(), z.null()),
+    /** "Test connection": latency and what the site supports; the result is stored on the site when it answered. */
+    test: channel(z.object({ id: z.string().min(1) }).strict(), SiteTestResultSchema),
   },
   log: {
     /** The renderer's log lines land in main's log file, redacted there. */

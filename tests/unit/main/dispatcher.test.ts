@@ -7,7 +7,19 @@ import { createLogger, memorySink } from '../../../src/shared/log';
 function handlers(overrides: Partial<{ list: ServiceHandlers['sites']['list'] }> = {}): ServiceHandlers {
   return {
     app: { info: async () => ({ name: 'Telerad Workstation', version: '1.0.0', host: 'web' }) },
-    sites: { list: overrides.list ?? (async () => []) },
+    sites: {
+      list: overrides.list ?? (async () => []),
+      add: async () => {
+        throw new ServiceError('BAD_REQUEST', 'not in this test');
+      },
+      update: async () => {
+        throw new ServiceError('BAD_REQUEST', 'not in this test');
+      },
+      remove: async () => null,
+      test: async () => {
+        throw new ServiceError('BAD_REQUEST', 'not in this test');
+      },
+    },
     log: { write: async () => null },
   };
 }

@@ -114,8 +114,25 @@ describe('SitesService', () => {
     await service.provision(parseProvisioning([HOSPITAL_A, { name: 'B', url: 'http://b.example', auth: { type: 'bearer', token: 'bearer-tok' } }], 't'));
     const list = await service.list();
     expect(list).toEqual([
-      { id: 'hospital-a', name: 'Hospital A', url: 'http://127.0.0.1:8042/dicom-web', authType: 'basic', username: 'reader', gatewayPath: '/sites/hospital-a/dicom-web' },
-      { id: 'b', name: 'B', url: 'http://b.example', authType: 'bearer', gatewayPath: '/sites/b/dicom-web' },
+      {
+        id: 'hospital-a',
+        name: 'Hospital A',
+        url: 'http://127.0.0.1:8042/dicom-web',
+        authType: 'basic',
+        username: 'reader',
+        gatewayPath: '/sites/hospital-a/dicom-web',
+        hasCustomCa: false,
+        timeouts: { connectMs: 30_000, idleMs: 30_000 },
+      },
+      {
+        id: 'b',
+        name: 'B',
+        url: 'http://b.example',
+        authType: 'bearer',
+        gatewayPath: '/sites/b/dicom-web',
+        hasCustomCa: false,
+        timeouts: { connectMs: 30_000, idleMs: 30_000 },
+      },
     ]);
     const sitesJson = readFileSync(join(dir, 'sites.json'), 'utf8');
     expect(sitesJson).not.toContain('secret-a1');
@@ -139,6 +156,15 @@ describe('SitesService', () => {
     await service.provision(parseProvisioning([{ ...HOSPITAL_A, auth: { type: 'none' } }], 't'));
     expect(await secrets.get('site:hospital-a:credential')).toBeUndefined();
     expect(await service.authHeaders('hospital-a')).toEqual({});
+  });
+
+  it('takes optional timeouts from a provisioning entry and goes back to the defaults when a later file leaves them out', async () => {
+    const { service } = make();
+    await service.provision(parseProvisioning([{ ...HOSPITAL_A, timeouts: { connectMs: 5000 } }], 't'));
+    expect((await service.list())[0]?.timeouts).toEqual({ connectMs: 5000, idleMs: 30_000 });
+    await service.provision(parseProvisioning([HOSPITAL_A], 't'));
+    expect((await service.list())[0]?.timeouts).toEqual({ connectMs: 30_000, idleMs: 30_000 });
+    expect(problemsOf(() => parseProvisioning([{ ...HOSPITAL_A, timeouts: { connectMs: 1 } }], 't'))).toMatch(/field "timeouts.connectMs": must be at least 500 ms/);
   });
 
   it('persists sites across restarts', async () => {

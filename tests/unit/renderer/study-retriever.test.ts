@@ -1,6 +1,6 @@
 // @vitest-environment node
 import 'fake-indexeddb/auto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SiteSummary } from '../../../src/shared/ipc/contract';
 import type { DicomJsonDataset } from '../../../src/shared/dicom/dicomweb-json';
 import { createLogger, memorySink } from '../../../src/shared/log';
@@ -10,6 +10,8 @@ import { NOT_OFFLINE_MESSAGE, StudyRetriever, StudyUnavailableError } from '../.
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
 import { sortStack } from '../../../src/renderer/viewer/stack-order';
+import { HttpStatusError } from '../../../src/renderer/dicomweb/site-error';
+import { createTransfersStore } from '../../../src/renderer/transfers/transfers-store';
 
 const STUDY = '1.2.826.0.1.3680043.2.1125.7';
 const SERIES = `${STUDY}.1`;
@@ -26,21 +28,23 @@ const STUDY_FIELDS: StudyUpsert = {
 };
 
 /** A minimal explicit-VR little-endian Part 10 file: enough header for the retriever to check and sort it. */
-function part10(sop: string, instanceNumber: number, z: number): ArrayBuffer {
+function part10(sop: string, instanceNumber: number, z: number, ts = '1.2.840.10008.1.2.1', series = SERIES): ArrayBuffer {
   const chunks: number[] = [...new Array<number>(128).fill(0), ...'DICM'.split('').map((c) => c.charCodeAt(0))];
   const el = (group: number, element: number, vr: string, value: string): void => {
     const v = value.length % 2 ? value + (vr === 'UI' ? '\0' : ' ') : value;
     chunks.push(group & 0xff, group >> 8, element & 0xff, element >> 8, vr.charCodeAt(0), vr.charCodeAt(1), v.length & 0xff, v.length >> 8);
     for (const c of v) chunks.push(c.charCodeAt(0));
   };
-  el(0x0002, 0x0010, 'UI', '1.2.840.10008.1.2.1');
+  el(0x0002, 0x0010, 'UI', ts);
   el(0x0008, 0x0018, 'UI', sop);
   el(0x0008, 0x0060, 'CS', 'CT');
   el(0x0008, 0x103e, 'LO', 'AXIAL 5MM');
-  el(0x0020, 0x000e, 'UI', SERIES);
+  el(0x0020, 0x000e, 'UI', series);
   el(0x0020, 0x0013, 'IS', String(instanceNumber));
   el(0x0020, 0x0032, 'DS', `0\\0\\${z}`);
   el(0x0020, 0x0037, 'DS', '1\\0\\0\\0\\1\\0');
+  // Pixel Data (OW, 4-byte length): 64 bytes, so a cut-short copy is detectable.
+  chunks.push(0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57, 0, 0, 64, 0, 0, 0, ...new Array<number>(64).fill(7));
   return new Uint8Array(chunks).buffer;
 }
 
@@ -81,13 +85,15 @@ const unreachable = Object.assign(new Error('request failed'), {
   request: { getResponseHeader: () => 'SITE_UNREACHABLE' },
 });
 
+const FAST_RETRY = { baseDelayMs: 1, maxDelayMs: 5 };
+
 let dbs: TeleradDB[] = [];
 let n = 0;
 function setup(api: DicomWebApi): { cache: StudyCache; retriever: StudyRetriever } {
   const db = new TeleradDB(`telerad-retriever-${process.pid}-${n++}`);
   dbs.push(db);
   const cache = new StudyCache(db);
-  return { cache, retriever: new StudyRetriever({ cache, dicomweb: () => api, log: createLogger('t', memorySink()), concurrency: 2 }) };
+  return { cache, retriever: new StudyRetriever({ cache, dicomweb: () => api, log: createLogger('t', memorySink()), concurrency: 2, retry: FAST_RETRY, earlyFirstImage: false }) };
 }
 
 afterEach(async () => {
@@ -131,7 +137,7 @@ describe('StudyRetriever', () => {
     expect(first.complete).toBe(false);
     expect(await cache.getStudyInstances(STUDY)).toHaveLength(5);
     const api = fakeApi();
-    const second = new StudyRetriever({ cache, dicomweb: () => api, log: createLogger('t', memorySink()) });
+    const second = new StudyRetriever({ cache, dicomweb: () => api, log: createLogger('t', memorySink()), retry: FAST_RETRY });
     expect((await second.ensureStudy({ site: SITE, study: STUDY_FIELDS })).complete).toBe(true);
     expect(api.retrieved).toEqual([sops[3]]);
   });
@@ -141,6 +147,224 @@ describe('StudyRetriever', () => {
     const attempt = retriever.ensureStudy({ site: SITE, study: STUDY_FIELDS });
     await expect(attempt).rejects.toBeInstanceOf(StudyUnavailableError);
     await expect(attempt).rejects.toThrow(NOT_OFFLINE_MESSAGE);
+  });
+});
+
+const JPEG_LS = '1.2.840.10008.1.2.4.80';
+const EXPLICIT_LE = '1.2.840.10008.1.2.1';
+
+interface Call {
+  sop: string;
+  transferSyntax: string;
+}
+
+/**
+ * A site whose answer to each request is chosen by `answer` (throw for an
+ * HTTP error): records what was asked, with which transfer syntax.
+ */
+function scriptedApi(
+  answer: (call: Call, n: number) => ArrayBuffer | Promise<ArrayBuffer>,
+  listing: DicomJsonDataset[] = qido,
+): DicomWebApi & { calls: Call[] } {
+  const calls: Call[] = [];
+  return {
+    calls,
+    searchForStudies: async () => [],
+    searchForInstances: async () => listing,
+    retrieveInstance: async (uids, signal, options) => {
+      const call = { sop: uids.sopInstanceUID, transferSyntax: options?.transferSyntax ?? '*' };
+      calls.push(call);
+      await new Promise((r) => setTimeout(r, 1));
+      const bytes = await answer(call, calls.length);
+      // As fetch does: an aborted request never delivers its body.
+      if (signal?.aborted) throw signal.reason;
+      options?.onBytes?.(bytes.byteLength);
+      return bytes;
+    },
+  };
+}
+
+const httpError = (status: number): HttpStatusError => new HttpStatusError(status, `HTTP ${status}`);
+const fileFor = (call: Call, ts = call.transferSyntax === '*' ? EXPLICIT_LE : call.transferSyntax): ArrayBuffer =>
+  part10(call.sop, sops.indexOf(call.sop) + 1, -5 * sops.indexOf(call.sop), ts);
+/** A site that transcodes to JPEG-LS on request. */
+const transcoding = (call: Call): ArrayBuffer => fileFor(call);
+
+function setupWith(api: DicomWebApi, extra: Partial<ConstructorParameters<typeof StudyRetriever>[0]> = {}): { cache: StudyCache; retriever: StudyRetriever; db: TeleradDB } {
+  const db = new TeleradDB(`telerad-retriever-${process.pid}-${n++}`);
+  dbs.push(db);
+  const cache = new StudyCache(db);
+  return { db, cache, retriever: new StudyRetriever({ cache, dicomweb: () => api, log: createLogger('t', memorySink()), concurrency: 2, retry: FAST_RETRY, ...extra }) };
+}
+
+describe('StudyRetriever: transfer syntax per site', () => {
+  it('asks a site that transcodes for JPEG-LS lossless, stores it as such, and remembers the site', async () => {
+    const api = scriptedApi(transcoding);
+    const { cache, retriever, db } = setupWith(api);
+    expect((await retriever.ensureStudy({ site: SITE, study: STUDY_FIELDS })).complete).toBe(true);
+    expect(api.calls.map((c) => c.transferSyntax)).toEqual(new Array(6).fill(JPEG_LS));
+    expect((await cache.getStudyInstances(STUDY)).map((i) => i.transferSyntaxUID)).toEqual(new Array(6).fill(JPEG_LS));
+    expect(await db.siteCapabilities.get('a')).toMatchObject({ siteId: 'a', jpegLsLossless: true });
+  });
+
+  it('probes once: a site that refuses JPEG-LS (406) is asked for the original from then on, and remembered', async () => {
+    const api = scriptedApi((call) => {
+      if (call.transferSyntax === JPEG_LS) throw httpError(406);
+      return fileFor(call);
+    });
+    const { cache, retriever, db } = setupWith(api);
+    expect((await retriever.ensureStudy({ site: SITE, study: STUDY_FIELDS })).complete).toBe(true);
+    expect(api.calls.filter((c) => c.transferSyntax === JPEG_LS)).toHaveLength(1);
+    expect(api.calls).toHaveLength(7);
+    expect((await cache.getStudyInstances(STUDY)).every((i) => i.transferSyntaxUID === EXPLICIT_LE)).toBe(true);
+    expect(await db.siteCapabilities.get('a')).toMatchObject({ jpegLsLossless: false });
+
+    // A new session (a new retriever on the same cache) does not probe again.
+    await db.instances.clear();
+    await db.instanceBytes.clear();
+    await db.studies.clear();
+    const again = scriptedApi((call) => fileFor(call));
+    const next = new StudyRetriever({ cache, dicomweb: () => again, log: createLogger('t', memorySink()), retry: FAST_RETRY });
+    await next.ensureStudy({ site: SITE, study: STUDY_FIELDS });
+    expect(again.calls.every((c) => c.transferSyntax === '*')).toBe(true);
+  });
+
+  it('never stores a lossy answer to a lossless request: it fetches the original instead', async () => {
+    const api = scriptedApi((call) => (call.transferSyntax === JPEG_LS ? fileFor(call, '1.2.840.10008.1.2.4.50') : fileFor(call)));
+    const { cache, retriever } = setupWith(api);
+    await retriever.ensureStudy({ site: SITE, study: STUDY_FIELDS });
+    const stored = await cache.getStudyInstances(STUDY);
+    expect(stored).toHaveLength(6);
+    expect(stored.every((i) => i.transferSyntaxUID === EXPLICIT_LE)).toBe(true);
+  });
+});
+
+describe('StudyRetriever: order, retries, cut transfers, cancel', () => {
+  it('fetches the middle image of each series before the rest', async () => {
+    const series2 = `${STUDY}.2`;
+    const two = [
+      ...qido,
+      ...[1, 2, 3].map((k) => ({ '0020000E': { vr: 'UI', Value: [series2] }, '00080018': { vr: 'UI', Value: [`${series2}.${k}`] }, '00200013': { vr: 'IS', Value: [k] } })),
+    ] as DicomJsonDataset[];
+    const api = scriptedApi(
+      (call) => (call.sop.startsWith(`${series2}.`) ? part10(call.sop, Number(call.sop.split('.').pop()), 0, JPEG_LS, series2) : transcoding(call)),
+      two,
+    );
+    const { retriever } = setupWith(api, { concurrency: 1, earlyFirstImage: false });
+    const firsts: string[] = [];
+    await retriever.ensureStudy({ site: SITE, study: STUDY_FIELDS, onInstanceStored: (e) => e.firstOfSeries && firsts.push(e.sopInstanceUID) });
+    expect(api.calls.slice(0, 2).map((c) => c.sop)).toEqual([sops[3], `${series2}.2`]);
+    expect(firsts).toEqual([sops[3], `${series2}.2`]);
+    expect(api.calls).toHaveLength(9);
+  });
+
+  it('starts one download from a limit=1 listing before the full instance list is in', async () => {
+    const api = scriptedApi(transcoding);
+    let fullListed = false;
+    api.searchForInstances = async (_uid, params) => {
+      if (params.limit === '1') return qido.slice(0, 1);
+      await new Promise((r) => setTimeout(r, 40));
+      fullListed = true;
+      return qido;
+    };
+    const early: boolean[] = [];
+    const original = api.retrieveInstance;
+    api.retrieveInstance = (uids, signal, options) => {
+      early.push(!fullListed);
+      return original(uids, signal, options);
+    };
+    const { retriever, cache } = setupWith(api);
+    const firsts: string[] = [];
+    const progress: string[] = [];
+    const result = await retriever.ensureStudy({
+      site: SITE,
+      study: STUDY_FIELDS,
+      onInstanceStored: (e) => e.firstOfSeries && firsts.push(e.sopInstanceUID),
+      onProgress: (p) => progress.push(`${p.done}/${p.total}`),
+    });
+    expect(result).toEqual({ source: 'network', complete: true });
+    expect(api.calls[0]?.sop).toBe(sops[0]);
+    expect(early[0]).toBe(true);
+    expect(firsts).toEqual([sops[0]]);
+    expect(api.calls).toHaveLength(6);
+    expect(progress.at(-1)).toBe('6/6');
+    expect(await cache.getStudyInstances(STUDY)).toHaveLength(6);
+  });
+
+  it('retries 503 with backoff and completes; does not retry 404', async () => {
+    let failures = 2;
+    const api = scriptedApi((call) => {
+      if (failures-- > 0) throw httpError(503);
+      return transcoding(call);
+    });
+    const { retriever } = setupWith(api);
+    expect((await retriever.ensureStudy({ site: SITE, study: STUDY_FIELDS })).complete).toBe(true);
+    expect(api.calls).toHaveLength(8);
+
+    const missing = scriptedApi((call) => {
+      if (call.sop === sops[2]) throw httpError(404);
+      return transcoding(call);
+    });
+    const { retriever: r2 } = setupWith(missing);
+    const result = await r2.ensureStudy({ site: SITE, study: STUDY_FIELDS });
+    expect(result.complete).toBe(false);
+    expect(result.failure?.message).toBe(`failed (HTTP 404) while retrieving instance ${sops[2]} by WADO-RS`);
+    expect(missing.calls.filter((c) => c.sop === sops[2])).toHaveLength(1);
+  });
+
+  it('never stores a cut-short file; fetches it again and stores it whole', async () => {
+    let cut = true;
+    const api = scriptedApi((call) => {
+      const whole = transcoding(call);
+      if (call.sop === sops[1] && cut) {
+        cut = false;
+        return whole.slice(0, whole.byteLength - 10);
+      }
+      return whole;
+    });
+    const { cache, retriever } = setupWith(api);
+    expect((await retriever.ensureStudy({ site: SITE, study: STUDY_FIELDS })).complete).toBe(true);
+    expect(api.calls.filter((c) => c.sop === sops[1])).toHaveLength(2);
+    const bytes = await cache.readInstanceBytes(sops[1]!);
+    expect(bytes?.byteLength).toBe(transcoding({ sop: sops[1]!, transferSyntax: JPEG_LS }).byteLength);
+  });
+
+  it('fetches each instance once when the same study is retrieved twice at the same time', async () => {
+    const api = scriptedApi(transcoding);
+    const { retriever, cache } = setupWith(api);
+    const [a, b] = await Promise.all([retriever.ensureStudy({ site: SITE, study: STUDY_FIELDS }), retriever.ensureStudy({ site: SITE, study: STUDY_FIELDS })]);
+    expect(a.complete && b.complete).toBe(true);
+    expect(new Set(api.calls.map((c) => c.sop)).size).toBe(6);
+    expect(api.calls).toHaveLength(6);
+    expect(await cache.getStudyInstances(STUDY)).toHaveLength(6);
+  });
+
+  it('a cancel from the transfers panel stops the retrieval; a resume fetches only what is missing', async () => {
+    const transfers = createTransfersStore();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const api = scriptedApi(async (call, k) => {
+      if (k > 2) await gate;
+      return transcoding(call);
+    });
+    const { retriever, cache } = setupWith(api, { transfers, concurrency: 1 });
+    const running = retriever.ensureStudy({ site: SITE, study: STUDY_FIELDS });
+    await vi.waitFor(() => expect(api.calls.length).toBe(3));
+    transfers.cancel(STUDY);
+    release();
+    const result = await running;
+    expect(result.complete).toBe(false);
+    expect(result.failure?.message).toBe('retrieval cancelled');
+    const row = transfers.getState().transfers.find((t) => t.studyInstanceUID === STUDY);
+    expect(row).toMatchObject({ state: 'cancelled', instancesDone: 2, instancesTotal: 6, resumable: true });
+    expect(api.calls).toHaveLength(3);
+    const before = (await cache.getStudyInstances(STUDY)).map((i) => i.sopInstanceUID);
+
+    transfers.resume(STUDY);
+    await vi.waitFor(() => expect(transfers.getState().transfers[0]?.state).toBe('done'));
+    const refetched = api.calls.slice(3).map((c) => c.sop);
+    expect(refetched.some((s) => before.includes(s))).toBe(false);
+    expect(await cache.getStudyInstances(STUDY)).toHaveLength(6);
   });
 });
 

@@ -14,6 +14,16 @@ function handlers(): ServiceHandlers {
         // A handler that accidentally returns a secret: the contract strips it.
         return [{ id: 'a', name: 'A', url: 'http://x', authType: 'basic', username: 'u', gatewayPath: '/sites/a/dicom-web', password: 'hunter22' } as never];
       },
+      add: async () => {
+        throw new ServiceError('BAD_REQUEST', 'not in this test');
+      },
+      update: async () => {
+        throw new ServiceError('BAD_REQUEST', 'not in this test');
+      },
+      remove: async () => null,
+      test: async () => {
+        throw new ServiceError('BAD_REQUEST', 'not in this test');
+      },
     },
     log: {
       write: async () => {

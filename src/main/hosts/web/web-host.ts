@@ -15,6 +15,7 @@ import { createFileLogSink, mainLogPath } from '../../services/log/file-log-sink
 import { PRIVATE_DIR_MODE } from '../../services/fs/private-json-file';
 import { FileSecretStore } from '../../services/secrets/file-secret-store';
 import { loadProvisioningFile } from '../../services/sites/provisioning';
+import { contentSecurityPolicyFor } from '../../../shared/csp';
 import { SECURITY_HEADERS } from '../security-headers';
 import { resolveStaticFile } from '../static-files';
 import { TOKEN_QUERY, createLaunchToken, requestHasToken, tokenCookie, tokensMatch } from './launch-token';
@@ -228,6 +229,7 @@ async function serveStatic(ctx: HandlerContext, _req: IncomingMessage, res: Serv
   const file = await resolveStaticFile(ctx.rendererDir, url.pathname);
   if (!file) return sendJson(res, 404, { code: 'NOT_FOUND', message: 'Not found' });
   res.writeHead(200, {
+    'content-security-policy': contentSecurityPolicyFor(url.pathname),
     'content-type': file.contentType,
     'content-length': String(file.size),
     // The renderer is rebuilt in place during development; always revalidate.

@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+export type { SiteAuth } from '../../../shared/ipc/contract';
+import { CaCertificateSchema, SiteAuthSchema, SiteNameSchema, SiteTimeoutsSchema, SiteUrlSchema } from '../../../shared/ipc/contract';
 
 /**
  * The site provisioning file an administrator hands to the workstation
@@ -8,43 +10,21 @@ import { z } from 'zod';
  *   [{"name": "Hospital A", "url": "https://pacs.a.example/dicom-web",
  *     "auth": {"type": "basic", "username": "reader", "password": "secret"}}]
  *
+ * Optional per entry: `"caCertificate": "-----BEGIN CERTIFICATE-----…"` and
+ * `"timeouts": {"connectMs": 30000, "idleMs": 30000}`.
+ *
  * Objects are strict so a misspelt key ("pasword") is an error instead of a
- * site that silently has no password.
+ * site that silently has no password. The field schemas are the contract's,
+ * so a file and the "Add site" form accept exactly the same sites.
  */
-const SiteAuthSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('none') }).strict(),
-  z.object({ type: z.literal('basic'), username: z.string().min(1), password: z.string().min(1) }).strict(),
-  z.object({ type: z.literal('bearer'), token: z.string().min(1) }).strict(),
-]);
-export type SiteAuth = z.infer<typeof SiteAuthSchema>;
-
-function parsedUrl(u: string): URL | undefined {
-  try {
-    return new URL(u);
-  } catch {
-    return undefined;
-  }
-}
-
-const SiteUrlSchema = z
-  .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
-  // zod runs every check even after one failed, so these cope with an unparsable URL.
-  .refine((u) => {
-    const url = parsedUrl(u);
-    return !url || (url.username === '' && url.password === '');
-  }, 'must not contain credentials; put them in "auth"')
-  .refine((u) => {
-    const url = parsedUrl(u);
-    return !url || (url.search === '' && url.hash === '');
-  }, 'must be a base URL without query or fragment')
-  // The gateway appends `/studies...` to it, so a trailing slash would make `//`.
-  .transform((u) => u.replace(/\/+$/, ''));
-
 export const ProvisioningEntrySchema = z
   .object({
-    name: z.string().trim().min(1, 'must not be empty').max(200),
+    name: SiteNameSchema,
     url: SiteUrlSchema,
     auth: SiteAuthSchema,
+    // Optional, so existing provisioning files keep working; a site's entry describes it whole (absent = default).
+    caCertificate: CaCertificateSchema.optional(),
+    timeouts: SiteTimeoutsSchema.partial().optional(),
   })
   .strict();
 export type ProvisioningEntry = z.infer<typeof ProvisioningEntrySchema>;

@@ -10,9 +10,9 @@ export interface SiteGatewayOptions {
   sites: SiteDirectory;
   log: Logger;
   fetchImpl?: typeof fetch;
-  /** Time allowed until the site's response headers arrive. */
+  /** Time allowed until the site's response headers arrive, for sites without their own timeouts. */
   timeoutMs?: number;
-  /** Longest pause allowed between two chunks of the response body. */
+  /** Longest pause allowed between two chunks of the response body, for sites without their own timeouts. */
   idleTimeoutMs?: number;
 }
 
@@ -66,8 +66,8 @@ class TimeoutError extends Error {
  */
 export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
   const fetchImpl = options.fetchImpl ?? fetch;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_GATEWAY_TIMEOUT_MS;
-  const idleTimeoutMs = options.idleTimeoutMs ?? timeoutMs;
+  const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_GATEWAY_TIMEOUT_MS;
+  const defaultIdleTimeoutMs = options.idleTimeoutMs ?? defaultTimeoutMs;
   const log = options.log;
 
   return async (request) => {
@@ -91,6 +91,10 @@ export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
     }
     const site = await options.sites.find(siteId);
     if (!site) return done(gatewayError(404, { code: 'NOT_FOUND', message: `Unknown site "${siteId}"` }), siteId, rest);
+    const timeoutMs = site.timeouts?.connectMs ?? defaultTimeoutMs;
+    const idleTimeoutMs = site.timeouts?.idleMs ?? defaultIdleTimeoutMs;
+    // A site with a custom CA gets its own pinned transport; every other site the default fetch.
+    const siteFetch = (await options.sites.fetchFor?.(site.id)) ?? fetchImpl;
 
     let auth: Record<string, string>;
     try {
@@ -136,7 +140,7 @@ export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
     let upstream: Response;
     arm('headers', timeoutMs);
     try {
-      upstream = await fetchImpl(upstreamUrl, {
+      upstream = await siteFetch(upstreamUrl, {
         method,
         headers,
         body: hasBody ? request.body : null,
@@ -157,9 +161,21 @@ export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
           rest,
         );
       }
-      log.warn(`${site.id} unreachable`, describeNetworkError(err));
+      const cause = describeNetworkError(err);
+      log.warn(`${site.id} unreachable`, cause);
+      if (isConnectTimeout(cause)) {
+        return done(
+          gatewayError(504, { code: 'SITE_TIMEOUT', message: `${site.name} did not accept a connection in time` }),
+          siteId,
+          rest,
+        );
+      }
+      const tls = isTlsFailure(cause);
       return done(
-        gatewayError(502, { code: 'SITE_UNREACHABLE', message: `${site.name} could not be reached` }),
+        gatewayError(502, {
+          code: 'SITE_UNREACHABLE',
+          message: tls ? `${site.name}: TLS certificate not trusted (${cause})` : `${site.name} could not be reached`,
+        }),
         siteId,
         rest,
       );
@@ -219,8 +235,22 @@ function copyResponseHeaders(source: Headers): Headers {
   return out;
 }
 
-function describeNetworkError(err: unknown): string {
+/** The most specific code in a fetch failure: `ECONNREFUSED`, `DEPTH_ZERO_SELF_SIGNED_CERT`, … */
+export function describeNetworkError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? err.message;
+}
+
+/** undici's own connect timer (10 s in Node's fetch) fired before ours. */
+export function isConnectTimeout(code: string): boolean {
+  return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT';
+}
+
+/** OpenSSL / Node codes for a certificate the client does not trust, or a failed handshake. */
+export function isTlsFailure(code: string): boolean {
+  return (
+    /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME_MISMATCH/.test(code) ||
+    code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+  );
 }

@@ -1,9 +1,13 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { AuthTypeSchema } from '../../../shared/ipc/contract';
+import { AuthTypeSchema, SiteCapabilitiesSchema, SiteTimeoutsSchema } from '../../../shared/ipc/contract';
 import { SerialQueue, readJsonFile, writePrivateJsonFile } from '../fs/private-json-file';
 
-/** A site as persisted: everything except its secret, which lives in the SecretStore. */
+/**
+ * A site as persisted: everything except its secret, which lives in the
+ * SecretStore. The CA certificate is public material, so it lives here; it
+ * is still never sent to the renderer (which has no use for it).
+ */
 export const StoredSiteSchema = z
   .object({
     id: z.string().min(1),
@@ -11,6 +15,12 @@ export const StoredSiteSchema = z
     url: z.string().min(1),
     authType: AuthTypeSchema,
     username: z.string().optional(),
+    /** PEM; https connections to this site then trust only this CA (chain). */
+    caCertificate: z.string().optional(),
+    /** Absent: the defaults. */
+    timeouts: SiteTimeoutsSchema.optional(),
+    /** The last successful connection test; cleared when the URL or the CA changes. */
+    capabilities: SiteCapabilitiesSchema.optional(),
   })
   .strict();
 export type StoredSite = z.infer<typeof StoredSiteSchema>;

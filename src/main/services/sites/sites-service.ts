@@ -1,18 +1,34 @@
-import type { SiteSummary } from '../../../shared/ipc/contract';
+import type {
+  SiteAddRequestSchema,
+  SiteAuth,
+  SiteCapabilities,
+  SiteSummary,
+  SiteTimeouts,
+  SiteUpdateRequestSchema,
+} from '../../../shared/ipc/contract';
+import { DEFAULT_SITE_TIMEOUTS } from '../../../shared/ipc/contract';
+import { ServiceError } from '../../../shared/ipc/envelope';
 import { gatewayPathForSite } from '../../../shared/gateway';
 import type { Logger, Redactor } from '../../../shared/log';
+import type { z } from 'zod';
 import type { SecretStore } from '../secrets/secret-store';
 import type { ProvisioningEntry } from './provisioning';
 import { slugForSiteName } from './provisioning';
 import type { SiteRepository, StoredSite } from './site-repository';
+import { SiteTransports, caCertificateProblem } from './site-transport';
 import { SerialQueue } from '../fs/private-json-file';
 
 /** What the gateway needs from the sites service; tests can supply a fake. */
 export interface SiteDirectory {
-  find(siteId: string): Promise<Pick<StoredSite, 'id' | 'name' | 'url'> | undefined>;
+  find(siteId: string): Promise<(Pick<StoredSite, 'id' | 'name' | 'url'> & Partial<Pick<StoredSite, 'timeouts'>>) | undefined>;
   /** Headers that authenticate main at the site; empty for auth type none. */
   authHeaders(siteId: string): Promise<Record<string, string>>;
+  /** A fetch pinned to the site's custom CA; undefined (or absent) means the default fetch. */
+  fetchFor?(siteId: string): Promise<typeof fetch | undefined>;
 }
+
+export type SiteAddInput = z.output<typeof SiteAddRequestSchema>;
+export type SiteUpdateInput = z.output<typeof SiteUpdateRequestSchema>;
 
 function credentialKey(siteId: string): string {
   return `site:${siteId}:credential`;
@@ -21,11 +37,13 @@ function credentialKey(siteId: string): string {
 /**
  * The configured remote sites. Site metadata is in the repository, the
  * password or token of each in the SecretStore under `site:<id>:credential`;
- * only summaries without secrets ever leave this class towards the renderer.
+ * only summaries without secrets (or CA certificates) ever leave this class
+ * towards the renderer.
  */
 export class SitesService implements SiteDirectory {
   private sites: StoredSite[] | undefined;
   private readonly queue = new SerialQueue();
+  private readonly transports = new SiteTransports();
 
   constructor(
     private readonly repository: SiteRepository,
@@ -42,37 +60,146 @@ export class SitesService implements SiteDirectory {
     return (await this.all()).find((s) => s.id === siteId);
   }
 
+  async summary(siteId: string): Promise<SiteSummary> {
+    return toSummary(await this.require(siteId));
+  }
+
+  async fetchFor(siteId: string): Promise<typeof fetch | undefined> {
+    const site = await this.find(siteId);
+    return site ? this.transports.fetchFor(site) : undefined;
+  }
+
   /**
    * Adds or updates sites by name. An existing site keeps its id (gateway
    * paths and cached studies refer to it); its credential is replaced, or
-   * removed when the new auth type has none.
+   * removed when the new auth type has none. An entry describes its site
+   * whole: a CA or timeouts it leaves out go back to none / the defaults.
    */
   provision(entries: readonly ProvisioningEntry[]): Promise<SiteSummary[]> {
     return this.queue.run(async () => {
+      for (const entry of entries) if (entry.caCertificate !== undefined) assertUsableCa(entry.caCertificate, `"${entry.name}" caCertificate`);
       const sites = [...(await this.all())];
       const changed: StoredSite[] = [];
       for (const entry of entries) {
         const existing = sites.find((s) => s.name.toLowerCase() === entry.name.toLowerCase());
         const id = existing?.id ?? slugForSiteName(entry.name, new Set(sites.map((s) => s.id)));
-        const site: StoredSite = {
+        const site = withCapabilitiesIfStillValid(existing, {
           id,
           name: entry.name,
           url: entry.url,
           authType: entry.auth.type,
           ...(entry.auth.type === 'basic' ? { username: entry.auth.username } : {}),
-        };
+          ...(entry.caCertificate !== undefined ? { caCertificate: entry.caCertificate } : {}),
+          ...timeoutsField(entry.timeouts),
+        });
         // Secret first: a site must never be listed while its credential is missing or stale.
-        if (entry.auth.type === 'basic') await this.secrets.set(credentialKey(id), entry.auth.password);
-        else if (entry.auth.type === 'bearer') await this.secrets.set(credentialKey(id), entry.auth.token);
-        else await this.secrets.delete(credentialKey(id));
+        await this.storeSecret(id, entry.auth);
         if (existing) sites[sites.indexOf(existing)] = site;
         else sites.push(site);
         changed.push(site);
       }
-      await this.repository.save(sites);
-      this.sites = sites;
+      await this.commit(sites);
       this.log.info(`Provisioned ${changed.length} site(s): ${changed.map((s) => s.id).join(', ')}`);
       return changed.map(toSummary);
+    });
+  }
+
+  /** A new site from the "Add site" form. Names are unique, case-insensitively, like in provisioning. */
+  add(input: SiteAddInput): Promise<SiteSummary> {
+    return this.queue.run(async () => {
+      if (input.caCertificate !== undefined) assertUsableCa(input.caCertificate, 'caCertificate');
+      const sites = [...(await this.all())];
+      assertNameFree(sites, input.name);
+      const id = slugForSiteName(input.name, new Set(sites.map((s) => s.id)));
+      const site: StoredSite = {
+        id,
+        name: input.name,
+        url: input.url,
+        authType: input.auth.type,
+        ...(input.auth.type === 'basic' ? { username: input.auth.username } : {}),
+        ...(input.caCertificate !== undefined ? { caCertificate: input.caCertificate } : {}),
+        ...timeoutsField(input.timeouts),
+      };
+      await this.storeSecret(id, input.auth);
+      await this.commit([...sites, site]);
+      this.log.info(`Added site ${id}`);
+      return toSummary(site);
+    });
+  }
+
+  /**
+   * Changes what the request names and keeps the rest. The id never changes
+   * (gateway paths and cached studies refer to it). A secret left out is kept
+   * when the auth type stays the same; switching type needs the new secret.
+   */
+  update(input: SiteUpdateInput): Promise<SiteSummary> {
+    return this.queue.run(async () => {
+      const sites = [...(await this.all())];
+      const index = sites.findIndex((s) => s.id === input.id);
+      const current = sites[index];
+      if (!current) throw new ServiceError('NOT_FOUND', `No site with id "${input.id}"`);
+      if (input.name !== undefined) assertNameFree(sites, input.name, current.id);
+      if (typeof input.caCertificate === 'string') assertUsableCa(input.caCertificate, 'caCertificate');
+
+      let secret: SiteAuth | undefined;
+      const next: StoredSite = { ...current };
+      if (input.name !== undefined) next.name = input.name;
+      if (input.url !== undefined) next.url = input.url;
+      if (input.caCertificate === null) delete next.caCertificate;
+      else if (input.caCertificate !== undefined) next.caCertificate = input.caCertificate;
+      if (input.timeouts !== undefined) {
+        delete next.timeouts;
+        Object.assign(next, timeoutsField({ ...effectiveTimeouts(current), ...input.timeouts }));
+      }
+      if (input.auth !== undefined) {
+        const auth = input.auth;
+        next.authType = auth.type;
+        if (auth.type === 'basic') next.username = auth.username;
+        else delete next.username;
+        if (auth.type === 'basic' && auth.password !== undefined) secret = { type: 'basic', username: auth.username, password: auth.password };
+        else if (auth.type === 'bearer' && auth.token !== undefined) secret = { type: 'bearer', token: auth.token };
+        else if (auth.type === 'none') secret = { type: 'none' };
+        else if (auth.type !== current.authType || (await this.secrets.get(credentialKey(current.id))) === undefined) {
+          const field = auth.type === 'basic' ? 'auth.password' : 'auth.token';
+          throw new ServiceError('BAD_REQUEST', `${field}: required when the site had no ${auth.type === 'basic' ? 'password' : 'token'} before`);
+        }
+      }
+      const site = withCapabilitiesIfStillValid(current, next);
+      if (secret) await this.storeSecret(site.id, secret);
+      sites[index] = site;
+      await this.commit(sites);
+      this.log.info(`Updated site ${site.id}`);
+      return toSummary(site);
+    });
+  }
+
+  remove(siteId: string): Promise<null> {
+    return this.queue.run(async () => {
+      const sites = await this.all();
+      if (!sites.some((s) => s.id === siteId)) throw new ServiceError('NOT_FOUND', `No site with id "${siteId}"`);
+      await this.commit(sites.filter((s) => s.id !== siteId));
+      // After the site is gone from the list, so a crash between the two never lists a site without its secret.
+      await this.secrets.delete(credentialKey(siteId));
+      this.transports.forget(siteId);
+      this.log.info(`Removed site ${siteId}`);
+      return null;
+    });
+  }
+
+  /**
+   * Keeps a connection test's findings on the site, unless the site was
+   * removed, or its URL or CA changed, while the test ran: the result would
+   * describe a different server.
+   */
+  recordCapabilities(tested: Pick<StoredSite, 'id' | 'url' | 'caCertificate'>, capabilities: SiteCapabilities): Promise<boolean> {
+    return this.queue.run(async () => {
+      const sites = [...(await this.all())];
+      const index = sites.findIndex((s) => s.id === tested.id);
+      const current = sites[index];
+      if (!current || current.url !== tested.url || current.caCertificate !== tested.caCertificate) return false;
+      sites[index] = { ...current, capabilities };
+      await this.commit(sites);
+      return true;
     });
   }
 
@@ -88,10 +215,63 @@ export class SitesService implements SiteDirectory {
     return { authorization: `Basic ${encoded}` };
   }
 
+  /** Releases the per-site TLS agents. */
+  close(): Promise<void> {
+    return this.transports.close();
+  }
+
+  private async storeSecret(siteId: string, auth: SiteAuth): Promise<void> {
+    if (auth.type === 'basic') await this.secrets.set(credentialKey(siteId), auth.password);
+    else if (auth.type === 'bearer') await this.secrets.set(credentialKey(siteId), auth.token);
+    else await this.secrets.delete(credentialKey(siteId));
+  }
+
+  private async commit(sites: StoredSite[]): Promise<void> {
+    await this.repository.save(sites);
+    this.sites = sites;
+  }
+
+  private async require(siteId: string): Promise<StoredSite> {
+    const site = await this.find(siteId);
+    if (!site) throw new ServiceError('NOT_FOUND', `No site with id "${siteId}"`);
+    return site;
+  }
+
   private async all(): Promise<StoredSite[]> {
     this.sites ??= await this.repository.load();
     return this.sites;
   }
+}
+
+function assertNameFree(sites: readonly StoredSite[], name: string, exceptId?: string): void {
+  const clash = sites.find((s) => s.id !== exceptId && s.name.toLowerCase() === name.toLowerCase());
+  if (clash) throw new ServiceError('CONFLICT', `name: a site named "${clash.name}" already exists`);
+}
+
+function assertUsableCa(pem: string, field: string): void {
+  const problem = caCertificateProblem(pem);
+  if (problem) throw new ServiceError('BAD_REQUEST', `${field}: ${problem}`);
+}
+
+export function effectiveTimeouts(site: Pick<StoredSite, 'timeouts'>): SiteTimeouts {
+  return site.timeouts ?? { ...DEFAULT_SITE_TIMEOUTS };
+}
+
+/** Stores timeouts only when they differ from the defaults, so a later change of defaults reaches every site that never chose its own. */
+function timeoutsField(partial: Partial<SiteTimeouts> | undefined): { timeouts?: SiteTimeouts } {
+  if (!partial) return {};
+  const timeouts = { ...DEFAULT_SITE_TIMEOUTS, ...partial };
+  if (timeouts.connectMs === DEFAULT_SITE_TIMEOUTS.connectMs && timeouts.idleMs === DEFAULT_SITE_TIMEOUTS.idleMs) return {};
+  return { timeouts };
+}
+
+/** A capability result describes one server: it survives a rename or a new password, not a new URL or CA. */
+function withCapabilitiesIfStillValid(previous: StoredSite | undefined, next: StoredSite): StoredSite {
+  const { capabilities: _dropped, ...rest } = next;
+  if (previous?.capabilities && previous.url === next.url && previous.caCertificate === next.caCertificate) {
+    return { ...rest, capabilities: previous.capabilities };
+  }
+  return rest;
 }
 
 function toSummary(site: StoredSite): SiteSummary {
@@ -102,5 +282,8 @@ function toSummary(site: StoredSite): SiteSummary {
     authType: site.authType,
     ...(site.username !== undefined ? { username: site.username } : {}),
     gatewayPath: gatewayPathForSite(site.id),
+    hasCustomCa: site.caCertificate !== undefined,
+    timeouts: effectiveTimeouts(site),
+    ...(site.capabilities ? { capabilities: site.capabilities } : {}),
   };
 }

@@ -1,0 +1,137 @@
+import type { AuthType, SiteAddRequest, SiteSummary, SiteUpdateRequest } from '../../shared/ipc/contract';
+import { DEFAULT_SITE_TIMEOUTS, SiteAddRequestSchema, SiteUpdateRequestSchema } from '../../shared/ipc/contract';
+
+/** What the add/edit form holds: strings as typed. Secrets start empty, always. */
+export interface SiteFormValues {
+  name: string;
+  url: string;
+  authType: AuthType;
+  username: string;
+  /** Empty on edit means "keep the stored password". */
+  password: string;
+  token: string;
+  /** Pasted PEM; empty on edit means "keep the stored CA" unless removeCa. */
+  caCertificate: string;
+  removeCa: boolean;
+  connectMs: string;
+  idleMs: string;
+}
+
+/** Form field → message; keys are the form's own field names. */
+export type SiteFormErrors = Partial<Record<keyof SiteFormValues | 'form', string>>;
+
+export function emptySiteForm(): SiteFormValues {
+  return {
+    name: '',
+    url: '',
+    authType: 'basic',
+    username: '',
+    password: '',
+    token: '',
+    caCertificate: '',
+    removeCa: false,
+    connectMs: String(DEFAULT_SITE_TIMEOUTS.connectMs),
+    idleMs: String(DEFAULT_SITE_TIMEOUTS.idleMs),
+  };
+}
+
+/** The edit form for a listed site. The summary carries no secret or CA, so those fields start empty. */
+export function siteFormFor(site: SiteSummary): SiteFormValues {
+  return {
+    ...emptySiteForm(),
+    name: site.name,
+    url: site.url,
+    authType: site.authType,
+    username: site.username ?? '',
+    connectMs: String(site.timeouts?.connectMs ?? DEFAULT_SITE_TIMEOUTS.connectMs),
+    idleMs: String(site.timeouts?.idleMs ?? DEFAULT_SITE_TIMEOUTS.idleMs),
+  };
+}
+
+/** Contract paths (`auth.password`, `timeouts.connectMs`) → form fields. */
+export function formFieldOf(path: string): keyof SiteFormValues | 'form' {
+  switch (path) {
+    case 'name':
+    case 'url':
+    case 'caCertificate':
+      return path;
+    case 'auth.username':
+      return 'username';
+    case 'auth.password':
+      return 'password';
+    case 'auth.token':
+      return 'token';
+    case 'auth.type':
+    case 'auth':
+      return 'authType';
+    case 'timeouts.connectMs':
+      return 'connectMs';
+    case 'timeouts.idleMs':
+      return 'idleMs';
+    default:
+      return 'form';
+  }
+}
+
+function numberOrText(text: string): number | string {
+  const trimmed = text.trim();
+  return /^\d+$/.test(trimmed) ? Number(trimmed) : trimmed;
+}
+
+function authOf(values: SiteFormValues, editing: SiteSummary | undefined): Record<string, unknown> | undefined {
+  const unchangedType = editing?.authType === values.authType;
+  switch (values.authType) {
+    case 'none':
+      return { type: 'none' };
+    case 'basic':
+      return {
+        type: 'basic',
+        username: values.username.trim(),
+        // On edit an empty password keeps the stored one (only when the type stays basic).
+        ...(values.password !== '' || !unchangedType ? { password: values.password } : {}),
+      };
+    case 'bearer':
+      return { type: 'bearer', ...(values.token !== '' || !unchangedType ? { token: values.token.trim() } : {}) };
+  }
+}
+
+export type SiteFormResult =
+  | { ok: true; kind: 'add'; request: SiteAddRequest }
+  | { ok: true; kind: 'update'; request: SiteUpdateRequest }
+  | { ok: false; errors: SiteFormErrors };
+
+/**
+ * Form values → a request, checked with the contract's own schemas, so the
+ * form shows a field's problem at once, in the words main would use.
+ */
+export function buildSiteRequest(values: SiteFormValues, editing?: SiteSummary): SiteFormResult {
+  const timeouts = { connectMs: numberOrText(values.connectMs), idleMs: numberOrText(values.idleMs) };
+  const ca = values.caCertificate.trim();
+  const base = { name: values.name, url: values.url.trim(), auth: authOf(values, editing), timeouts };
+  const raw = editing
+    ? { id: editing.id, ...base, ...(values.removeCa ? { caCertificate: null } : ca !== '' ? { caCertificate: `${ca}\n` } : {}) }
+    : { ...base, ...(ca !== '' ? { caCertificate: `${ca}\n` } : {}) };
+  const parsed = editing ? SiteUpdateRequestSchema.safeParse(raw) : SiteAddRequestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const errors: SiteFormErrors = {};
+    for (const issue of parsed.error.issues) {
+      const field = formFieldOf(issue.path.map(String).join('.'));
+      errors[field] ??= field === 'form' ? `${issue.path.join('.')}: ${issue.message}` : issue.message;
+    }
+    return { ok: false, errors };
+  }
+  // The raw object (not the parsed one) goes out: main parses it again, and the URL's normalisation happens there.
+  return editing ? { ok: true, kind: 'update', request: raw as SiteUpdateRequest } : { ok: true, kind: 'add', request: raw as SiteAddRequest };
+}
+
+/**
+ * A refusal from main as a field error: the dispatcher's "✖ message → at
+ * auth.password", or a service's "caCertificate: message".
+ */
+export function fieldErrorFromMessage(message: string): SiteFormErrors {
+  const at = /✖\s*(.+?)\s*\n\s*→ at ([\w.]+)/.exec(message);
+  if (at?.[1] && at[2]) return { [formFieldOf(at[2])]: at[1] };
+  const prefixed = /^([\w.]+): (.+)$/s.exec(message);
+  if (prefixed?.[1] && prefixed[2] && formFieldOf(prefixed[1]) !== 'form') return { [formFieldOf(prefixed[1])]: prefixed[2] };
+  return { form: message };
+}

@@ -1,0 +1,247 @@
+/**
+ * Every study retrieval under way or recently finished, for the transfers
+ * panel: instances done/total, bytes, the bandwidth over a sliding window,
+ * an ETA, the state and the last error. No React here; the retriever writes
+ * through a TransferHandle, the panel reads snapshots.
+ */
+
+export type TransferState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface TransferSnapshot {
+  studyInstanceUID: string;
+  siteId: string;
+  siteName: string;
+  /** Patient and study description, for the panel. */
+  label: string;
+  state: TransferState;
+  instancesDone: number;
+  instancesTotal: number;
+  /** Bytes received by this retrieval (after HTTP decoding), retried bytes included. */
+  bytes: number;
+  /** Bytes per second over the last `windowMs`; 0 when nothing arrived in it. */
+  bandwidthBps: number;
+  /** Seconds left at the current bandwidth; undefined until there is enough to estimate. */
+  etaSeconds?: number;
+  /** The last failure, with the site's name: shown while running (a retry is pending) and after a failure. */
+  lastError?: string;
+  startedAt: number;
+  finishedAt?: number;
+  /** A failed or cancelled transfer can be resumed (already stored instances are not fetched again). */
+  resumable: boolean;
+}
+
+export interface TransfersState {
+  /** Bumped on every change. */
+  revision: number;
+  /** Newest first. */
+  transfers: readonly TransferSnapshot[];
+  /** Transfers queued or running. */
+  active: number;
+  /** Sum of the running transfers' bandwidths. */
+  bandwidthBps: number;
+}
+
+export interface TransferInit {
+  studyInstanceUID: string;
+  siteId: string;
+  siteName: string;
+  label: string;
+}
+
+/** The retriever's side of one transfer. Calls after `finish` are ignored. */
+export interface TransferHandle {
+  progress(done: number, total: number): void;
+  addBytes(n: number): void;
+  /** A failure that will be retried, or that ended one instance: shown, the transfer goes on. */
+  noteError(message: string): void;
+  finish(state: 'done' | 'failed' | 'cancelled', error?: string): void;
+}
+
+export interface TransfersStore {
+  getState(): TransfersState;
+  subscribe(listener: () => void): () => void;
+  /**
+   * Starts (or restarts) the row of a study. `cancel` stops the retrieval;
+   * `resume`, when given, starts it again after a failure or a cancel.
+   */
+  begin(init: TransferInit, controls: { cancel: () => void; resume?: () => void }): TransferHandle;
+  cancel(studyInstanceUID: string): void;
+  resume(studyInstanceUID: string): void;
+  /** Resumes every failed transfer (the link came back). */
+  resumeFailed(): void;
+  /** Drops finished rows. */
+  clearFinished(): void;
+}
+
+export interface TransfersStoreOptions {
+  now?: () => number;
+  /** Sliding window of the bandwidth figure. */
+  windowMs?: number;
+  /** Byte counts are published at most this often (they arrive per network chunk). */
+  notifyIntervalMs?: number;
+  /** Finished rows kept for the panel. */
+  keepFinished?: number;
+}
+
+interface Entry {
+  snap: TransferSnapshot;
+  /** [time, bytes] per chunk, oldest first, trimmed to the window. */
+  samples: Array<[number, number]>;
+  cancel: () => void;
+  resume: (() => void) | undefined;
+  /** Identifies the begin() that owns the row: a handle of an earlier run of the same study writes nothing. */
+  run: number;
+}
+
+const ACTIVE: ReadonlySet<TransferState> = new Set(['queued', 'running']);
+
+export function createTransfersStore(options: TransfersStoreOptions = {}): TransfersStore {
+  const now = options.now ?? Date.now;
+  const windowMs = options.windowMs ?? 5000;
+  const notifyIntervalMs = options.notifyIntervalMs ?? 250;
+  const keepFinished = options.keepFinished ?? 20;
+  const entries = new Map<string, Entry>();
+  const listeners = new Set<() => void>();
+  let runs = 0;
+  let state: TransfersState = { revision: 0, transfers: [], active: 0, bandwidthBps: 0 };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const bandwidth = (e: Entry, t: number): number => {
+    while (e.samples.length > 0 && e.samples[0]![0] < t - windowMs) e.samples.shift();
+    if (e.samples.length === 0) return 0;
+    const bytes = e.samples.reduce((sum, [, n]) => sum + n, 0);
+    // Early on, divide by the time the transfer has actually run, not the whole window.
+    const span = Math.max(250, Math.min(windowMs, t - e.snap.startedAt));
+    return (bytes * 1000) / span;
+  };
+
+  const rebuild = (): void => {
+    const t = now();
+    let active = 0;
+    let total = 0;
+    const transfers: TransferSnapshot[] = [];
+    for (const e of entries.values()) {
+      if (ACTIVE.has(e.snap.state)) {
+        active++;
+        const bps = bandwidth(e, t);
+        total += bps;
+        const { instancesDone: done, instancesTotal: all, bytes } = e.snap;
+        // Bytes per instance so far predicts the rest; needs at least one instance and some bandwidth.
+        const eta = done > 0 && bps > 0 && all > done ? Math.round(((bytes / done) * (all - done)) / bps) : undefined;
+        const { etaSeconds: _old, ...rest } = e.snap;
+        e.snap = { ...rest, bandwidthBps: bps, ...(eta !== undefined ? { etaSeconds: eta } : {}) };
+      }
+      transfers.push(e.snap);
+    }
+    transfers.sort((a, b) => b.startedAt - a.startedAt);
+    state = { revision: state.revision + 1, transfers, active, bandwidthBps: total };
+    for (const l of [...listeners]) l();
+  };
+
+  // Byte counts arrive per chunk; coalesce them. While anything runs, a slow
+  // heartbeat keeps recomputing so a stalled link shows its bandwidth falling.
+  const schedule = (delay = notifyIntervalMs): void => {
+    if (timer !== undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      rebuild();
+      if (state.active > 0) schedule(1000);
+    }, delay);
+    (timer as { unref?: () => void }).unref?.();
+  };
+
+  const trim = (): void => {
+    const finished = [...entries.values()].filter((e) => !ACTIVE.has(e.snap.state)).sort((a, b) => a.snap.startedAt - b.snap.startedAt);
+    for (const e of finished.slice(0, Math.max(0, finished.length - keepFinished))) entries.delete(e.snap.studyInstanceUID);
+  };
+
+  return {
+    getState: () => state,
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+    begin(init, controls) {
+      const run = ++runs;
+      const entry: Entry = {
+        snap: {
+          ...init,
+          state: 'queued',
+          instancesDone: 0,
+          instancesTotal: 0,
+          bytes: 0,
+          bandwidthBps: 0,
+          startedAt: now(),
+          resumable: false,
+        },
+        samples: [],
+        cancel: controls.cancel,
+        resume: controls.resume,
+        run,
+      };
+      entries.set(init.studyInstanceUID, entry);
+      trim();
+      rebuild();
+      schedule(1000);
+      const live = (): Entry | undefined => {
+        const e = entries.get(init.studyInstanceUID);
+        return e && e.run === run && ACTIVE.has(e.snap.state) ? e : undefined;
+      };
+      return {
+        progress(done, total) {
+          const e = live();
+          if (!e) return;
+          e.snap = { ...e.snap, state: 'running', instancesDone: done, instancesTotal: total };
+          // An instance more is worth showing at once; byte counts are coalesced.
+          rebuild();
+        },
+        addBytes(n) {
+          const e = live();
+          if (!e) return;
+          e.samples.push([now(), n]);
+          e.snap = { ...e.snap, state: 'running', bytes: e.snap.bytes + n };
+          schedule();
+        },
+        noteError(message) {
+          const e = live();
+          if (!e) return;
+          e.snap = { ...e.snap, lastError: message };
+          schedule();
+        },
+        finish(finalState, error) {
+          const e = live();
+          if (!e) return;
+          const { etaSeconds: _eta, lastError, ...rest } = e.snap;
+          const message = error ?? (finalState === 'done' ? undefined : lastError);
+          e.snap = {
+            ...rest,
+            state: finalState,
+            bandwidthBps: 0,
+            finishedAt: now(),
+            resumable: finalState !== 'done' && e.resume !== undefined,
+            ...(message !== undefined ? { lastError: message } : {}),
+          };
+          e.samples = [];
+          rebuild();
+        },
+      };
+    },
+    cancel(uid) {
+      const e = entries.get(uid);
+      if (e && ACTIVE.has(e.snap.state)) e.cancel();
+    },
+    resume(uid) {
+      const e = entries.get(uid);
+      if (e && e.snap.resumable) e.resume?.();
+    },
+    resumeFailed() {
+      for (const e of [...entries.values()]) if (e.snap.state === 'failed' && e.snap.resumable) e.resume?.();
+    },
+    clearFinished() {
+      for (const [uid, e] of entries) if (!ACTIVE.has(e.snap.state)) entries.delete(uid);
+      rebuild();
+    },
+  };
+}

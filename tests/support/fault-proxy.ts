@@ -1,0 +1,244 @@
+// A loopback HTTP proxy for fault injection between the app's site gateway
+// and a real Orthanc: the site URL in sites.json points here. It counts what
+// passes (requests per SOP Instance UID, body bytes as they come off the
+// wire, i.e. after Orthanc's gzip) and, on rules the test adds, cuts a body
+// after N bytes, answers an error status, hangs, or rewrites the body (wrong
+// multipart boundary, truncated body, malformed JSON).
+//
+//   const proxy = await startFaultProxy(orthanc.baseUrl);
+//   proxy.addFault({ fault: { kind: 'cut', afterBytes: 50_000 }, match: isWado, skip: 3 });
+//   … proxy.requestsFor(sop), proxy.wireBytes(isWado) …
+//   await proxy.close();
+import http from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Fault =
+  /** Forward the answer's headers and its first `afterBytes` body bytes, then drop the connection. */
+  | { kind: 'cut'; afterBytes: number }
+  /** Answer `status` without asking upstream. */
+  | { kind: 'status'; status: number }
+  /** Read the request and never answer. */
+  | { kind: 'hang' }
+  /** Fetch upstream uncompressed and send a damaged copy, with a Content-Length that matches the damage. */
+  | { kind: 'rewrite'; body: 'wrong-boundary' | 'truncated' | 'malformed-json' };
+
+export interface ProxyRequest {
+  method: string;
+  /** Path and query as received. */
+  path: string;
+  accept: string;
+  /** For WADO-RS instance paths. */
+  sopInstanceUID?: string;
+}
+
+export interface FaultRule {
+  fault: Fault;
+  match?: (req: ProxyRequest) => boolean;
+  /** Matching requests let through untouched before this rule fires (the Kth response is `skip: K - 1`). */
+  skip?: number;
+  /** How many matching requests it fires on (default 1; Infinity for every one). */
+  times?: number;
+}
+
+export interface ProxyExchange extends ProxyRequest {
+  status: number;
+  /** Body bytes received from upstream (as sent on the wire: compressed when Orthanc gzipped them). */
+  wireBytes: number;
+  contentEncoding?: string;
+  fault?: Fault['kind'];
+}
+
+export interface FaultProxy {
+  /** http://127.0.0.1:PORT — the same paths as upstream. */
+  url: string;
+  port: number;
+  /** Every finished exchange, in order of completion. */
+  exchanges: ProxyExchange[];
+  addFault(rule: FaultRule): void;
+  /** Removes every rule and releases hanging requests. */
+  clearFaults(): void;
+  /** Forgets the exchanges counted so far. */
+  resetCounters(): void;
+  /** Requests seen for one SOP Instance UID (any outcome). */
+  requestsFor(sopInstanceUID: string): number;
+  /** Body bytes on the wire over the exchanges that `filter` keeps. */
+  wireBytes(filter?: (e: ProxyExchange) => boolean): number;
+  close(): Promise<void>;
+}
+
+/** WADO-RS of one instance. */
+export const isWado = (r: ProxyRequest): boolean => r.sopInstanceUID !== undefined;
+/** QIDO-RS (any level). */
+export const isQido = (r: ProxyRequest): boolean => r.sopInstanceUID === undefined && /application\/dicom\+json|application\/json/.test(r.accept);
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'host']);
+
+function forwardHeaders(h: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+  return out;
+}
+
+function damage(kind: 'wrong-boundary' | 'truncated' | 'malformed-json', body: Buffer, headers: Record<string, string | string[]>): Buffer {
+  switch (kind) {
+    case 'wrong-boundary': {
+      const ct = String(headers['content-type'] ?? '');
+      headers['content-type'] = /boundary=/i.test(ct)
+        ? ct.replace(/boundary=("?)[^";]+\1/i, 'boundary=not-the-boundary-in-the-body')
+        : `${ct}; boundary=not-the-boundary-in-the-body`;
+      return body;
+    }
+    case 'truncated':
+      return body.subarray(0, Math.floor(body.length / 2));
+    case 'malformed-json':
+      // Cut mid-value and left unclosed: what a proxy that gave up half-way would pass on.
+      return Buffer.concat([body.subarray(0, Math.max(1, Math.floor(body.length / 3))), Buffer.from('{"0020000D": {"vr": ')]);
+  }
+}
+
+export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
+  const target = new URL(upstream);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const rules: Array<FaultRule & { skip: number; times: number }> = [];
+  const exchanges: ProxyExchange[] = [];
+  const hanging = new Set<ServerResponse>();
+  const server = http.createServer();
+
+  const pickFault = (r: ProxyRequest): Fault | undefined => {
+    for (const rule of rules) {
+      if (rule.match && !rule.match(r)) continue;
+      if (rule.skip > 0) {
+        rule.skip--;
+        return undefined;
+      }
+      rule.times--;
+      if (rule.times <= 0) rules.splice(rules.indexOf(rule), 1);
+      return rule.fault;
+    }
+    return undefined;
+  };
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const path = req.url ?? '/';
+    const sop = /\/series\/[^/]+\/instances\/([^/?]+)/.exec(path)?.[1];
+    const request: ProxyRequest = {
+      method: req.method ?? 'GET',
+      path,
+      accept: String(req.headers.accept ?? ''),
+      ...(sop ? { sopInstanceUID: decodeURIComponent(sop) } : {}),
+    };
+    const fault = pickFault(request);
+    const record = (status: number, wireBytes: number, encoding?: string): void => {
+      exchanges.push({ ...request, status, wireBytes, ...(encoding ? { contentEncoding: encoding } : {}), ...(fault ? { fault: fault.kind } : {}) });
+    };
+
+    if (fault?.kind === 'status') {
+      req.resume();
+      const body = JSON.stringify({ HttpError: 'injected', HttpStatus: fault.status });
+      res.writeHead(fault.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      record(fault.status, 0);
+      return;
+    }
+    if (fault?.kind === 'hang') {
+      req.resume();
+      hanging.add(res);
+      res.once('close', () => hanging.delete(res));
+      record(0, 0);
+      return;
+    }
+
+    const headers = forwardHeaders(req.headers);
+    // A body to damage must come uncompressed; everything else goes as the client asked, gzip included.
+    if (fault?.kind === 'rewrite') delete headers['accept-encoding'];
+    const up = http.request(
+      { host: target.hostname, port: target.port, path, method: req.method, headers, agent },
+      (upRes) => {
+        const status = upRes.statusCode ?? 502;
+        const outHeaders = forwardHeaders(upRes.headers);
+        const encoding = upRes.headers['content-encoding'];
+        let wire = 0;
+        if (fault?.kind === 'rewrite') {
+          const chunks: Buffer[] = [];
+          upRes.on('data', (c: Buffer) => {
+            wire += c.length;
+            chunks.push(c);
+          });
+          upRes.on('end', () => {
+            const body = damage(fault.body, Buffer.concat(chunks), outHeaders);
+            outHeaders['content-length'] = String(body.length);
+            res.writeHead(status, outHeaders);
+            res.end(body);
+            record(status, wire, encoding);
+          });
+          return;
+        }
+        res.writeHead(status, outHeaders);
+        if (fault?.kind === 'cut') {
+          upRes.on('data', (c: Buffer) => {
+            if (res.destroyed) return;
+            const room = fault.afterBytes - wire;
+            if (c.length < room) {
+              wire += c.length;
+              res.write(c);
+              return;
+            }
+            wire += Math.max(0, room);
+            res.write(c.subarray(0, Math.max(0, room)), () => {
+              // Drop the connection mid-body: no terminating chunk, no FIN-after-complete.
+              res.socket?.destroy();
+            });
+            upRes.destroy();
+            record(status, wire, encoding);
+          });
+          return;
+        }
+        upRes.on('data', (c: Buffer) => {
+          wire += c.length;
+        });
+        upRes.on('end', () => record(status, wire, encoding));
+        upRes.pipe(res);
+      },
+    );
+    up.on('error', (err) => {
+      if (!res.headersSent) {
+        res.writeHead(502, { 'content-type': 'text/plain' });
+        res.end(`fault proxy: upstream error ${err.message}`);
+      } else res.destroy();
+    });
+    req.pipe(up);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    exchanges,
+    addFault(rule) {
+      rules.push({ ...rule, skip: rule.skip ?? 0, times: rule.times ?? 1 });
+    },
+    clearFaults() {
+      rules.length = 0;
+      for (const res of hanging) res.destroy();
+      hanging.clear();
+    },
+    resetCounters() {
+      exchanges.length = 0;
+    },
+    requestsFor: (sopInstanceUID) => exchanges.filter((e) => e.sopInstanceUID === sopInstanceUID).length,
+    wireBytes: (filter = () => true) => exchanges.filter(filter).reduce((sum, e) => sum + e.wireBytes, 0),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of hanging) res.destroy();
+        server.close(() => resolve());
+        server.closeAllConnections();
+        agent.destroy();
+      }),
+  };
+}
