@@ -25,6 +25,32 @@ export interface StudyRecord {
   /** ms since epoch; undefined until the study is opened in the viewer. */
   lastOpenedAt?: number;
   storedAt: number;
+  /** v3: the user pinned the study: never evicted. */
+  pinned?: boolean;
+  /** v3: last time the study was opened, prefetched or read (ms); the LRU eviction order. */
+  lastAccessedAt?: number;
+  /** v3: bytes of the study's instances in the cache (sum of `instances.size`), kept with every write. */
+  storedBytes?: number;
+}
+
+/** v3: a study the user marked for prefetch (before the rule "every case of a keep-offline site"). */
+export interface PrefetchMarkRecord {
+  studyInstanceUID: string;
+  siteId: string;
+  markedAt: number;
+}
+
+/** v3: per-site preferences that live with the cache (not secrets, not site config). */
+export interface SitePreferenceRecord {
+  siteId: string;
+  /** Prefetch every case of this site. */
+  keepOffline: boolean;
+}
+
+/** v3: user settings of the cache and prefetch, one row per key. */
+export interface CacheSettingRecord {
+  key: 'budgetBytes' | 'bandwidthCapBytesPerSecond';
+  value: number;
 }
 
 export interface SeriesRecord {
@@ -104,7 +130,7 @@ export interface SiteCapabilityRecord {
 }
 
 /** Current schema version; bump it with a new `version(n)` block below, never edit an old one. */
-export const TELERAD_DB_VERSION = 2;
+export const TELERAD_DB_VERSION = 3;
 
 /** Index specs per version (Dexie syntax: primary key first, then indexes). Exported for the schema test. */
 export const TELERAD_DB_SCHEMA_V1 = {
@@ -121,6 +147,15 @@ export const TELERAD_DB_SCHEMA_V2 = {
   siteCapabilities: 'siteId',
 } as const;
 
+/** v3 (offline-first cache): LRU and pin indexes on studies; prefetch marks, site preferences, settings. */
+export const TELERAD_DB_SCHEMA_V3 = {
+  ...TELERAD_DB_SCHEMA_V2,
+  studies: 'studyInstanceUID, siteId, lastOpenedAt, storedAt, lastAccessedAt, pinned',
+  prefetchMarks: 'studyInstanceUID, siteId',
+  sitePreferences: 'siteId',
+  cacheSettings: 'key',
+} as const;
+
 export class TeleradDB extends Dexie {
   studies!: Table<StudyRecord, string>;
   series!: Table<SeriesRecord, string>;
@@ -128,6 +163,9 @@ export class TeleradDB extends Dexie {
   instanceBytes!: Table<InstanceBytesRecord, string>;
   referrals!: Table<ReferralRecord, string>;
   siteCapabilities!: Table<SiteCapabilityRecord, string>;
+  prefetchMarks!: Table<PrefetchMarkRecord, string>;
+  sitePreferences!: Table<SitePreferenceRecord, string>;
+  cacheSettings!: Table<CacheSettingRecord, string>;
 
   /** @param name database name; the app uses one fixed name, tests a unique one each. */
   constructor(name: string) {
@@ -135,5 +173,22 @@ export class TeleradDB extends Dexie {
     this.version(1).stores(TELERAD_DB_SCHEMA_V1);
     // v2: new tables only, so no upgrade function: drafts and cached studies pass through as they are.
     this.version(2).stores(TELERAD_DB_SCHEMA_V2);
+    // v3: back-fill what eviction needs for studies cached before it: their stored bytes and a
+    // last-access time (the last opening, else when they were stored).
+    this.version(3)
+      .stores(TELERAD_DB_SCHEMA_V3)
+      .upgrade(async (tx) => {
+        const bytesByStudy = new Map<string, number>();
+        await tx
+          .table('instances')
+          .each((i: InstanceRecord) => bytesByStudy.set(i.studyInstanceUID, (bytesByStudy.get(i.studyInstanceUID) ?? 0) + i.size));
+        await tx
+          .table('studies')
+          .toCollection()
+          .modify((st: StudyRecord) => {
+            st.storedBytes = bytesByStudy.get(st.studyInstanceUID) ?? 0;
+            st.lastAccessedAt = st.lastOpenedAt ?? st.storedAt;
+          });
+      });
   }
 }

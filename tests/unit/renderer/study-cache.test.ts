@@ -57,9 +57,11 @@ describe('TeleradDB schema', () => {
   it('opens at the current version with metadata and pixel bytes in separate tables', async () => {
     const { db } = openCache();
     await db.open();
-    expect(TELERAD_DB_VERSION).toBe(2);
+    expect(TELERAD_DB_VERSION).toBe(3);
     expect(db.verno).toBe(TELERAD_DB_VERSION);
-    expect(db.tables.map((t) => t.name).sort()).toEqual(['instanceBytes', 'instances', 'referrals', 'series', 'siteCapabilities', 'studies']);
+    expect(db.tables.map((t) => t.name).sort()).toEqual([
+      'cacheSettings', 'instanceBytes', 'instances', 'prefetchMarks', 'referrals', 'series', 'siteCapabilities', 'sitePreferences', 'studies',
+    ]);
     expect(db.instances.schema.primKey.name).toBe('sopInstanceUID');
     expect(db.instances.schema.indexes.map((i) => i.name).sort()).toEqual(['seriesInstanceUID', 'studyInstanceUID']);
     expect(db.series.schema.indexes.map((i) => i.name)).toEqual(['studyInstanceUID']);

@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import Dexie from 'dexie';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TELERAD_DB_SCHEMA_V1, TeleradDB } from '../../../src/renderer/cache/telerad-db';
+import { TELERAD_DB_SCHEMA_V1, TELERAD_DB_SCHEMA_V2, TeleradDB } from '../../../src/renderer/cache/telerad-db';
 
 // One test per migration: a database written by the previous schema version
 // opens under the current one with every row intact.
@@ -35,13 +35,46 @@ describe('TeleradDB migrations', () => {
 
     const db = new TeleradDB(name);
     await db.open();
-    expect(db.verno).toBe(2);
+    expect(db.verno).toBeGreaterThanOrEqual(2);
     expect((await db.studies.get('1.2.3'))?.complete).toBe(true);
     expect((await db.instances.get('1.2.3.1'))?.size).toBe(3);
     expect(new Uint8Array((await db.instanceBytes.get('1.2.3.1'))!.bytes)).toEqual(new Uint8Array([1, 2, 3]));
     expect(await db.referrals.count()).toBe(0);
     await db.siteCapabilities.put({ siteId: 'hospital-a', jpegLsLossless: true, probedAt: 2 });
     expect((await db.siteCapabilities.get('hospital-a'))?.jpegLsLossless).toBe(true);
+    db.close();
+  });
+
+  it('v2 → v3 keeps studies, referrals and bytes, and back-fills stored bytes and last access for eviction', async () => {
+    const name = `migrate-v2-v3-${Math.random()}`;
+    names.push(name);
+    const v2 = new Dexie(name);
+    v2.version(1).stores(TELERAD_DB_SCHEMA_V1);
+    v2.version(2).stores(TELERAD_DB_SCHEMA_V2);
+    const study = (uid: string, extra: object): object => ({
+      studyInstanceUID: uid, siteId: 'a', patientName: 'X', patientId: 'P', studyDate: '20261120', modalities: ['CT'],
+      description: '', numInstances: 2, complete: true, storedAt: 100, ...extra,
+    });
+    await v2.table('studies').bulkPut([study('1.1', { lastOpenedAt: 500 }), study('1.2', {})]);
+    await v2.table('instances').bulkPut([
+      { sopInstanceUID: '1.1.1', studyInstanceUID: '1.1', seriesInstanceUID: 's', size: 1000, sha256: 'x', transferSyntaxUID: 't', storedAt: 1 },
+      { sopInstanceUID: '1.1.2', studyInstanceUID: '1.1', seriesInstanceUID: 's', size: 24, sha256: 'y', transferSyntaxUID: 't', storedAt: 1 },
+    ]);
+    await v2.table('instanceBytes').put({ sopInstanceUID: '1.1.1', bytes: new Uint8Array(1000).buffer });
+    await v2.table('referrals').put({ studyInstanceUID: '1.1', siteId: 'a', priority: 'STAT', attachments: [], hasReport: false, fetchedAt: 1 });
+    v2.close();
+
+    const db = new TeleradDB(name);
+    await db.open();
+    expect(db.verno).toBe(3);
+    const s1 = await db.studies.get('1.1');
+    expect(s1).toMatchObject({ complete: true, storedBytes: 1024, lastAccessedAt: 500 });
+    expect(await db.studies.get('1.2')).toMatchObject({ storedBytes: 0, lastAccessedAt: 100 });
+    expect((await db.referrals.get('1.1'))?.priority).toBe('STAT');
+    expect((await db.instanceBytes.get('1.1.1'))?.bytes.byteLength).toBe(1000);
+    expect(await db.prefetchMarks.count()).toBe(0);
+    await db.cacheSettings.put({ key: 'budgetBytes', value: 5e9 });
+    expect((await db.cacheSettings.get('budgetBytes'))?.value).toBe(5e9);
     db.close();
   });
 });
