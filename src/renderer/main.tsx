@@ -5,18 +5,24 @@ import { createLogger } from '../shared/log';
 import { App } from './app/App';
 import { createRendererLogSink } from './app/log-sink';
 import { createAppServiceClient } from './app/service-client';
+import { CacheBudget } from './cache/cache-budget';
 import { StudyCache } from './cache/study-cache';
 import { StudyRetriever } from './cache/study-retriever';
 import { TeleradDB } from './cache/telerad-db';
 import { createDicomWebApiFactory } from './dicomweb/dicomweb-api';
+import { isOfflineFailure } from './dicomweb/site-error';
+import { createConnectivityStore, windowNetworkSignal } from './app/connectivity';
+import { browserNetworkStatus, createPrefetch } from './prefetch/prefetch-wiring';
 import { createPdfRuntime } from './referral/pdf-runtime';
 import { createReferralPanelStore } from './referral/referral-panel-store';
 import { createPdfAttachmentLoader, createReferralLookup } from './referral/referral-reader';
 import { DECODE_WORKER_FILE } from '../shared/csp';
 import { initCornerstone } from './viewer/cornerstone-setup';
 import { createViewerStore } from './viewer/viewer-store';
+import type { ViewerStore } from './viewer/viewer-store';
+import { createStorageStore } from './storage/storage-store';
 import { startAutoRefresh } from './worklist/auto-refresh';
-import { createCachedStudyBytes } from './worklist/cached-sizes';
+import { createCachedStudyBytes, createStoredInstanceCounts } from './worklist/cached-sizes';
 import { classifyWorklistError, querySiteStudies } from './worklist/qido-worklist';
 import { createWorklistStore } from './worklist/worklist-store';
 import { createSitesStore } from './sites/sites-store';
@@ -32,18 +38,54 @@ import './app/theme.css';
 const client = createAppServiceClient(window.telerad, window.fetch.bind(window));
 const log = createLogger('renderer', createRendererLogSink(client));
 const db = new TeleradDB('telerad');
-const cache = new StudyCache(db);
+// Studies open in the viewer (counted: StrictMode opens twice): never evicted. Kept by the viewer wrapper below.
+const openStudies = new Map<string, number>();
+const isOpen = (uid: string): boolean => (openStudies.get(uid) ?? 0) > 0;
+const budget = new CacheBudget({
+  db,
+  log: log.child('storage'),
+  storage: navigator.storage,
+  isOpen,
+  // The seam for drafts (issue 6) and the outbox (issue 7): cases with unsent work will be pinned here.
+  hasUnsentWork: () => false,
+  // Only a case the user is waiting for evicts others; prefetch stops at the budget rather than churn.
+  mayEvictFor: isOpen,
+  onEvicted: () => {
+    void worklist.refreshCached();
+    void storage.refresh();
+  },
+});
+void budget.start();
+const cache = new StudyCache(db, Date.now, budget);
 const dicomweb = createDicomWebApiFactory(window.location.origin, window.fetch.bind(window));
 const referralLookup = createReferralLookup({ db, dicomweb, log: log.child('referral') });
 const transfers = createTransfersStore();
 const retriever = new StudyRetriever({ cache, dicomweb, log: log.child('retrieve'), concurrency: 4, transfers });
 // Back online: retrievals that failed on the way resume where they stopped.
 window.addEventListener('online', () => transfers.resumeFailed());
+// Offline made visible: the browser's network signal plus what each site last answered.
+const connectivity = createConnectivityStore(windowNetworkSignal(window, navigator));
 const worklist = createWorklistStore({
-  listSites: () => client.sites.list({}),
-  queryStudies: (site) => querySiteStudies(dicomweb(site), site),
+  listSites: async () => {
+    const listed = await client.sites.list({});
+    connectivity.setSites(listed.map((s) => s.id));
+    return listed;
+  },
+  queryStudies: (site) =>
+    querySiteStudies(dicomweb(site), site).then(
+      (answer) => {
+        connectivity.reportSiteReachable(site.id, true);
+        return answer;
+      },
+      (err: unknown) => {
+        // A refused login or a bad answer still means the site was reached.
+        connectivity.reportSiteReachable(site.id, !isOfflineFailure(classifyWorklistError(err)));
+        throw err;
+      },
+    ),
   listCachedStudies: () => cache.listCachedStudies(),
   cachedStudyBytes: createCachedStudyBytes(cache),
+  storedInstanceCounts: createStoredInstanceCounts(db),
   lookupReferral: referralLookup,
   classifyError: classifyWorklistError,
   log: log.child('worklist'),
@@ -60,17 +102,56 @@ startAutoRefresh({
     },
   },
 });
+// Background download of STAT/urgent, marked and keep-offline cases; yields to the user's own retrievals.
+const prefetch = createPrefetch({
+  db,
+  cache,
+  retriever,
+  worklist,
+  dicomweb,
+  network: browserNetworkStatus(window, navigator),
+  log: log.child('prefetch'),
+});
+void prefetch.settings.load().catch((err: unknown) => log.warn('Reading prefetch settings failed', err));
+prefetch.scheduler.start();
 const sites = createSitesStore({ client, onSitesChanged: () => void worklist.refresh(), log: log.child('sites') });
 const imaging = initCornerstone(log.child('cornerstone'), navigator.hardwareConcurrency, {
   host: window,
   url: new URL(`assets/${DECODE_WORKER_FILE}`, document.baseURI).href,
 });
-const viewer = createViewerStore({
+const viewerBase = createViewerStore({
   cache,
   retriever,
   imaging,
   log: log.child('viewer'),
   onCacheChanged: () => void worklist.refreshCached(),
+  isOnline: connectivity.isOnline,
+});
+// Images dropped by the integrity check while offline are fetched as soon as the network is back.
+connectivity.subscribe(() => {
+  if (connectivity.isOnline()) viewer.refetchDropped();
+});
+
+const viewer: ViewerStore = {
+  ...viewerBase,
+  open(el, req) {
+    const uid = req.study.studyInstanceUID;
+    openStudies.set(uid, (openStudies.get(uid) ?? 0) + 1);
+    const close = viewerBase.open(el, req);
+    return () => {
+      openStudies.set(uid, (openStudies.get(uid) ?? 1) - 1);
+      if (!isOpen(uid)) openStudies.delete(uid);
+      close();
+    };
+  },
+};
+const storage = createStorageStore({
+  db,
+  budget,
+  isOpen,
+  siteName: (id) => worklist.getState().sites.find((s) => s.site.id === id)?.site.name,
+  onCacheChanged: () => void worklist.refreshCached(),
+  log: log.child('storage'),
 });
 
 const referralPanel = createReferralPanelStore({
@@ -88,6 +169,6 @@ const rootEl = document.getElementById('root');
 if (!rootEl) throw new Error('index.html has no #root');
 createRoot(rootEl).render(
   <StrictMode>
-    <App deps={{ client, worklist, viewer, log, sites, referralPanel, pdfRuntime, transfers }} />
+    <App deps={{ client, worklist, viewer, log, sites, referralPanel, pdfRuntime, transfers, connectivity, prefetch, storage }} />
   </StrictMode>,
 );

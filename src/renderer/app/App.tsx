@@ -13,6 +13,12 @@ import type { ReferralPanelStore } from '../referral/referral-panel-store';
 import { ReferralPanel } from '../referral/ReferralPanel';
 import type { TransfersStore } from '../transfers/transfers-store';
 import { TransfersButton, TransfersPanel } from '../transfers/TransfersPanel';
+import type { StorageStore } from '../storage/storage-store';
+import { StorageButton, StoragePanel } from '../storage/StoragePanel';
+import type { Prefetch } from '../prefetch/prefetch-wiring';
+import { PrefetchPanel, PrefetchStatus } from '../prefetch/PrefetchPanel';
+import type { ConnectivityStore } from './connectivity';
+import { ConnectivityIndicator } from './ConnectivityIndicator';
 
 /** Everything the UI needs, built once in main.tsx: components receive, never construct, their services. */
 export interface AppDeps {
@@ -27,6 +33,12 @@ export interface AppDeps {
   pdfRuntime: PdfRuntime;
   /** Study retrievals under way (the header's "Transfers" button). */
   transfers?: TransfersStore;
+  /** The offline cache's usage, budget and eviction (the header's "Storage" button). */
+  storage?: StorageStore;
+  /** Background prefetch: its status in the header, its settings panel, the worklist's mark toggles. */
+  prefetch?: Prefetch;
+  /** Online / offline / sites unreachable, shown in the header. */
+  connectivity?: ConnectivityStore;
 }
 
 export function App({ deps }: { deps: AppDeps }): JSX.Element {
@@ -35,6 +47,8 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
   const [open, setOpen] = useState<OpenRequest | undefined>(undefined);
   const [showSites, setShowSites] = useState(false);
   const [showTransfers, setShowTransfers] = useState(false);
+  const [showStorage, setShowStorage] = useState(false);
+  const [showPrefetch, setShowPrefetch] = useState(false);
 
   useEffect(() => {
     let live = true;
@@ -81,9 +95,23 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
         <button type="button" className="btn btn-small app-sites-button" data-testid="sites-button" aria-pressed={showSites} onClick={() => setShowSites((v) => !v)}>
           Sites
         </button>
+        {deps.connectivity && <ConnectivityIndicator store={deps.connectivity} />}
+        {deps.prefetch && <PrefetchStatus scheduler={deps.prefetch.scheduler} pressed={showPrefetch} onToggle={() => setShowPrefetch((v) => !v)} />}
         {deps.transfers && <TransfersButton store={deps.transfers} pressed={showTransfers} onToggle={() => setShowTransfers((v) => !v)} />}
+        {deps.storage && (
+          <StorageButton
+            pressed={showStorage}
+            onToggle={() => {
+              // Both panels drop down from the same corner: one at a time.
+              setShowTransfers(false);
+              setShowStorage((v) => !v);
+            }}
+          />
+        )}
       </header>
       {deps.transfers && showTransfers && <TransfersPanel store={deps.transfers} />}
+      {deps.storage && showStorage && <StoragePanel store={deps.storage} onClose={() => setShowStorage(false)} />}
+      {deps.prefetch && showPrefetch && <PrefetchPanel settings={deps.prefetch.settings} sites={worklist.getState().sites.map((s) => s.site)} />}
       <main className="app-main">
         {open ? (
           <div className="study-layout">
@@ -99,7 +127,7 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
         ) : showSites ? (
           <SitesPanel store={deps.sites} onClose={() => setShowSites(false)} />
         ) : (
-          <WorklistView store={worklist} onOpen={onOpen} />
+          <WorklistView store={worklist} onOpen={onOpen} {...(deps.prefetch ? { prefetchMarks: deps.prefetch.settings } : {})} />
         )}
       </main>
     </div>

@@ -1,3 +1,5 @@
+import { isQuotaExceeded } from './cache-budget';
+import type { CacheWriteBudget } from './cache-budget';
 import type { InstanceRecord, SeriesRecord, SiteCapabilityRecord, StudyRecord, TeleradDB } from './telerad-db';
 
 /** Instance metadata as the caller supplies it; size, hash and time are the cache's to fill. */
@@ -33,6 +35,8 @@ export class StudyCache {
   constructor(
     private readonly db: TeleradDB,
     private readonly now: () => number = Date.now,
+    /** The byte budget and eviction around writes; none in tests that do not need it. */
+    private readonly budget?: CacheWriteBudget,
   ) {}
 
   /**
@@ -45,11 +49,43 @@ export class StudyCache {
     // it has no pending request, so awaiting crypto inside it would end it early.
     const sha256 = await sha256Hex(bytes);
     const record: InstanceRecord = { ...meta, size: bytes.byteLength, sha256, storedAt: this.now() };
-    await this.db.transaction('rw', this.db.instances, this.db.instanceBytes, async () => {
-      await this.db.instances.put(record);
-      await this.db.instanceBytes.put({ sopInstanceUID: meta.sopInstanceUID, bytes });
-    });
+    const write = (): Promise<void> =>
+      this.db.transaction('rw', this.db.instances, this.db.instanceBytes, this.db.studies, async () => {
+        const old = await this.db.instances.get(meta.sopInstanceUID);
+        await this.db.instances.put(record);
+        await this.db.instanceBytes.put({ sopInstanceUID: meta.sopInstanceUID, bytes });
+        // Kept in the same transaction as the bytes, so budget and eviction never read a stale sum.
+        const study = await this.db.studies.get(meta.studyInstanceUID);
+        if (study) {
+          const storedBytes = (study.storedBytes ?? 0) + record.size - (old?.studyInstanceUID === meta.studyInstanceUID ? old.size : 0);
+          // A stored instance is a use of the study (prefetch included): it moves to the back of the LRU order.
+          await this.db.studies.update(meta.studyInstanceUID, { storedBytes, lastAccessedAt: record.storedAt });
+        }
+      });
+    await this.writeWithinBudget(meta.studyInstanceUID, record.size, write);
     return record;
+  }
+
+  /**
+   * Runs a write under the byte budget: evicts first when it would go over,
+   * and when the browser refuses it for lack of space evicts and tries once
+   * more. Throws CacheFullError when there is no room to be made.
+   */
+  private async writeWithinBudget(studyInstanceUID: string, size: number, write: () => Promise<void>): Promise<void> {
+    const budget = this.budget;
+    if (!budget) return write();
+    await budget.beforeWrite(studyInstanceUID, size);
+    try {
+      await write();
+    } catch (err) {
+      if (!isQuotaExceeded(err)) throw err;
+      await budget.afterQuotaExceeded(studyInstanceUID, size);
+      try {
+        await write();
+      } catch (again) {
+        throw isQuotaExceeded(again) ? await budget.fullError() : again;
+      }
+    }
   }
 
   /** Whether both the metadata and the bytes of an instance are stored. Offline: works. */
@@ -78,12 +114,19 @@ export class StudyCache {
    * be retrieved again. Offline: works.
    */
   async upsertStudy(study: StudyUpsert): Promise<StudyRecord> {
-    return this.db.transaction('rw', this.db.studies, async () => {
+    return this.db.transaction('rw', this.db.studies, this.db.instances, async () => {
       const old = await this.db.studies.get(study.studyInstanceUID);
+      // A new record counts instances stored before it existed (the retriever's early first image).
+      const storedBytes =
+        old?.storedBytes ??
+        (await this.db.instances.where('studyInstanceUID').equals(study.studyInstanceUID).toArray()).reduce((n, i) => n + i.size, 0);
       const record: StudyRecord = {
         ...old,
+        storedBytes,
         ...study,
         lastOpenedAt: study.lastOpenedAt ?? old?.lastOpenedAt,
+        // A new record starts at the back of the LRU order, not at its front (undefined counts as oldest).
+        lastAccessedAt: study.lastAccessedAt ?? old?.lastAccessedAt ?? this.now(),
         complete: old !== undefined && old.complete && old.numInstances === study.numInstances,
         storedAt: old?.storedAt ?? this.now(),
       };
@@ -92,9 +135,15 @@ export class StudyCache {
     });
   }
 
+  /** Notes that the study was used now (prefetched, read): the LRU eviction order. Offline: works. */
+  async touchAccessed(studyInstanceUID: string): Promise<void> {
+    await this.db.studies.update(studyInstanceUID, { lastAccessedAt: this.now() });
+  }
+
   /** Notes that the study was opened now (for "recent first" and, later, LRU eviction). Offline: works. */
   async touchStudy(studyInstanceUID: string): Promise<void> {
-    await this.db.studies.update(studyInstanceUID, { lastOpenedAt: this.now() });
+    const now = this.now();
+    await this.db.studies.update(studyInstanceUID, { lastOpenedAt: now, lastAccessedAt: now });
   }
 
   /**
@@ -147,7 +196,13 @@ export class StudyCache {
       await this.db.transaction('rw', this.db.instances, this.db.instanceBytes, this.db.studies, async () => {
         await this.db.instances.delete(sopInstanceUID);
         await this.db.instanceBytes.delete(sopInstanceUID);
-        await this.db.studies.update(meta.studyInstanceUID, { complete: false });
+        // In the same transaction: the study is never seen complete without the instance, and the
+        // budget's byte sum never counts bytes that are gone.
+        const study = await this.db.studies.get(meta.studyInstanceUID);
+        if (study) {
+          const storedBytes = Math.max(0, (study.storedBytes ?? meta.size) - meta.size);
+          await this.db.studies.update(meta.studyInstanceUID, { complete: false, storedBytes });
+        }
       });
       throw new CacheIntegrityError(sopInstanceUID);
     }

@@ -11,6 +11,7 @@ import { dicomParser } from '../lib/dicom-parser';
 import type { TransferHandle, TransfersStore } from '../transfers/transfers-store';
 import type { SeriesRecord } from './telerad-db';
 import type { StudyCache, StudyUpsert } from './study-cache';
+import { CacheFullError } from './cache-budget';
 import { readPart10Header } from './part10-header';
 import type { Part10Header } from './part10-header';
 
@@ -42,6 +43,14 @@ export interface EnsureStudyRequest {
   onInstanceStored?: (e: StoredInstanceEvent) => void;
   /** Stops the retrieval: queued downloads are dropped, running ones aborted (the viewer was closed). */
   signal?: AbortSignal;
+  /** Set by prefetch: the retrieval is background work, paced by these hooks and not counted as the user's. */
+  background?: BackgroundPacing;
+}
+
+/** How a background retrieval is paced (a bandwidth cap): waited on before each instance request, told of every chunk. */
+export interface BackgroundPacing {
+  beforeRequest: (signal: AbortSignal) => Promise<void>;
+  onBytes: (n: number) => void;
 }
 
 export interface EnsureStudyResult {
@@ -140,6 +149,7 @@ interface StudyRun {
   signal: AbortSignal;
   handle: TransferHandle | undefined;
   addBytes: (n: number) => void;
+  beforeRequest?: (signal: AbortSignal) => Promise<void>;
   /** Aborts every queued and running download of the retrieval (its site is gone); not a cancel. */
   stop: () => void;
 }
@@ -210,6 +220,9 @@ export class StudyRetriever {
   private readonly capabilities = new Map<string, boolean | undefined>();
   /** The one probe per site under way; the site's other downloads wait for its outcome. */
   private readonly probes = new Map<string, Promise<void>>();
+  /** Retrievals the user is waiting for (not background ones): prefetch yields while any runs. */
+  private foreground = 0;
+  private readonly foregroundListeners = new Set<(active: number) => void>();
 
   constructor(private readonly deps: StudyRetrieverDeps) {
     this.concurrency = Math.max(1, deps.concurrency ?? 4);
@@ -227,6 +240,32 @@ export class StudyRetriever {
    * cached is changed by a failure.
    */
   async ensureStudy(req: EnsureStudyRequest): Promise<EnsureStudyResult> {
+    if (req.background) return this.ensureStudyOnce(req);
+    this.setForeground(this.foreground + 1);
+    try {
+      return await this.ensureStudyOnce(req);
+    } finally {
+      this.setForeground(this.foreground - 1);
+    }
+  }
+
+  /** Retrievals the user is waiting for right now. */
+  get foregroundActive(): number {
+    return this.foreground;
+  }
+
+  /** Told whenever the number of retrievals the user waits for changes; returns the unsubscribe. */
+  onForegroundChange(listener: (active: number) => void): () => void {
+    this.foregroundListeners.add(listener);
+    return () => this.foregroundListeners.delete(listener);
+  }
+
+  private setForeground(n: number): void {
+    this.foreground = n;
+    for (const l of this.foregroundListeners) l(n);
+  }
+
+  private async ensureStudyOnce(req: EnsureStudyRequest): Promise<EnsureStudyResult> {
     const { cache, log } = this.deps;
     const uid = req.study.studyInstanceUID;
     const cached = await cache.getStudy(uid);
@@ -269,7 +308,9 @@ export class StudyRetriever {
       addBytes: (n) => {
         bytes += n;
         handle?.addBytes(n);
+        req.background?.onBytes(n);
       },
+      ...(req.background ? { beforeRequest: req.background.beforeRequest } : {}),
       stop: () => controller.abort(new DOMException('The site cannot be reached', 'AbortError')),
     };
 
@@ -332,6 +373,15 @@ export class StudyRetriever {
         .catch((err: unknown) => {
           // Cancelled, or stopped after the site went away (then the first failure says why).
           if (run.signal.aborted) return;
+          // The local disk is full: its message says what to do, and every other download
+          // would only be refused the same way. Say it unchanged and stop the retrieval.
+          if (err instanceof CacheFullError) {
+            firstFailure ??= { kind: 'other', message: err.message };
+            handle?.noteError(err.message);
+            log.warn(err.message);
+            run.stop();
+            return;
+          }
           const failure = this.failureOf(err, `retrieving instance ${item.sopInstanceUID} by WADO-RS`);
           firstFailure ??= failure;
           handle?.noteError(`${site.name}: ${failure.message}`);
@@ -526,6 +576,8 @@ export class StudyRetriever {
 
   /** Fetches one instance in `transferSyntax` and checks it is a whole DICOM file of the instance asked for. */
   private async fetchAs(run: StudyRun, item: PlannedInstance, transferSyntax: string): Promise<Fetched> {
+    // Paced before the deadline starts: waiting for bandwidth is not the site being slow.
+    if (run.beforeRequest) await run.beforeRequest(run.signal);
     // One controller per request, tied to the retrieval and to our deadline; listeners are
     // removed when it settles, so a 300-instance study does not pile them on the study's signal.
     const request = new AbortController();

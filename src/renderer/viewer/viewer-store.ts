@@ -45,6 +45,16 @@ export interface ViewerDeps {
   log: Logger;
   /** Told when the cache gained or changed a study, so the worklist can update its offline badges. */
   onCacheChanged?: () => void;
+  /** Whether the network is up (connectivity store); without it the viewer assumes it is. */
+  isOnline?: () => boolean;
+}
+
+/** What the viewer says when cached images failed their hash check and were dropped. */
+export function integrityNote(dropped: number, refetching: boolean): string {
+  const what = dropped === 1 ? '1 image failed its integrity check and was removed' : `${dropped} images failed their integrity check and were removed`;
+  const it = dropped === 1 ? 'it is' : 'they are';
+  const will = dropped === 1 ? 'it will' : 'they will';
+  return refetching ? `${what}; ${it} being fetched again from the site` : `${what}; ${will} be fetched again when the site is reachable`;
 }
 
 export interface ViewerStore {
@@ -58,6 +68,8 @@ export interface ViewerStore {
   /** Window/level drag: pixels moved since the last call. */
   adjustVoi(dx: number, dy: number): void;
   resize(): void;
+  /** Fetches again the images the hash check dropped, if any (called when the network comes back). */
+  refetchDropped(): void;
 }
 
 /**
@@ -110,6 +122,11 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
   let pendingSeries: string | undefined;
   /** Set when another series is selected: its first image gets its own default window and zoom. */
   let newStack = false;
+  let currentReq: OpenRequest | undefined;
+  let currentSignal: AbortSignal | undefined;
+  /** SOP instances dropped by the hash check in this session. */
+  const dropped = new Set<string>();
+  let refetching = false;
 
   const set = (patch: Partial<ViewerState>): void => {
     state = { ...state, ...patch };
@@ -123,8 +140,13 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
         if (!bytes) throw new Error(`Instance ${inst.sopInstanceUID} is no longer in the cache`);
         return imaging.addFile(new Blob([bytes], { type: 'application/dicom' }));
       });
+      const mySession = session;
       // A failed read is not remembered: the next attempt reads again.
-      p.catch(() => imageIds.delete(inst.sopInstanceUID));
+      p.catch((err: unknown) => {
+        imageIds.delete(inst.sopInstanceUID);
+        // Also when a neighbour read ahead of time is the corrupt one.
+        if (err instanceof CacheIntegrityError && mySession === session) onIntegrityDrop(inst.sopInstanceUID, mySession);
+      });
       imageIds.set(inst.sopInstanceUID, p);
     }
     return p;
@@ -169,17 +191,55 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
         });
         prefetch(index, mySession);
       } catch (err) {
-        if (rev !== display || mySession !== session) return;
+        if (mySession !== session) return;
+        if (err instanceof CacheIntegrityError || dropped.has(inst.sopInstanceUID)) {
+          // Corrupt bytes are never shown; the rest of the study still is, and the site is asked again.
+          if (rev === display) set({ message: integrityNote(Math.max(1, dropped.size), refetching) });
+          return;
+        }
+        if (rev !== display) return;
         const what = `Image ${index + 1}/${stack.length}`;
-        const message =
-          err instanceof CacheIntegrityError
-            ? `${what} was corrupt in the local cache and has been discarded; close and reopen the study to retrieve it again`
-            : `${what} could not be decoded: ${describeError(err)}`;
+        const message = `${what} could not be decoded: ${describeError(err)}`;
         log.error(`${message} (SOP ${inst.sopInstanceUID}, transfer syntax ${inst.transferSyntaxUID})`);
         set({ phase: 'error', message });
       }
     })();
   };
+
+  /**
+   * Retrieves the study again after a hash-check drop: the retriever skips
+   * what is stored, so this fetches exactly the dropped instances. Offline it
+   * waits: the study is no longer complete, so the next open retrieves them.
+   */
+  const refetchDropped = (mySession: number): void => {
+    const req = currentReq;
+    if (refetching || !req?.site || (deps.isOnline && !deps.isOnline())) return;
+    refetching = true;
+    void retriever
+      .ensureStudy({ site: req.site, study: req.study, ...(currentSignal ? { signal: currentSignal } : {}) })
+      .then((result) => {
+        if (mySession !== session) return;
+        deps.onCacheChanged?.();
+        if (result.complete) {
+          dropped.clear();
+          set({ message: undefined });
+          show(state.index);
+        }
+      })
+      .catch((err: unknown) => log.warn('Re-fetch of instances dropped by the integrity check failed', err))
+      .finally(() => {
+        refetching = false;
+        if (mySession === session && dropped.size > 0) set({ message: integrityNote(dropped.size, false) });
+      });
+  };
+
+  function onIntegrityDrop(sopInstanceUID: string, mySession: number): void {
+    dropped.add(sopInstanceUID);
+    log.warn(`Instance ${sopInstanceUID} failed its integrity check and was removed from the cache`);
+    deps.onCacheChanged?.();
+    refetchDropped(mySession);
+    set({ message: integrityNote(dropped.size, refetching) });
+  }
 
   const selectStack = (seriesUid: string): void => {
     stack = sortStack(allInstances.filter((i) => i.seriesInstanceUID === seriesUid));
@@ -266,6 +326,10 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
       allInstances = [];
       imageIds.clear();
       pendingSeries = undefined;
+      currentReq = req;
+      currentSignal = abort.signal;
+      dropped.clear();
+      refetching = false;
       state = INITIAL;
       set({});
       cs.enable(el);
@@ -308,6 +372,9 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
       // loads, and a canvas left at its first size would spill over the panel. With no image
       // yet, Cornerstone only resizes the canvas.
       if (element) cs.resize(element, true);
+    },
+    refetchDropped() {
+      if (element && dropped.size > 0) refetchDropped(session);
     },
   };
 }

@@ -14,7 +14,19 @@ export interface WorklistViewProps {
   onOpen: (row: WorklistRow) => void;
   /** How often the waiting times and turnaround colours move on; default 30 s. */
   clockTickMs?: number;
+  /** The user's prefetch marks (a toggle per row); no toggle without it. */
+  prefetchMarks?: PrefetchMarks;
 }
+
+/** What the per-row "prefetch" toggle needs (the prefetch settings store satisfies it). */
+export interface PrefetchMarks {
+  getState(): { marks: ReadonlySet<string> };
+  subscribe(listener: () => void): () => void;
+  setMark(siteId: string, studyInstanceUID: string, marked: boolean): Promise<void>;
+}
+
+const NO_MARKS = { marks: new Set<string>() as ReadonlySet<string> };
+const noSubscribe = (): (() => void) => () => undefined;
 
 /** Fixed row height: the virtualizer places rows by arithmetic, with no measuring per row. */
 const ROW_HEIGHT = 34;
@@ -42,6 +54,8 @@ interface CellContext {
   now: number;
   siteName: (id: string) => string;
   onOpen: (row: WorklistRow) => void;
+  marked?: ReadonlySet<string>;
+  onMark?: (row: WorklistRow, marked: boolean) => void;
 }
 
 const WAITING_TITLE =
@@ -98,14 +112,32 @@ const COLUMNS: readonly Column[] = [
     label: 'Offline',
     min: 8.5,
     sort: 'offline',
-    cell: (r) =>
-      r.availableOffline ? (
-        <span className="badge" data-testid="offline-badge" title="Every image is in the local cache">
-          available offline
-        </span>
-      ) : (
-        ''
-      ),
+    cell: (r, { marked, onMark }) => (
+      <>
+        {r.availableOffline ? (
+          <span className="badge" data-testid="offline-badge" data-complete="true" title="Every image is in the local cache">
+            available offline
+          </span>
+        ) : (
+          r.offlineFraction !== undefined && (
+            <span className="badge badge-partial" data-testid="offline-badge" data-complete="false" title="Part of the images are in the local cache">
+              {`${Math.floor(r.offlineFraction * 100)} % offline`}
+            </span>
+          )
+        )}
+        {onMark && !r.availableOffline && (
+          <input
+            type="checkbox"
+            data-testid="prefetch-mark"
+            aria-label="Prefetch this case"
+            title="Prefetch this case for offline use"
+            checked={marked?.has(r.studyInstanceUID) ?? false}
+            onChange={(e) => onMark(r, e.target.checked)}
+            tabIndex={-1}
+          />
+        )}
+      </>
+    ),
   },
   {
     id: 'open',
@@ -234,6 +266,15 @@ function Filters({ store, state, rows }: { store: WorklistStore; state: Worklist
         to
         <input type="date" data-testid="filter-date-to" value={f.dateTo} onChange={(e) => store.setFilter({ dateTo: e.target.value })} />
       </label>
+      <label className="filter-offline" title="Only cases whose every image is in the local cache">
+        <input
+          type="checkbox"
+          data-testid="filter-offline"
+          checked={f.offline === 'complete'}
+          onChange={(e) => store.setFilter({ offline: e.target.checked ? 'complete' : '' })}
+        />
+        available offline
+      </label>
       <button type="button" className="btn btn-small" onClick={() => store.clearFilter()} disabled={!isFilterActive(f)} data-testid="filter-clear">
         Clear
       </button>
@@ -248,18 +289,26 @@ function Filters({ store, state, rows }: { store: WorklistStore; state: Worklist
  * scroll as smoothly as ten. ARIA grid semantics stand in for the table the
  * absolute-positioned rows cannot be.
  */
-export function WorklistView({ store, onOpen, clockTickMs = 30_000 }: WorklistViewProps): JSX.Element {
+export function WorklistView({ store, onOpen, clockTickMs = 30_000, prefetchMarks }: WorklistViewProps): JSX.Element {
   const state = useSyncExternalStore(store.subscribe, store.getState);
+  const { marks } = useSyncExternalStore(prefetchMarks?.subscribe ?? noSubscribe, prefetchMarks?.getState ?? (() => NO_MARKS));
+  const onMark = useMemo(
+    () => (prefetchMarks ? (r: WorklistRow, on: boolean) => void prefetchMarks.setMark(r.siteId, r.studyInstanceUID, on) : undefined),
+    [prefetchMarks],
+  );
   const now = useNow(clockTickMs);
-  const { sites, cached, cachedBytes, referrals, localStatus, referralLookups } = state;
+  const { sites, cached, cachedBytes, storedCounts, referrals, localStatus, referralLookups } = state;
   const merged = useMemo(
-    () => selectWorklistRows({ sites, cached, cachedBytes, referrals, localStatus, referralLookups }),
-    [sites, cached, cachedBytes, referrals, localStatus, referralLookups],
+    () => selectWorklistRows({ sites, cached, cachedBytes, storedCounts, referrals, localStatus, referralLookups }),
+    [sites, cached, cachedBytes, storedCounts, referrals, localStatus, referralLookups],
   );
   const { filter, sort } = state;
   const rows = useMemo(() => selectVisibleRows(merged, { filter, sort, sites }, now), [merged, filter, sort, sites, now]);
   const siteNames = useMemo(() => new Map(sites.map((s) => [s.site.id, s.site.name])), [sites]);
-  const ctx: CellContext = useMemo(() => ({ now, siteName: (id) => siteNames.get(id) ?? id, onOpen }), [now, siteNames, onOpen]);
+  const ctx: CellContext = useMemo(
+    () => ({ now, siteName: (id) => siteNames.get(id) ?? id, onOpen, marked: marks, ...(onMark ? { onMark } : {}) }),
+    [now, siteNames, onOpen, marks, onMark],
+  );
 
   const scrollRef = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({

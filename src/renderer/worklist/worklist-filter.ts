@@ -17,12 +17,14 @@ export interface WorklistFilter {
   /** Inclusive bounds on the study date, `YYYY-MM-DD` (an `<input type="date">` value) or `YYYYMMDD`; empty = open. */
   dateFrom: string;
   dateTo: string;
+  /** 'complete': only cases whose every image is in the local cache (they open with no network). */
+  offline?: '' | 'complete';
 }
 
-export const EMPTY_FILTER: WorklistFilter = { siteId: '', modality: '', priority: '', status: '', text: '', dateFrom: '', dateTo: '' };
+export const EMPTY_FILTER: WorklistFilter = { siteId: '', modality: '', priority: '', status: '', text: '', dateFrom: '', dateTo: '', offline: '' };
 
 export function isFilterActive(f: WorklistFilter): boolean {
-  return Object.values(f).some((v) => v !== '');
+  return Object.values(f).some((v) => v !== '' && v !== undefined);
 }
 
 const toDa = (date: string): string => date.replace(/-/g, '').trim();
@@ -38,6 +40,7 @@ export function matchesFilter(row: WorklistRow, f: WorklistFilter): boolean {
   if (f.modality && !row.modalities.includes(f.modality)) return false;
   if (f.priority && row.priority !== f.priority) return false;
   if (f.status && row.status !== f.status) return false;
+  if (f.offline === 'complete' && !row.availableOffline) return false;
   const from = toDa(f.dateFrom);
   const to = toDa(f.dateTo);
   // A study without a date cannot be placed in a range: a bounded filter leaves it out.

@@ -70,6 +70,8 @@ export interface WorklistRow {
   arrivedAt?: number;
   /** Every instance is in the cache: it opens with the network gone. */
   availableOffline: boolean;
+  /** Share of the instances stored (0–1) while a cached study is incomplete; absent when complete or none is stored. */
+  offlineFraction?: number;
   /** True when the row is known only from the cache (its site did not list it this time). */
   fromCacheOnly: boolean;
 }

@@ -32,6 +32,8 @@ export interface WorklistState {
   cached: StudyRecord[];
   /** Exact stored bytes of the cache's complete studies, by study UID. */
   cachedBytes: ReadonlyMap<string, number>;
+  /** Instances stored per partly cached study (the "48 % offline" badge); complete studies are not listed. */
+  storedCounts?: ReadonlyMap<string, number>;
   /** Referral answers by `referralKey(siteId, studyUID)`; they fill in after the rows. */
   referrals: ReadonlyMap<string, ReferralEntry>;
   /** Draft / queued / sent, by `referralKey(siteId, studyUID)`: what only this workstation knows. */
@@ -53,6 +55,8 @@ export interface WorklistDeps {
   listCachedStudies: () => Promise<StudyRecord[]>;
   /** Exact bytes of cached studies (complete ones are asked for); optional: sizes stay estimates without it. */
   cachedStudyBytes?: (studyUIDs: readonly string[]) => Promise<ReadonlyMap<string, number>>;
+  /** Instances stored per study (partly cached ones are asked for); optional: partial studies then show no share. */
+  storedInstanceCounts?: (studyUIDs: readonly string[]) => Promise<ReadonlyMap<string, number>>;
   /** Reads a study's referral; without it every study counts as having none (routine, new). */
   lookupReferral?: LookupReferral;
   /** Referral lookups in flight at most; default 4. */
@@ -156,8 +160,16 @@ export function createWorklistStore(deps: WorklistDeps): WorklistStore {
           deps.log.warn('Reading cached study sizes failed', err);
         }
       }
+      let storedCounts = state.storedCounts;
+      if (deps.storedInstanceCounts) {
+        try {
+          storedCounts = await deps.storedInstanceCounts(cached.filter((c) => !c.complete).map((c) => c.studyInstanceUID));
+        } catch (err) {
+          deps.log.warn('Reading cached instance counts failed', err);
+        }
+      }
       if (rev !== cacheRevision) return;
-      set({ ...state, cached, cachedBytes });
+      set({ ...state, cached, cachedBytes, ...(storedCounts ? { storedCounts } : {}) });
       requestReferrals();
     } catch (err) {
       deps.log.error('Reading cached studies failed', err);
@@ -248,7 +260,7 @@ export function createWorklistStore(deps: WorklistDeps): WorklistStore {
 }
 
 /** The inputs of the merged rows; filter and sort changes leave them alone, so the merge is not redone on every keystroke. */
-export type WorklistRowInputs = Pick<WorklistState, 'sites' | 'cached' | 'cachedBytes' | 'referrals' | 'localStatus' | 'referralLookups'>;
+export type WorklistRowInputs = Pick<WorklistState, 'sites' | 'cached' | 'cachedBytes' | 'storedCounts' | 'referrals' | 'localStatus' | 'referralLookups'>;
 
 /** Priority, lookup state and case status of one line, from its referral answer (if in) and local state. */
 function referralOf(
@@ -274,6 +286,14 @@ function referralOf(
  * come from the referral answers that are in so far. Unsorted: the view
  * sorts (selectVisibleRows).
  */
+/** The share of a partly cached study's instances that is stored, for its "48 % offline" badge. */
+function offlineShare(inputs: WorklistRowInputs, cached: StudyRecord | undefined): { offlineFraction?: number } {
+  if (!cached || cached.complete || cached.numInstances <= 0) return {};
+  const stored = inputs.storedCounts?.get(cached.studyInstanceUID);
+  if (!stored) return {};
+  return { offlineFraction: Math.min(1, stored / cached.numInstances) };
+}
+
 export function selectWorklistRows(inputs: WorklistRowInputs): WorklistRow[] {
   const cachedByUid = new Map(inputs.cached.map((c) => [c.studyInstanceUID, c]));
   const seen = new Set<string>();
@@ -309,6 +329,7 @@ export function selectWorklistRows(inputs: WorklistRowInputs): WorklistRow[] {
         ...(arrivedAt !== undefined ? { arrivedAt } : {}),
         // The cache is keyed by study UID alone; the same study at two sites is the same pixels.
         availableOffline: cached?.complete === true,
+        ...offlineShare(inputs, cached),
         fromCacheOnly: false,
       });
     }
@@ -339,6 +360,7 @@ export function selectWorklistRows(inputs: WorklistRowInputs): WorklistRow[] {
       ...referral,
       ...(arrivedAt !== undefined ? { arrivedAt } : {}),
       availableOffline: c.complete,
+      ...offlineShare(inputs, c),
       fromCacheOnly: true,
     });
   }

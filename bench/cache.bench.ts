@@ -1,0 +1,112 @@
+// The offline cache in Chromium (a figure, not a test): a generated 300-slice
+// 512×512 CT (≈150 MB, raw explicit VR little endian) written through the
+// app's StudyCache.putInstance (SHA-256 + one Dexie transaction per instance;
+// once sequentially, once 4 at a time as the retriever does) and read back to
+// pixels (read + hash check + dicom-parser + pixel typed array), against the
+// baseline: one raw IndexedDB transaction per instance, no hash, no batching.
+// The page (bench/cache-page.ts) is bundled with esbuild and served from
+// 127.0.0.1 (IndexedDB needs a real origin). Ends with one JSON line.
+// BENCH_CACHE_SLICES=N for a smaller study.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { chromium } from '@playwright/test';
+import { generateCtSeries } from '../tests/fixtures/ct-phantom';
+import type { PageFigures } from './cache-page';
+
+const SLICES = Number(process.env.BENCH_CACHE_SLICES ?? 300);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'telerad-bench-cache-'));
+
+const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
+const at = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+};
+
+const series = generateCtSeries({ patientName: 'BENCH^CACHE', patientId: 'BENCH-CACHE', slices: SLICES, rows: 512, columns: 512 });
+const totalBytes = series.instances.reduce((s, i) => s + i.bytes.byteLength, 0);
+
+const server = createServer((req, res) => {
+  const url = req.url ?? '/';
+  const ct = /^\/ct\/(\d+)$/.exec(url);
+  if (ct) {
+    const inst = series.instances[Number(ct[1])];
+    if (!inst) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'application/dicom', 'content-length': inst.bytes.byteLength });
+    return void res.end(inst.bytes);
+  }
+  if (url === '/bundle.js') return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(path.join(tmp, 'bundle.js')));
+  res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><meta charset="utf-8"><title>cache bench</title><script src="/bundle.js"></script>');
+});
+
+try {
+  await build({
+    entryPoints: [path.join(root, 'bench/cache-page.ts')],
+    bundle: true,
+    format: 'iife',
+    outfile: path.join(tmp, 'bundle.js'),
+    minify: true,
+    define: { 'process.env.NODE_ENV': '"production"' },
+    nodePaths: [path.join(root, 'node_modules')],
+    logLevel: 'error',
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
+    await page.goto(origin);
+    await page.waitForFunction(() => typeof window.__runCacheBench === 'function');
+    const f = (await page.evaluate(
+      ([n, study, ser]) => window.__runCacheBench!(n, study, ser),
+      [SLICES, series.studyInstanceUID, series.seriesInstanceUID] as const,
+    )) as PageFigures;
+    const mb = f.bytes / 1e6;
+    const figures = {
+      writeMBps: round(mb / (f.app.writeMs / 1000)),
+      writeParallelMBps: round(mb / (f.app.writeParallelMs / 1000)),
+      readToPixelsMedianMs: round(at(f.app.readMs, 0.5), 2),
+      readToPixelsP95Ms: round(at(f.app.readMs, 0.95), 2),
+      sha256MedianMs: round(at(f.app.sha256Ms, 0.5), 2),
+    };
+    const baseline = {
+      writeMBps: round(mb / (f.raw.writeMs / 1000)),
+      readToPixelsMedianMs: round(at(f.raw.readMs, 0.5), 2),
+      readToPixelsP95Ms: round(at(f.raw.readMs, 0.95), 2),
+      batched10WriteMBps: round(mb / (f.raw.batchedWriteMs / 1000)),
+      dexieTwoTablesNoHashWriteMBps: round(mb / (f.dexieTwoTableWriteMs / 1000)),
+    };
+    const ratios = {
+      write: round(figures.writeMBps / baseline.writeMBps, 2),
+      writeParallel: round(figures.writeParallelMBps / baseline.writeMBps, 2),
+      readMedian: round(figures.readToPixelsMedianMs / baseline.readToPixelsMedianMs, 2),
+      readP95: round(figures.readToPixelsP95Ms / baseline.readToPixelsP95Ms, 2),
+    };
+    const line = (label: string, ours: string, base: string, ratio: string): string => `${label.padEnd(34)}${ours.padStart(14)}${base.padStart(14)}${ratio.padStart(9)}`;
+    console.log(`${f.instances} instances, ${round(mb)} MB (${round(totalBytes / f.instances / 1024)} KiB each), Chromium, real IndexedDB`);
+    console.log(line('', 'app', 'raw IDB', 'ratio'));
+    console.log(line('write, sequential (MB/s)', String(figures.writeMBps), String(baseline.writeMBps), `${ratios.write}×`));
+    console.log(line('write, 4 at a time (MB/s)', String(figures.writeParallelMBps), String(baseline.writeMBps), `${ratios.writeParallel}×`));
+    console.log(line('read to pixels, median (ms)', String(figures.readToPixelsMedianMs), String(baseline.readToPixelsMedianMs), `${ratios.readMedian}×`));
+    console.log(line('read to pixels, p95 (ms)', String(figures.readToPixelsP95Ms), String(baseline.readToPixelsP95Ms), `${ratios.readP95}×`));
+    console.log(`Dexie, instances + bytes in one transaction, no hash, no study bookkeeping: ${baseline.dexieTwoTablesNoHashWriteMBps} MB/s`);
+    console.log(`raw IndexedDB, 10 instances per transaction: ${baseline.batched10WriteMBps} MB/s (what batching would buy)`);
+    console.log(`SHA-256 of one instance: ${figures.sha256MedianMs} ms median`);
+    console.log(`targets: write ≥ 150 MB/s: ${Math.max(figures.writeMBps, figures.writeParallelMBps) >= 150 ? 'met' : 'MISSED'}; ready to paint ≤ 10 ms median: ${figures.readToPixelsMedianMs <= 10 ? 'met' : 'MISSED'}`);
+    console.log(JSON.stringify({ bench: 'cache', figures, baseline, ratios, instances: f.instances, megabytes: round(mb) }));
+  } finally {
+    await browser.close();
+  }
+} finally {
+  server.close();
+  rmSync(tmp, { recursive: true, force: true });
+}
