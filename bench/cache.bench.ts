@@ -1,7 +1,9 @@
 // The offline cache in Chromium (a figure, not a test): a generated 300-slice
 // 512×512 CT (≈150 MB, raw explicit VR little endian) written through the
-// app's StudyCache.putInstance (SHA-256 + one Dexie transaction per instance;
-// once sequentially, once 4 at a time as the retriever does) and read back to
+// app's StudyCache: putInstances in batches of 8, as the retriever's
+// write-behind buffer writes (SHA-256 + one Dexie transaction per batch), and
+// for comparison putInstance, one transaction per instance (sequentially and
+// 4 at a time, as the retriever wrote before batching); read back to
 // pixels (read + hash check + dicom-parser + pixel typed array), against the
 // baseline: one raw IndexedDB transaction per instance, no hash, no batching.
 // The page (bench/cache-page.ts) is bundled with esbuild and served from
@@ -72,6 +74,7 @@ try {
     )) as PageFigures;
     const mb = f.bytes / 1e6;
     const figures = {
+      writeBatchedMBps: round(mb / (f.app.writeBatchedMs / 1000)),
       writeMBps: round(mb / (f.app.writeMs / 1000)),
       writeParallelMBps: round(mb / (f.app.writeParallelMs / 1000)),
       readToPixelsMedianMs: round(at(f.app.readMs, 0.5), 2),
@@ -86,22 +89,24 @@ try {
       dexieTwoTablesNoHashWriteMBps: round(mb / (f.dexieTwoTableWriteMs / 1000)),
     };
     const ratios = {
+      writeBatched: round(figures.writeBatchedMBps / baseline.writeMBps, 2),
       write: round(figures.writeMBps / baseline.writeMBps, 2),
       writeParallel: round(figures.writeParallelMBps / baseline.writeMBps, 2),
       readMedian: round(figures.readToPixelsMedianMs / baseline.readToPixelsMedianMs, 2),
       readP95: round(figures.readToPixelsP95Ms / baseline.readToPixelsP95Ms, 2),
     };
-    const line = (label: string, ours: string, base: string, ratio: string): string => `${label.padEnd(34)}${ours.padStart(14)}${base.padStart(14)}${ratio.padStart(9)}`;
+    const line = (label: string, ours: string, base: string, ratio: string): string => `${label.padEnd(38)}${ours.padStart(14)}${base.padStart(14)}${ratio.padStart(9)}`;
     console.log(`${f.instances} instances, ${round(mb)} MB (${round(totalBytes / f.instances / 1024)} KiB each), Chromium, real IndexedDB`);
     console.log(line('', 'app', 'raw IDB', 'ratio'));
-    console.log(line('write, sequential (MB/s)', String(figures.writeMBps), String(baseline.writeMBps), `${ratios.write}×`));
-    console.log(line('write, 4 at a time (MB/s)', String(figures.writeParallelMBps), String(baseline.writeMBps), `${ratios.writeParallel}×`));
+    console.log(line('write, batches of 8 (MB/s)', String(figures.writeBatchedMBps), String(baseline.writeMBps), `${ratios.writeBatched}×`));
+    console.log(line('write, per instance (MB/s)', String(figures.writeMBps), String(baseline.writeMBps), `${ratios.write}×`));
+    console.log(line('write, per instance 4 at once (MB/s)', String(figures.writeParallelMBps), String(baseline.writeMBps), `${ratios.writeParallel}×`));
     console.log(line('read to pixels, median (ms)', String(figures.readToPixelsMedianMs), String(baseline.readToPixelsMedianMs), `${ratios.readMedian}×`));
     console.log(line('read to pixels, p95 (ms)', String(figures.readToPixelsP95Ms), String(baseline.readToPixelsP95Ms), `${ratios.readP95}×`));
     console.log(`Dexie, instances + bytes in one transaction, no hash, no study bookkeeping: ${baseline.dexieTwoTablesNoHashWriteMBps} MB/s`);
     console.log(`raw IndexedDB, 10 instances per transaction: ${baseline.batched10WriteMBps} MB/s (what batching would buy)`);
     console.log(`SHA-256 of one instance: ${figures.sha256MedianMs} ms median`);
-    console.log(`targets: write ≥ 150 MB/s: ${Math.max(figures.writeMBps, figures.writeParallelMBps) >= 150 ? 'met' : 'MISSED'}; ready to paint ≤ 10 ms median: ${figures.readToPixelsMedianMs <= 10 ? 'met' : 'MISSED'}`);
+    console.log(`targets: write (batches of 8) ≥ 150 MB/s: ${figures.writeBatchedMBps >= 150 ? 'met' : 'MISSED'}; ready to paint ≤ 10 ms median: ${figures.readToPixelsMedianMs <= 10 ? 'met' : 'MISSED'}`);
     console.log(JSON.stringify({ bench: 'cache', figures, baseline, ratios, instances: f.instances, megabytes: round(mb) }));
   } finally {
     await browser.close();

@@ -45,25 +45,52 @@ export class StudyCache {
    * Offline: works (local only).
    */
   async putInstance(meta: InstanceMeta, bytes: ArrayBuffer): Promise<InstanceRecord> {
+    const [record] = await this.putInstances([{ meta, bytes }]);
+    return record!;
+  }
+
+  /**
+   * Stores instances of one study in one transaction: all of them, metadata
+   * and bytes, or none (a failure part-way leaves none of the batch). One
+   * transaction per instance costs more than the writes themselves on a
+   * 300-slice CT, which is why the retriever batches. A later copy of the
+   * same SOP instance in the batch wins. Offline: works (local only).
+   */
+  async putInstances(items: ReadonlyArray<{ meta: InstanceMeta; bytes: ArrayBuffer }>): Promise<InstanceRecord[]> {
+    if (items.length === 0) return [];
+    const studyInstanceUID = items[0]!.meta.studyInstanceUID;
+    // The budget protects the study being written from eviction: one study per batch keeps that rule exact.
+    if (items.some((i) => i.meta.studyInstanceUID !== studyInstanceUID)) {
+      throw new Error('putInstances: a batch holds instances of one study only');
+    }
     // Hash outside the transaction: an IndexedDB transaction commits as soon as
     // it has no pending request, so awaiting crypto inside it would end it early.
-    const sha256 = await sha256Hex(bytes);
-    const record: InstanceRecord = { ...meta, size: bytes.byteLength, sha256, storedAt: this.now() };
+    const hashes = await Promise.all(items.map((i) => sha256Hex(i.bytes)));
+    const storedAt = this.now();
+    const bySop = new Map<string, { record: InstanceRecord; bytes: ArrayBuffer }>();
+    items.forEach(({ meta, bytes }, k) => {
+      bySop.set(meta.sopInstanceUID, { record: { ...meta, size: bytes.byteLength, sha256: hashes[k]!, storedAt }, bytes });
+    });
+    const entries = [...bySop.values()];
+    const records = entries.map((e) => e.record);
+    const size = records.reduce((n, r) => n + r.size, 0);
     const write = (): Promise<void> =>
       this.db.transaction('rw', this.db.instances, this.db.instanceBytes, this.db.studies, async () => {
-        const old = await this.db.instances.get(meta.sopInstanceUID);
-        await this.db.instances.put(record);
-        await this.db.instanceBytes.put({ sopInstanceUID: meta.sopInstanceUID, bytes });
+        const old = await this.db.instances.bulkGet([...bySop.keys()]);
+        await this.db.instances.bulkPut(records);
+        await this.db.instanceBytes.bulkPut(entries.map((e) => ({ sopInstanceUID: e.record.sopInstanceUID, bytes: e.bytes })));
         // Kept in the same transaction as the bytes, so budget and eviction never read a stale sum.
-        const study = await this.db.studies.get(meta.studyInstanceUID);
+        // No study row yet (the retriever's early first image): upsertStudy counts these when it creates it.
+        const study = await this.db.studies.get(studyInstanceUID);
         if (study) {
-          const storedBytes = (study.storedBytes ?? 0) + record.size - (old?.studyInstanceUID === meta.studyInstanceUID ? old.size : 0);
+          const replaced = old.reduce((n, o) => n + (o?.studyInstanceUID === studyInstanceUID ? o.size : 0), 0);
+          const storedBytes = (study.storedBytes ?? 0) + size - replaced;
           // A stored instance is a use of the study (prefetch included): it moves to the back of the LRU order.
-          await this.db.studies.update(meta.studyInstanceUID, { storedBytes, lastAccessedAt: record.storedAt });
+          await this.db.studies.update(studyInstanceUID, { storedBytes, lastAccessedAt: storedAt });
         }
       });
-    await this.writeWithinBudget(meta.studyInstanceUID, record.size, write);
-    return record;
+    await this.writeWithinBudget(studyInstanceUID, size, write);
+    return records;
   }
 
   /**

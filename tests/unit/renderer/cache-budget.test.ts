@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CacheBudget, CacheFullError, chooseEvictions, defaultBudget, DEFAULT_BUDGET_FALLBACK_BYTES, DEFAULT_BUDGET_MAX_BYTES } from '../../../src/renderer/cache/cache-budget';
 import type { EvictionCandidate } from '../../../src/renderer/cache/cache-budget';
 import { StudyCache } from '../../../src/renderer/cache/study-cache';
+import type { InstanceMeta } from '../../../src/renderer/cache/study-cache';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import { createLogger, memorySink } from '../../../src/shared/log';
 
@@ -192,6 +193,54 @@ describe('CacheBudget with a tiny budget', () => {
     const err = await storeStudy(f, 'incoming', 1, { accessedAt: 3 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CacheFullError);
     expect((err as Error).message).toBe('Local storage is full: 0.0 MB used of 100 MB budget; unpin or evict cases in Storage');
+  });
+});
+
+describe('a batch of instances under the budget', () => {
+  const batch = (uid: string, n: number): Array<{ meta: InstanceMeta; bytes: ArrayBuffer }> =>
+    Array.from({ length: n }, (_, i) => ({
+      meta: { sopInstanceUID: `${uid}.1.${i}`, studyInstanceUID: uid, seriesInstanceUID: `${uid}.1`, transferSyntaxUID: '1.2.840.10008.1.2.1' },
+      bytes: new Uint8Array(KB).fill(i).buffer,
+    }));
+
+  it('makes room for the whole batch: evicts the least recently used reported case, then stores all of it', async () => {
+    const f = setup();
+    await f.budget.setBudget(10 * KB);
+    await storeStudy(f, 'reported-old', 3, { accessedAt: 100, reported: true });
+    await storeStudy(f, 'unreported', 4, { accessedAt: 50 });
+    await storeStudy(f, 'incoming', 0, { accessedAt: 300 });
+    // 3 KB free, 5 KB coming in one batch: one case must go first.
+    await f.cache.putInstances(batch('incoming', 5));
+    expect(f.evicted).toEqual(['reported-old']);
+    expect((await f.db.studies.get('incoming'))?.storedBytes).toBe(5 * KB);
+    expect(await rowsOf(f.db, 'unreported')).toEqual([4, 4, 1, 1]);
+  });
+
+  it('refuses a batch that cannot fit with CacheFullError and stores none of it', async () => {
+    const f = setup();
+    await f.budget.setBudget(6 * KB);
+    await storeStudy(f, 'pinned', 4, { accessedAt: 1, reported: true, pinned: true });
+    await storeStudy(f, 'incoming', 0, { accessedAt: 2 });
+    const err = await f.cache.putInstances(batch('incoming', 3)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CacheFullError);
+    expect(await f.db.instances.where('studyInstanceUID').equals('incoming').count()).toBe(0);
+    expect((await f.db.studies.get('incoming'))?.storedBytes).toBe(0);
+    expect(await rowsOf(f.db, 'pinned')).toEqual([4, 4, 1, 1]);
+  });
+
+  it('on the browser quota error part-way through a batch evicts and writes the whole batch again', async () => {
+    const f = setup();
+    await storeStudy(f, 'reported', 4, { accessedAt: 1, reported: true });
+    await storeStudy(f, 'incoming', 0, { accessedAt: 2 });
+    let calls = 0;
+    f.db.instanceBytes.hook('creating', () => {
+      // The third instance of the first try is refused.
+      if (++calls === 3) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+    });
+    await f.cache.putInstances(batch('incoming', 3));
+    expect(f.evicted).toEqual(['reported']);
+    expect(await rowsOf(f.db, 'incoming')).toEqual([3, 3, 1, 1]);
+    expect((await f.db.studies.get('incoming'))?.storedBytes).toBe(3 * KB);
   });
 });
 

@@ -140,3 +140,38 @@ describe('StudyCache', () => {
     expect(await cache.markComplete('9.9.9')).toBe(false);
   });
 });
+
+describe('StudyCache.putInstances (batched writes)', () => {
+  it('stores a batch in one go and adds its bytes to the study, replacing earlier copies', async () => {
+    const { db, cache } = openCache();
+    await addStudy(cache, 4);
+    await cache.putInstance(meta(1), bytes(1, 4096));
+    const records = await cache.putInstances([1, 2, 3].map((n) => ({ meta: meta(n), bytes: bytes(n, 1000 * n) })));
+    expect(records.map((r) => r.size)).toEqual([1000, 2000, 3000]);
+    // The earlier 4096-byte copy of instance 1 is replaced, not counted twice.
+    expect((await cache.getStudy(STUDY))?.storedBytes).toBe(6000);
+    expect(await db.instanceBytes.count()).toBe(3);
+    for (const n of [1, 2, 3]) expect(new Uint8Array((await cache.readInstanceBytes(meta(n).sopInstanceUID))!)).toEqual(new Uint8Array(bytes(n, 1000 * n)));
+  });
+
+  it('writes all of a batch or none of it: a write failing part-way leaves nothing of the batch', async () => {
+    const { db, cache } = openCache();
+    await addStudy(cache, 3);
+    const bad = meta(3).sopInstanceUID;
+    db.instanceBytes.hook('creating', (key) => {
+      if (key === bad) throw new Error('disk error');
+    });
+    await expect(cache.putInstances([1, 2, 3].map((n) => ({ meta: meta(n), bytes: bytes(n) })))).rejects.toThrow();
+    expect(await db.instances.count()).toBe(0);
+    expect(await db.instanceBytes.count()).toBe(0);
+    expect((await cache.getStudy(STUDY))?.storedBytes).toBe(0);
+  });
+
+  it('counts a batch stored before its study record exists once the record is created', async () => {
+    const { cache } = openCache();
+    await cache.putInstances([1, 2].map((n) => ({ meta: meta(n), bytes: bytes(n, 500) })));
+    await addStudy(cache, 2);
+    expect((await cache.getStudy(STUDY))?.storedBytes).toBe(1000);
+    expect(await cache.markComplete(STUDY)).toBe(true);
+  });
+});

@@ -291,6 +291,52 @@ describe('StudyRetriever: order, retries, cut transfers, cancel', () => {
     expect(await cache.getStudyInstances(STUDY)).toHaveLength(6);
   });
 
+  it('writes the first image of a series at once, and the rest in batches', async () => {
+    const api = scriptedApi(transcoding);
+    const { retriever, cache } = setupWith(api, { concurrency: 1, earlyFirstImage: false });
+    const batches: string[][] = [];
+    const putInstances = cache.putInstances.bind(cache);
+    cache.putInstances = (items) => {
+      batches.push(items.map((i) => i.meta.sopInstanceUID));
+      return putInstances(items);
+    };
+    const stored: string[] = [];
+    const result = await retriever.ensureStudy({ site: SITE, study: STUDY_FIELDS, onInstanceStored: (e) => stored.push(e.sopInstanceUID) });
+    expect(result.complete).toBe(true);
+    // The viewer's first image is committed alone, before anything else is downloaded.
+    expect(batches[0]).toEqual([sops[3]]);
+    expect(stored[0]).toBe(sops[3]);
+    // The other five arrive within one batch delay (1 ms apart): fewer transactions than
+    // instances. Kept loose on purpose: the exact grouping depends on a loaded machine's timers.
+    expect(batches.length).toBeLessThan(sops.length);
+    expect(batches.flat().sort()).toEqual([...sops].sort());
+  });
+
+  it('counts nothing of a batch whose write failed; the next retrieval fetches exactly those again', async () => {
+    const api = scriptedApi(transcoding);
+    const { retriever, cache } = setupWith(api, { concurrency: 1, earlyFirstImage: false });
+    const putInstances = cache.putInstances.bind(cache);
+    let failed: string[] = [];
+    cache.putInstances = (items) => {
+      if (items.length > 1 && failed.length === 0) {
+        failed = items.map((i) => i.meta.sopInstanceUID);
+        return Promise.reject(new Error('disk error'));
+      }
+      return putInstances(items);
+    };
+    const progress: string[] = [];
+    const first = await retriever.ensureStudy({ site: SITE, study: STUDY_FIELDS, onProgress: (p) => progress.push(`${p.done}/${p.total}`) });
+    expect(first.complete).toBe(false);
+    expect(failed.length).toBeGreaterThan(1);
+    const kept = (await cache.getStudyInstances(STUDY)).map((i) => i.sopInstanceUID);
+    expect(kept.some((s) => failed.includes(s))).toBe(false);
+    expect(progress.at(-1)).toBe(`${6 - failed.length}/6`);
+
+    const again = await retriever.ensureStudy({ site: SITE, study: STUDY_FIELDS });
+    expect(again.complete).toBe(true);
+    expect(api.calls.slice(6).map((c) => c.sop).sort()).toEqual([...failed].sort());
+  });
+
   it('retries 503 with backoff and completes; does not retry 404', async () => {
     let failures = 2;
     const api = scriptedApi((call) => {
