@@ -1,3 +1,5 @@
+import { createListeners } from '../../shared/store/listeners';
+
 /**
  * What the workstation can reach right now, in one place: the browser's own
  * online/offline signal combined with what the sites last answered (the
@@ -54,7 +56,7 @@ export function describeConnectivity(browserOnline: boolean, siteCount: number, 
 export function createConnectivityStore(network: NetworkSignal): ConnectivityStore {
   /** Last known reachability per site; undefined: not heard from yet (counted as reachable). */
   const sites = new Map<string, boolean | undefined>();
-  const listeners = new Set<() => void>();
+  const listeners = createListeners();
   let revision = 0;
 
   const compute = (): ConnectivityState => {
@@ -77,19 +79,14 @@ export function createConnectivityStore(network: NetworkSignal): ConnectivitySto
     }
     revision++;
     state = { ...next, revision };
-    for (const l of [...listeners]) l();
+    listeners.notify();
   };
 
   const unsubscribeNetwork = network.onChange(update);
 
   return {
     getState: () => state,
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => {
-        listeners.delete(listener);
-      };
-    },
+    subscribe: listeners.subscribe,
     isOnline: () => network.isOnline(),
     reportSiteReachable(siteId, ok) {
       sites.set(siteId, ok);

@@ -8,6 +8,7 @@ import type { SiteFailure } from '../dicomweb/site-error';
 import { isOfflineFailure } from '../dicomweb/site-error';
 import { TokenBucket, systemClock } from './token-bucket';
 import type { PrefetchClock } from './token-bucket';
+import { createListeners } from '../../shared/store/listeners';
 
 /** A case prefetch may take: a worklist line, as the worklist knows it. */
 export interface PrefetchCandidate {
@@ -188,7 +189,7 @@ export function createPrefetchScheduler(deps: PrefetchDeps): PrefetchScheduler {
   const unsubscribers: Array<() => void> = [];
 
   let state: PrefetchState = { phase: 'idle', active: [], queued: 0, yielding: false, offlineSites: [], online: true, revision: 0 };
-  const listeners = new Set<() => void>();
+  const listeners = createListeners();
 
   function publish(): void {
     const active = [...running.keys()];
@@ -214,7 +215,7 @@ export function createPrefetchScheduler(deps: PrefetchDeps): PrefetchScheduler {
       state.offlineSites.join() === next.offlineSites.join();
     if (same) return;
     state = { ...next, revision: state.revision + 1 };
-    for (const l of listeners) l();
+    listeners.notify();
   }
 
   async function plan(): Promise<PrefetchQueueEntry[]> {
@@ -365,10 +366,7 @@ export function createPrefetchScheduler(deps: PrefetchDeps): PrefetchScheduler {
 
   return {
     getState: () => state,
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    subscribe: listeners.subscribe,
     start() {
       if (started) return;
       started = true;

@@ -1,6 +1,7 @@
 import type { Logger } from '../../shared/log';
 import type { PrefetchMarkRecord, TeleradDB } from '../cache/telerad-db';
 import type { PrefetchPrefs } from './prefetch-scheduler';
+import { createListeners } from '../../shared/store/listeners';
 
 export interface PrefetchSettingsState {
   /** Study UIDs the user marked for prefetch. */
@@ -30,10 +31,10 @@ export interface PrefetchSettingsStore extends PrefetchPrefs {
  */
 export function createPrefetchSettings(db: TeleradDB, log: Logger, onChange: () => void, now: () => number = Date.now): PrefetchSettingsStore {
   let state: PrefetchSettingsState = { marks: new Set(), keepOffline: new Set(), loaded: false, revision: 0 };
-  const listeners = new Set<() => void>();
+  const listeners = createListeners();
   const set = (patch: Partial<Omit<PrefetchSettingsState, 'revision'>>): void => {
     state = { ...state, ...patch, revision: state.revision + 1 };
-    for (const l of listeners) l();
+    listeners.notify();
   };
   const changed = (): void => {
     try {
@@ -50,10 +51,7 @@ export function createPrefetchSettings(db: TeleradDB, log: Logger, onChange: () 
 
   return {
     getState: () => state,
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    subscribe: listeners.subscribe,
     async load() {
       const [marks, prefs, cap] = await Promise.all([db.prefetchMarks.toArray(), db.sitePreferences.toArray(), readCap()]);
       set({

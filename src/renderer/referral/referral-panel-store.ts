@@ -2,6 +2,7 @@ import type { SiteSummary } from '../../shared/ipc/contract';
 import type { Logger } from '../../shared/log';
 import type { ReferralAttachment, ReferralRecord } from '../cache/telerad-db';
 import type { AttachmentLoader, ReferralLookup } from './referral-reader';
+import { createListeners } from '../../shared/store/listeners';
 
 export interface OpenPdf {
   attachment: ReferralAttachment;
@@ -45,24 +46,19 @@ const IDLE: ReferralPanelState = { phase: 'idle' };
  */
 export function createReferralPanelStore(deps: ReferralPanelDeps): ReferralPanelStore {
   let state: ReferralPanelState = IDLE;
-  const listeners = new Set<() => void>();
+  const listeners = createListeners();
   let session = 0;
   let pdfRev = 0;
   let site: SiteSummary | undefined;
 
   const set = (next: ReferralPanelState): void => {
     state = next;
-    for (const l of [...listeners]) l();
+    listeners.notify();
   };
 
   return {
     getState: () => state,
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => {
-        listeners.delete(listener);
-      };
-    },
+    subscribe: listeners.subscribe,
     open(openSite, studyUID) {
       const mine = ++session;
       site = openSite;

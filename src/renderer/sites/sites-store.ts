@@ -2,6 +2,7 @@ import type { ServiceClient, SiteAddRequest, SiteSummary, SiteTestResult, SiteUp
 import type { Logger } from '../../shared/log';
 import type { SiteFormErrors } from './site-form';
 import { fieldErrorFromMessage } from './site-form';
+import { createListeners } from '../../shared/store/listeners';
 
 export interface SiteTestState {
   state: 'running' | 'done' | 'error';
@@ -49,13 +50,13 @@ function messageOf(err: unknown): string {
  */
 export function createSitesStore(deps: SitesStoreDeps): SitesStore {
   let state: SitesState = { sites: [], loading: false, tests: {} };
-  const listeners = new Set<() => void>();
+  const listeners = createListeners();
   let listRevision = 0;
   const testRevision = new Map<string, number>();
 
   const set = (next: SitesState): void => {
     state = next;
-    for (const l of [...listeners]) l();
+    listeners.notify();
   };
 
   const load = async (): Promise<void> => {
@@ -91,10 +92,7 @@ export function createSitesStore(deps: SitesStoreDeps): SitesStore {
 
   return {
     getState: () => state,
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    subscribe: listeners.subscribe,
     load,
     add: (request) => save('Adding a site', () => deps.client.sites.add(request)),
     update: (request) => save(`Updating site ${request.id}`, () => deps.client.sites.update(request)),

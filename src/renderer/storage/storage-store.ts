@@ -1,6 +1,7 @@
 import type { Logger } from '../../shared/log';
 import type { BrowserStorageInfo, CacheBudget } from '../cache/cache-budget';
 import type { TeleradDB } from '../cache/telerad-db';
+import { createListeners } from '../../shared/store/listeners';
 
 /**
  * The storage panel's state and actions, outside React: what the offline
@@ -81,7 +82,7 @@ export const MB = 1024 * 1024;
 
 export function createStorageStore(deps: StorageStoreDeps): StorageStore {
   const { db, budget, log } = deps;
-  const listeners = new Set<() => void>();
+  const listeners = createListeners();
   let state: StorageState = {
     revision: 0,
     loading: false,
@@ -96,7 +97,7 @@ export function createStorageStore(deps: StorageStoreDeps): StorageStore {
   };
   const set = (patch: Partial<StorageState>): void => {
     state = { ...state, ...patch, revision: state.revision + 1 };
-    for (const l of listeners) l();
+    listeners.notify();
   };
 
   const load = async (): Promise<void> => {
@@ -173,12 +174,7 @@ export function createStorageStore(deps: StorageStoreDeps): StorageStore {
 
   return {
     getState: () => state,
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => {
-        listeners.delete(listener);
-      };
-    },
+    subscribe: listeners.subscribe,
     refresh,
     setBudgetMB: (mb) =>
       act(

@@ -1,3 +1,5 @@
+import { createListeners } from '../../shared/store/listeners';
+
 /**
  * Every study retrieval under way or recently finished, for the transfers
  * panel: instances done/total, bytes, the bandwidth over a sliding window,
@@ -101,7 +103,7 @@ export function createTransfersStore(options: TransfersStoreOptions = {}): Trans
   const notifyIntervalMs = options.notifyIntervalMs ?? 250;
   const keepFinished = options.keepFinished ?? 20;
   const entries = new Map<string, Entry>();
-  const listeners = new Set<() => void>();
+  const listeners = createListeners();
   let runs = 0;
   let state: TransfersState = { revision: 0, transfers: [], active: 0, bandwidthBps: 0 };
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -135,7 +137,7 @@ export function createTransfersStore(options: TransfersStoreOptions = {}): Trans
     }
     transfers.sort((a, b) => b.startedAt - a.startedAt);
     state = { revision: state.revision + 1, transfers, active, bandwidthBps: total };
-    for (const l of [...listeners]) l();
+    listeners.notify();
   };
 
   // Byte counts arrive per chunk; coalesce them. While anything runs, a slow
@@ -157,12 +159,7 @@ export function createTransfersStore(options: TransfersStoreOptions = {}): Trans
 
   return {
     getState: () => state,
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => {
-        listeners.delete(listener);
-      };
-    },
+    subscribe: listeners.subscribe,
     begin(init, controls) {
       const run = ++runs;
       const entry: Entry = {

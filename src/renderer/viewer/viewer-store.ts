@@ -7,6 +7,7 @@ import { StudyUnavailableError } from '../cache/study-retriever';
 import type { InstanceRecord, SeriesRecord } from '../cache/telerad-db';
 import type { ImagingRuntime } from './cornerstone-setup';
 import { sortStack } from './stack-order';
+import { createListeners } from '../../shared/store/listeners';
 
 export type ViewerPhase = 'loading' | 'ready' | 'error';
 
@@ -111,7 +112,7 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
   const { cache, retriever, imaging, log } = deps;
   const cs = imaging.cornerstone;
   let state: ViewerState = INITIAL;
-  const listeners = new Set<() => void>();
+  const listeners = createListeners();
   let session = 0;
   let display = 0;
   let element: HTMLElement | undefined;
@@ -130,7 +131,7 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
 
   const set = (patch: Partial<ViewerState>): void => {
     state = { ...state, ...patch };
-    for (const l of [...listeners]) l();
+    listeners.notify();
   };
 
   const imageIdFor = (inst: InstanceRecord): Promise<string> => {
@@ -312,12 +313,7 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
 
   return {
     getState: () => state,
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => {
-        listeners.delete(listener);
-      };
-    },
+    subscribe: listeners.subscribe,
     open(el, req) {
       const mySession = ++session;
       const abort = new AbortController();

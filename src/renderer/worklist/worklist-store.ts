@@ -9,6 +9,7 @@ import { DEFAULT_SORT, EMPTY_FILTER, filterRows, sortRows } from './worklist-fil
 import type { WorklistFilter, WorklistSort } from './worklist-filter';
 import { deriveCaseStatus, estimateStudySize, patientAge, studyArrivedAt } from './worklist-row';
 import type { LocalCaseStatus, WorklistRow } from './worklist-row';
+import { createListeners } from '../../shared/store/listeners';
 
 export type { WorklistRow } from './worklist-row';
 
@@ -104,14 +105,14 @@ export function createWorklistStore(deps: WorklistDeps): WorklistStore {
     sort: DEFAULT_SORT,
     refreshing: false,
   };
-  const listeners = new Set<() => void>();
+  const listeners = createListeners();
   const siteRevision = new Map<string, number>();
   let cacheRevision = 0;
   let refreshRevision = 0;
 
   const set = (next: WorklistState): void => {
     state = next;
-    for (const l of [...listeners]) l();
+    listeners.notify();
   };
   const updateSite = (siteId: string, patch: Partial<SiteStatus>): void => {
     set({ ...state, sites: state.sites.map((s) => (s.site.id === siteId ? { ...s, ...patch } : s)) });
@@ -230,12 +231,7 @@ export function createWorklistStore(deps: WorklistDeps): WorklistStore {
 
   return {
     getState: () => state,
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => {
-        listeners.delete(listener);
-      };
-    },
+    subscribe: listeners.subscribe,
     refresh,
     refreshCached,
     setFilter(patch) {
