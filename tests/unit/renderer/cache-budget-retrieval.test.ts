@@ -10,36 +10,20 @@ import { StudyRetriever } from '../../../src/renderer/cache/study-retriever';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
 import { createTransfersStore } from '../../../src/renderer/transfers/transfers-store';
+import { TEST_SITE, instanceList, tinyPart10 } from './support/tiny-dicom';
 
 // The quota path seen from where the user sees it: the transfer row and the error the viewer shows.
 
 const STUDY = '1.2.826.0.1.3680043.2.1125.77';
 const SERIES = `${STUDY}.1`;
-const SITE: SiteSummary = { id: 'a', name: 'Hospital A', url: 'http://pacs.invalid', authType: 'none', gatewayPath: '/sites/a/dicom-web' };
+const SITE: SiteSummary = TEST_SITE;
 
-/** A minimal explicit-VR little-endian Part 10 file with `pixels` bytes of pixel data. */
 function part10(sop: string, instanceNumber: number, pixels: number): ArrayBuffer {
-  const chunks: number[] = [...new Array<number>(128).fill(0), ...'DICM'.split('').map((c) => c.charCodeAt(0))];
-  const el = (group: number, element: number, vr: string, value: string): void => {
-    const v = value.length % 2 ? value + (vr === 'UI' ? '\0' : ' ') : value;
-    chunks.push(group & 0xff, group >> 8, element & 0xff, element >> 8, vr.charCodeAt(0), vr.charCodeAt(1), v.length & 0xff, v.length >> 8);
-    for (const c of v) chunks.push(c.charCodeAt(0));
-  };
-  el(0x0002, 0x0010, 'UI', '1.2.840.10008.1.2.1');
-  el(0x0008, 0x0018, 'UI', sop);
-  el(0x0008, 0x0060, 'CS', 'CT');
-  el(0x0020, 0x000e, 'UI', SERIES);
-  el(0x0020, 0x0013, 'IS', String(instanceNumber));
-  chunks.push(0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57, 0, 0, pixels & 0xff, pixels >> 8, 0, 0, ...new Array<number>(pixels).fill(7));
-  return new Uint8Array(chunks).buffer;
+  return tinyPart10({ sop, series: SERIES, instanceNumber, pixelBytes: pixels });
 }
 
 const sops = [1, 2, 3, 4].map((n) => `${SERIES}.${n}`);
-const qido: DicomJsonDataset[] = sops.map((sop, k) => ({
-  '0020000E': { vr: 'UI', Value: [SERIES] },
-  '00080018': { vr: 'UI', Value: [sop] },
-  '00200013': { vr: 'IS', Value: [k + 1] },
-}));
+const qido: DicomJsonDataset[] = instanceList(SERIES, sops);
 
 function fakeApi(): DicomWebApi {
   return {

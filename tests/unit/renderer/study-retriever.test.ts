@@ -12,48 +12,19 @@ import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
 import { sortStack } from '../../../src/renderer/viewer/stack-order';
 import { HttpStatusError } from '../../../src/renderer/dicomweb/site-error';
 import { createTransfersStore } from '../../../src/renderer/transfers/transfers-store';
+import { TEST_SITE, instanceList, studyFields, tinyPart10 } from './support/tiny-dicom';
 
 const STUDY = '1.2.826.0.1.3680043.2.1125.7';
 const SERIES = `${STUDY}.1`;
-const SITE: SiteSummary = { id: 'a', name: 'Hospital A', url: 'http://pacs.invalid', authType: 'none', gatewayPath: '/sites/a/dicom-web' };
-const STUDY_FIELDS: StudyUpsert = {
-  studyInstanceUID: STUDY,
-  siteId: 'a',
-  patientName: 'TESTER, ANNA',
-  patientId: 'P1',
-  studyDate: '20261120',
-  modalities: ['CT'],
-  description: 'CT CHEST',
-  numInstances: 0,
-};
+const SITE: SiteSummary = TEST_SITE;
+const STUDY_FIELDS: StudyUpsert = studyFields(STUDY);
 
-/** A minimal explicit-VR little-endian Part 10 file: enough header for the retriever to check and sort it. */
 function part10(sop: string, instanceNumber: number, z: number, ts = '1.2.840.10008.1.2.1', series = SERIES): ArrayBuffer {
-  const chunks: number[] = [...new Array<number>(128).fill(0), ...'DICM'.split('').map((c) => c.charCodeAt(0))];
-  const el = (group: number, element: number, vr: string, value: string): void => {
-    const v = value.length % 2 ? value + (vr === 'UI' ? '\0' : ' ') : value;
-    chunks.push(group & 0xff, group >> 8, element & 0xff, element >> 8, vr.charCodeAt(0), vr.charCodeAt(1), v.length & 0xff, v.length >> 8);
-    for (const c of v) chunks.push(c.charCodeAt(0));
-  };
-  el(0x0002, 0x0010, 'UI', ts);
-  el(0x0008, 0x0018, 'UI', sop);
-  el(0x0008, 0x0060, 'CS', 'CT');
-  el(0x0008, 0x103e, 'LO', 'AXIAL 5MM');
-  el(0x0020, 0x000e, 'UI', series);
-  el(0x0020, 0x0013, 'IS', String(instanceNumber));
-  el(0x0020, 0x0032, 'DS', `0\\0\\${z}`);
-  el(0x0020, 0x0037, 'DS', '1\\0\\0\\0\\1\\0');
-  // Pixel Data (OW, 4-byte length): 64 bytes, so a cut-short copy is detectable.
-  chunks.push(0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57, 0, 0, 64, 0, 0, 0, ...new Array<number>(64).fill(7));
-  return new Uint8Array(chunks).buffer;
+  return tinyPart10({ sop, series, instanceNumber, z, transferSyntaxUID: ts, seriesDescription: 'AXIAL 5MM' });
 }
 
 const sops = [1, 2, 3, 4, 5, 6].map((n) => `${SERIES}.${n}`);
-const qido: DicomJsonDataset[] = sops.map((sop, k) => ({
-  '0020000E': { vr: 'UI', Value: [SERIES] },
-  '00080018': { vr: 'UI', Value: [sop] },
-  '00200013': { vr: 'IS', Value: [k + 1] },
-}));
+const qido: DicomJsonDataset[] = instanceList(SERIES, sops);
 
 function fakeApi(opts: { failList?: unknown; failSop?: string } = {}): DicomWebApi & { retrieved: string[]; maxInFlight: number } {
   let inFlight = 0;
