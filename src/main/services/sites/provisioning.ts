@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import type { z } from 'zod';
 export type { SiteAuth } from '../../../shared/ipc/contract';
-import { CaCertificateSchema, SiteAuthSchema, SiteNameSchema, SiteTimeoutsSchema, SiteUrlSchema } from '../../../shared/ipc/contract';
+import { SiteAddRequestSchema } from '../../../shared/ipc/contract';
 
 /**
  * The site provisioning file an administrator hands to the workstation
@@ -17,16 +17,9 @@ import { CaCertificateSchema, SiteAuthSchema, SiteNameSchema, SiteTimeoutsSchema
  * site that silently has no password. The field schemas are the contract's,
  * so a file and the "Add site" form accept exactly the same sites.
  */
-export const ProvisioningEntrySchema = z
-  .object({
-    name: SiteNameSchema,
-    url: SiteUrlSchema,
-    auth: SiteAuthSchema,
-    // Optional, so existing provisioning files keep working; a site's entry describes it whole (absent = default).
-    caCertificate: CaCertificateSchema.optional(),
-    timeouts: SiteTimeoutsSchema.partial().optional(),
-  })
-  .strict();
+// An entry describes a site whole (an absent optional field means its default), exactly as
+// "Add site" does: the same schema, so a file and the form accept the same sites.
+export const ProvisioningEntrySchema = SiteAddRequestSchema;
 export type ProvisioningEntry = z.infer<typeof ProvisioningEntrySchema>;
 
 /** A provisioning file that cannot be used; the message names each bad entry and field. */
