@@ -19,6 +19,9 @@ import { createPdfAttachmentLoader, createReferralLookup } from './referral/refe
 import { DECODE_WORKER_FILE } from '../shared/csp';
 import { initCornerstone } from './viewer/cornerstone-setup';
 import { createViewerStore } from './viewer/viewer-store';
+import { initTools } from './viewer/tools-setup';
+import { createAnnotationRepo } from './annotations/annotation-repo';
+import { createMeasurementStore } from './annotations/measurement-store';
 import type { ViewerStore } from './viewer/viewer-store';
 import { createStorageStore } from './storage/storage-store';
 import { startAutoRefresh } from './worklist/auto-refresh';
@@ -132,15 +135,25 @@ connectivity.subscribe(() => {
   if (connectivity.isOnline()) viewer.refetchDropped();
 });
 
+const measurements = createMeasurementStore({
+  tools: initTools(imaging, log.child('tools')),
+  repo: createAnnotationRepo(db),
+  getImage: (el) => imaging.cornerstone.getImage(el),
+  now: Date.now,
+  log: log.child('measurements'),
+});
 const viewer: ViewerStore = {
   ...viewerBase,
+  measurements,
   open(el, req) {
     const uid = req.study.studyInstanceUID;
     openStudies.set(uid, (openStudies.get(uid) ?? 0) + 1);
     const close = viewerBase.open(el, req);
+    const detach = measurements.attach(el, uid, { displayed: () => viewerBase.getState().displayed, subscribe: viewerBase.subscribe });
     return () => {
       openStudies.set(uid, (openStudies.get(uid) ?? 1) - 1);
       if (!isOpen(uid)) openStudies.delete(uid);
+      detach();
       close();
     };
   },

@@ -129,8 +129,37 @@ export interface SiteCapabilityRecord {
   probedAt: number;
 }
 
+/**
+ * v4: one measurement or annotation drawn on an instance. `data` is the
+ * cornerstone-tools measurement data as the tool keeps it (handles in image
+ * pixel coordinates, so it survives any zoom, pan or window size).
+ */
+export interface AnnotationRecord {
+  /** The tool's measurement uuid. */
+  id: string;
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  sopInstanceUID: string;
+  /** cornerstone-tools tool name: 'Length', 'EllipticalRoi', ... */
+  tool: string;
+  data: Record<string, unknown>;
+  /** Who drew it. There is no user profile yet: always the local seam "me". */
+  author: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** v4: an instance the reader flagged as a key image of its study. */
+export interface KeyImageRecord {
+  sopInstanceUID: string;
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  author: string;
+  createdAt: number;
+}
+
 /** Current schema version; bump it with a new `version(n)` block below, never edit an old one. */
-export const TELERAD_DB_VERSION = 3;
+export const TELERAD_DB_VERSION = 4;
 
 /** Index specs per version (Dexie syntax: primary key first, then indexes). Exported for the schema test. */
 export const TELERAD_DB_SCHEMA_V1 = {
@@ -156,6 +185,13 @@ export const TELERAD_DB_SCHEMA_V3 = {
   cacheSettings: 'key',
 } as const;
 
+/** v4 (reading viewer): measurements/annotations per instance and key images; new tables only. */
+export const TELERAD_DB_SCHEMA_V4 = {
+  ...TELERAD_DB_SCHEMA_V3,
+  annotations: 'id, studyInstanceUID, sopInstanceUID',
+  keyImages: 'sopInstanceUID, studyInstanceUID',
+} as const;
+
 export class TeleradDB extends Dexie {
   studies!: Table<StudyRecord, string>;
   series!: Table<SeriesRecord, string>;
@@ -166,6 +202,8 @@ export class TeleradDB extends Dexie {
   prefetchMarks!: Table<PrefetchMarkRecord, string>;
   sitePreferences!: Table<SitePreferenceRecord, string>;
   cacheSettings!: Table<CacheSettingRecord, string>;
+  annotations!: Table<AnnotationRecord, string>;
+  keyImages!: Table<KeyImageRecord, string>;
 
   /** @param name database name; the app uses one fixed name, tests a unique one each. */
   constructor(name: string) {
@@ -190,5 +228,7 @@ export class TeleradDB extends Dexie {
             st.lastAccessedAt = st.lastOpenedAt ?? st.storedAt;
           });
       });
+    // v4: new tables only: every cached study and setting passes through untouched.
+    this.version(4).stores(TELERAD_DB_SCHEMA_V4);
   }
 }

@@ -29,6 +29,9 @@ declare module 'cornerstone-core' {
     slope: number;
     intercept: number;
     color: boolean;
+    getPixelData(): ArrayLike<number>;
+    /** The dicom-parser DataSet the WADO image loader decoded the image from. */
+    data?: { string(tag: string): string | undefined };
   }
   export interface CornerstoneEvents {
     IMAGE_RENDERED: string;
@@ -43,6 +46,8 @@ declare module 'cornerstone-core' {
     setViewport(element: HTMLElement, viewport: Partial<Viewport>): void;
     resize(element: HTMLElement, forceFitToWindow?: boolean): void;
     reset(element: HTMLElement): void;
+    getImage(element: HTMLElement): Image | undefined;
+    updateImage(element: HTMLElement): void;
     imageCache: { purgeCache(): void };
     EVENTS: CornerstoneEvents;
   }
@@ -76,4 +81,50 @@ declare module 'cornerstone-wado-image-loader' {
   }
   const loader: WADOImageLoader;
   export default loader;
+}
+
+declare module 'cornerstone-math' {
+  const cornerstoneMath: unknown;
+  export default cornerstoneMath;
+}
+
+declare module 'hammerjs' {
+  const Hammer: unknown;
+  export default Hammer;
+}
+
+/** The slice of cornerstone-tools 6 this app uses. */
+declare module 'cornerstone-tools' {
+  export type ToolClass = abstract new (...args: never[]) => unknown;
+  export interface MeasurementData {
+    uuid?: string;
+    visible?: boolean;
+    active?: boolean;
+    invalidated?: boolean;
+    handles: Record<string, unknown>;
+    [key: string]: unknown;
+  }
+  export interface ToolStateManager {
+    clearImageIdToolState(imageId: string): void;
+    restoreToolState(state: Record<string, unknown>): void;
+  }
+  interface CornerstoneTools {
+    external: { cornerstone: unknown; cornerstoneMath: unknown; Hammer: unknown };
+    init(config?: Record<string, unknown>): void;
+    addTool(tool: ToolClass, config?: Record<string, unknown>): void;
+    setToolActive(name: string, options: { mouseButtonMask: number }): void;
+    setToolPassive(name: string): void;
+    addToolState(element: HTMLElement, toolName: string, data: MeasurementData): void;
+    removeToolState(element: HTMLElement, toolName: string, data: MeasurementData): void;
+    getToolState(element: HTMLElement, toolName: string): { data: MeasurementData[] } | undefined;
+    globalImageIdSpecificToolStateManager: ToolStateManager;
+    LengthTool: ToolClass;
+    EllipticalRoiTool: ToolClass;
+    RectangleRoiTool: ToolClass;
+    AngleTool: ToolClass;
+    ProbeTool: ToolClass;
+    EVENTS: { MEASUREMENT_COMPLETED: string; MEASUREMENT_MODIFIED: string; MEASUREMENT_REMOVED: string };
+  }
+  const cornerstoneTools: CornerstoneTools;
+  export default cornerstoneTools;
 }

@@ -2,6 +2,8 @@ import { useEffect, useRef, useSyncExternalStore } from 'react';
 import type { JSX } from 'react';
 import { formatDicomDate } from '../../shared/dicom/dicomweb-json';
 import type { OpenRequest, ViewerStore } from './viewer-store';
+import { formatWl } from './wl-presets';
+import { MeasurementPanel, MeasureToolBar } from '../annotations/MeasurementPanel';
 
 export interface StackViewerProps {
   store: ViewerStore;
@@ -48,7 +50,8 @@ export function StackViewer({ store, request, onClose }: StackViewerProps): JSX.
     };
     let drag: { x: number; y: number } | undefined;
     const onDown = (e: MouseEvent): void => {
-      if (e.button !== 0) return;
+      // With a measurement tool active the left button draws (cornerstone-tools' own listeners).
+      if (e.button !== 0 || store.measurements?.getState().activeTool) return;
       e.preventDefault();
       drag = { x: e.clientX, y: e.clientY };
     };
@@ -116,6 +119,24 @@ export function StackViewer({ store, request, onClose }: StackViewerProps): JSX.
             ))}
           </select>
         )}
+        {store.measurements && <MeasureToolBar store={store.measurements} />}
+        {state.presets.length > 0 && (
+          <div className="wl-presets" role="group" aria-label="Window presets">
+            {state.presets.map((p) => (
+              <button
+                key={p.name}
+                type="button"
+                className="btn"
+                data-testid={`preset-${p.name}`}
+                aria-label={`${p.label} window (W ${p.windowWidth} / L ${p.windowCenter})`}
+                title={`W ${p.windowWidth} / L ${p.windowCenter}`}
+                onClick={() => store.applyPreset(p.name)}
+              >
+                {p.label}
+              </button>
+            ))}
+          </div>
+        )}
       </div>
       <div className="viewer-body">
         <div className="viewport-frame">
@@ -140,8 +161,8 @@ export function StackViewer({ store, request, onClose }: StackViewerProps): JSX.
             <div className="overlay-bl" data-testid="overlay-image-number">
               {state.count > 0 ? `Im ${shown + 1}/${state.count}` : ''}
             </div>
-            <div className="overlay-br">
-              {state.voi ? `W ${Math.round(state.voi.windowWidth)} / L ${Math.round(state.voi.windowCenter)}` : ''}
+            <div className="overlay-br" data-testid="overlay-wl">
+              {state.voi ? formatWl(state.voi) : ''}
             </div>
           </div>
           {state.phase === 'loading' && (
@@ -167,6 +188,7 @@ export function StackViewer({ store, request, onClose }: StackViewerProps): JSX.
           disabled={state.count < 2}
           onChange={(e) => store.show(Number(e.target.value))}
         />
+        {store.measurements && <MeasurementPanel store={store.measurements} />}
       </div>
     </section>
   );

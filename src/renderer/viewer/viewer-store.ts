@@ -6,8 +6,11 @@ import type { StudyRetriever, RetrieveProgress } from '../cache/study-retriever'
 import { StudyUnavailableError } from '../cache/study-retriever';
 import type { InstanceRecord, SeriesRecord } from '../cache/telerad-db';
 import type { ImagingRuntime } from './cornerstone-setup';
+import type { MeasurementStore } from '../annotations/measurement-store';
 import { sortStack } from './stack-order';
 import { createListeners } from '../../shared/store/listeners';
+import { presetsFor } from './wl-presets';
+import type { WlPreset } from './wl-presets';
 
 export type ViewerPhase = 'loading' | 'ready' | 'error';
 
@@ -32,6 +35,19 @@ export interface ViewerState {
   /** The slice on the canvas now; -1 before the first one is painted. */
   displayedIndex: number;
   voi?: { windowWidth: number; windowCenter: number };
+  /** Modality of the shown series (chooses the W/L presets). */
+  modality: string;
+  /** Window/level presets for the shown series (CT windows and the image's own VOI). */
+  presets: WlPreset[];
+  /** Image coordinates → DICOM identity of the slice on the canvas, for measurements. */
+  displayed?: DisplayedInstance;
+}
+
+export interface DisplayedInstance {
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  sopInstanceUID: string;
+  imageId: string;
 }
 
 export interface OpenRequest {
@@ -68,9 +84,13 @@ export interface ViewerStore {
   selectSeries(seriesInstanceUID: string): void;
   /** Window/level drag: pixels moved since the last call. */
   adjustVoi(dx: number, dy: number): void;
+  /** Applies a window/level preset by name (one of `getState().presets`). */
+  applyPreset(name: string): void;
   resize(): void;
   /** Fetches again the images the hash check dropped, if any (called when the network comes back). */
   refetchDropped(): void;
+  /** Measurements on the shown instance; absent where the app wires no measurement tools. */
+  measurements?: MeasurementStore;
 }
 
 /**
@@ -82,7 +102,12 @@ const NON_IMAGE_MODALITIES: ReadonlySet<string> = new Set(['SR', 'DOC', 'KO', 'P
 /** Photos (external camera, other) sort after the study's diagnostic series: they open from the referral panel. */
 const PHOTO_MODALITIES: ReadonlySet<string> = new Set(['XC', 'OT']);
 
-const INITIAL: ViewerState = { phase: 'loading', series: [], seriesDescription: '', count: 0, index: 0, displayedIndex: -1 };
+const INITIAL: ViewerState = { phase: 'loading', series: [], seriesDescription: '', count: 0, index: 0, displayedIndex: -1, modality: '', presets: [] };
+
+function firstNumber(v: number | number[] | undefined): number | undefined {
+  const n = Array.isArray(v) ? v[0] : v;
+  return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
+}
 
 function describeError(err: unknown): string {
   if (err instanceof Error) return err.message;
@@ -184,9 +209,19 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
           cs.reset(el);
         }
         const vp = cs.getViewport(el);
+        const wc = firstNumber(image.windowCenter);
+        const ww = firstNumber(image.windowWidth);
+        const imageVoi = wc !== undefined && ww !== undefined ? { windowWidth: ww, windowCenter: wc } : undefined;
         set({
           phase: 'ready',
           displayedIndex: index,
+          presets: presetsFor(state.modality, imageVoi),
+          displayed: {
+            studyInstanceUID: inst.studyInstanceUID,
+            seriesInstanceUID: inst.seriesInstanceUID,
+            sopInstanceUID: inst.sopInstanceUID,
+            imageId,
+          },
           message: state.phase === 'error' ? undefined : state.message,
           ...(vp ? { voi: { windowWidth: vp.voi.windowWidth, windowCenter: vp.voi.windowCenter } } : {}),
         });
@@ -249,6 +284,7 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
     set({
       seriesInstanceUID: seriesUid,
       seriesDescription: rec?.description ?? '',
+      modality: rec?.modality ?? '',
       count: stack.length,
       displayedIndex: -1,
     });
@@ -362,6 +398,16 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
       vp.voi.windowCenter = vp.voi.windowCenter + dy * 2;
       cs.setViewport(element, vp);
       set({ voi: { windowWidth: vp.voi.windowWidth, windowCenter: vp.voi.windowCenter } });
+    },
+    applyPreset(name) {
+      const preset = state.presets.find((p) => p.name === name);
+      if (!element || state.displayedIndex < 0 || !preset) return;
+      const vp = cs.getViewport(element);
+      if (!vp) return;
+      vp.voi.windowWidth = preset.windowWidth;
+      vp.voi.windowCenter = preset.windowCenter;
+      cs.setViewport(element, vp);
+      set({ voi: { windowWidth: preset.windowWidth, windowCenter: preset.windowCenter } });
     },
     resize() {
       // Also before the first image: the referral panel can narrow the viewport while the study

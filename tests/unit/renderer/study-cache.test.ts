@@ -57,10 +57,10 @@ describe('TeleradDB schema', () => {
   it('opens at the current version with metadata and pixel bytes in separate tables', async () => {
     const { db } = openCache();
     await db.open();
-    expect(TELERAD_DB_VERSION).toBe(3);
+    expect(TELERAD_DB_VERSION).toBe(4);
     expect(db.verno).toBe(TELERAD_DB_VERSION);
     expect(db.tables.map((t) => t.name).sort()).toEqual([
-      'cacheSettings', 'instanceBytes', 'instances', 'prefetchMarks', 'referrals', 'series', 'siteCapabilities', 'sitePreferences', 'studies',
+      'annotations', 'cacheSettings', 'instanceBytes', 'instances', 'keyImages', 'prefetchMarks', 'referrals', 'series', 'siteCapabilities', 'sitePreferences', 'studies',
     ]);
     expect(db.instances.schema.primKey.name).toBe('sopInstanceUID');
     expect(db.instances.schema.indexes.map((i) => i.name).sort()).toEqual(['seriesInstanceUID', 'studyInstanceUID']);

@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import Dexie from 'dexie';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TELERAD_DB_SCHEMA_V1, TELERAD_DB_SCHEMA_V2, TeleradDB } from '../../../src/renderer/cache/telerad-db';
+import { TELERAD_DB_SCHEMA_V1, TELERAD_DB_SCHEMA_V2, TELERAD_DB_SCHEMA_V3, TeleradDB } from '../../../src/renderer/cache/telerad-db';
 
 // One test per migration: a database written by the previous schema version
 // opens under the current one with every row intact.
@@ -66,7 +66,7 @@ describe('TeleradDB migrations', () => {
 
     const db = new TeleradDB(name);
     await db.open();
-    expect(db.verno).toBe(3);
+    expect(db.verno).toBeGreaterThanOrEqual(3);
     const s1 = await db.studies.get('1.1');
     expect(s1).toMatchObject({ complete: true, storedBytes: 1024, lastAccessedAt: 500 });
     expect(await db.studies.get('1.2')).toMatchObject({ storedBytes: 0, lastAccessedAt: 100 });
@@ -75,6 +75,37 @@ describe('TeleradDB migrations', () => {
     expect(await db.prefetchMarks.count()).toBe(0);
     await db.cacheSettings.put({ key: 'budgetBytes', value: 5e9 });
     expect((await db.cacheSettings.get('budgetBytes'))?.value).toBe(5e9);
+    db.close();
+  });
+
+  it('v3 → v4 keeps studies, settings and bytes, and adds empty annotation and key-image tables', async () => {
+    const name = `migrate-v3-v4-${Math.random()}`;
+    names.push(name);
+    const v3 = new Dexie(name);
+    v3.version(1).stores(TELERAD_DB_SCHEMA_V1);
+    v3.version(2).stores(TELERAD_DB_SCHEMA_V2);
+    v3.version(3).stores(TELERAD_DB_SCHEMA_V3);
+    await v3.table('studies').put({
+      studyInstanceUID: '1.1', siteId: 'a', patientName: 'X', patientId: 'P', studyDate: '20261120', modalities: ['CT'],
+      description: '', numInstances: 1, complete: true, storedAt: 100, pinned: true, lastAccessedAt: 200, storedBytes: 10,
+    });
+    await v3.table('instanceBytes').put({ sopInstanceUID: '1.1.1', bytes: new Uint8Array(10).buffer });
+    await v3.table('cacheSettings').put({ key: 'budgetBytes', value: 7e9 });
+    v3.close();
+
+    const db = new TeleradDB(name);
+    await db.open();
+    expect(db.verno).toBe(4);
+    expect(await db.studies.get('1.1')).toMatchObject({ pinned: true, lastAccessedAt: 200, storedBytes: 10 });
+    expect((await db.instanceBytes.get('1.1.1'))?.bytes.byteLength).toBe(10);
+    expect((await db.cacheSettings.get('budgetBytes'))?.value).toBe(7e9);
+    expect(await db.annotations.count()).toBe(0);
+    await db.annotations.put({
+      id: 'u1', studyInstanceUID: '1.1', seriesInstanceUID: 's', sopInstanceUID: '1.1.1', tool: 'Length',
+      data: { handles: {} }, author: 'me', createdAt: 1, updatedAt: 1,
+    });
+    expect(await db.annotations.where('sopInstanceUID').equals('1.1.1').count()).toBe(1);
+    expect(await db.keyImages.count()).toBe(0);
     db.close();
   });
 });
