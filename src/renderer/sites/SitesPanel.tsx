@@ -216,7 +216,7 @@ function SiteForm({
         {(['none', 'basic', 'bearer'] as AuthType[]).map((t) => (
           <label key={t}>
             <input type="radio" name="authType" value={t} checked={values.authType === t} onChange={() => set('authType', t)} />
-            {t === 'none' ? 'None' : t === 'basic' ? 'User name and password' : 'Bearer token'}
+            {AUTH_TYPE_LABEL[t]}
           </label>
         ))}
         {errors.authType && <span className="field-error">{errors.authType}</span>}
@@ -277,6 +277,13 @@ function SiteForm({
 }
 
 /** Site management: list, add, edit, remove, and "Test connection" for each site. */
+
+const AUTH_TYPE_LABEL: Record<AuthType, string> = {
+  none: 'None',
+  basic: 'User name and password',
+  bearer: 'Bearer token',
+};
+
 export function SitesPanel({ store, onClose }: SitesPanelProps): JSX.Element {
   const state = useSyncExternalStore(store.subscribe, store.getState);
   const [editing, setEditing] = useState<Editing>(undefined);

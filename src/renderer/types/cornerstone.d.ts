@@ -48,7 +48,7 @@ declare module 'cornerstone-core' {
     reset(element: HTMLElement): void;
     getImage(element: HTMLElement): Image | undefined;
     updateImage(element: HTMLElement): void;
-    imageCache: { purgeCache(): void };
+    imageCache: { purgeCache(): void; setMaximumSizeBytes(bytes: number): void };
     EVENTS: CornerstoneEvents;
   }
   const cornerstone: Cornerstone;

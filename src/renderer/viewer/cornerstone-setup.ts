@@ -47,6 +47,9 @@ function withDecodeWorkerUrl(host: DecodeWorkerHost, decodeWorkerUrl: string, st
   }
 }
 
+/** Upper bound of decoded pixels kept in memory across viewports and studies. */
+export const DECODED_IMAGE_CACHE_BYTES = 512 * 1024 * 1024;
+
 export function initCornerstone(
   log: Logger,
   hardwareConcurrency: number,
@@ -67,6 +70,9 @@ export function initCornerstone(
       },
     }),
   );
+  // Decoded images live in Cornerstone's cache; its 1 GiB default is what bounded the heap in
+  // bench/viewer. 512 MiB holds a decoded 300-slice CT (~160 MB) three times over.
+  cornerstone.imageCache.setMaximumSizeBytes(DECODED_IMAGE_CACHE_BYTES);
   log.info(`Cornerstone ready, ${maxWebWorkers} decode workers from ${decodeWorker.url}`);
   const fileManager = cornerstoneWADOImageLoader.wadouri.fileManager;
   return {

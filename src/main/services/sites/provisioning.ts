@@ -8,7 +8,7 @@ import { SiteAddRequestSchema } from '../../../shared/ipc/contract';
  * (`--sites FILE`):
  *
  *   [{"name": "Hospital A", "url": "https://pacs.a.example/dicom-web",
- *     "auth": {"type": "basic", "username": "reader", "password": "secret"}}]
+ *     "auth": {"type": "basic", "username": "reader", "password": <the site's password>}}]
  *
  * Optional per entry: `"caCertificate": "-----BEGIN CERTIFICATE-----…"` and
  * `"timeouts": {"connectMs": 30000, "idleMs": 30000}`.

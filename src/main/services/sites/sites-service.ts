@@ -40,6 +40,12 @@ function credentialKey(siteId: string): string {
  * only summaries without secrets (or CA certificates) ever leave this class
  * towards the renderer.
  */
+/** Which request field carries the credential of an auth type that has one, for error messages. */
+const SECRET_FIELD = {
+  basic: { field: 'auth.password', kind: 'password' },
+  bearer: { field: 'auth.token', kind: 'token' },
+} as const;
+
 export class SitesService implements SiteDirectory {
   private sites: StoredSite[] | undefined;
   private readonly queue = new SerialQueue();
@@ -160,8 +166,8 @@ export class SitesService implements SiteDirectory {
         else if (auth.type === 'bearer' && auth.token !== undefined) secret = { type: 'bearer', token: auth.token };
         else if (auth.type === 'none') secret = { type: 'none' };
         else if (auth.type !== current.authType || (await this.secrets.get(credentialKey(current.id))) === undefined) {
-          const field = auth.type === 'basic' ? 'auth.password' : 'auth.token';
-          throw new ServiceError('BAD_REQUEST', `${field}: required when the site had no ${auth.type === 'basic' ? 'password' : 'token'} before`);
+          const { field, kind } = SECRET_FIELD[auth.type];
+          throw new ServiceError('BAD_REQUEST', `${field}: required when the site had no ${kind} before`);
         }
       }
       const site = withCapabilitiesIfStillValid(current, next);
