@@ -158,8 +158,129 @@ export interface KeyImageRecord {
   createdAt: number;
 }
 
+/** v5: result priority of a report (how fast the referrer must act on it). */
+export type ReportPriority = 'routine' | 'urgent' | 'stat';
+/** v5: a first report, or a correction of a signed one (which references it). */
+export type ReportKind = 'report' | 'addendum' | 'amendment';
+
+/** v5: a critical finding and how it was communicated (name, role or phone; when). */
+export interface CriticalFinding {
+  communicatedTo: string;
+  communicatedAt: number;
+}
+
+/**
+ * v5: what a report says, the same shape in a draft and in a signed report.
+ * `sections` are the template's narrative fields by id (findings, impression,
+ * recommendation; a consult note's answer, ...).
+ */
+export interface ReportContent {
+  templateId: string;
+  sections: Record<string, string>;
+  priority: ReportPriority;
+  critical?: CriticalFinding;
+  /** Annotation ids (table `annotations`) inserted as measurements. */
+  measurementIds: string[];
+  /** SOP Instance UIDs of key images attached (table `keyImages`). */
+  keyImageSopInstanceUIDs: string[];
+}
+
+/**
+ * v5: a report being written: autosaved every few seconds, so a crash or a
+ * reload loses at most the last seconds of typing. Deleted when signed.
+ */
+export interface ReportDraftRecord {
+  id: string;
+  studyInstanceUID: string;
+  siteId: string;
+  kind: ReportKind;
+  /** Addendum or amendment: the signed report (`reports.id`) it corrects. */
+  predecessorReportId?: string;
+  content: ReportContent;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** v5: who signs: the user's profile (one row, id 'me'). */
+export interface UserProfileRecord {
+  id: 'me';
+  name: string;
+  /** Credentials shown after the name: "MD, FRCR". */
+  credentials: string;
+  /** Optional identifiers: institution, specialty. */
+  institution?: string;
+  specialty?: string;
+}
+
+/**
+ * v5: a signed report. Immutable once written: corrections are new reports
+ * of kind addendum or amendment whose `predecessorReportId` points here. The
+ * UIDs are made once, at signing, so every retry sends the same instances.
+ */
+export interface SignedReportRecord {
+  id: string;
+  studyInstanceUID: string;
+  siteId: string;
+  kind: ReportKind;
+  predecessorReportId?: string;
+  content: ReportContent;
+  /** Measurements as they were at signing (the annotation may change later; the report does not). */
+  measurements: AnnotationRecord[];
+  author: { name: string; credentials: string };
+  signedAt: number;
+  srSopInstanceUID: string;
+  srSeriesInstanceUID: string;
+  pdfSopInstanceUID: string;
+  pdfSeriesInstanceUID: string;
+  /** The outbox job that delivers it. */
+  outboxJobId: string;
+}
+
+/** v5: where an outbox job is. `sending` survives a crash and means "outcome unknown" on restart. */
+export type OutboxJobState = 'queued' | 'sending' | 'sent' | 'failed';
+
+/** v5: one DICOM instance an outbox job stores, with its Part 10 bytes, built once. */
+export interface OutboxInstance {
+  sopInstanceUID: string;
+  sopClassUID: string;
+  seriesInstanceUID: string;
+  /** The DICOM Part 10 file. */
+  bytes: ArrayBuffer;
+  /** Per instance: a STOW answer can store some and fail others. */
+  state: 'pending' | 'stored' | 'failed';
+  error?: string;
+}
+
+/**
+ * v5: a durable STOW-RS delivery, written before any network call. The
+ * scheduler moves it queued → sending → sent, or failed (with a reason) →
+ * queued again at `nextAttemptAt`.
+ */
+export interface OutboxJobRecord {
+  id: string;
+  siteId: string;
+  studyInstanceUID: string;
+  /** What it carries: a report (issue 6) or a referral case (issue 7). */
+  kind: 'report' | 'referral';
+  /** `reports.id` for a report. */
+  reportId?: string;
+  /** Shown in the outbox panel: "Report — CT chest, Doe^Jane". */
+  label: string;
+  instances: OutboxInstance[];
+  state: OutboxJobState;
+  attempts: number;
+  lastError?: string;
+  /** Epoch ms; the scheduler picks queued jobs whose time has come (index). */
+  nextAttemptAt: number;
+  /** A request went out and its outcome is unknown: ask the site for the UIDs before sending again. */
+  uncertain: boolean;
+  createdAt: number;
+  updatedAt: number;
+  sentAt?: number;
+}
+
 /** Current schema version; bump it with a new `version(n)` block below, never edit an old one. */
-export const TELERAD_DB_VERSION = 4;
+export const TELERAD_DB_VERSION = 5;
 
 /** Index specs per version (Dexie syntax: primary key first, then indexes). Exported for the schema test. */
 export const TELERAD_DB_SCHEMA_V1 = {
@@ -192,6 +313,15 @@ export const TELERAD_DB_SCHEMA_V4 = {
   keyImages: 'sopInstanceUID, studyInstanceUID',
 } as const;
 
+/** v5 (reports and the outbox): drafts, signed reports, outbox jobs, the user profile; new tables only. */
+export const TELERAD_DB_SCHEMA_V5 = {
+  ...TELERAD_DB_SCHEMA_V4,
+  reportDrafts: 'id, studyInstanceUID',
+  reports: 'id, studyInstanceUID, outboxJobId',
+  outboxJobs: 'id, state, nextAttemptAt, studyInstanceUID, reportId',
+  userProfile: 'id',
+} as const;
+
 export class TeleradDB extends Dexie {
   studies!: Table<StudyRecord, string>;
   series!: Table<SeriesRecord, string>;
@@ -204,6 +334,10 @@ export class TeleradDB extends Dexie {
   cacheSettings!: Table<CacheSettingRecord, string>;
   annotations!: Table<AnnotationRecord, string>;
   keyImages!: Table<KeyImageRecord, string>;
+  reportDrafts!: Table<ReportDraftRecord, string>;
+  reports!: Table<SignedReportRecord, string>;
+  outboxJobs!: Table<OutboxJobRecord, string>;
+  userProfile!: Table<UserProfileRecord, string>;
 
   /** @param name database name; the app uses one fixed name, tests a unique one each. */
   constructor(name: string) {
@@ -230,5 +364,7 @@ export class TeleradDB extends Dexie {
       });
     // v4: new tables only: every cached study and setting passes through untouched.
     this.version(4).stores(TELERAD_DB_SCHEMA_V4);
+    // v5: new tables only: annotations, key images and the cache pass through untouched.
+    this.version(5).stores(TELERAD_DB_SCHEMA_V5);
   }
 }

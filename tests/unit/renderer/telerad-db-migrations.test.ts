@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import Dexie from 'dexie';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TELERAD_DB_SCHEMA_V1, TELERAD_DB_SCHEMA_V2, TELERAD_DB_SCHEMA_V3, TeleradDB } from '../../../src/renderer/cache/telerad-db';
+import { TELERAD_DB_SCHEMA_V1, TELERAD_DB_SCHEMA_V2, TELERAD_DB_SCHEMA_V3, TELERAD_DB_SCHEMA_V4, TELERAD_DB_VERSION, TeleradDB } from '../../../src/renderer/cache/telerad-db';
 
 // One test per migration: a database written by the previous schema version
 // opens under the current one with every row intact.
@@ -95,7 +95,7 @@ describe('TeleradDB migrations', () => {
 
     const db = new TeleradDB(name);
     await db.open();
-    expect(db.verno).toBe(4);
+    expect(db.verno).toBe(TELERAD_DB_VERSION);
     expect(await db.studies.get('1.1')).toMatchObject({ pinned: true, lastAccessedAt: 200, storedBytes: 10 });
     expect((await db.instanceBytes.get('1.1.1'))?.bytes.byteLength).toBe(10);
     expect((await db.cacheSettings.get('budgetBytes'))?.value).toBe(7e9);
@@ -106,6 +106,40 @@ describe('TeleradDB migrations', () => {
     });
     expect(await db.annotations.where('sopInstanceUID').equals('1.1.1').count()).toBe(1);
     expect(await db.keyImages.count()).toBe(0);
+    db.close();
+  });
+
+  it('v4 → v5 keeps annotations, key images and bytes, and adds empty report, draft, outbox and profile tables', async () => {
+    const name = `migrate-v4-v5-${Math.random()}`;
+    names.push(name);
+    const v4 = new Dexie(name);
+    v4.version(1).stores(TELERAD_DB_SCHEMA_V1);
+    v4.version(2).stores(TELERAD_DB_SCHEMA_V2);
+    v4.version(3).stores(TELERAD_DB_SCHEMA_V3);
+    v4.version(4).stores(TELERAD_DB_SCHEMA_V4);
+    await v4.table('annotations').put({
+      id: 'u1', studyInstanceUID: '1.1', seriesInstanceUID: 's', sopInstanceUID: '1.1.1', tool: 'Length',
+      data: { handles: { start: { x: 1, y: 2 }, end: { x: 3, y: 4 } } }, author: 'me', createdAt: 1, updatedAt: 2,
+    });
+    await v4.table('keyImages').put({ sopInstanceUID: '1.1.1', studyInstanceUID: '1.1', seriesInstanceUID: 's', author: 'me', createdAt: 3 });
+    await v4.table('instanceBytes').put({ sopInstanceUID: '1.1.1', bytes: new Uint8Array(12).buffer });
+    v4.close();
+
+    const db = new TeleradDB(name);
+    await db.open();
+    expect(db.verno).toBe(TELERAD_DB_VERSION);
+    expect(await db.annotations.get('u1')).toMatchObject({ tool: 'Length', data: { handles: { end: { x: 3, y: 4 } } }, updatedAt: 2 });
+    expect(await db.keyImages.get('1.1.1')).toMatchObject({ studyInstanceUID: '1.1', createdAt: 3 });
+    expect((await db.instanceBytes.get('1.1.1'))?.bytes.byteLength).toBe(12);
+    expect(await db.reportDrafts.count()).toBe(0);
+    expect(await db.reports.count()).toBe(0);
+    expect(await db.outboxJobs.count()).toBe(0);
+    expect(await db.userProfile.count()).toBe(0);
+    await db.outboxJobs.put({
+      id: 'j1', siteId: 'a', studyInstanceUID: '1.1', kind: 'report', reportId: 'r1', label: 'Report', instances: [],
+      state: 'queued', attempts: 0, nextAttemptAt: 10, uncertain: false, createdAt: 1, updatedAt: 1,
+    });
+    expect(await db.outboxJobs.where('state').equals('queued').count()).toBe(1);
     db.close();
   });
 });
