@@ -103,6 +103,12 @@ const KNOWN_DEFECTS: Record<string, string> = {
     "cornerstone-wado-image-loader 4.13.2's JPEG lossless decoder (jpeg-lossless-decoder-js) leaves the last pixel of a " +
     '3-component image at 0 (3 of 49152 samples differ); dcmtk dcmdjpeg decodes the same file exactly. ' +
     'Cf. rii-mango/JPEGLosslessDecoderJS#11.',
+  ...Object.fromEntries(
+    ['explicit VR little endian', 'RLE', 'JPEG-LS lossless'].map((syntax) => [
+      `${syntax} 8-bit signed with rescale`,
+      "cornerstone-wado-image-loader 4.13.2 hands back 8-bit pixel data as the raw bytes (Uint8Array) whatever PixelRepresentation says, in every transfer syntax: a stored -109 reads as 147 (half the samples differ); 16-bit signed data becomes an Int16Array.",
+    ]),
+  ),
 };
 
 cases.forEach((c, index) => {

@@ -13,8 +13,13 @@ export interface Point {
 export interface Calibration {
   rowSpacingMm: number;
   columnSpacingMm: number;
-  /** Which attribute gave it: PixelSpacing (patient plane) or ImagerPixelSpacing (detector, projection X-ray). */
-  source: 'PixelSpacing' | 'ImagerPixelSpacing';
+  /**
+   * Where it came from: PixelSpacing (patient plane), ImagerPixelSpacing
+   * (detector, projection X-ray) or Manual (the reader's reference object).
+   */
+  source: 'PixelSpacing' | 'ImagerPixelSpacing' | 'Manual';
+  /** Manual: the reference object's known size, as typed. */
+  referenceMm?: number;
 }
 
 /** The two DICOM attributes calibration may come from, as backslash-separated DS strings. */
@@ -41,6 +46,49 @@ export function calibrationFrom(attrs: SpacingAttributes): Calibration | undefin
   const ips = parsePair(attrs.imagerPixelSpacing);
   if (ips) return { rowSpacingMm: ips[0], columnSpacingMm: ips[1], source: 'ImagerPixelSpacing' };
   return undefined;
+}
+
+/**
+ * A calibration from a line drawn across a reference object of known size.
+ * The image's own spacing (if any) gives the pixel aspect ratio, which is
+ * kept; only the scale changes so the line measures `referenceMm`. Without
+ * one, pixels are taken as square. Undefined for a zero-length line or a
+ * size that is not a positive number.
+ */
+export function manualCalibration(start: Point, end: Point, referenceMm: number, base: Calibration | undefined): Calibration | undefined {
+  if (!Number.isFinite(referenceMm) || referenceMm <= 0) return undefined;
+  const row = base?.rowSpacingMm ?? 1;
+  const col = base?.columnSpacingMm ?? 1;
+  const drawn = Math.hypot((end.x - start.x) * col, (end.y - start.y) * row);
+  if (!(drawn > 0)) return undefined;
+  const k = referenceMm / drawn;
+  return { rowSpacingMm: row * k, columnSpacingMm: col * k, source: 'Manual', referenceMm };
+}
+
+/**
+ * An instance's calibration given its own (from DICOM) and its manual
+ * calibration record, if any (an `annotations` row with tool 'Calibration':
+ * `data.handles.start/end` and `referenceMm`). The reports use this too.
+ */
+export function effectiveCalibration(
+  own: Calibration | undefined,
+  manual: { data: Record<string, unknown>; referenceMm?: number } | undefined,
+): Calibration | undefined {
+  if (!manual || typeof manual.referenceMm !== 'number') return own;
+  const handles = (manual.data.handles ?? {}) as Record<string, { x?: unknown; y?: unknown } | undefined>;
+  const point = (h: { x?: unknown; y?: unknown } | undefined): Point | undefined =>
+    h && typeof h.x === 'number' && typeof h.y === 'number' ? { x: h.x, y: h.y } : undefined;
+  const start = point(handles.start);
+  const end = point(handles.end);
+  return (start && end && manualCalibration(start, end, manual.referenceMm, own)) || own;
+}
+
+/** How a figure was calibrated, in words, as shown next to it. */
+export function describeCalibration(cal: Calibration | undefined): string {
+  if (!cal) return 'uncalibrated';
+  if (cal.source === 'Manual') return `calibrated manually: ${(cal.referenceMm ?? 0).toFixed(1)} mm reference`;
+  if (cal.source === 'ImagerPixelSpacing') return 'calibrated from Imager Pixel Spacing (detector plane)';
+  return 'calibrated from Pixel Spacing';
 }
 
 export interface LengthResult {
@@ -159,6 +207,24 @@ export function measureAngle(a: Point, vertex: Point, b: Point, cal: Calibration
   return (Math.acos(cos) * 180) / Math.PI;
 }
 
+/**
+ * The Cobb angle: the angle between two lines (each given by two points),
+ * as lines rather than rays, so 0–90°; in physical space when calibrated.
+ */
+export function measureCobbAngle(a1: Point, a2: Point, b1: Point, b2: Point, cal: Calibration | undefined): number | undefined {
+  const sx = cal ? cal.columnSpacingMm : 1;
+  const sy = cal ? cal.rowSpacingMm : 1;
+  const ux = (a2.x - a1.x) * sx;
+  const uy = (a2.y - a1.y) * sy;
+  const vx = (b2.x - b1.x) * sx;
+  const vy = (b2.y - b1.y) * sy;
+  const nu = Math.hypot(ux, uy);
+  const nv = Math.hypot(vx, vy);
+  if (nu === 0 || nv === 0) return undefined;
+  const cos = Math.min(1, Math.abs(ux * vx + uy * vy) / (nu * nv));
+  return (Math.acos(cos) * 180) / Math.PI;
+}
+
 /** The pixels `ellipseStats` counts (exported so tests can compute the truth over the same set). */
 export function* ellipsePixels(start: Point, end: Point, columns: number, rows: number): Generator<{ i: number; j: number }> {
   const cx = (start.x + end.x) / 2;
@@ -179,13 +245,18 @@ export function* ellipsePixels(start: Point, end: Point, columns: number, rows: 
   }
 }
 
-/** "NN.N mm", or "NN.N px (uncalibrated)". */
-export function formatLength(r: LengthResult): string {
-  return r.unit === 'mm' ? `${r.value.toFixed(1)} mm` : `${r.value.toFixed(1)} px (uncalibrated)`;
+/** "NN.N mm", or "NN.N px (uncalibrated)"; a manual calibration is named after the figure. */
+export function formatLength(r: LengthResult, cal?: Calibration): string {
+  if (r.unit === 'px') return `${r.value.toFixed(1)} px (uncalibrated)`;
+  return `${r.value.toFixed(1)} mm${manualSuffix(cal)}`;
 }
 
-export function formatEllipse(s: EllipseStats, modalityUnit: string): string {
+function manualSuffix(cal: Calibration | undefined): string {
+  return cal?.source === 'Manual' ? ` (${describeCalibration(cal)})` : '';
+}
+
+export function formatEllipse(s: EllipseStats, modalityUnit: string, cal?: Calibration): string {
   const u = modalityUnit ? ` ${modalityUnit}` : '';
-  const area = s.areaUnit === 'mm²' ? `${s.area.toFixed(1)} mm²` : `${s.area.toFixed(0)} px² (uncalibrated)`;
+  const area = s.areaUnit === 'mm²' ? `${s.area.toFixed(1)} mm²${manualSuffix(cal)}` : `${s.area.toFixed(0)} px² (uncalibrated)`;
   return `Area ${area} · mean ${s.mean.toFixed(1)}${u} · SD ${s.stdDev.toFixed(1)} · min ${Math.round(s.min)} · max ${Math.round(s.max)}`;
 }

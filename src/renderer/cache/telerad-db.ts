@@ -140,13 +140,28 @@ export interface AnnotationRecord {
   studyInstanceUID: string;
   seriesInstanceUID: string;
   sopInstanceUID: string;
-  /** cornerstone-tools tool name: 'Length', 'EllipticalRoi', ... */
+  /**
+   * cornerstone-tools tool name: 'Length', 'EllipticalRoi', 'Angle', 'Probe',
+   * 'CobbAngle', 'ArrowAnnotate' (`data.text`), 'TextMarker' (free text,
+   * `data.text`), or 'Calibration': the instance's manual calibration, a line
+   * (`data.handles.start/end`) across a reference of `referenceMm` millimetres.
+   */
   tool: string;
   data: Record<string, unknown>;
-  /** Who drew it. There is no user profile yet: always the local seam "me". */
+  /** Who drew it: the user profile's name when set, else the local seam "me". */
   author: string;
   createdAt: number;
   updatedAt: number;
+  /** A locked annotation cannot be moved, edited or deleted until unlocked. */
+  locked?: boolean;
+  /** Calibration only: the reference object's known size in mm. */
+  referenceMm?: number;
+  /**
+   * ROI statistics and probe values as computed from the decoded pixels when
+   * the annotation was last drawn or moved (measure.ts, modality units): a
+   * report signed later needs them and cannot decode the image itself.
+   */
+  pixelFigures?: { stats?: { mean: number; stdDev: number; min: number; max: number }; probeValue?: number; modality?: string };
 }
 
 /** v4: an instance the reader flagged as a key image of its study. */

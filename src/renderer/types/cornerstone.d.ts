@@ -31,7 +31,9 @@ declare module 'cornerstone-core' {
     color: boolean;
     getPixelData(): ArrayLike<number>;
     /** The dicom-parser DataSet the WADO image loader decoded the image from. */
-    data?: { string(tag: string): string | undefined };
+    data?: { string(tag: string): string | undefined; intString?(tag: string): number | undefined; floatString?(tag: string): number | undefined };
+    /** Decoded bytes, as counted by the image cache. */
+    sizeInBytes?: number;
   }
   export interface CornerstoneEvents {
     IMAGE_RENDERED: string;
@@ -47,6 +49,8 @@ declare module 'cornerstone-core' {
     resize(element: HTMLElement, forceFitToWindow?: boolean): void;
     reset(element: HTMLElement): void;
     getImage(element: HTMLElement): Image | undefined;
+    /** Paints an image on a plain canvas with its default viewport (the series thumbnails). */
+    renderToCanvas(canvas: HTMLCanvasElement, image: Image): void;
     updateImage(element: HTMLElement): void;
     imageCache: { purgeCache(): void; setMaximumSizeBytes(bytes: number): void };
     EVENTS: CornerstoneEvents;

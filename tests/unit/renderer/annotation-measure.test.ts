@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { calibrationFrom, ellipsePixels, ellipseStats, formatEllipse, formatLength, measureAngle, measureLength, probeValue, rectangleStats } from '../../../src/renderer/annotations/measure';
+import { calibrationFrom, describeCalibration, effectiveCalibration, ellipsePixels, ellipseStats, formatEllipse, formatLength, manualCalibration, measureAngle, measureCobbAngle, measureLength, probeValue, rectangleStats } from '../../../src/renderer/annotations/measure';
 
 describe('measurement calibration', () => {
   it('uses PixelSpacing (row, column) when present', () => {
@@ -80,5 +80,66 @@ describe('angle', () => {
     expect(measureAngle({ x: 10, y: 0 }, { x: 0, y: 0 }, { x: 10, y: 10 }, undefined)).toBeCloseTo(45);
     // 10 px across at 1 mm and 10 px down at 2 mm: atan(20/10).
     expect(measureAngle({ x: 10, y: 0 }, { x: 0, y: 0 }, { x: 10, y: 10 }, calibrationFrom({ pixelSpacing: '2\\1' }))).toBeCloseTo((Math.atan2(20, 10) * 180) / Math.PI);
+  });
+});
+
+describe('Cobb angle', () => {
+  it('is the angle between the two lines, whichever way each was drawn, 0–90°', () => {
+    // Line 1 tilted +20° from horizontal, line 2 tilted −15°: 35° between them.
+    const rad = (d: number): number => (d * Math.PI) / 180;
+    const a1 = { x: 100, y: 100 };
+    const a2 = { x: 100 + 80 * Math.cos(rad(20)), y: 100 + 80 * Math.sin(rad(20)) };
+    const b1 = { x: 120, y: 300 };
+    const b2 = { x: 120 + 60 * Math.cos(rad(-15)), y: 300 + 60 * Math.sin(rad(-15)) };
+    expect(measureCobbAngle(a1, a2, b1, b2, undefined)).toBeCloseTo(35, 6);
+    // Reversing one line (drawn right to left) gives the same angle, not 145°.
+    expect(measureCobbAngle(a2, a1, b1, b2, undefined)).toBeCloseTo(35, 6);
+    // Perpendicular lines: 90°; parallel: 0.
+    expect(measureCobbAngle({ x: 0, y: 0 }, { x: 10, y: 0 }, { x: 0, y: 0 }, { x: 0, y: 10 }, undefined)).toBeCloseTo(90, 6);
+    expect(measureCobbAngle({ x: 0, y: 0 }, { x: 10, y: 0 }, { x: 0, y: 5 }, { x: 20, y: 5 }, undefined)).toBeCloseTo(0, 6);
+    expect(measureCobbAngle({ x: 0, y: 0 }, { x: 0, y: 0 }, { x: 0, y: 5 }, { x: 20, y: 5 }, undefined)).toBeUndefined();
+  });
+  it('is measured in physical space when rows and columns are spaced differently', () => {
+    // 45° in pixels becomes atan(2) from horizontal when rows are twice as far apart.
+    const cal = calibrationFrom({ pixelSpacing: '2\\1' });
+    const deg = measureCobbAngle({ x: 0, y: 0 }, { x: 10, y: 10 }, { x: 0, y: 20 }, { x: 10, y: 20 }, cal)!;
+    expect(deg).toBeCloseTo((Math.atan(2) * 180) / Math.PI, 6);
+  });
+});
+
+describe('manual calibration', () => {
+  it('scales so that the reference line measures the typed size, and labels figures with it', () => {
+    const cal = manualCalibration({ x: 10, y: 10 }, { x: 110, y: 10 }, 25, undefined)!;
+    expect(cal).toMatchObject({ rowSpacingMm: 0.25, columnSpacingMm: 0.25, source: 'Manual', referenceMm: 25 });
+    const r = measureLength({ x: 0, y: 0 }, { x: 0, y: 160 }, cal);
+    expect(r).toEqual({ value: 40, unit: 'mm' });
+    expect(formatLength(r, cal)).toBe('40.0 mm (calibrated manually: 25.0 mm reference)');
+    expect(describeCalibration(cal)).toBe('calibrated manually: 25.0 mm reference');
+    expect(describeCalibration(undefined)).toBe('uncalibrated');
+  });
+  it("keeps the image's own pixel aspect ratio and replaces only its scale (a magnified radiograph)", () => {
+    const detector = calibrationFrom({ imagerPixelSpacing: '0.2\\0.1' });
+    // A vertical 100 px line is 20 mm on the detector; the object is really 16 mm (magnification 1.25).
+    const cal = manualCalibration({ x: 0, y: 0 }, { x: 0, y: 100 }, 16, detector)!;
+    expect(cal.rowSpacingMm).toBeCloseTo(0.16, 9);
+    expect(cal.columnSpacingMm).toBeCloseTo(0.08, 9);
+    expect(measureLength({ x: 0, y: 0 }, { x: 100, y: 0 }, cal).value).toBeCloseTo(8, 9);
+  });
+  it('refuses a zero-length line or a size that is not positive', () => {
+    expect(manualCalibration({ x: 5, y: 5 }, { x: 5, y: 5 }, 10, undefined)).toBeUndefined();
+    expect(manualCalibration({ x: 0, y: 0 }, { x: 5, y: 5 }, 0, undefined)).toBeUndefined();
+    expect(manualCalibration({ x: 0, y: 0 }, { x: 5, y: 5 }, Number.NaN, undefined)).toBeUndefined();
+  });
+});
+
+describe('effective calibration of an instance', () => {
+  it('is the manual one when a calibration record exists, else the DICOM one', () => {
+    const own = calibrationFrom({ imagerPixelSpacing: '0.2\\0.2' });
+    const record = { data: { handles: { start: { x: 0, y: 0 }, end: { x: 100, y: 0 } } }, referenceMm: 15 };
+    const cal = effectiveCalibration(own, record)!;
+    expect(cal).toMatchObject({ source: 'Manual', referenceMm: 15 });
+    expect(cal.columnSpacingMm).toBeCloseTo(0.15, 12);
+    expect(effectiveCalibration(own, undefined)).toBe(own);
+    expect(effectiveCalibration(undefined, { data: { handles: {} }, referenceMm: 15 })).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@ import 'fake-indexeddb/auto';
 import Dexie from 'dexie';
 import type { Image } from 'cornerstone-core';
 import type { MeasurementData } from 'cornerstone-tools';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import { createAnnotationRepo } from '../../../src/renderer/annotations/annotation-repo';
@@ -32,6 +32,8 @@ function fakeTools(): ToolsRuntime & { state: Map<string, { tool: string; data: 
     removeMeasurement: (_el, _tool, uuid) => {
       for (const [k, v] of state) state.set(k, v.filter((i) => i.data.uuid !== uuid));
     },
+    setTextHandlers: () => undefined,
+    setManualSpacing: () => undefined,
   };
 }
 
@@ -101,8 +103,7 @@ describe('measurement store', () => {
     fire(v.el, EVENTS.completed, 'Length', data);
     expect(a.store.getState().items).toMatchObject([{ id: 'u1', kind: 'length', text: '10.0 mm', lengthMm: 10 }]);
     expect(a.store.getState().pendingWrites).toBe(1); // the view says when the write has landed
-    await settle();
-    expect(a.store.getState().pendingWrites).toBe(0);
+    await vi.waitFor(() => expect(a.store.getState().pendingWrites).toBe(0));
     const rec = await a.db.annotations.get('u1');
     expect(rec).toMatchObject({ sopInstanceUID: 'sop1', studyInstanceUID: 'study', tool: 'Length', author: LOCAL_AUTHOR, createdAt: 1000 });
     v.close();
@@ -138,7 +139,10 @@ describe('measurement store', () => {
     expect(item.text).toContain('mean 40.0 HU');
     fire(v.el, EVENTS.modified, 'EllipticalRoi', { ...data, handles: { start: { x: 10, y: 10 }, end: { x: 50, y: 30 } } });
     await settle();
-    expect((await s.db.annotations.get('e1'))?.data).toMatchObject({ handles: { end: { x: 50 } } });
+    const stored = await s.db.annotations.get('e1');
+    expect(stored?.data).toMatchObject({ handles: { end: { x: 50 } } });
+    // What a report signed later states: the ROI's figures from the decoded pixels, in HU.
+    expect(stored?.pixelFigures).toEqual({ stats: { mean: 40, stdDev: 0, min: 40, max: 40 }, modality: 'CT' });
     s.store.remove('e1');
     expect(s.store.getState().items).toEqual([]);
     await settle();

@@ -106,7 +106,7 @@ function fakeImaging(): ImagingRuntime & { painted: string[] } {
   const cornerstone = {
     enable: () => undefined,
     disable: () => undefined,
-    loadAndCacheImage: async (id: string) => ({ imageId: id }),
+    loadAndCacheImage: async (id: string) => ({ imageId: id, rows: 1, columns: 1, getPixelData: () => [0] }),
     displayImage: (_el: unknown, image: { imageId: string }) => painted.push(image.imageId),
     reset: () => undefined,
     getViewport: () => viewport,
@@ -138,7 +138,8 @@ describe('the viewer and a corrupt cached image', () => {
     await tamper(db, sops[1]!);
     api.retrieved.length = 0;
     const viewer = createViewerStore({ cache, retriever, imaging: fakeImaging(), log: createLogger('v', memorySink()), isOnline: typeof online === 'function' ? online : () => online });
-    viewer.open({} as HTMLElement, { study: STUDY_FIELDS, site: SITE });
+    viewer.attachViewport(0, {} as HTMLElement);
+    viewer.open({ study: STUDY_FIELDS, site: SITE });
     return { viewer, api, cache };
   }
 
@@ -147,7 +148,7 @@ describe('the viewer and a corrupt cached image', () => {
     await until(() => viewer.getState().message?.startsWith('1 image failed its integrity check and was removed') === true, 'the note');
     await until(async () => (await cache.getStudy(STUDY))?.complete === true, 'the study complete again');
     expect(api.retrieved).toEqual([sops[1]]);
-    await until(() => viewer.getState().displayedIndex === 1 && viewer.getState().message === undefined, 'the re-fetched slice shown');
+    await until(() => viewer.viewports[0]!.getState().displayedIndex === 1 && viewer.getState().message === undefined, 'the re-fetched slice shown');
   });
 
   it('offline, keeps the note and shows the rest of the study', async () => {
@@ -155,8 +156,8 @@ describe('the viewer and a corrupt cached image', () => {
     await until(() => viewer.getState().message !== undefined, 'the note');
     expect(viewer.getState().message).toBe(integrityNote(1, false));
     expect(viewer.getState().message).toBe('1 image failed its integrity check and was removed; it will be fetched again when the site is reachable');
-    viewer.show(0);
-    await until(() => viewer.getState().displayedIndex === 0, 'another slice shown');
+    viewer.viewports[0]!.show(0);
+    await until(() => viewer.viewports[0]!.getState().displayedIndex === 0, 'another slice shown');
     expect(viewer.getState().message).toBe(integrityNote(1, false));
     expect(api.retrieved).toEqual([]);
   });
