@@ -17,8 +17,11 @@ import { createPdfRuntime } from './referral/pdf-runtime';
 import { createReferralPanelStore } from './referral/referral-panel-store';
 import { createPdfAttachmentLoader, createReferralLookup } from './referral/referral-reader';
 import { DECODE_WORKER_FILE } from '../shared/csp';
-import { initCornerstone } from './viewer/cornerstone-setup';
+import { DECODED_IMAGE_CACHE_BYTES, initCornerstone } from './viewer/cornerstone-setup';
 import { createViewerStore } from './viewer/viewer-store';
+import { createReports } from './reports/report-wiring';
+import { hasUnsentReportWork } from './reports/report-status';
+import { createStackPreloader } from './viewer/stack-preloader';
 import { initTools } from './viewer/tools-setup';
 import { createAnnotationRepo } from './annotations/annotation-repo';
 import { createMeasurementStore } from './annotations/measurement-store';
@@ -31,6 +34,10 @@ import { createWorklistStore } from './worklist/worklist-store';
 import { createSitesStore } from './sites/sites-store';
 import { createTransfersStore } from './transfers/transfers-store';
 import pdfWorkerUrl from 'pdfjs-dist/build/pdf.worker.min.mjs?url';
+import { createDeliveryNotices } from './outbox/delivery-notices';
+import { createOutbox } from './outbox/outbox-scheduler';
+import { createSiteTransport } from './outbox/stow-client';
+import { gatewayPathForSite } from '../shared/gateway';
 import './app/theme.css';
 
 /**
@@ -49,8 +56,8 @@ const budget = new CacheBudget({
   log: log.child('storage'),
   storage: navigator.storage,
   isOpen,
-  // The seam for drafts (issue 6) and the outbox (issue 7): cases with unsent work will be pinned here.
-  hasUnsentWork: () => false,
+  // A case with a report draft or an unsent outbox job keeps its images (signing and corrections read them).
+  hasUnsentWork: (uid) => hasUnsentReportWork(db, uid),
   // Only a case the user is waiting for evicts others; prefetch stops at the budget rather than churn.
   mayEvictFor: isOpen,
   onEvicted: () => {
@@ -122,19 +129,6 @@ const imaging = initCornerstone(log.child('cornerstone'), navigator.hardwareConc
   host: window,
   url: new URL(`assets/${DECODE_WORKER_FILE}`, document.baseURI).href,
 });
-const viewerBase = createViewerStore({
-  cache,
-  retriever,
-  imaging,
-  log: log.child('viewer'),
-  onCacheChanged: () => void worklist.refreshCached(),
-  isOnline: connectivity.isOnline,
-});
-// Images dropped by the integrity check while offline are fetched as soon as the network is back.
-connectivity.subscribe(() => {
-  if (connectivity.isOnline()) viewer.refetchDropped();
-});
-
 const measurements = createMeasurementStore({
   tools: initTools(imaging, log.child('tools')),
   repo: createAnnotationRepo(db),
@@ -142,18 +136,31 @@ const measurements = createMeasurementStore({
   now: Date.now,
   log: log.child('measurements'),
 });
+const viewerBase = createViewerStore({
+  cache,
+  retriever,
+  imaging,
+  log: log.child('viewer'),
+  onCacheChanged: () => void worklist.refreshCached(),
+  isOnline: connectivity.isOnline,
+  measurements,
+  createPreloader: createStackPreloader,
+  decodedCacheBytes: DECODED_IMAGE_CACHE_BYTES,
+});
+// Images dropped by the integrity check while offline are fetched as soon as the network is back.
+connectivity.subscribe(() => {
+  if (connectivity.isOnline()) viewer.refetchDropped();
+});
+// The open study is never evicted while it is on screen.
 const viewer: ViewerStore = {
   ...viewerBase,
-  measurements,
-  open(el, req) {
+  open(req) {
     const uid = req.study.studyInstanceUID;
     openStudies.set(uid, (openStudies.get(uid) ?? 0) + 1);
-    const close = viewerBase.open(el, req);
-    const detach = measurements.attach(el, uid, { displayed: () => viewerBase.getState().displayed, subscribe: viewerBase.subscribe });
+    const close = viewerBase.open(req);
     return () => {
       openStudies.set(uid, (openStudies.get(uid) ?? 1) - 1);
       if (!isOpen(uid)) openStudies.delete(uid);
-      detach();
       close();
     };
   },
@@ -175,6 +182,41 @@ const referralPanel = createReferralPanelStore({
 });
 const pdfRuntime = createPdfRuntime(pdfWorkerUrl, log.child('pdf'));
 
+// Outbox (issue 6; issue 7's referrals too): durable jobs delivered by STOW-RS through the gateway, exactly once.
+const outbox = createOutbox({
+  db,
+  transport: createSiteTransport({ fetchImpl: window.fetch.bind(window), siteBaseUrl: (id) => window.location.origin + gatewayPathForSite(id) }),
+  clock: { now: Date.now, setTimeout: (fn, ms) => window.setTimeout(fn, ms), clearTimeout: (h) => window.clearTimeout(h as number) },
+  random: Math.random,
+  log: log.child('outbox'),
+  network: browserNetworkStatus(window, navigator),
+  siteName: (id) => worklist.getState().sites.find((s) => s.site.id === id)?.site.name,
+});
+void outbox.start();
+// A site the worklist finds reachable again: jobs backing off from it go now rather than at their next try.
+let unreachableBefore = new Set(connectivity.getState().unreachableSiteIds);
+connectivity.subscribe(() => {
+  const now = new Set(connectivity.getState().unreachableSiteIds);
+  for (const id of unreachableBefore) if (!now.has(id)) void outbox.siteReachable(id);
+  unreachableBefore = now;
+});
+const deliveryNotices = createDeliveryNotices({ onDelivered: outbox.onDelivered, setTimeout: (fn, ms) => window.setTimeout(fn, ms) });
+
+// Reports (issue 6): drafts, signing into the outbox, case statuses and the read-back of a site's reports.
+const reports = createReports({
+  db,
+  readInstanceBytes: (uid) => cache.readInstanceBytes(uid),
+  dicomweb,
+  loadSitePdf: createPdfAttachmentLoader({ cache, dicomweb, log: log.child('reports') }),
+  worklist,
+  wakeOutbox: () => outbox.wake(),
+  randomUUID: () => crypto.randomUUID(),
+  now: Date.now,
+  log: log.child('reports'),
+});
+// Leaving the page: write what is typed now rather than at the next debounce.
+window.addEventListener('pagehide', () => void reports.panel.flush());
+
 window.addEventListener('unhandledrejection', (e) => log.error('Unhandled rejection', e.reason));
 window.addEventListener('error', (e) => log.error('Uncaught error', e.error ?? e.message));
 
@@ -182,6 +224,6 @@ const rootEl = document.getElementById('root');
 if (!rootEl) throw new Error('index.html has no #root');
 createRoot(rootEl).render(
   <StrictMode>
-    <App deps={{ client, worklist, viewer, log, sites, referralPanel, pdfRuntime, transfers, connectivity, prefetch, storage }} />
+    <App deps={{ client, worklist, viewer, log, sites, referralPanel, pdfRuntime, transfers, connectivity, prefetch, storage, reports, outbox: { jobs: outbox, notices: deliveryNotices } }} />
   </StrictMode>,
 );

@@ -21,7 +21,16 @@ export type Fault =
   /** Read the request and never answer. */
   | { kind: 'hang' }
   /** Fetch upstream uncompressed and send a damaged copy, with a Content-Length that matches the damage. */
-  | { kind: 'rewrite'; body: 'wrong-boundary' | 'truncated' | 'malformed-json' };
+  | { kind: 'rewrite'; body: 'wrong-boundary' | 'truncated' | 'malformed-json' }
+  /**
+   * Drop both connections `offset` bytes into the exchange, counting the request body first and then the
+   * response body as it comes off the wire: below the request's length upstream gets an incomplete request
+   * (so it stores nothing); from there the answer is cut (upstream has acted on the whole request). At exactly
+   * the request's length the client gets no answer at all.
+   */
+  | { kind: 'cut-at'; offset: number }
+  /** Forward the request, take upstream's whole answer, and hold it back until clearFaults() (or the client leaves). */
+  | { kind: 'hold-response' };
 
 export interface ProxyRequest {
   method: string;
@@ -69,6 +78,8 @@ export interface FaultProxy {
 
 /** WADO-RS of one instance. */
 export const isWado = (r: ProxyRequest): boolean => r.sopInstanceUID !== undefined;
+/** STOW-RS: a POST of instances. */
+export const isStow = (r: ProxyRequest): boolean => r.method === 'POST';
 /** QIDO-RS (any level). */
 export const isQido = (r: ProxyRequest): boolean => r.sopInstanceUID === undefined && /application\/dicom\+json|application\/json/.test(r.accept);
 
@@ -103,6 +114,8 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const rules: Array<FaultRule & { skip: number; times: number }> = [];
   const exchanges: ProxyExchange[] = [];
   const hanging = new Set<ServerResponse>();
+  /** Answers held back by 'hold-response', sent on clearFaults(). */
+  const held = new Set<() => void>();
   const server = http.createServer();
 
   const pickFault = (r: ProxyRequest): Fault | undefined => {
@@ -117,6 +130,80 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       return rule.fault;
     }
     return undefined;
+  };
+
+  /** The 'cut-at' fault: forwards byte by byte and drops both sides at `offset` (request body, then response body). */
+  const cutExchange = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    offset: number,
+    record: (status: number, wire: number, encoding?: string) => void,
+  ): void => {
+    const headers = forwardHeaders(req.headers);
+    // No keep-alive agent: the upstream socket is destroyed with the cut.
+    const up = http.request({ host: target.hostname, port: target.port, path, method: req.method, headers });
+    let sent = 0;
+    let cut = false;
+    const dropClient = (): void => {
+      cut = true;
+      req.socket.destroy();
+    };
+    up.on('error', () => {
+      if (!cut) dropClient();
+    });
+    req.on('data', (c: Buffer) => {
+      if (cut) return;
+      const room = offset - sent;
+      if (c.length <= room) {
+        sent += c.length;
+        up.write(c);
+        return;
+      }
+      // Strictly less than the whole body reaches upstream, and never its end: it cannot store this request.
+      if (room > 0) up.write(c.subarray(0, room));
+      sent += room;
+      record(0, 0);
+      up.destroy();
+      dropClient();
+    });
+    req.on('end', () => {
+      if (!cut) up.end();
+    });
+    up.on('response', (upRes) => {
+      const status = upRes.statusCode ?? 502;
+      const encoding = upRes.headers['content-encoding'];
+      let room = offset - sent;
+      let wire = 0;
+      if (room <= 0) {
+        // Upstream has answered; the client never hears it.
+        upRes.resume();
+        record(status, 0, encoding);
+        dropClient();
+        return;
+      }
+      res.writeHead(status, forwardHeaders(upRes.headers));
+      upRes.on('data', (c: Buffer) => {
+        if (cut) return;
+        if (c.length < room) {
+          room -= c.length;
+          wire += c.length;
+          res.write(c);
+          return;
+        }
+        wire += room;
+        res.write(c.subarray(0, room), () => dropClient());
+        cut = true;
+        upRes.resume();
+        record(status, wire, encoding);
+      });
+      upRes.on('end', () => {
+        if (cut) return;
+        // The answer was shorter than the offset: it passes whole.
+        res.end();
+        record(status, wire, encoding);
+      });
+    });
   };
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -149,6 +236,11 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       return;
     }
 
+    if (fault?.kind === 'cut-at') {
+      cutExchange(req, res, request.path, fault.offset, (status, wire, encoding) => record(status, wire, encoding));
+      return;
+    }
+
     const headers = forwardHeaders(req.headers);
     // A body to damage must come uncompressed; everything else goes as the client asked, gzip included.
     if (fault?.kind === 'rewrite') delete headers['accept-encoding'];
@@ -159,6 +251,25 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         const outHeaders = forwardHeaders(upRes.headers);
         const encoding = upRes.headers['content-encoding'];
         let wire = 0;
+        if (fault?.kind === 'hold-response') {
+          const chunks: Buffer[] = [];
+          upRes.on('data', (c: Buffer) => {
+            wire += c.length;
+            chunks.push(c);
+          });
+          upRes.on('end', () => {
+            record(status, wire, encoding);
+            const release = (): void => {
+              held.delete(release);
+              if (res.destroyed) return;
+              res.writeHead(status, outHeaders);
+              res.end(Buffer.concat(chunks));
+            };
+            held.add(release);
+            res.once('close', () => held.delete(release));
+          });
+          return;
+        }
         if (fault?.kind === 'rewrite') {
           const chunks: Buffer[] = [];
           upRes.on('data', (c: Buffer) => {
@@ -225,6 +336,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     },
     clearFaults() {
       rules.length = 0;
+      for (const release of [...held]) release();
       for (const res of hanging) res.destroy();
       hanging.clear();
     },

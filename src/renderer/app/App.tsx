@@ -19,6 +19,12 @@ import type { Prefetch } from '../prefetch/prefetch-wiring';
 import { PrefetchPanel, PrefetchStatus } from '../prefetch/PrefetchPanel';
 import type { ConnectivityStore } from './connectivity';
 import { ConnectivityIndicator } from './ConnectivityIndicator';
+import type { DeliveryNotices } from '../outbox/delivery-notices';
+import type { OutboxView } from '../outbox/OutboxPanel';
+import { DeliveryToasts, OutboxButton, OutboxPanel } from '../outbox/OutboxPanel';
+import type { Reports } from '../reports/report-wiring';
+import { ReportPanel } from '../reports/ReportPanel';
+import { NewReportNoticeList } from '../reports/NewReportNotices';
 
 /** Everything the UI needs, built once in main.tsx: components receive, never construct, their services. */
 export interface AppDeps {
@@ -39,6 +45,10 @@ export interface AppDeps {
   prefetch?: Prefetch;
   /** Online / offline / sites unreachable, shown in the header. */
   connectivity?: ConnectivityStore;
+  /** The store-and-forward outbox (the header's "Outbox (n)") and its "delivered" notices. */
+  outbox?: { jobs: OutboxView; notices: DeliveryNotices };
+  /** The report editor of the open case, and "new report" notices over the worklist. */
+  reports?: Reports;
 }
 
 export function App({ deps }: { deps: AppDeps }): JSX.Element {
@@ -48,6 +58,7 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
   const [showSites, setShowSites] = useState(false);
   const [showTransfers, setShowTransfers] = useState(false);
   const [showStorage, setShowStorage] = useState(false);
+  const [showOutbox, setShowOutbox] = useState(false);
   const [showPrefetch, setShowPrefetch] = useState(false);
 
   useEffect(() => {
@@ -108,7 +119,10 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
             }}
           />
         )}
+        {deps.outbox && <OutboxButton outbox={deps.outbox.jobs} pressed={showOutbox} onToggle={() => setShowOutbox((v) => !v)} />}
       </header>
+      {deps.outbox && showOutbox && <OutboxPanel outbox={deps.outbox.jobs} onClose={() => setShowOutbox(false)} />}
+      {deps.outbox && <DeliveryToasts notices={deps.outbox.notices} />}
       {deps.transfers && showTransfers && <TransfersPanel store={deps.transfers} />}
       {deps.storage && showStorage && <StoragePanel store={deps.storage} onClose={() => setShowStorage(false)} />}
       {deps.prefetch && showPrefetch && <PrefetchPanel settings={deps.prefetch.settings} sites={worklist.getState().sites.map((s) => s.site)} />}
@@ -123,6 +137,13 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
               pdfRuntime={pdfRuntime}
               onShowSeries={viewer.selectSeries}
             />
+            {deps.reports && (
+              <ReportPanel
+                store={deps.reports.panel}
+                reportCase={{ site: open.site, siteId: open.study.siteId, studyInstanceUID: open.study.studyInstanceUID, modalities: open.study.modalities, description: open.study.description }}
+                pdfRuntime={pdfRuntime}
+              />
+            )}
           </div>
         ) : showSites ? (
           <SitesPanel store={deps.sites} onClose={() => setShowSites(false)} />
@@ -130,6 +151,7 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
           <WorklistView store={worklist} onOpen={onOpen} {...(deps.prefetch ? { prefetchMarks: deps.prefetch.settings } : {})} />
         )}
       </main>
+      {deps.reports && <NewReportNoticeList notices={deps.reports.notices} />}
     </div>
   );
 }

@@ -11,12 +11,13 @@ import { dicomParser } from '../lib/dicom-parser';
 import { PHOTO_SOP_CLASSES, SR_SOP_CLASSES, SopClass } from './referral-codes';
 import { isReferralNote, parseSrDocument, readReferralNote } from './referral-sr';
 import type { ReferralNoteFields } from './referral-sr';
+import { REPORT_PDF_QIDO_FIELDS, isReportPdfDataset } from '../reports/report-pdf-identity';
 
 /** Document Title (0042,0010): the name of an Encapsulated PDF, in the instance-level QIDO answer. */
 const DocumentTitleTag = '00420010';
 
 /** Instance-level QIDO fields the reader needs; one `includefield` key each (Orthanc's plugin ignores a comma list). */
-export const REFERRAL_QIDO_FIELDS: readonly string[] = [Tag.SOPClassUID, Tag.SeriesDescription, Tag.Modality, DocumentTitleTag];
+export const REFERRAL_QIDO_FIELDS: readonly string[] = [Tag.SOPClassUID, Tag.SeriesDescription, Tag.Modality, DocumentTitleTag, ...REPORT_PDF_QIDO_FIELDS];
 
 /**
  * (site, study) → what the study's referral packet says, or undefined when the
@@ -60,6 +61,8 @@ function classify(ds: DicomJsonDataset): Classified {
   const sopClass = getString(ds, Tag.SOPClassUID) ?? '';
   if (SR_SOP_CLASSES.has(sopClass) || (!sopClass && modality === 'SR')) return { kind: 'sr', sopInstanceUID: sop, seriesInstanceUID: series };
   if (sopClass === SopClass.EncapsulatedPdf) {
+    // A report's own PDF (issue 6) is the answer, shown by the report panel, not an attachment of the referral.
+    if (isReportPdfDataset(ds)) return { kind: 'other' };
     const title = getString(ds, DocumentTitleTag) ?? getString(ds, Tag.SeriesDescription) ?? 'PDF document';
     return { kind: 'attachment', attachment: { sopInstanceUID: sop, seriesInstanceUID: series, sopClassUID: sopClass, kind: 'pdf', title } };
   }

@@ -1,4 +1,5 @@
 import type { AnnotationRecord, ReportKind, ReportPriority, CriticalFinding } from '../cache/telerad-db';
+import type { Calibration } from '../annotations/measure';
 
 /**
  * The contract between the report editor (drafts, signing, the outbox job)
@@ -36,6 +37,23 @@ export interface ImageReference {
   frameNumber?: number;
 }
 
+/**
+ * What the viewer knew about a measurement's image when the report was
+ * signed, so the SR carries the figures the reader saw. All optional: without
+ * them the builder falls back to cornerstone-tools' cached stats in the
+ * annotation's data, then to geometry alone (lengths in pixels).
+ */
+export interface MeasurementFigures {
+  /** mm per pixel (PixelSpacing, ImagerPixelSpacing or a manual calibration). */
+  calibration?: Calibration;
+  /** The image's modality: 'CT' makes ROI and probe values Hounsfield units. */
+  modality?: string;
+  /** Ellipse/rectangle ROI statistics over its pixels, in modality units (measure.ts ellipseStats/rectangleStats). */
+  stats?: { mean: number; stdDev: number; min: number; max: number };
+  /** Probe: the pixel's value in modality units. */
+  probeValue?: number;
+}
+
 /** Everything needed to build a signed report's two instances. UIDs are given: they were made once, at signing. */
 export interface ReportBuildInput {
   kind: ReportKind;
@@ -46,17 +64,23 @@ export interface ReportBuildInput {
   priority: ReportPriority;
   critical?: CriticalFinding;
   /** The measurements as signed, each with the image it is on. */
-  measurements: { annotation: AnnotationRecord; image: ImageReference }[];
+  measurements: { annotation: AnnotationRecord; image: ImageReference; figures?: MeasurementFigures }[];
   keyImages: ImageReference[];
-  author: { name: string; credentials: string };
+  author: { name: string; credentials: string; institution?: string };
   signedAt: number;
+  /**
+   * Minutes east of UTC the report's dates and times are written in
+   * (TimezoneOffsetFromUTC); default 0, UTC, so the same input gives the same
+   * bytes on every machine.
+   */
+  timezoneOffsetMinutes?: number;
   study: StudyContext;
   srSopInstanceUID: string;
   srSeriesInstanceUID: string;
   pdfSopInstanceUID: string;
   pdfSeriesInstanceUID: string;
   /** Addendum or amendment: the SR it corrects (Predecessor Documents Sequence). */
-  predecessor?: ImageReference & { studyInstanceUID: string };
+  predecessor?: ImageReference & { studyInstanceUID: string; signedAt?: number };
 }
 
 /** One DICOM Part 10 file ready for STOW-RS. */
@@ -101,4 +125,10 @@ export interface ReadReport {
   verificationFlag?: string;
   priority?: ReportPriority;
   predecessorSopInstanceUID?: string;
+  /** The author's credentials ("MD, FRCR"), when the SR carries them. */
+  authorCredentials?: string;
+  /** A critical finding and to whom / when it was communicated, when the SR records one. */
+  critical?: CriticalFinding;
+  /** SOP Instance UIDs of the key images the report references. */
+  keyImages?: ImageReference[];
 }

@@ -25,10 +25,11 @@ export const CASE_STATUS_LABEL: Record<CaseStatus, string> = {
 
 /**
  * The statuses only this workstation knows (a report being written, waiting
- * in the outbox, sent but not yet seen at the site). Later issues set them
- * through `WorklistStore.setLocalStatus`; this is the seam.
+ * in the outbox, sent but not yet seen at the site, or delivered: the site
+ * stored it, before its next worklist answer says so). Set through
+ * `WorklistStore.setLocalStatus` (reports/report-status.ts).
  */
-export type LocalCaseStatus = 'draft' | 'queued' | 'sent';
+export type LocalCaseStatus = 'draft' | 'queued' | 'sent' | 'reported';
 
 export const PRIORITIES: readonly ReferralPriority[] = ['STAT', 'urgent', 'routine'];
 
