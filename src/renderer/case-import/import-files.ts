@@ -1,0 +1,228 @@
+// The import of a referral case: a folder (recursive), a CD/USB with a
+// DICOMDIR (IHE PDI), zips — all reduced to a list of entries. Every DICOM
+// file is read for identity and UIDs; what cannot be used is skipped with a
+// reason per file, and the rest is imported.
+import { unzipSync } from 'fflate';
+import type { Logger } from '../../shared/log';
+import { readDicomdir, isDicomdirPath, mediaKey } from './dicomdir';
+import type { DicomdirReference } from './dicomdir';
+import type {
+  DicomdirSummary,
+  ImportEntry,
+  ImportResult,
+  ImportedInstance,
+  ImportedSeries,
+  ImportedStudy,
+  PatientIdentity,
+  SkippedFile,
+} from './import-types';
+import { instanceFacts, readDicom } from './read-instance';
+import type { InstanceFacts } from './read-instance';
+
+export interface ImportDeps {
+  log?: Logger;
+}
+
+function normalizePath(path: string): string {
+  return path.replace(/\\/g, '/').replace(/^(\.\/|\/)+/, '');
+}
+
+function isZip(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
+}
+
+function asArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? (bytes.buffer as ArrayBuffer)
+    : (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+}
+
+/**
+ * The entries of a zip, named `<zip path>/<entry name>` so a report points
+ * into the zip. Synchronous on purpose: fflate's async unzip runs in a worker
+ * made from a blob: URL, which the page's CSP forbids.
+ */
+export function zipEntries(zipPath: string, bytes: Uint8Array): ImportEntry[] {
+  const files = unzipSync(bytes);
+  return Object.entries(files)
+    .filter(([name, data]) => !(name.endsWith('/') && data.length === 0))
+    .map(([name, data]) => ({
+      path: `${zipPath}/${normalizePath(name)}`,
+      size: data.length,
+      read: async (): Promise<ArrayBuffer> => asArrayBuffer(data),
+    }));
+}
+
+interface ReadFile {
+  path: string;
+  bytes: Uint8Array;
+}
+
+/** Reads every entry, unpacking zips (also zips inside a folder or a zip) into their files. */
+async function readAll(entries: readonly ImportEntry[], skipped: SkippedFile[]): Promise<ReadFile[]> {
+  const out: ReadFile[] = [];
+  const queue = entries.map((e) => ({ ...e, path: normalizePath(e.path) }));
+  while (queue.length) {
+    const entry = queue.shift()!;
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await entry.read());
+    } catch (e) {
+      skipped.push({ path: entry.path, kind: 'unreadable', reason: `could not be read: ${e instanceof Error ? e.message : String(e)}` });
+      continue;
+    }
+    if (isZip(bytes)) {
+      try {
+        queue.push(...zipEntries(entry.path, bytes));
+      } catch (e) {
+        skipped.push({ path: entry.path, kind: 'unreadable', reason: `not a readable zip file: ${e instanceof Error ? e.message : String(e)}` });
+      }
+      continue;
+    }
+    out.push({ path: entry.path, bytes });
+  }
+  return out;
+}
+
+function byNumberThenPath(a: ImportedInstance, b: ImportedInstance): number {
+  return (a.instanceNumber ?? Number.MAX_SAFE_INTEGER) - (b.instanceNumber ?? Number.MAX_SAFE_INTEGER) || a.path.localeCompare(b.path);
+}
+
+/** Imports a list of files: folders, DICOMDIR media and zips alike. Never throws for bad input; it reports it. */
+export async function importFiles(entries: readonly ImportEntry[], deps: ImportDeps = {}): Promise<ImportResult> {
+  const skipped: SkippedFile[] = [];
+  const files = await readAll(entries, skipped);
+
+  // DICOMDIRs first: what they reference, and which referenced files are missing.
+  const present = new Map(files.map((f) => [mediaKey(f.path), f]));
+  const referencedKeys = new Set<string>();
+  const dicomdirs: DicomdirSummary[] = [];
+  for (const file of files.filter((f) => isDicomdirPath(f.path))) {
+    const outcome = readDicom(file.bytes);
+    if (!outcome.ok) {
+      skipped.push({ path: file.path, kind: outcome.kind, reason: `DICOMDIR could not be read (${outcome.reason}); the files next to it are imported without it` });
+      continue;
+    }
+    const { records, references } = readDicomdir(outcome.dataSet, file.path);
+    let missing = 0;
+    for (const ref of references) {
+      const key = mediaKey(ref.path);
+      referencedKeys.add(key);
+      if (!present.has(key)) {
+        missing++;
+        skipped.push({ path: ref.path, kind: 'missing', reason: missingReason(ref) });
+      }
+    }
+    dicomdirs.push({ path: file.path, records, referenced: references.length, missing });
+  }
+
+  const instances: (ImportedInstance & { facts: InstanceFacts })[] = [];
+  const bySop = new Map<string, string>();
+  const unreferenced: string[] = [];
+  for (const file of files) {
+    if (isDicomdirPath(file.path)) continue;
+    const outcome = readDicom(file.bytes);
+    if (!outcome.ok) {
+      skipped.push({ path: file.path, kind: outcome.kind, reason: outcome.reason });
+      continue;
+    }
+    const facts = instanceFacts(outcome.dataSet, outcome.transferSyntaxUID);
+    if ('missing' in facts) {
+      skipped.push({ path: file.path, kind: 'malformed', reason: `malformed DICOM: no ${facts.missing}` });
+      continue;
+    }
+    const first = bySop.get(facts.sopInstanceUID);
+    if (first) {
+      skipped.push({ path: file.path, kind: 'duplicate', reason: `duplicate of ${first} (same SOP Instance UID)` });
+      continue;
+    }
+    bySop.set(facts.sopInstanceUID, file.path);
+    if (dicomdirs.length && !referencedKeys.has(mediaKey(file.path))) unreferenced.push(file.path);
+    const { seriesNumber: _s, seriesDescription: _d, studyDate: _sd, studyDescription: _sdesc, accessionNumber: _a, ...instanceFields } = facts;
+    instances.push({ ...instanceFields, path: file.path, size: file.bytes.length, bytes: asArrayBuffer(file.bytes), facts });
+  }
+
+  const studies = groupStudies(instances);
+  for (const s of skipped) deps.log?.warn(`import: skipped ${s.path}: ${s.reason}`);
+  deps.log?.info(`import: ${instances.length} instances in ${studies.length} studies, ${skipped.length} skipped`);
+  return { studies, skipped, dicomdirs, unreferenced, instanceCount: instances.length };
+}
+
+function missingReason(ref: DicomdirReference): string {
+  return `DICOMDIR references ${ref.fileId} which is missing`;
+}
+
+function groupStudies(instances: readonly (ImportedInstance & { facts: InstanceFacts })[]): ImportedStudy[] {
+  const studies = new Map<string, ImportedStudy>();
+  const series = new Map<string, ImportedSeries>();
+  for (const { facts, ...instance } of instances) {
+    let study = studies.get(instance.studyInstanceUID);
+    if (!study) {
+      study = {
+        studyInstanceUID: instance.studyInstanceUID,
+        patient: instance.patient,
+        studyDate: facts.studyDate,
+        description: facts.studyDescription,
+        accessionNumber: facts.accessionNumber,
+        series: [],
+      };
+      studies.set(instance.studyInstanceUID, study);
+    }
+    let s = series.get(instance.seriesInstanceUID);
+    if (!s) {
+      s = {
+        seriesInstanceUID: instance.seriesInstanceUID,
+        modality: instance.modality,
+        ...(facts.seriesNumber !== undefined ? { seriesNumber: facts.seriesNumber } : {}),
+        description: facts.seriesDescription,
+        instances: [],
+      };
+      series.set(instance.seriesInstanceUID, s);
+      study.series.push(s);
+    }
+    s.instances.push(instance);
+  }
+  for (const study of studies.values()) {
+    for (const s of study.series) s.instances.sort(byNumberThenPath);
+    study.series.sort((a, b) => (a.seriesNumber ?? 0) - (b.seriesNumber ?? 0));
+  }
+  return [...studies.values()];
+}
+
+export interface IdentityGroup {
+  identity: PatientIdentity;
+  studyInstanceUIDs: string[];
+  instanceCount: number;
+  /** A few paths of files carrying this identity, for the UI. */
+  examplePaths: string[];
+}
+
+/** PN and IDs compared as a person would: case, padding and empty trailing components do not make another patient. */
+function identityKey(p: PatientIdentity): string {
+  const name = p.name.toUpperCase().replace(/\^+$/, '').replace(/\s+/g, ' ').trim();
+  return [name, p.id.trim().toUpperCase(), p.birthDate.trim()].join('|');
+}
+
+/**
+ * The distinct patient identities (name, ID, birth date) in an import. More
+ * than one: the user must choose one or split the case before it can be sent.
+ */
+export function identityConflicts(imported: Pick<ImportResult, 'studies'>): IdentityGroup[] {
+  const groups = new Map<string, IdentityGroup>();
+  for (const study of imported.studies) {
+    for (const s of study.series) {
+      for (const i of s.instances) {
+        const key = identityKey(i.patient);
+        let g = groups.get(key);
+        if (!g) {
+          g = { identity: i.patient, studyInstanceUIDs: [], instanceCount: 0, examplePaths: [] };
+          groups.set(key, g);
+        }
+        g.instanceCount++;
+        if (!g.studyInstanceUIDs.includes(study.studyInstanceUID)) g.studyInstanceUIDs.push(study.studyInstanceUID);
+        if (g.examplePaths.length < 3) g.examplePaths.push(i.path);
+      }
+    }
+  }
+  return [...groups.values()];
+}
