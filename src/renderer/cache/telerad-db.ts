@@ -294,8 +294,76 @@ export interface OutboxJobRecord {
   sentAt?: number;
 }
 
+/** v6: where a referral case built on this workstation is. */
+export type ReferralCaseState = 'draft' | 'queued' | 'sent';
+
+/** v6: PS3.15 Basic profile options chosen for a case (de-identification is optional). */
+export interface DeidentifyChoice {
+  enabled: boolean;
+  retainLongitudinalFullDates: boolean;
+  cleanDescriptors: boolean;
+}
+
+/**
+ * v6: a referral case the rural side builds: imported images, photos and
+ * PDFs (their instances sit in the local cache under `localStudyInstanceUID`,
+ * so the viewer shows them before sending), the referral's fields, and, once
+ * sent, the outbox jobs that carry it.
+ */
+export interface ReferralCaseRecord {
+  id: string;
+  /** The study in the local cache (as imported, before any de-identification). */
+  localStudyInstanceUID: string;
+  /** The study UID the site receives (the de-identified one when de-identified); set when sent. */
+  sentStudyInstanceUID?: string;
+  siteId?: string;
+  patient: { name: string; id: string; birthDate?: string; sex?: string };
+  clinicalQuestion: string;
+  history: string;
+  urgency: ReferralPriority;
+  requestedSpecialty: string;
+  referringClinician?: string;
+  deidentify: DeidentifyChoice;
+  /** Send images JPEG-LS lossless compressed. */
+  compress: boolean;
+  /** SOP Instance UIDs (local cache) in the case. */
+  sopInstanceUIDs: string[];
+  /** What the import skipped and why, shown until sent. */
+  skipped: { path: string; reason: string }[];
+  state: ReferralCaseState;
+  outboxJobIds: string[];
+  createdAt: number;
+  updatedAt: number;
+  sentAt?: number;
+}
+
+/** v6: a case's de-identification mapping (original ↔ new UIDs and identity): kept here, never sent. */
+export interface DeidMappingRecord {
+  caseId: string;
+  /** The de-identified study UID the site knows: an arriving answer is re-linked through it. */
+  sentStudyInstanceUID: string;
+  mapping: Record<string, unknown>;
+  createdAt: number;
+}
+
+/**
+ * v6: a note of a case's conversation written here (referral, consult, answer,
+ * outcome), kept so the thread shows it before the site has it.
+ */
+export interface CaseNoteRecord {
+  sopInstanceUID: string;
+  /** The study as the site knows it. */
+  studyInstanceUID: string;
+  siteId: string;
+  kind: 'referral' | 'consult' | 'answer' | 'outcome';
+  /** The outbox job that delivers it (and its attachments). */
+  outboxJobId: string;
+  author: string;
+  createdAt: number;
+}
+
 /** Current schema version; bump it with a new `version(n)` block below, never edit an old one. */
-export const TELERAD_DB_VERSION = 5;
+export const TELERAD_DB_VERSION = 6;
 
 /** Index specs per version (Dexie syntax: primary key first, then indexes). Exported for the schema test. */
 export const TELERAD_DB_SCHEMA_V1 = {
@@ -337,6 +405,14 @@ export const TELERAD_DB_SCHEMA_V5 = {
   userProfile: 'id',
 } as const;
 
+/** v6 (referral cases): cases built here, their de-identification mappings, notes written here; new tables only. */
+export const TELERAD_DB_SCHEMA_V6 = {
+  ...TELERAD_DB_SCHEMA_V5,
+  referralCases: 'id, localStudyInstanceUID, sentStudyInstanceUID, state, updatedAt',
+  deidMappings: 'caseId, sentStudyInstanceUID',
+  caseNotes: 'sopInstanceUID, studyInstanceUID, outboxJobId',
+} as const;
+
 export class TeleradDB extends Dexie {
   studies!: Table<StudyRecord, string>;
   series!: Table<SeriesRecord, string>;
@@ -353,6 +429,9 @@ export class TeleradDB extends Dexie {
   reports!: Table<SignedReportRecord, string>;
   outboxJobs!: Table<OutboxJobRecord, string>;
   userProfile!: Table<UserProfileRecord, string>;
+  referralCases!: Table<ReferralCaseRecord, string>;
+  deidMappings!: Table<DeidMappingRecord, string>;
+  caseNotes!: Table<CaseNoteRecord, string>;
 
   /** @param name database name; the app uses one fixed name, tests a unique one each. */
   constructor(name: string) {
@@ -381,5 +460,7 @@ export class TeleradDB extends Dexie {
     this.version(4).stores(TELERAD_DB_SCHEMA_V4);
     // v5: new tables only: annotations, key images and the cache pass through untouched.
     this.version(5).stores(TELERAD_DB_SCHEMA_V5);
+    // v6: new tables only: reports, drafts and outbox jobs pass through untouched.
+    this.version(6).stores(TELERAD_DB_SCHEMA_V6);
   }
 }

@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import Dexie from 'dexie';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TELERAD_DB_SCHEMA_V1, TELERAD_DB_SCHEMA_V2, TELERAD_DB_SCHEMA_V3, TELERAD_DB_SCHEMA_V4, TELERAD_DB_VERSION, TeleradDB } from '../../../src/renderer/cache/telerad-db';
+import { TELERAD_DB_SCHEMA_V1, TELERAD_DB_SCHEMA_V2, TELERAD_DB_SCHEMA_V3, TELERAD_DB_SCHEMA_V4, TELERAD_DB_SCHEMA_V5, TELERAD_DB_VERSION, TeleradDB } from '../../../src/renderer/cache/telerad-db';
 
 // One test per migration: a database written by the previous schema version
 // opens under the current one with every row intact.
@@ -140,6 +140,39 @@ describe('TeleradDB migrations', () => {
       state: 'queued', attempts: 0, nextAttemptAt: 10, uncertain: false, createdAt: 1, updatedAt: 1,
     });
     expect(await db.outboxJobs.where('state').equals('queued').count()).toBe(1);
+    db.close();
+  });
+
+  it('v5 → v6 keeps drafts, signed reports and outbox jobs with their bytes, and adds empty referral-case tables', async () => {
+    const name = `migrate-v5-v6-${Math.random()}`;
+    names.push(name);
+    const v5 = new Dexie(name);
+    v5.version(1).stores(TELERAD_DB_SCHEMA_V1);
+    v5.version(2).stores(TELERAD_DB_SCHEMA_V2);
+    v5.version(3).stores(TELERAD_DB_SCHEMA_V3);
+    v5.version(4).stores(TELERAD_DB_SCHEMA_V4);
+    v5.version(5).stores(TELERAD_DB_SCHEMA_V5);
+    const content = { templateId: 'ct', sections: { findings: 'No acute finding.' }, priority: 'routine', measurementIds: [], keyImageSopInstanceUIDs: [] };
+    await v5.table('reportDrafts').put({ id: 'd1', studyInstanceUID: '1.1', siteId: 'a', kind: 'report', content, createdAt: 1, updatedAt: 2 });
+    await v5.table('outboxJobs').put({
+      id: 'j1', siteId: 'a', studyInstanceUID: '1.1', kind: 'report', reportId: 'r1', label: 'Report',
+      instances: [{ sopInstanceUID: '9.1', sopClassUID: '1.2.840.10008.5.1.4.1.1.88.33', seriesInstanceUID: '9', bytes: new Uint8Array(7).buffer, state: 'pending' }],
+      state: 'sending', attempts: 1, nextAttemptAt: 10, uncertain: false, createdAt: 1, updatedAt: 1,
+    });
+    await v5.table('userProfile').put({ id: 'me', name: 'Dr A', credentials: 'MD' });
+    v5.close();
+
+    const db = new TeleradDB(name);
+    await db.open();
+    expect(db.verno).toBe(TELERAD_DB_VERSION);
+    expect((await db.reportDrafts.get('d1'))?.content.sections).toEqual({ findings: 'No acute finding.' });
+    const job = await db.outboxJobs.get('j1');
+    expect(job).toMatchObject({ state: 'sending', attempts: 1 });
+    expect(job?.instances[0]?.bytes.byteLength).toBe(7);
+    expect((await db.userProfile.get('me'))?.credentials).toBe('MD');
+    expect(await db.referralCases.count()).toBe(0);
+    expect(await db.deidMappings.count()).toBe(0);
+    expect(await db.caseNotes.count()).toBe(0);
     db.close();
   });
 });
