@@ -199,7 +199,7 @@ test('undo removes the last measurement and redo restores it; an undone one stay
   await expect(measurement('length')).toHaveCount(2);
   await page.keyboard.press('Control+z');
   await expect(measurement('length')).toHaveCount(1);
-  await page.getByRole('button', { name: 'Window/level', exact: true }).click();
+  await page.getByRole('button', { name: 'Left button: Window/level', exact: true }).click();
 
   const keyImage = page.getByRole('button', { name: 'Key image', exact: true });
   await keyImage.click();

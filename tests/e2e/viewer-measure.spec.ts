@@ -163,7 +163,7 @@ test('an ellipse inside the left lung reads the mean HU of its pixels within 1 H
   expect(Math.abs(ellipseMean - sum / n)).toBeLessThan(1);
   test.info().annotations.push({ type: 'figure', description: `ellipse mean ${ellipseMean.toFixed(2)} HU, truth ${(sum / n).toFixed(2)} HU over ${n} px` });
   expect(ellipseMean).toBeLessThan(-700); // lung, not soft tissue
-  await page.getByTestId('tool-wl').click();
+  await page.getByTestId('mode-wl').click();
 });
 
 test('after a reload the measurements are still on the slice', async () => {
@@ -228,6 +228,6 @@ test('a rectangle in the right lung reads its mean HU within 1 HU; a probe reads
   const truth = hu[Math.floor(probed.end.y) * SIZE + Math.floor(probed.end.x)]!;
   expect(Number(await measurement('probe').getAttribute('data-value'))).toBe(truth);
   expect(truth).toBeGreaterThan(1900); // the marker disc, 2000 HU
-  await page.getByTestId('tool-wl').click();
+  await page.getByTestId('mode-wl').click();
 });
 

@@ -23,7 +23,8 @@ export function MeasureToolBar({ store }: { store: MeasurementStore }): JSX.Elem
   const state = useSyncExternalStore(store.subscribe, store.getState);
   return (
     <div className="measure-tools" role="toolbar" aria-label="Annotation tools">
-      {TOOL_BUTTONS.map((t) => (
+      {/* "No tool" (W) stays a shortcut; its button is the viewer's own "Left button" group, so there is one W/L control. */}
+      {TOOL_BUTTONS.filter((t) => t.tool !== undefined).map((t) => (
         <button
           key={t.id}
           type="button"
