@@ -73,10 +73,27 @@ function SeriesThumb({ store, series, shownIn }: { store: ViewerStore; series: S
 
 function HelpDialog({ shortcuts, onClose }: { shortcuts: readonly ViewerShortcut[]; onClose: () => void }): JSX.Element {
   const closeRef = useRef<HTMLButtonElement>(null);
-  useEffect(() => closeRef.current?.focus(), []);
+  // A modal dialog keeps the focus (its one control is Close) and gives it back where it was on closing.
+  useEffect(() => {
+    const before = document.activeElement instanceof HTMLElement ? document.activeElement : undefined;
+    closeRef.current?.focus();
+    return () => before?.focus();
+  }, []);
   return (
     <div className="help-backdrop" onClick={onClose}>
-      <div className="help-dialog" role="dialog" aria-modal="true" aria-labelledby="viewer-help-title" data-testid="viewer-help" onClick={(e) => e.stopPropagation()}>
+      <div
+        className="help-dialog"
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby="viewer-help-title"
+        data-testid="viewer-help"
+        onClick={(e) => e.stopPropagation()}
+        onKeyDown={(e) => {
+          if (e.key !== 'Tab') return;
+          e.preventDefault();
+          closeRef.current?.focus();
+        }}
+      >
         <h2 id="viewer-help-title">Keyboard shortcuts</h2>
         <table>
           <tbody>
