@@ -323,6 +323,9 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
     syncViewportState();
   };
 
+  /** Zoom and pan of this viewport when a smaller layout hid it. */
+  let keptView: { scale: number; translation: { x: number; y: number } } | undefined;
+
   return {
     slot,
     getState: () => state,
@@ -351,6 +354,10 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
                 vp.hflip = kept.hflip;
                 vp.vflip = kept.vflip;
                 vp.invert = kept.invert;
+                if (keptView) {
+                  vp.scale = keptView.scale;
+                  vp.translation = { ...keptView.translation };
+                }
                 cs.setViewport(el, vp);
               }
               syncViewportState();
@@ -368,6 +375,9 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
       return () => {
         if (element !== el) return;
         display++;
+        // Hidden by a smaller layout: its zoom and pan come back with it (same slot, same size).
+        const vp = state.displayedIndex >= 0 ? cs.getViewport(el) : undefined;
+        keptView = vp ? { scale: vp.scale, translation: { x: vp.translation.x, y: vp.translation.y } } : undefined;
         element = undefined;
         cs.disable(el);
       };
@@ -379,6 +389,7 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
       const option = session.getState().series.find((s) => s.seriesInstanceUID === seriesUid);
       stackRev++;
       display++;
+      keptView = undefined;
       preloader?.stop();
       preloader = undefined;
       lastFocus = -1;

@@ -62,7 +62,8 @@ function fakeImaging(): ImagingRuntime & { painted: Map<unknown, string[]>; load
   const allSops = Object.values(SOPS).flat().sort((a, b) => b.length - a.length);
   const cornerstone = {
     enable: (el: unknown) => painted.set(el, []),
-    disable: () => undefined,
+    // As Cornerstone does: a disabled element forgets its viewport (zoom, pan, window…).
+    disable: (el: unknown) => void viewports.delete(el),
     loadAndCacheImage: async (id: string) => {
       const text = new TextDecoder('latin1').decode(await files[Number(id.replace('dicomfile:', '').split('?')[0])]!.arrayBuffer());
       const sop = allSops.find((s) => text.includes(s))!;
@@ -138,7 +139,7 @@ afterEach(async () => {
 
 const elements = [{ id: 'el-1' }, { id: 'el-2' }, { id: 'el-3' }, { id: 'el-4' }] as unknown as HTMLElement[];
 
-async function openViewer(opts: { layout?: '1x1' | '1x2' | '2x2'; preload?: boolean } = {}): Promise<{ viewer: ViewerStore; imaging: ReturnType<typeof fakeImaging>; ticker: ReturnType<typeof manualTicker>; close: () => void }> {
+async function openViewer(opts: { layout?: '1x1' | '1x2' | '2x2'; preload?: boolean } = {}): Promise<{ viewer: ViewerStore; imaging: ReturnType<typeof fakeImaging>; ticker: ReturnType<typeof manualTicker>; close: () => void; detach: (() => void)[] }> {
   const db = new TeleradDB(`telerad-viewports-${process.pid}-${n++}`);
   dbs.push(db);
   const cache = new StudyCache(db);
@@ -155,10 +156,11 @@ async function openViewer(opts: { layout?: '1x1' | '1x2' | '2x2'; preload?: bool
   });
   viewer.setLayout(opts.layout ?? '1x2');
   const count = { '1x1': 1, '1x2': 2, '2x2': 4 }[opts.layout ?? '1x2'];
-  for (let i = 0; i < count; i++) viewer.attachViewport(i, elements[i]!);
+  const detach: (() => void)[] = [];
+  for (let i = 0; i < count; i++) detach.push(viewer.attachViewport(i, elements[i]!));
   const close = viewer.open({ study: studyFields(STUDY), site: TEST_SITE });
   await until(() => viewer.viewports.slice(0, count).every((v) => v.getState().displayedIndex >= 0 || v.getState().error !== undefined), 'every viewport painted');
-  return { viewer, imaging, ticker, close };
+  return { viewer, imaging, ticker, close, detach };
 }
 
 describe('layout and the active viewport', () => {
@@ -187,6 +189,24 @@ describe('layout and the active viewport', () => {
     viewer.selectSeries(B);
     await until(() => viewer.viewports[3]!.getState().seriesInstanceUID === B && viewer.viewports[3]!.getState().displayedIndex === 3, 'series B in viewport 4');
     expect(viewer.viewports[0]!.getState().seriesInstanceUID).toBe(A);
+  });
+
+  it('a viewport hidden by a smaller layout comes back with its zoom, pan and rotation', async () => {
+    const { viewer, imaging, detach } = await openViewer({ layout: '2x2' });
+    const vp4 = viewer.viewports[3]!;
+    vp4.zoomBy(2);
+    vp4.panBy(30, -10);
+    vp4.rotateBy(90);
+    const before = imaging.cornerstone.getViewport(elements[3]!)!;
+    expect(before.scale).toBe(2);
+    viewer.setLayout('1x1');
+    detach[3]!(); // React unmounts the hidden viewport
+    viewer.setLayout('2x2');
+    viewer.attachViewport(3, elements[3]!);
+    await until(() => imaging.cornerstone.getViewport(elements[3]!)?.rotation === 90, 'viewport 4 repainted');
+    const after = imaging.cornerstone.getViewport(elements[3]!)!;
+    expect(after.scale).toBe(before.scale);
+    expect(after.translation).toEqual(before.translation);
   });
 
   it('closing the study empties every viewport and stops cine', async () => {
