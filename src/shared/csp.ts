@@ -29,6 +29,14 @@ export const CONTENT_SECURITY_POLICY = [
 /** cornerstone-wado-image-loader's standalone decode worker, served from the renderer's assets folder. */
 export const DECODE_WORKER_FILE = 'index.worker.bundle.min.worker.js';
 
+/**
+ * The JPEG-LS encoder worker (sending a case compressed) and its WASM, built
+ * into the renderer's assets folder. Its CharLS glue needs eval like the
+ * decode worker's codecs, so it gets the same policy.
+ */
+export const JPEGLS_ENCODER_WORKER_FILE = 'jpegls-encoder.worker.js';
+export const JPEGLS_ENCODER_WASM_FILE = 'jpegls-encoder.wasm';
+
 /** The decode worker's own policy: no network but the app, eval for the codecs' embind glue. */
 export const DECODE_WORKER_CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
@@ -38,5 +46,7 @@ export const DECODE_WORKER_CONTENT_SECURITY_POLICY = [
 
 /** The policy for a response of the renderer's origin, by its URL path. */
 export function contentSecurityPolicyFor(pathname: string): string {
-  return pathname.endsWith(`/${DECODE_WORKER_FILE}`) ? DECODE_WORKER_CONTENT_SECURITY_POLICY : CONTENT_SECURITY_POLICY;
+  return pathname.endsWith(`/${DECODE_WORKER_FILE}`) || pathname.endsWith(`/${JPEGLS_ENCODER_WORKER_FILE}`)
+    ? DECODE_WORKER_CONTENT_SECURITY_POLICY
+    : CONTENT_SECURITY_POLICY;
 }

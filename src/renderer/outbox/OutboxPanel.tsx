@@ -1,7 +1,9 @@
 import { useState, useSyncExternalStore } from 'react';
 import type { JSX } from 'react';
 import type { OutboxJobState } from '../cache/telerad-db';
+import { formatDuration, formatMegabytes, formatRate } from './outbox-batches';
 import type { DeliveryNotices } from './delivery-notices';
+import { jobTotals } from './outbox-store';
 import type { OutboxJobView, OutboxState } from './outbox-store';
 import './outbox.css';
 
@@ -55,6 +57,16 @@ export function OutboxButton({ outbox, pressed, onToggle }: { outbox: OutboxView
   );
 }
 
+/** "12 of 300 instances, 6.1 MB of 157 MB" — what the site has. */
+function JobAmounts({ job }: { job: OutboxJobView }): JSX.Element {
+  const t = jobTotals(job);
+  return (
+    <span data-testid="outbox-job-amounts">
+      {t.storedCount} of {t.count} instances, {formatMegabytes(t.storedBytes)} of {formatMegabytes(t.totalBytes)}
+    </span>
+  );
+}
+
 function OutboxRow({ job, online, onRetry }: { job: OutboxJobView; online: boolean; onRetry: (id: string) => void }): JSX.Element {
   const [asked, setAsked] = useState(false);
   const wait = waitingFor(job, online);
@@ -74,12 +86,14 @@ function OutboxRow({ job, online, onRetry }: { job: OutboxJobView; online: boole
         </span>
         <span>created {formatTime(job.createdAt)}</span>
         {job.sentAt !== undefined && <span>sent {formatTime(job.sentAt)}</span>}
-        {job.instances.length > 1 && (
-          <span>
-            {job.instances.filter((i) => i.state === 'stored').length}/{job.instances.length} stored
-          </span>
-        )}
+        {job.instances.length > 1 && <JobAmounts job={job} />}
       </div>
+      {job.state === 'sending' && job.progress?.bytesPerSecond !== undefined && (
+        <div className="outbox-rate" data-testid="outbox-job-rate">
+          {formatRate(job.progress.bytesPerSecond)}
+          {job.progress.etaSeconds !== undefined && job.progress.bytesRemaining > 0 ? `, about ${formatDuration(job.progress.etaSeconds)} left` : ''}
+        </div>
+      )}
       {job.lastError && job.state !== 'sent' && (
         <div className="outbox-error" role="alert" data-testid="outbox-job-error">
           {job.lastError}

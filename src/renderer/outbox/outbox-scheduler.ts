@@ -1,12 +1,14 @@
 import PQueue from 'p-queue';
 import type { Logger } from '../../shared/log';
 import type { OutboxJobRecord, TeleradDB } from '../cache/telerad-db';
+import { DEFAULT_BATCH_LIMITS, planBatches, progressAfter } from './outbox-batches';
+import type { BatchLimits, SendProgress } from './outbox-batches';
 import { ONLY_BY_USER, createOutboxRepo } from './outbox-repo';
 import type { InstanceResult, OutboxRepo } from './outbox-repo';
 import { createOutboxStore } from './outbox-store';
 import type { DeliveredJob, OutboxState } from './outbox-store';
 import { StowError } from './stow-client';
-import type { OutboxTransport, StowOutcome } from './stow-client';
+import type { OutboxTransport, StowInstanceFailure, StowOutcome } from './stow-client';
 
 /** Timers, injected so unit tests run on a fake clock. */
 export interface OutboxClock {
@@ -53,6 +55,8 @@ export interface OutboxDeps {
   /** For the panel and the delivery notice: "Hospital A". */
   siteName?: (siteId: string) => string | undefined;
   backoff?: Partial<BackoffPolicy>;
+  /** How many instances / bytes go in one STOW-RS request (default ≤ 8 MiB or ≤ 10). */
+  batchLimits?: Partial<BatchLimits>;
 }
 
 export interface Outbox {
@@ -82,6 +86,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export function createOutbox(deps: OutboxDeps): Outbox {
   const { transport, clock, log, network } = deps;
   const policy: BackoffPolicy = { ...DEFAULT_BACKOFF, ...deps.backoff };
+  const batchLimits: BatchLimits = { ...DEFAULT_BATCH_LIMITS, ...deps.batchLimits };
   const repo: OutboxRepo = createOutboxRepo(deps.db);
   const store = createOutboxStore({ repo, log, siteName: deps.siteName ?? (() => undefined), isOnline: () => network.isOnline() });
 
@@ -246,32 +251,61 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     if (!claimed) return;
     store.put(claimed);
 
-    let outcome: StowOutcome;
+    // In batches, each answer recorded before the next request: a cut link or a restart loses at most the batch in flight.
+    const failures: StowInstanceFailure[] = [];
+    let unaccounted = 0;
+    let after: OutboxJobRecord = claimed;
+    let progress: SendProgress = { startedAt: clock.now(), bytesSentThisRun: 0, bytesRemaining: pending.reduce((n, i) => n + i.bytes.byteLength, 0) };
+    store.setProgress(jobId, progress);
     try {
-      outcome = await transport.stow(job.siteId, pending, signal);
-    } catch (err) {
-      // Stopped (page unloading): leave it 'sending'; the next start treats it as an unknown outcome.
-      if (signal.aborted) return;
-      await fail(jobId, err, false, false);
-      return;
+      for (const batch of planBatches(pending, batchLimits)) {
+        if (signal.aborted) return;
+        if (!network.isOnline()) {
+          // Gone offline between batches: nothing is in flight, so nothing is uncertain; the 'online' event resumes it.
+          const paused = await repo.markFailed(jobId, { error: 'the network went away; the rest is sent when it returns', nextAttemptAt: clock.now(), uncertain: after.uncertain, now: clock.now() });
+          if (paused) store.put(paused);
+          return;
+        }
+        let outcome: StowOutcome;
+        try {
+          outcome = await transport.stow(job.siteId, batch, signal);
+        } catch (err) {
+          // Stopped (page unloading): leave it 'sending'; the next start treats it as an unknown outcome.
+          if (signal.aborted) return;
+          await fail(jobId, err, false, after.uncertain);
+          return;
+        }
+        const results = new Map<string, InstanceResult>();
+        for (const uid of outcome.stored) results.set(uid, { state: 'stored' });
+        for (const f of outcome.failed) results.set(f.sopInstanceUID, { state: 'failed', error: f.message });
+        failures.push(...outcome.failed);
+        unaccounted += outcome.unaccounted.length;
+        const recorded = await repo.recordAnswer(jobId, results, clock.now(), unaccounted > 0);
+        if (!recorded) return;
+        after = recorded;
+        progress = progressAfter(
+          progress,
+          batch.reduce((n, i) => n + i.bytes.byteLength, 0),
+          clock.now(),
+        );
+        store.put(after);
+        store.setProgress(jobId, progress);
+      }
+    } finally {
+      store.setProgress(jobId, undefined);
     }
-    const results = new Map<string, InstanceResult>();
-    for (const uid of outcome.stored) results.set(uid, { state: 'stored' });
-    for (const f of outcome.failed) results.set(f.sopInstanceUID, { state: 'failed', error: f.message });
-    const uncertain = outcome.unaccounted.length > 0;
-    const after = await repo.recordAnswer(jobId, results, clock.now(), uncertain);
-    if (!after) return;
     if (after.state === 'sent') {
       announce(after);
       return;
     }
-    const retryable = uncertain || outcome.failed.some((f) => f.retryable);
+    const uncertain = unaccounted > 0;
+    const retryable = uncertain || failures.some((f) => f.retryable);
     const parts = [
-      ...outcome.failed.map((f) => {
+      ...failures.map((f) => {
         const inst = after.instances.find((i) => i.sopInstanceUID === f.sopInstanceUID);
         return `${describeSopClass(inst?.sopClassUID)} ${f.message}`;
       }),
-      ...(uncertain ? [`the site did not say what became of ${outcome.unaccounted.length} instance(s)`] : []),
+      ...(uncertain ? [`the site did not say what became of ${unaccounted} instance(s)`] : []),
     ];
     const stored = after.instances.filter((i) => i.state === 'stored').length;
     const error = `${stored} of ${after.instances.length} stored; ${parts.join('; ')}${retryable ? '' : ' — will not be retried automatically'}`;

@@ -1,6 +1,7 @@
 import type { Logger } from '../../shared/log';
 import { createListeners } from '../../shared/store/listeners';
 import type { OutboxJobRecord, OutboxJobState } from '../cache/telerad-db';
+import type { SendProgress } from './outbox-batches';
 import type { OutboxRepo } from './outbox-repo';
 import { ONLY_BY_USER } from './outbox-repo';
 
@@ -22,7 +23,9 @@ export interface OutboxJobView {
   uncertain: boolean;
   createdAt: number;
   sentAt?: number;
-  instances: { sopInstanceUID: string; sopClassUID: string; state: 'pending' | 'stored' | 'failed'; error?: string }[];
+  instances: { sopInstanceUID: string; sopClassUID: string; state: 'pending' | 'stored' | 'failed'; error?: string; bytes: number }[];
+  /** While a run of this job is under way: rate and time left. */
+  progress?: SendProgress;
 }
 
 export interface OutboxState {
@@ -33,6 +36,23 @@ export interface OutboxState {
   loaded: boolean;
   /** Bumps with every change, so a late read of the table cannot overwrite a newer one. */
   revision: number;
+  /** The upload rate the last answered batch measured (bytes/s), for "about n min" before sending. */
+  lastUploadBytesPerSecond?: number;
+}
+
+/** "n of N instances, x MB of y MB": what of a job the site has. */
+export function jobTotals(job: Pick<OutboxJobView, 'instances'>): { storedCount: number; count: number; storedBytes: number; totalBytes: number } {
+  let storedCount = 0;
+  let storedBytes = 0;
+  let totalBytes = 0;
+  for (const i of job.instances) {
+    totalBytes += i.bytes;
+    if (i.state === 'stored') {
+      storedCount += 1;
+      storedBytes += i.bytes;
+    }
+  }
+  return { storedCount, count: job.instances.length, storedBytes, totalBytes };
 }
 
 /** What a delivery notice says. */
@@ -54,6 +74,8 @@ export interface OutboxStore {
   /** One job as the scheduler just wrote it: no need to read the whole table (and every job's bytes) again. */
   put(job: OutboxJobRecord): void;
   delivered(job: OutboxJobRecord): void;
+  /** A job's run: its progress (undefined when the run ended). */
+  setProgress(jobId: string, progress: SendProgress | undefined): void;
   onDelivered(listener: (job: DeliveredJob) => void): () => void;
 }
 
@@ -78,6 +100,7 @@ export function toJobView(job: OutboxJobRecord, siteName: string): OutboxJobView
       sopClassUID: i.sopClassUID,
       state: i.state,
       ...(i.error !== undefined ? { error: i.error } : {}),
+      bytes: i.bytes.byteLength,
     })),
   };
 }
@@ -93,9 +116,25 @@ export function createOutboxStore(deps: {
   let state: OutboxState = { jobs: [], unsent: 0, online: deps.isOnline(), loaded: false, revision: 0 };
   let reading = false;
   let again = false;
+  const progress = new Map<string, SendProgress>();
+  let lastRate: number | undefined;
   const nameOf = (siteId: string): string => deps.siteName(siteId) ?? siteId;
+  const withProgress = (view: OutboxJobView): OutboxJobView => {
+    const p = progress.get(view.id);
+    if (p) return { ...view, progress: p };
+    if (!view.progress) return view;
+    const { progress: _ended, ...rest } = view;
+    return rest;
+  };
   const publish = (jobs: OutboxJobView[], loaded: boolean): void => {
-    state = { jobs, unsent: jobs.filter((j) => j.state !== 'sent').length, online: deps.isOnline(), loaded, revision: state.revision + 1 };
+    state = {
+      jobs: jobs.map(withProgress),
+      unsent: jobs.filter((j) => j.state !== 'sent').length,
+      online: deps.isOnline(),
+      loaded,
+      revision: state.revision + 1,
+      ...(lastRate !== undefined ? { lastUploadBytesPerSecond: lastRate } : {}),
+    };
     listeners.notify();
   };
 
@@ -140,6 +179,12 @@ export function createOutboxStore(deps: {
       publish(jobs, state.loaded);
       // A full read under way started before this write: read again after it, so it cannot overwrite this.
       if (reading) again = true;
+    },
+    setProgress(jobId, p) {
+      if (p) progress.set(jobId, p);
+      else progress.delete(jobId);
+      if (p?.bytesPerSecond !== undefined) lastRate = p.bytesPerSecond;
+      publish(state.jobs, state.loaded);
     },
     delivered(job) {
       const notice: DeliveredJob = {
