@@ -16,10 +16,11 @@ import { browserNetworkStatus, createPrefetch } from './prefetch/prefetch-wiring
 import { createPdfRuntime } from './referral/pdf-runtime';
 import { createReferralPanelStore } from './referral/referral-panel-store';
 import { createPdfAttachmentLoader, createReferralLookup } from './referral/referral-reader';
-import { DECODE_WORKER_FILE } from '../shared/csp';
+import { DECODE_WORKER_FILE, JPEGLS_ENCODER_WORKER_FILE } from '../shared/csp';
 import { DECODED_IMAGE_CACHE_BYTES, initCornerstone } from './viewer/cornerstone-setup';
 import { createViewerStore } from './viewer/viewer-store';
 import { createReports } from './reports/report-wiring';
+import { createCaseThread } from './case-thread/thread-wiring';
 import { hasUnsentReportWork } from './reports/report-status';
 import { createStackPreloader } from './viewer/stack-preloader';
 import { initTools } from './viewer/tools-setup';
@@ -36,6 +37,10 @@ import { createTransfersStore } from './transfers/transfers-store';
 import pdfWorkerUrl from 'pdfjs-dist/build/pdf.worker.min.mjs?url';
 import { createDeliveryNotices } from './outbox/delivery-notices';
 import { createOutbox } from './outbox/outbox-scheduler';
+import { createReferralCaseUi } from './referral-cases/referral-case-wiring';
+import { lastDownloadBytesPerSecond, measuredBitsPerSecond } from './case-send/send-estimate';
+import { createWorkerFrameCodec } from './case-send/jpegls-codec';
+import { loadDcmjs } from './deidentify/dcmjs-runtime';
 import { createSiteTransport } from './outbox/stow-client';
 import { gatewayPathForSite } from '../shared/gateway';
 import './app/theme.css';
@@ -217,6 +222,36 @@ const reports = createReports({
 // Leaving the page: write what is typed now rather than at the next debounce.
 window.addEventListener('pagehide', () => void reports.panel.flush());
 
+// The conversation around a case (issue 7): notes from the site and written here, actions through the outbox.
+const caseThread = createCaseThread({
+  db,
+  cache,
+  dicomweb,
+  loadPdf: createPdfAttachmentLoader({ cache, dicomweb, log: log.child('thread') }),
+  wakeOutbox: () => outbox.wake(),
+  randomUUID: () => crypto.randomUUID(),
+  now: Date.now,
+  log: log.child('thread'),
+});
+
+// Referral cases (issue 7): the wizard's import into the local cache, sending through the outbox, "My referrals".
+// The JPEG-LS encoder worker starts on the first compressed send, not with the app.
+const jpeglsCodec = createWorkerFrameCodec(() => new Worker(new URL(`assets/${JPEGLS_ENCODER_WORKER_FILE}`, document.baseURI)));
+const referralCases = createReferralCaseUi({
+  db,
+  cache,
+  loadDcmjs,
+  outbox,
+  site: (id) => worklist.getState().sites.find((s) => s.site.id === id)?.site,
+  reportArrived: async (site, uid) => (await referralLookup(site, uid))?.hasReport ?? false,
+  measuredBitsPerSecond: () =>
+    measuredBitsPerSecond({ uploadBytesPerSecond: outbox.getState().lastUploadBytesPerSecond, downloadBytesPerSecond: lastDownloadBytesPerSecond(transfers.getState()) }),
+  transcodeDeps: async () => ({ dcmjs: await loadDcmjs(), codec: jpeglsCodec }),
+  now: Date.now,
+  randomUUID: () => crypto.randomUUID(),
+  log: log.child('referral-cases'),
+});
+
 window.addEventListener('unhandledrejection', (e) => log.error('Unhandled rejection', e.reason));
 window.addEventListener('error', (e) => log.error('Uncaught error', e.error ?? e.message));
 
@@ -224,6 +259,6 @@ const rootEl = document.getElementById('root');
 if (!rootEl) throw new Error('index.html has no #root');
 createRoot(rootEl).render(
   <StrictMode>
-    <App deps={{ client, worklist, viewer, log, sites, referralPanel, pdfRuntime, transfers, connectivity, prefetch, storage, reports, outbox: { jobs: outbox, notices: deliveryNotices } }} />
+    <App deps={{ client, worklist, viewer, log, sites, referralPanel, pdfRuntime, transfers, connectivity, prefetch, storage, reports, outbox: { jobs: outbox, notices: deliveryNotices }, caseThread, referralCases }} />
   </StrictMode>,
 );

@@ -118,6 +118,8 @@ export interface ReferralRecord {
   attachments: ReferralAttachment[];
   /** True when the study at its site already holds a report (an SR other than the referral note). */
   hasReport: boolean;
+  /** The study's latest note is a consult asking the referrer for more information (not indexed: no schema change). */
+  moreInformationRequested?: boolean;
   fetchedAt: number;
 }
 
@@ -331,6 +333,10 @@ export interface ReferralCaseRecord {
   /** What the import skipped and why, shown until sent. */
   skipped: { path: string; reason: string }[];
   state: ReferralCaseState;
+  /** Photos and PDFs converted on this workstation (their SOP Instance UIDs are in `sopInstanceUIDs` too). */
+  attachments?: { sopInstanceUID: string; kind: 'photo' | 'pdf'; title: string }[];
+  /** How `patient` was settled: the images agreed, the user chose one of several, a split, or typed (photo-only). */
+  identityResolution?: 'images' | 'chosen' | 'split' | 'typed';
   outboxJobIds: string[];
   createdAt: number;
   updatedAt: number;
