@@ -12,6 +12,7 @@ import { PHOTO_SOP_CLASSES, SR_SOP_CLASSES, SopClass } from './referral-codes';
 import { isReferralNote, parseSrDocument, readReferralNote } from './referral-sr';
 import type { ReferralNoteFields } from './referral-sr';
 import { REPORT_PDF_QIDO_FIELDS, isReportPdfDataset } from '../reports/report-pdf-identity';
+import { isCaseNoteTitle, readCaseNote } from '../case-notes/case-note-reader';
 
 /** Document Title (0042,0010): the name of an Encapsulated PDF, in the instance-level QIDO answer. */
 const DocumentTitleTag = '00420010';
@@ -43,6 +44,10 @@ export interface ReferralLookupDeps {
 interface SrSummary {
   sopInstanceUID: string;
   referral: boolean;
+  /** A note of the case's conversation (referral, consult, progress): a message, not a report. */
+  caseNote: boolean;
+  /** A consult note asking the referrer for more information. */
+  asksForMore: boolean;
   contentDateTime: string;
   fields?: ReferralNoteFields;
 }
@@ -100,9 +105,12 @@ export function createReferralLookup(deps: ReferralLookupDeps): ReferralLookup {
     const bytes = await dicomweb(site).retrieveInstance({ studyInstanceUID: studyUID, ...sr });
     const doc = parseSrDocument(bytes);
     const fields = readReferralNote(doc);
+    const caseNote = isCaseNoteTitle(doc.title);
     const summary: SrSummary = {
       sopInstanceUID: sr.sopInstanceUID,
       referral: isReferralNote(doc),
+      caseNote,
+      asksForMore: caseNote && readCaseNote(bytes)?.status === 'more-info-needed',
       contentDateTime: doc.contentDateTime,
       ...(fields ? { fields } : {}),
     };
@@ -137,7 +145,7 @@ export function createReferralLookup(deps: ReferralLookupDeps): ReferralLookup {
       if (c.kind !== 'sr') continue;
       if (!seen.has(c.sopInstanceUID) && mine?.noteSopInstanceUID === c.sopInstanceUID) {
         // Read before and cached: reuse its fields rather than fetching the note again.
-        srs.push({ sopInstanceUID: c.sopInstanceUID, referral: true, contentDateTime: '', fields: fieldsOf(mine) });
+        srs.push({ sopInstanceUID: c.sopInstanceUID, referral: true, caseNote: true, asksForMore: false, contentDateTime: '', fields: fieldsOf(mine) });
         continue;
       }
       try {
@@ -159,9 +167,13 @@ export function createReferralLookup(deps: ReferralLookupDeps): ReferralLookup {
       siteId: site.id,
       ...(note ? { noteSopInstanceUID: note.sopInstanceUID, ...note.fields } : {}),
       attachments,
-      hasReport: srs.some((s) => !s.referral),
+      // Consult and progress notes are the conversation, not a report.
+      hasReport: srs.some((s) => !s.referral && !s.caseNote),
       fetchedAt: now(),
     };
+    // The conversation's latest word is the specialist's question: the referrer has to answer.
+    const latest = [...srs].sort((a, b) => (a.contentDateTime < b.contentDateTime ? -1 : a.contentDateTime > b.contentDateTime ? 1 : 0)).at(-1);
+    if (latest?.asksForMore) record.moreInformationRequested = true;
     if (!visible(record)) {
       if (mine) await db.referrals.delete(studyUID);
       return undefined;

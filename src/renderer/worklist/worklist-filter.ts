@@ -101,6 +101,7 @@ export function nextSort(current: WorklistSort, key: SortKey): WorklistSort {
 const PRIORITY_RANK: Record<ReferralPriority, number> = { STAT: 0, urgent: 1, routine: 2 };
 const STATUS_RANK: Record<CaseStatus, number> = {
   'awaiting-report': 0,
+  'more-info': 0,
   new: 1,
   draft: 2,
   queued: 3,

@@ -9,13 +9,14 @@ import type { ReferralPriority, ReferralRecord } from '../cache/telerad-db';
 export type { ReferralPriority };
 
 /** Every status a case can have. */
-export type CaseStatus = 'new' | 'awaiting-report' | 'draft' | 'queued' | 'sent' | 'reported' | 'amended';
+export type CaseStatus = 'new' | 'awaiting-report' | 'more-info' | 'draft' | 'queued' | 'sent' | 'reported' | 'amended';
 
-export const CASE_STATUSES: readonly CaseStatus[] = ['new', 'awaiting-report', 'draft', 'queued', 'sent', 'reported', 'amended'];
+export const CASE_STATUSES: readonly CaseStatus[] = ['new', 'awaiting-report', 'more-info', 'draft', 'queued', 'sent', 'reported', 'amended'];
 
 export const CASE_STATUS_LABEL: Record<CaseStatus, string> = {
   new: 'new',
   'awaiting-report': 'referral awaiting report',
+  'more-info': 'more information requested',
   draft: 'draft',
   queued: 'queued',
   sent: 'sent',
@@ -187,6 +188,8 @@ export function formatSize(size: SizeEstimate | undefined): string {
  * which the referral summary does not carry yet.
  */
 export function deriveCaseStatus(referral: ReferralRecord | undefined, local: LocalCaseStatus | undefined): CaseStatus {
+  // The specialist asked a question (issue 7): the case waits for the referrer, whatever came before.
+  if (referral?.moreInformationRequested) return local ?? 'more-info';
   if (referral?.hasReport) return 'reported';
   if (local) return local;
   if (referral?.noteSopInstanceUID !== undefined || referral?.priority !== undefined) return 'awaiting-report';

@@ -1,0 +1,59 @@
+import type { SiteSummary } from '../../shared/ipc/contract';
+import type { Logger } from '../../shared/log';
+import type { StudyCache } from '../cache/study-cache';
+import type { TeleradDB } from '../cache/telerad-db';
+import type { DicomWebApiFactory } from '../dicomweb/dicomweb-api';
+import { buildCaseNote } from '../case-notes/case-note-dicom';
+import { pdfToDicom, photoToDicom } from '../case-import/attachments-to-dicom';
+import { loadDcmjs } from '../deidentify/dcmjs-runtime';
+import type { AttachmentLoader } from '../referral/referral-reader';
+import { isReportSr, readReportSr } from '../reports/report-sr-reader';
+import { studyContextFromPart10 } from '../reports/study-context';
+import { createThreadActions } from './thread-actions';
+import type { ThreadActions } from './thread-actions';
+import { createCaseThreadStore } from './thread-store';
+import type { CaseThreadStore, ThreadAttachment } from './thread-store';
+
+export interface CaseThreadDeps {
+  db: TeleradDB;
+  cache: StudyCache;
+  dicomweb: DicomWebApiFactory;
+  /** Loads a PDF of the study (cache, else the site into the cache). */
+  loadPdf: AttachmentLoader;
+  wakeOutbox: () => void;
+  randomUUID: () => string;
+  now: () => number;
+  log: Logger;
+}
+
+export interface CaseThread {
+  store: CaseThreadStore;
+  actions: ThreadActions;
+  loadPdf: (site: SiteSummary | undefined, studyInstanceUID: string, attachment: ThreadAttachment) => Promise<Uint8Array>;
+}
+
+/** The case thread (store, actions, PDF loader) from the app's services. */
+export function createCaseThread(deps: CaseThreadDeps): CaseThread {
+  const { db, cache, log } = deps;
+  const store = createCaseThreadStore({ db, dicomweb: deps.dicomweb, cache, isReportSr, readReportSr, log: log.child('store') });
+  const actions = createThreadActions({
+    db,
+    readInstanceBytes: (uid) => cache.readInstanceBytes(uid),
+    studyContextFromPart10,
+    buildCaseNote,
+    async attachments() {
+      const dcmjs = await loadDcmjs();
+      return { photo: (bytes, mime, ctx) => photoToDicom(bytes, mime, ctx, { dcmjs }), pdf: (bytes, ctx) => pdfToDicom(bytes, ctx, { dcmjs }) };
+    },
+    cache,
+    wakeOutbox: deps.wakeOutbox,
+    now: deps.now,
+    randomUUID: deps.randomUUID,
+    log: log.child('actions'),
+  });
+  return {
+    store,
+    actions,
+    loadPdf: (site, studyUID, a) => deps.loadPdf(site, studyUID, { sopInstanceUID: a.sopInstanceUID, seriesInstanceUID: a.seriesInstanceUID, sopClassUID: a.sopClassUID, kind: 'pdf', title: 'Document' }),
+  };
+}
