@@ -9,6 +9,7 @@ import globals from 'globals';
  *   src/main     imports only src/shared
  *   src/preload  imports only src/shared
  *   src/renderer imports only src/shared
+ *   src/cli      (Node command-line tools such as npm run qc) imports only src/shared
  * Enforced with no-restricted-imports patterns per folder; tests/unit/lint-layering.test.ts
  * proves the rule fires on a file that breaks it.
  */
@@ -56,6 +57,8 @@ export default tseslint.config(
   { files: ['src/main/**'], rules: layer(['renderer', 'preload'], 'src/main imports only src/shared.') },
   { files: ['src/preload/**'], rules: layer(['renderer', 'main'], 'src/preload imports only src/shared.') },
   { files: ['src/renderer/**'], rules: layer(['main', 'preload'], 'src/renderer imports only src/shared.') },
+  // The Node command-line tools (npm run qc) run the shared checks; they reach no app layer.
+  { files: ['src/cli/**'], rules: layer(['main', 'preload', 'renderer'], 'src/cli imports only src/shared.') },
   {
     // Node scripts and the test runners' configs are entry points that print to the terminal.
     files: ['scripts/**', 'bench/**', 'tests/fixtures/cli.ts', '.ci/**'],

@@ -15,6 +15,11 @@ describe('layering rule', () => {
     expect(errors.join('\n')).toMatch(/src\/renderer imports only src\/shared/);
   });
 
+  it('rejects the qc command importing from the renderer', async () => {
+    const errors = await lintAs('src/cli/bad.ts', "import { x } from '../renderer/case-import/import-files';\nexport const y = x;\n");
+    expect(errors.join('\n')).toMatch(/src\/cli imports only src\/shared/);
+  });
+
   it('rejects main importing from the renderer', async () => {
     const errors = await lintAs('src/main/bad.ts', "import { x } from '../renderer/app/App';\nexport const y = x;\n");
     expect(errors.join('\n')).toMatch(/src\/main imports only src\/shared/);

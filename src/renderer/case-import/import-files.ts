@@ -4,8 +4,8 @@
 // reason per file, and the rest is imported.
 import { unzipSync } from 'fflate';
 import type { Logger } from '../../shared/log';
-import { readDicomdir, isDicomdirPath, mediaKey } from './dicomdir';
-import type { DicomdirReference } from './dicomdir';
+import { readDicomdir, isDicomdirPath, mediaKey } from '../../shared/dicom/dicomdir';
+import type { DicomdirReference } from '../../shared/dicom/dicomdir';
 import type {
   DicomdirSummary,
   ImportEntry,

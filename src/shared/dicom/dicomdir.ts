@@ -1,7 +1,6 @@
 // IHE PDI media: the DICOMDIR's directory records and the files they reference.
-import type { dicomParser } from '../lib/dicom-parser';
-
-type DataSet = ReturnType<typeof dicomParser.parseDicom>;
+// In shared (pure, no DOM, no Node) because the app's import and the `npm run qc` command both read DICOMDIRs.
+import type { DataSet } from 'dicom-parser';
 
 export interface DicomdirReference {
   recordType: string;

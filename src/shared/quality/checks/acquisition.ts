@@ -1,0 +1,169 @@
+// Acquisition: what the pixels themselves say — clipped exposure, little
+// contrast, blank images, and images much less sharp than the rest of their
+// series (a possible sign of motion or blur, never a certainty).
+import { bySeries, evidenceOf, finding, median, seriesLabel, whichImages } from '../series';
+import type { Finding, ImageFacts, PixelStats, QualityCheck } from '../types';
+
+/** Projection radiography, where a plateau at the extremes means the detector saturated or saw nothing. */
+const PROJECTION = new Set(['CR', 'DX', 'MG', 'RF', 'XA', 'IO', 'PX']);
+/** More than this share of pixels at the darkest or brightest value present: clipped. */
+export const CLIPPING_SHARE = 0.05;
+/** Fewer grey levels than this between the 1st and 99th percentile (for ≥ 10 bits stored). */
+export const LOW_RANGE_BITS = 8;
+export const LOW_RANGE_BITS_8BIT = 6;
+/** At least this share of pixels within ±1 % of the range around the median: blank. */
+export const BLANK_SHARE = 0.98;
+/** Sharpness outliers need a series of at least this many images to compare against. */
+export const BLUR_MIN_SERIES = 5;
+/** Flagged below this fraction of the series' median Laplacian variance… */
+export const BLUR_RATIO = 0.5;
+/** …and more than this many robust standard deviations below it (log scale). */
+export const BLUR_MADS = 3;
+
+const pct = (x: number): string => `${Math.round(x * 1000) / 10} %`;
+
+function withStats(list: readonly ImageFacts[]): { im: ImageFacts; s: PixelStats }[] {
+  return list.filter((im) => im.pixelStats).map((im) => ({ im, s: im.pixelStats! }));
+}
+
+export const isBlank = (s: PixelStats): boolean => s.nearUniformShare >= BLANK_SHARE;
+
+export const clipping: QualityCheck = {
+  id: 'acquisition.clipping',
+  group: 'acquisition',
+  title: 'Exposure clipping',
+  severity: 'warning',
+  run(images) {
+    const out: Finding[] = [];
+    for (const [, list] of bySeries(images)) {
+      const hits = withStats(list).filter(
+        ({ im, s }) => PROJECTION.has(im.modality ?? '') && !isBlank(s) && Math.max(s.shareAtMin, s.shareAtMax) > CLIPPING_SHARE,
+      );
+      if (!hits.length) continue;
+      const worst = hits.reduce((a, b) => (Math.max(b.s.shareAtMin, b.s.shareAtMax) > Math.max(a.s.shareAtMin, a.s.shareAtMax) ? b : a));
+      const high = worst.s.shareAtMax >= worst.s.shareAtMin;
+      out.push(
+        finding(
+          this,
+          'warning',
+          `Exposure clipped: ${pct(high ? worst.s.shareAtMax : worst.s.shareAtMin)} of pixels at the ${high ? 'brightest' : 'darkest'} value (${high ? worst.s.max : worst.s.min}) — detail there is lost; ${whichImages(hits.map((h) => h.im), list.length)}`,
+          list[0],
+          hits.map(({ im, s }) => evidenceOf(im, Math.round(Math.max(s.shareAtMin, s.shareAtMax) * 1000) / 1000)),
+          { threshold: CLIPPING_SHARE },
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+export const blankImage: QualityCheck = {
+  id: 'acquisition.blank',
+  group: 'acquisition',
+  title: 'Blank or near-uniform image',
+  severity: 'warning',
+  run(images) {
+    const out: Finding[] = [];
+    for (const [, list] of bySeries(images)) {
+      const hits = withStats(list).filter(({ s }) => isBlank(s));
+      if (!hits.length) continue;
+      out.push(
+        finding(
+          this,
+          'warning',
+          `Blank or near-uniform: ${whichImages(hits.map((h) => h.im), list.length)} of the ${seriesLabel(list[0])} show almost no structure`,
+          list[0],
+          hits.map(({ im, s }) => evidenceOf(im, Math.round(s.nearUniformShare * 1000) / 1000)),
+          { threshold: BLANK_SHARE },
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+export const lowDynamicRange: QualityCheck = {
+  id: 'acquisition.low-dynamic-range',
+  group: 'acquisition',
+  title: 'Low dynamic range',
+  severity: 'warning',
+  run(images) {
+    const out: Finding[] = [];
+    for (const [, list] of bySeries(images)) {
+      const hits = withStats(list).filter(
+        ({ im, s }) => !isBlank(s) && s.effectiveBits < ((im.bitsStored ?? 16) >= 10 ? LOW_RANGE_BITS : LOW_RANGE_BITS_8BIT),
+      );
+      if (!hits.length) continue;
+      const levels = Math.round(2 ** Math.min(...hits.map((h) => h.s.effectiveBits)));
+      out.push(
+        finding(
+          this,
+          'warning',
+          `Low dynamic range: as few as ${levels} grey levels between the 1st and 99th percentile (${hits[0]!.im.bitsStored ?? '?'} bits stored) — under- or over-exposed, or rescaled; ${whichImages(hits.map((h) => h.im), list.length)}`,
+          list[0],
+          hits.map(({ im, s }) => evidenceOf(im, Math.round(2 ** s.effectiveBits))),
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+export const possibleBlur: QualityCheck = {
+  id: 'acquisition.blur',
+  group: 'acquisition',
+  title: 'Possible motion or blur',
+  severity: 'warning',
+  run(images) {
+    const out: Finding[] = [];
+    for (const [, list] of bySeries(images)) {
+      const usable = withStats(list).filter(({ s }) => !isBlank(s) && s.laplacianVariance > 0);
+      if (usable.length < BLUR_MIN_SERIES) continue;
+      const logs = usable.map(({ s }) => Math.log(s.laplacianVariance));
+      const m = median(logs);
+      const mad = median(logs.map((l) => Math.abs(l - m))) * 1.4826;
+      const cut = Math.min(m + Math.log(BLUR_RATIO), m - BLUR_MADS * mad);
+      const hits = usable.filter((_, i) => logs[i]! < cut);
+      if (!hits.length) continue;
+      const seriesMedian = Math.exp(m);
+      out.push(
+        finding(
+          this,
+          'warning',
+          `Possible motion or blur: ${whichImages(hits.map((h) => h.im), list.length)} of the ${seriesLabel(list[0])} are much less sharp than the rest of the series (${Math.round((hits[0]!.s.laplacianVariance / seriesMedian) * 100)} % of its median sharpness) — look at them before relying on fine detail`,
+          list[0],
+          hits.map(({ im, s }) => evidenceOf(im, Math.round((s.laplacianVariance / seriesMedian) * 1000) / 1000)),
+          { seriesMedianLaplacianVariance: Math.round(seriesMedian) },
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+export const pixelChecksSkipped: QualityCheck = {
+  id: 'acquisition.pixels-skipped',
+  group: 'acquisition',
+  title: 'Pixel checks skipped',
+  severity: 'info',
+  run(images) {
+    const out: Finding[] = [];
+    for (const [, list] of bySeries(images)) {
+      const skipped = list.filter((im) => !im.pixelStats && im.pixelStatsSkipped);
+      if (!skipped.length) continue;
+      const reasons = [...new Set(skipped.map((im) => im.pixelStatsSkipped))].join('; ');
+      out.push(
+        finding(
+          this,
+          'info',
+          `Pixel checks skipped: ${reasons} — ${whichImages(skipped, list.length)} of the ${seriesLabel(list[0])}`,
+          list[0],
+          skipped.map((im) => evidenceOf(im, im.pixelStatsSkipped)),
+        ),
+      );
+    }
+    return out;
+  },
+};
+
+export const acquisitionChecks: QualityCheck[] = [clipping, lowDynamicRange, blankImage, possibleBlur, pixelChecksSkipped];

@@ -1,0 +1,72 @@
+// Grouping and evidence helpers shared by the checks.
+import type { EvidenceItem, Finding, ImageFacts, Severity } from './types';
+
+/** Images by Series Instance UID (images without one under ''), readable ones only, in first-seen order. */
+export function bySeries(images: readonly ImageFacts[]): Map<string, ImageFacts[]> {
+  const out = new Map<string, ImageFacts[]>();
+  for (const im of images) {
+    if (im.unreadable) continue;
+    const key = im.seriesInstanceUID ?? '';
+    const list = out.get(key);
+    if (list) list.push(im);
+    else out.set(key, [im]);
+  }
+  return out;
+}
+
+export function byStudy(images: readonly ImageFacts[]): Map<string, ImageFacts[]> {
+  const out = new Map<string, ImageFacts[]>();
+  for (const im of images) {
+    if (im.unreadable || !im.studyInstanceUID) continue;
+    const list = out.get(im.studyInstanceUID);
+    if (list) list.push(im);
+    else out.set(im.studyInstanceUID, [im]);
+  }
+  return out;
+}
+
+export function evidenceOf(im: ImageFacts, value?: string | number): EvidenceItem {
+  const e: EvidenceItem = { source: im.source };
+  if (im.sopInstanceUID) e.sopInstanceUID = im.sopInstanceUID;
+  if (im.instanceNumber !== undefined) e.instanceNumber = im.instanceNumber;
+  if (value !== undefined) e.value = value;
+  return e;
+}
+
+/** "images 3, 4 and 7 of 40" — instance numbers where known, else counts. */
+export function whichImages(hits: readonly ImageFacts[], of: number): string {
+  if (hits.length === of) return of === 1 ? 'the image' : `all ${of} images`;
+  const numbers = hits.map((h) => h.instanceNumber).filter((n): n is number => n !== undefined);
+  if (numbers.length === hits.length && new Set(numbers).size === numbers.length && numbers.length <= 8) {
+    const sorted = [...numbers].sort((a, b) => a - b).map(String);
+    const list = sorted.length > 1 ? `${sorted.slice(0, -1).join(', ')} and ${sorted[sorted.length - 1]}` : sorted[0];
+    return `image${sorted.length > 1 ? 's' : ''} ${list} of ${of}`;
+  }
+  return `${hits.length} of ${of} images`;
+}
+
+export function seriesLabel(im: ImageFacts | undefined): string {
+  if (!im) return 'series';
+  return im.modality ? `${im.modality} series` : 'series';
+}
+
+export function finding(
+  base: { id: string; group: Finding['group']; title: string },
+  severity: Severity,
+  message: string,
+  where: ImageFacts | undefined,
+  instances: EvidenceItem[],
+  values?: Finding['evidence']['values'],
+): Finding {
+  const f: Finding = { checkId: base.id, group: base.group, title: base.title, severity, message, evidence: { instances } };
+  if (where?.studyInstanceUID) f.studyInstanceUID = where.studyInstanceUID;
+  if (where?.seriesInstanceUID) f.seriesInstanceUID = where.seriesInstanceUID;
+  if (values) f.evidence.values = values;
+  return f;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
