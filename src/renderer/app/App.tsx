@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { JSX } from 'react';
 import type { AppInfo, ServiceClient } from '../../shared/ipc/contract';
 import type { Logger } from '../../shared/log';
@@ -25,6 +25,11 @@ import { DeliveryToasts, OutboxButton, OutboxPanel } from '../outbox/OutboxPanel
 import type { Reports } from '../reports/report-wiring';
 import { ReportPanel } from '../reports/ReportPanel';
 import { NewReportNoticeList } from '../reports/NewReportNotices';
+import type { ReferralCaseUi } from '../referral-cases/referral-case-wiring';
+import { ReferralCasesArea, startNewReferral } from '../referral-cases/ReferralCasesArea';
+import type { ReferralView } from '../referral-cases/ReferralCasesArea';
+import type { CaseThread } from '../case-thread/thread-wiring';
+import { CaseThreadPanel } from '../case-thread/CaseThreadPanel';
 
 /** Everything the UI needs, built once in main.tsx: components receive, never construct, their services. */
 export interface AppDeps {
@@ -49,6 +54,10 @@ export interface AppDeps {
   outbox?: { jobs: OutboxView; notices: DeliveryNotices };
   /** The report editor of the open case, and "new report" notices over the worklist. */
   reports?: Reports;
+  /** Referral cases built here (issue 7): the header's "New referral" wizard and "My referrals". */
+  referralCases?: ReferralCaseUi;
+  /** The conversation around the open case (questions, answers, outcome). */
+  caseThread?: CaseThread;
 }
 
 export function App({ deps }: { deps: AppDeps }): JSX.Element {
@@ -60,6 +69,25 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
   const [showStorage, setShowStorage] = useState(false);
   const [showOutbox, setShowOutbox] = useState(false);
   const [showPrefetch, setShowPrefetch] = useState(false);
+  // Case thread: a photo that reached the cache after the viewer opened reopens the viewer (from the cache) on it.
+  const [viewerEpoch, setViewerEpoch] = useState(0);
+  const threadPhoto = useRef<string | undefined>(undefined);
+  useEffect(() => {
+    // Runs after the remounted viewer's open (child effects first): the series is shown once it is in.
+    if (threadPhoto.current) viewer.selectSeries(threadPhoto.current);
+    threadPhoto.current = undefined;
+  }, [viewerEpoch, viewer]);
+  const showThreadSeries = useCallback(
+    (seriesUid: string) => {
+      if (viewer.getState().series.some((s) => s.seriesInstanceUID === seriesUid)) viewer.selectSeries(seriesUid);
+      else {
+        threadPhoto.current = seriesUid;
+        setViewerEpoch((n) => n + 1);
+      }
+    },
+    [viewer],
+  );
+  const [referralView, setReferralView] = useState<ReferralView | undefined>(undefined);
 
   useEffect(() => {
     let live = true;
@@ -120,6 +148,39 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
           />
         )}
         {deps.outbox && <OutboxButton outbox={deps.outbox.jobs} pressed={showOutbox} onToggle={() => setShowOutbox((v) => !v)} />}
+        {deps.referralCases && (
+          <>
+            <button
+              type="button"
+              className="btn btn-small"
+              data-testid="new-referral-button"
+              onClick={() => {
+                const ui = deps.referralCases!;
+                startNewReferral(ui).then(
+                  (view) => {
+                    setOpen(undefined);
+                    setReferralView(view);
+                  },
+                  (err: unknown) => log.warn('Starting a referral failed', err),
+                );
+              }}
+            >
+              New referral
+            </button>
+            <button
+              type="button"
+              className="btn btn-small"
+              data-testid="my-referrals-button"
+              aria-pressed={referralView?.kind === 'list'}
+              onClick={() => {
+                setOpen(undefined);
+                setReferralView((v) => (v?.kind === 'list' ? undefined : { kind: 'list' }));
+              }}
+            >
+              My referrals
+            </button>
+          </>
+        )}
       </header>
       {deps.outbox && showOutbox && <OutboxPanel outbox={deps.outbox.jobs} onClose={() => setShowOutbox(false)} />}
       {deps.outbox && <DeliveryToasts notices={deps.outbox.notices} />}
@@ -129,22 +190,47 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
       <main className="app-main">
         {open ? (
           <div className="study-layout">
-            <StackViewer store={viewer} request={open} onClose={onClose} />
-            <ReferralPanel
-              store={referralPanel}
-              site={open.site}
-              studyInstanceUID={open.study.studyInstanceUID}
-              pdfRuntime={pdfRuntime}
-              onShowSeries={viewer.selectSeries}
-            />
-            {deps.reports && (
-              <ReportPanel
-                store={deps.reports.panel}
-                reportCase={{ site: open.site, siteId: open.study.siteId, studyInstanceUID: open.study.studyInstanceUID, modalities: open.study.modalities, description: open.study.description }}
+            <StackViewer key={viewerEpoch} store={viewer} request={open} onClose={onClose} />
+            {deps.caseThread && (
+              <CaseThreadPanel
+                store={deps.caseThread.store}
+                actions={deps.caseThread.actions}
+                loadPdf={deps.caseThread.loadPdf}
+                site={open.site}
+                siteId={open.study.siteId}
+                studyInstanceUID={open.study.studyInstanceUID}
                 pdfRuntime={pdfRuntime}
+                onShowSeries={showThreadSeries}
+                log={log}
               />
             )}
+            {/* One side column, the referral above the report: side by side they left a 1280 px laptop a 290 px image. */}
+            <div className="study-side">
+              <ReferralPanel
+                store={referralPanel}
+                site={open.site}
+                studyInstanceUID={open.study.studyInstanceUID}
+                pdfRuntime={pdfRuntime}
+                onShowSeries={viewer.selectSeries}
+              />
+              {deps.reports && (
+                <ReportPanel
+                  store={deps.reports.panel}
+                  reportCase={{ site: open.site, siteId: open.study.siteId, studyInstanceUID: open.study.studyInstanceUID, modalities: open.study.modalities, description: open.study.description }}
+                  pdfRuntime={pdfRuntime}
+                />
+              )}
+            </div>
           </div>
+        ) : referralView && deps.referralCases ? (
+          <ReferralCasesArea
+            ui={deps.referralCases}
+            view={referralView}
+            setView={setReferralView}
+            sites={worklist.getState().sites.map((s) => s.site)}
+            onOpen={setOpen}
+            log={log}
+          />
         ) : showSites ? (
           <SitesPanel store={deps.sites} onClose={() => setShowSites(false)} />
         ) : (
