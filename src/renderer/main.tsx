@@ -38,6 +38,7 @@ import pdfWorkerUrl from 'pdfjs-dist/build/pdf.worker.min.mjs?url';
 import { createDeliveryNotices } from './outbox/delivery-notices';
 import { createOutbox } from './outbox/outbox-scheduler';
 import { createReferralCaseUi } from './referral-cases/referral-case-wiring';
+import { LOCAL_SITE_ID } from './referral-cases/referral-case-repo';
 import { lastDownloadBytesPerSecond, measuredBitsPerSecond } from './case-send/send-estimate';
 import { createWorkerFrameCodec } from './case-send/jpegls-codec';
 import { loadDcmjs } from './deidentify/dcmjs-runtime';
@@ -98,7 +99,8 @@ const worklist = createWorklistStore({
         throw err;
       },
     ),
-  listCachedStudies: () => cache.listCachedStudies(),
+  // Cases imported here for a referral are the rural side's own (My referrals), not studies to read.
+  listCachedStudies: async () => (await cache.listCachedStudies()).filter((st) => st.siteId !== LOCAL_SITE_ID),
   cachedStudyBytes: createCachedStudyBytes(cache),
   storedInstanceCounts: createStoredInstanceCounts(db),
   lookupReferral: referralLookup,

@@ -86,6 +86,10 @@ test('a referral built from a CD and a photo, sent with the site down, arrives a
   // The draft survives a reload: continue it from "My referrals".
   await expect(page.getByTestId('referral-problems')).toHaveCount(0, { timeout: 15_000 });
   await page.reload();
+  // The imported CD is the rural side's own case, not a study to read: the reading worklist leaves it out.
+  await expect(page.getByTestId('site-status').first()).toHaveAttribute('data-state', 'ok', { timeout: 30_000 });
+  await expect(page.getByTestId('worklist-row').filter({ hasText: /NDLOVU/i })).toHaveCount(0);
+  await expect(page.getByTestId('worklist-count')).toHaveText('0 studies');
   await page.getByTestId('my-referrals-button').click();
   await expect(page.getByTestId('my-referral')).toHaveAttribute('data-state', 'draft');
   await page.getByTestId('my-referral-continue').click();
