@@ -1,7 +1,8 @@
-import type { DataSet, Element } from 'dicom-parser';
+import type { DataSet } from 'dicom-parser';
 import { formatPersonName } from '../../shared/dicom/dicomweb-json';
 import type { ReferralPriority } from '../cache/telerad-db';
 import { dicomParser } from '../lib/dicom-parser';
+import { decoderFor, items, readCode } from '../lib/sr-dataset';
 import { REFERRAL_CODES, SR_SOP_CLASSES, URGENCY_CODES, sameCode } from '../referral/referral-codes';
 import type { CodeTriplet } from '../referral/referral-codes';
 import { SR_CODES } from '../reports/report-sr-codes';
@@ -47,33 +48,9 @@ const T = {
   ContentSequence: 'x0040a730',
 } as const;
 
-type Decode = (ds: DataSet, tag: string) => string | undefined;
 
-/** Text by the dataset's character set (ISO_IR 192 → UTF-8, else Latin-1), padding trimmed. */
-function decoderFor(charset: string | undefined): Decode {
-  const td = new TextDecoder(charset?.includes('ISO_IR 192') ? 'utf-8' : 'latin1');
-  return (ds, tag) => {
-    const el: Element | undefined = ds.elements[tag];
-    if (!el || el.length <= 0) return undefined;
-    const value = td
-      .decode(ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length))
-      .replace(/[\0 ]+$/, '')
-      .replace(/^ +/, '');
-    return value ? value : undefined;
-  };
-}
 
-function items(ds: DataSet, tag: string): DataSet[] {
-  return (ds.elements[tag]?.items ?? []).flatMap((i) => (i.dataSet ? [i.dataSet] : []));
-}
 
-function readCode(ds: DataSet | undefined, decode: Decode): CodeTriplet | undefined {
-  if (!ds) return undefined;
-  const value = decode(ds, T.CodeValue);
-  const scheme = decode(ds, T.CodingSchemeDesignator);
-  if (!value || !scheme) return undefined;
-  return { value, scheme, meaning: decode(ds, T.CodeMeaning) ?? '' };
-}
 
 /**
  * Whether an SR's document title (root concept name) is one of a case

@@ -1,7 +1,9 @@
-import type { DataSet, Element } from 'dicom-parser';
+import type { DataSet } from 'dicom-parser';
 import { formatPersonName } from '../../shared/dicom/dicomweb-json';
 import type { ReferralPriority } from '../cache/telerad-db';
 import { dicomParser } from '../lib/dicom-parser';
+import { decoderFor, items, readCode } from '../lib/sr-dataset';
+import type { Decode } from '../lib/sr-dataset';
 import { REFERRAL_CODES, URGENCY_CODES, sameCode } from './referral-codes';
 import type { CodeTriplet } from './referral-codes';
 
@@ -62,37 +64,9 @@ const T = {
   ContentSequence: 'x0040a730',
 } as const;
 
-type Decode = (ds: DataSet, tag: string) => string | undefined;
 
-/**
- * dicom-parser's `string()` maps each byte to one char code, which garbles
- * UTF-8; text values are decoded here by the dataset's character set
- * (ISO_IR 192 → UTF-8, default/ISO_IR 100 → Latin-1).
- */
-function decoderFor(charset: string | undefined): Decode {
-  const label = charset?.includes('ISO_IR 192') ? 'utf-8' : 'latin1';
-  const td = new TextDecoder(label);
-  return (ds, tag) => {
-    const el: Element | undefined = ds.elements[tag];
-    if (!el || el.length <= 0) return undefined;
-    const raw = td.decode(ds.byteArray.subarray(el.dataOffset, el.dataOffset + el.length));
-    // Values are padded with spaces (or NUL for UIs); backslash separates multiple values.
-    const value = raw.replace(/[\0 ]+$/, '').replace(/^ +/, '');
-    return value ? value : undefined;
-  };
-}
 
-function items(ds: DataSet, tag: string): DataSet[] {
-  return (ds.elements[tag]?.items ?? []).flatMap((i) => (i.dataSet ? [i.dataSet] : []));
-}
 
-function readCode(ds: DataSet | undefined, decode: Decode): SrCode | undefined {
-  if (!ds) return undefined;
-  const value = decode(ds, T.CodeValue);
-  const scheme = decode(ds, T.CodingSchemeDesignator);
-  if (!value || !scheme) return undefined;
-  return { value, scheme, meaning: decode(ds, T.CodeMeaning) ?? '' };
-}
 
 function readItems(ds: DataSet, decode: Decode, depth: number): SrItem[] {
   // A malicious or broken file could nest without end; real notes are a few levels deep.
