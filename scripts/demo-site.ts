@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateChestXray } from '../tests/fixtures/chest-xray';
 import { generateReferralPacket } from '../tests/fixtures/referral-packet';
+import { writeDicomdirFixture } from '../tests/fixtures/dicomdir';
+import { cameraJpeg } from '../tests/fixtures/case-import-attachments';
 import { loadCtStudy, startOrthanc } from '../tests/support/orthanc';
 import { startWebHostProcess } from '../tests/e2e/support/web-host-process';
 import { stowInstances } from '../tests/support/stow';
@@ -41,6 +43,12 @@ const packet = await generateReferralPacket({
 });
 await stowInstances(orthanc.dicomWebUrl, orthanc.authorization, packet.files);
 
+// What a rural clinic would have in hand for "New referral": a CD from the district hospital's
+// CT and X-ray (a DICOMDIR folder) and a phone photo.
+const cd = writeDicomdirFixture({ parent: tmp, ctSlices: 20, rows: 256, columns: 256, patientName: 'MOYO^GRACE', patientId: 'RUR-4471' });
+const photoPath = path.join(tmp, 'photo-of-the-wound.jpg');
+writeFileSync(photoPath, cameraJpeg(480, 640).jpeg);
+
 const sitesFile = path.join(tmp, 'sites.json');
 writeFileSync(
   sitesFile,
@@ -52,7 +60,7 @@ const host = await startWebHostProcess(['--data-dir', arg('--data-dir') ?? path.
 rmSync(sitesFile); // the host has moved the password into its secrets store
 
 console.log(host.url);
-console.error(`\nTelerad demo is running. Open this URL in a browser (it carries the launch token):\n\n  ${host.url}\n\nCtrl-C stops the demo.`);
+console.error(`\nTelerad demo is running. Open this URL in a browser (it carries the launch token):\n\n  ${host.url}\n\nTo try the rural side (New referral): the CD folder ${cd.dir}\nand the photo ${photoPath}\n\nCtrl-C stops the demo.`);
 
 let stopping = false;
 async function shutdown(): Promise<void> {

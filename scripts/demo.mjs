@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureBuilt, prepare } from './lib/prepare.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-prepare(root, { packages: ['orthanc', 'orthanc-dicomweb', 'fonts-dejavu-core'] });
+prepare(root, { packages: ['orthanc', 'orthanc-dicomweb', 'dcmtk', 'fonts-dejavu-core'] });
 ensureBuilt(root);
 const child = spawn(path.join(root, 'node_modules/.bin/tsx'), [path.join(root, 'scripts/demo-site.ts'), ...process.argv.slice(2)], {
   stdio: 'inherit',

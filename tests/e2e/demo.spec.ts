@@ -65,3 +65,19 @@ test('the demo chest X-ray opens and paints', async ({ page }) => {
   expect(mediastinum.lumAtImagePoint).toBeGreaterThan(lung.lumAtImagePoint + 30);
   await page.screenshot({ path: 'test-results/demo-xray.png' });
 });
+
+test('the demo hands the rural side a CD and a photo that New referral imports', async ({ page }) => {
+  test.setTimeout(120_000);
+  const cdDir = /the CD folder (\S+)/.exec(output)?.[1];
+  const photo = /and the photo (\S+)/.exec(output)?.[1];
+  expect(cdDir, `the demo printed no CD folder:\n${output}`).toBeTruthy();
+  expect(photo).toBeTruthy();
+  await page.goto(url);
+  await page.getByTestId('new-referral-button').click();
+  await page.getByTestId('referral-import-folder').setInputFiles(cdDir!);
+  // 20 CT slices and the X-ray, found through the CD's DICOMDIR.
+  await expect(page.getByTestId('referral-import-count')).toContainText('21 image instance(s)', { timeout: 60_000 });
+  await page.getByTestId('referral-import-attachments').setInputFiles(photo!);
+  await expect(page.getByTestId('referral-import-count')).toContainText('1 photo(s)', { timeout: 30_000 });
+  await expect(page.getByTestId('referral-patient')).toContainText('MOYO^GRACE');
+});
