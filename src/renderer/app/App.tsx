@@ -30,6 +30,9 @@ import { ReferralCasesArea, startNewReferral } from '../referral-cases/ReferralC
 import type { ReferralView } from '../referral-cases/ReferralCasesArea';
 import type { CaseThread } from '../case-thread/thread-wiring';
 import { CaseThreadPanel } from '../case-thread/CaseThreadPanel';
+import type { QualityBadges } from '../quality/quality-badges';
+import type { QualityService } from '../quality/study-quality';
+import { QualityPanel } from '../quality/QualityPanel';
 
 /** Everything the UI needs, built once in main.tsx: components receive, never construct, their services. */
 export interface AppDeps {
@@ -58,6 +61,8 @@ export interface AppDeps {
   referralCases?: ReferralCaseUi;
   /** The conversation around the open case (questions, answers, outcome). */
   caseThread?: CaseThread;
+  /** Image quality checks (issue 8): the worklist's badges and the viewer's quality panel. */
+  quality?: { service: QualityService; badges: QualityBadges };
 }
 
 export function App({ deps }: { deps: AppDeps }): JSX.Element {
@@ -206,6 +211,9 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
             )}
             {/* One side column, the referral above the report: side by side they left a 1280 px laptop a 290 px image. */}
             <div className="study-side">
+              {deps.quality && (
+                <QualityPanel quality={deps.quality.service} viewer={viewer} studyInstanceUID={open.study.studyInstanceUID} onResult={deps.quality.badges.put} log={log} />
+              )}
               <ReferralPanel
                 store={referralPanel}
                 site={open.site}
@@ -234,7 +242,7 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
         ) : showSites ? (
           <SitesPanel store={deps.sites} onClose={() => setShowSites(false)} />
         ) : (
-          <WorklistView store={worklist} onOpen={onOpen} {...(deps.prefetch ? { prefetchMarks: deps.prefetch.settings } : {})} />
+          <WorklistView store={worklist} onOpen={onOpen} {...(deps.prefetch ? { prefetchMarks: deps.prefetch.settings } : {})} {...(deps.quality ? { quality: deps.quality.badges } : {})} />
         )}
       </main>
       {deps.reports && <NewReportNoticeList notices={deps.reports.notices} />}

@@ -34,6 +34,8 @@ declare module 'cornerstone-core' {
     data?: { string(tag: string): string | undefined; intString?(tag: string): number | undefined; floatString?(tag: string): number | undefined };
     /** Decoded bytes, as counted by the image cache. */
     sizeInBytes?: number;
+    /** The WADO loader's: releases the parsed data set it keeps per file (images loaded outside the cache call it themselves). */
+    decache?(): void;
   }
   export interface CornerstoneEvents {
     IMAGE_RENDERED: string;
@@ -43,6 +45,8 @@ declare module 'cornerstone-core' {
     enable(element: HTMLElement, options?: Record<string, unknown>): void;
     disable(element: HTMLElement): void;
     loadAndCacheImage(imageId: string): Promise<Image>;
+    /** Loads and decodes without keeping the result in the image cache (the quality checks' one-off reads). */
+    loadImage(imageId: string): Promise<Image>;
     displayImage(element: HTMLElement, image: Image, viewport?: Partial<Viewport>): void;
     getViewport(element: HTMLElement): Viewport | undefined;
     setViewport(element: HTMLElement, viewport: Partial<Viewport>): void;

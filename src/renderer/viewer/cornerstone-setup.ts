@@ -8,6 +8,11 @@ export interface ImagingRuntime {
   cornerstone: typeof cornerstone;
   /** Registers a cached file with the image loader; returns its `dicomfile:` imageId. */
   addFile(file: Blob): string;
+  /**
+   * Forgets one registered file (a one-off decode, e.g. the quality checks'),
+   * only while `imageId` still names `file`: releaseAll renumbers from 0.
+   */
+  removeFile?(imageId: string, file: Blob): void;
   /** Forgets every registered file and decoded image (the viewer closed). */
   releaseAll(): void;
 }
@@ -95,6 +100,10 @@ export function initCornerstone(
   return {
     cornerstone,
     addFile: (file) => fileManager.add(file),
+    removeFile: (imageId, file) => {
+      const index = Number(imageId.slice('dicomfile:'.length));
+      if (fileManager.get(index) === file) fileManager.remove(index);
+    },
     releaseAll: () => {
       fileManager.purge();
       cornerstone.imageCache.purgeCache();

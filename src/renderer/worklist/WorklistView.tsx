@@ -8,6 +8,9 @@ import { isFilterActive, nextSort } from './worklist-filter';
 import type { SortKey, WorklistSort } from './worklist-filter';
 import { CASE_STATUSES, CASE_STATUS_LABEL, PRIORITIES, formatSize, formatWaiting, turnaroundState, waitingMs } from './worklist-row';
 import type { WorklistRow } from './worklist-row';
+import type { QualityBadges } from '../quality/quality-badges';
+import { badgeText } from '../quality/quality-badges';
+import type { QualityResult } from '../quality/study-quality';
 
 export interface WorklistViewProps {
   store: WorklistStore;
@@ -16,6 +19,8 @@ export interface WorklistViewProps {
   clockTickMs?: number;
   /** The user's prefetch marks (a toggle per row); no toggle without it. */
   prefetchMarks?: PrefetchMarks;
+  /** Quality badges of cached cases (computed in the background); no badges without it. */
+  quality?: QualityBadges;
 }
 
 /** What the per-row "prefetch" toggle needs (the prefetch settings store satisfies it). */
@@ -26,6 +31,7 @@ export interface PrefetchMarks {
 }
 
 const NO_MARKS = { marks: new Set<string>() as ReadonlySet<string> };
+const NO_QUALITY = { byStudy: new Map<string, QualityResult>() as ReadonlyMap<string, QualityResult> };
 const noSubscribe = (): (() => void) => () => undefined;
 
 /** Fixed row height: the virtualizer places rows by arithmetic, with no measuring per row. */
@@ -56,6 +62,7 @@ interface CellContext {
   onOpen: (row: WorklistRow) => void;
   marked?: ReadonlySet<string>;
   onMark?: (row: WorklistRow, marked: boolean) => void;
+  quality?: ReadonlyMap<string, QualityResult>;
 }
 
 const WAITING_TITLE =
@@ -138,6 +145,21 @@ const COLUMNS: readonly Column[] = [
         )}
       </>
     ),
+  },
+  {
+    id: 'quality',
+    label: 'Quality',
+    min: 7.5,
+    cell: (r, { quality }) => {
+      const result = quality?.get(r.studyInstanceUID);
+      if (!result) return '';
+      const { label, description } = badgeText(result);
+      return (
+        <span className="badge quality-badge" data-testid="quality-badge" data-level={result.worst} title={description} aria-label={description}>
+          {label}
+        </span>
+      );
+    },
   },
   {
     id: 'open',
@@ -289,7 +311,7 @@ function Filters({ store, state, rows }: { store: WorklistStore; state: Worklist
  * scroll as smoothly as ten. ARIA grid semantics stand in for the table the
  * absolute-positioned rows cannot be.
  */
-export function WorklistView({ store, onOpen, clockTickMs = 30_000, prefetchMarks }: WorklistViewProps): JSX.Element {
+export function WorklistView({ store, onOpen, clockTickMs = 30_000, prefetchMarks, quality: qualityBadges }: WorklistViewProps): JSX.Element {
   const state = useSyncExternalStore(store.subscribe, store.getState);
   const { marks } = useSyncExternalStore(prefetchMarks?.subscribe ?? noSubscribe, prefetchMarks?.getState ?? (() => NO_MARKS));
   const onMark = useMemo(
@@ -297,6 +319,7 @@ export function WorklistView({ store, onOpen, clockTickMs = 30_000, prefetchMark
     [prefetchMarks],
   );
   const now = useNow(clockTickMs);
+  const { byStudy: quality } = useSyncExternalStore(qualityBadges?.subscribe ?? noSubscribe, qualityBadges?.getState ?? (() => NO_QUALITY));
   const { sites, cached, cachedBytes, storedCounts, referrals, localStatus, referralLookups } = state;
   const merged = useMemo(
     () => selectWorklistRows({ sites, cached, cachedBytes, storedCounts, referrals, localStatus, referralLookups }),
@@ -306,8 +329,8 @@ export function WorklistView({ store, onOpen, clockTickMs = 30_000, prefetchMark
   const rows = useMemo(() => selectVisibleRows(merged, { filter, sort, sites }, now), [merged, filter, sort, sites, now]);
   const siteNames = useMemo(() => new Map(sites.map((s) => [s.site.id, s.site.name])), [sites]);
   const ctx: CellContext = useMemo(
-    () => ({ now, siteName: (id) => siteNames.get(id) ?? id, onOpen, marked: marks, ...(onMark ? { onMark } : {}) }),
-    [now, siteNames, onOpen, marks, onMark],
+    () => ({ now, siteName: (id) => siteNames.get(id) ?? id, onOpen, marked: marks, quality, ...(onMark ? { onMark } : {}) }),
+    [now, siteNames, onOpen, marks, onMark, quality],
   );
 
   const scrollRef = useRef<HTMLDivElement>(null);
