@@ -44,6 +44,9 @@ import { createWorkerFrameCodec } from './case-send/jpegls-codec';
 import { loadDcmjs } from './deidentify/dcmjs-runtime';
 import { createSiteTransport } from './outbox/stow-client';
 import { gatewayPathForSite } from '../shared/gateway';
+import { createQualityService } from './quality/study-quality';
+import { badgeCandidates, createQualityBadges } from './quality/quality-badges';
+import type { StoredPixels } from '../shared/quality';
 import './app/theme.css';
 
 /**
@@ -220,6 +223,8 @@ const reports = createReports({
   randomUUID: () => crypto.randomUUID(),
   now: Date.now,
   log: log.child('reports'),
+  // The quality service is made below; signing asks it only once the app runs.
+  quality: { checkStudy: (uid) => quality.checkStudy(uid) },
 });
 // Leaving the page: write what is typed now rather than at the next debounce.
 window.addEventListener('pagehide', () => void reports.panel.flush());
@@ -252,6 +257,39 @@ const referralCases = createReferralCaseUi({
   now: Date.now,
   randomUUID: () => crypto.randomUUID(),
   log: log.child('referral-cases'),
+  // The quality gate before sending (issue 8); the service is made below, asked only once the app runs.
+  quality: { checkInstances: (sops, context) => quality.checkInstances(sops, context) },
+});
+
+// Image quality checks (issue 8) over the local cache: compressed pixels decode in the viewer's decode workers.
+const quality = createQualityService({
+  readInstanceBytes: (sop) => cache.readInstanceBytes(sop),
+  listStudyInstances: (uid) => cache.getStudyInstances(uid),
+  decodePixels: async (bytes) => {
+    const file = new Blob([bytes], { type: 'application/dicom' });
+    const imageId = imaging.addFile(file);
+    try {
+      const image = await imaging.cornerstone.loadImage(imageId);
+      // Not in the image cache, so nothing else would release the loader's parsed copy of the file.
+      image.decache?.();
+      const px = image.getPixelData();
+      return ArrayBuffer.isView(px) ? (px as StoredPixels) : undefined;
+    } finally {
+      imaging.removeFile?.(imageId, file);
+    }
+  },
+  log: log.child('quality'),
+});
+const qualityBadges = createQualityBadges({ quality, log: log.child('quality') });
+// Badges for complete cached cases, in the background, whenever the worklist's cached list changes.
+const updateQualityBadges = (): void => {
+  void qualityBadges.update(badgeCandidates(worklist.getState().cached));
+};
+let lastCached = worklist.getState().cached;
+worklist.subscribe(() => {
+  if (worklist.getState().cached === lastCached) return;
+  lastCached = worklist.getState().cached;
+  updateQualityBadges();
 });
 
 window.addEventListener('unhandledrejection', (e) => log.error('Unhandled rejection', e.reason));
@@ -261,6 +299,6 @@ const rootEl = document.getElementById('root');
 if (!rootEl) throw new Error('index.html has no #root');
 createRoot(rootEl).render(
   <StrictMode>
-    <App deps={{ client, worklist, viewer, log, sites, referralPanel, pdfRuntime, transfers, connectivity, prefetch, storage, reports, outbox: { jobs: outbox, notices: deliveryNotices }, caseThread, referralCases }} />
+    <App deps={{ client, worklist, viewer, log, sites, referralPanel, pdfRuntime, transfers, connectivity, prefetch, storage, reports, outbox: { jobs: outbox, notices: deliveryNotices }, caseThread, referralCases, quality: { service: quality, badges: qualityBadges } }} />
   </StrictMode>,
 );

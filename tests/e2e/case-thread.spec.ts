@@ -179,8 +179,13 @@ test('question, answer with a photo, final report and outcome: one thread, the s
   await panel.getByTestId('report-section-answer').fill(OPINION);
   await expect(panel.getByTestId('report-save-status')).toHaveText(/^Saved/, { timeout: 10_000 });
   await panel.getByTestId('report-sign').click();
+  // The 256×200 radiograph is under the CR/DX matrix minimum: the quality warning is acknowledged before signing (issue 8).
+  await expect(panel.getByTestId('report-quality')).toContainText('warning');
+  await panel.getByTestId('report-quality-ack').check();
+  await panel.getByTestId('report-sign').click();
   const signed = panel.getByTestId('report-signed');
   await expect(signed).toHaveCount(1);
+  await expect(signed.getByTestId('report-signed-quality')).toContainText('warning');
   await expect(signed.getByTestId('report-delivery')).toHaveAttribute('data-state', 'sent', { timeout: 30_000 });
   await thread(specialist).getByTestId('thread-refresh').click();
   await expect(entries(specialist)).toHaveCount(4, { timeout: 30_000 });

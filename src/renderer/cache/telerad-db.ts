@@ -251,6 +251,21 @@ export interface SignedReportRecord {
   pdfSeriesInstanceUID: string;
   /** The outbox job that delivers it. */
   outboxJobId: string;
+  /** The quality findings (warnings, blockers) the signer saw and acknowledged (issue 8; not indexed: no schema change). */
+  qualityAcknowledged?: QualityAcknowledgement;
+}
+
+/** Issue 8: who accepted which quality findings, and when. */
+export interface QualityAcknowledgement {
+  /** "severity: title" of each finding shown. */
+  findings: string[];
+  by: string;
+  at: number;
+}
+
+/** Issue 8: a referral sent despite blocking quality findings, with the sender's reason. */
+export interface QualityOverride extends QualityAcknowledgement {
+  reason: string;
 }
 
 /** v5: where an outbox job is. `sending` survives a crash and means "outcome unknown" on restart. */
@@ -294,6 +309,8 @@ export interface OutboxJobRecord {
   createdAt: number;
   updatedAt: number;
   sentAt?: number;
+  /** Issue 8: sent despite blocking quality findings ("send anyway"): the reason, who, when (not indexed: no schema change). */
+  qualityOverride?: QualityOverride;
 }
 
 /** v6: where a referral case built on this workstation is. */

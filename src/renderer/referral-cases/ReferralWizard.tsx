@@ -4,8 +4,9 @@ import type { ReferralCaseRecord, ReferralPriority } from '../cache/telerad-db';
 import type { IdentityGroup } from '../case-import/import-files';
 import type { ImportEntry } from '../case-import/import-types';
 import type { Logger } from '../../shared/log';
+import type { Finding } from '../../shared/quality';
 import type { CaseFields, CaseStudy, DeidentificationPreview, ReferralCases } from './referral-case-repo';
-import { LOCAL_SITE_ID } from './referral-case-repo';
+import { LOCAL_SITE_ID, MIN_OVERRIDE_REASON_LENGTH } from './referral-case-repo';
 import type { SendEstimate } from './referral-case-wiring';
 import './referral-cases.css';
 
@@ -50,6 +51,23 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+const SEVERITY_ORDER: Record<Finding['severity'], number> = { blocker: 0, warning: 1, info: 2 };
+
+/** The review step's quality findings (issue 8), worst first. */
+function QualityFindings({ findings }: { findings: readonly Finding[] }): JSX.Element {
+  if (findings.length === 0) return <p data-testid="referral-quality-ok">Quality checks: nothing found.</p>;
+  const sorted = [...findings].sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]);
+  return (
+    <ul className="referral-quality" data-testid="referral-quality-findings" aria-label="Quality findings">
+      {sorted.map((f, k) => (
+        <li key={`${f.checkId}|${f.seriesInstanceUID ?? ''}|${k}`} data-severity={f.severity} data-check={f.checkId}>
+          <strong>{f.severity}</strong> · {f.title}: {f.message}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 /** A folder picker: React has no typed prop for `webkitdirectory`, so it is set on the element. */
 function FolderInput({ onFiles, disabled }: { onFiles: (files: FileList | null) => void; disabled: boolean }): JSX.Element {
   const ref = useRef<HTMLInputElement>(null);
@@ -91,6 +109,10 @@ export function ReferralWizard(props: ReferralWizardProps): JSX.Element {
   const [size, setSize] = useState<{ instances: number; bytes: number }>({ instances: 0, bytes: 0 });
   const [busy, setBusy] = useState<string | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
+  const [quality, setQuality] = useState<{ key: string; findings: Finding[] | undefined; failed?: string } | undefined>(undefined);
+  const [sendAnyway, setSendAnyway] = useState(false);
+  const [reason, setReason] = useState('');
+  const qualityRevision = useRef(0);
   // Saves run one after another: each reads the stored case, so two in flight could undo each other.
   const saving = useRef<Promise<unknown>>(Promise.resolve());
   const revision = useRef(0);
@@ -170,6 +192,20 @@ export function ReferralWizard(props: ReferralWizardProps): JSX.Element {
     });
   };
 
+  // The findings follow what is sent: the images, de-identification and the chosen patient.
+  const qualityKey = record && record.state === 'draft' ? `${record.sopInstanceUIDs.join(',')}|${record.deidentify.enabled}|${record.identityResolution ?? ''}|${record.patient.id}|${record.patient.name}` : undefined;
+  useEffect(() => {
+    if (qualityKey === undefined) return;
+    const mine = ++qualityRevision.current;
+    cases.quality(caseId).then(
+      (findings) => mine === qualityRevision.current && setQuality({ key: qualityKey, findings }),
+      (err: unknown) => {
+        log.warn(`Quality checks of case ${caseId} failed`, err);
+        if (mine === qualityRevision.current) setQuality({ key: qualityKey, findings: undefined, failed: message(err) });
+      },
+    );
+  }, [cases, caseId, qualityKey, log]);
+
   const compressOn = !!record?.compress && props.canCompress;
   const { compressedBytes } = props;
   useEffect(() => {
@@ -193,6 +229,15 @@ export function ReferralWizard(props: ReferralWizardProps): JSX.Element {
   const wireBytes = compressOn && compressed?.forBytes === size.bytes ? compressed.bytes : size.bytes;
   const estimate = props.estimate(wireBytes, size.instances, compressOn);
   const localStudies = studies.map((s) => s.studyInstanceUID);
+  const qualityCurrent = quality?.key === qualityKey ? quality : undefined;
+  const blockers = qualityCurrent?.findings?.filter((f) => f.severity === 'blocker') ?? [];
+  const qualityChecking = qualityKey !== undefined && record.sopInstanceUIDs.length > 0 && !qualityCurrent;
+  const reasonOk = reason.trim().length >= MIN_OVERRIDE_REASON_LENGTH;
+  const send = (options?: { sendAnyway: { reason: string } }): void =>
+    void run('Sending', async () => {
+      const sent = await cases.send(caseId, options);
+      props.onSent(sent);
+    });
 
   return (
     <section className="referral-wizard" aria-label="New referral" data-testid="referral-wizard" data-case-id={record.id} data-state={record.state}>
@@ -524,21 +569,64 @@ export function ReferralWizard(props: ReferralWizardProps): JSX.Element {
             ))}
           </ul>
         )}
+        {draft && record.sopInstanceUIDs.length > 0 && (
+          <div className="referral-quality-step" data-testid="referral-quality">
+            {qualityChecking && <p role="status">Checking image quality…</p>}
+            {qualityCurrent?.failed && <p role="alert">The quality checks could not run: {qualityCurrent.failed}</p>}
+            {qualityCurrent?.findings && <QualityFindings findings={qualityCurrent.findings} />}
+            {blockers.length > 0 && (
+              <p role="alert" data-testid="referral-quality-blocked">
+                {blockers.length} blocking quality problem(s): the case is not sent as it is. Fix the images, or send anyway with a reason (kept with the outbox item and in the
+                audit log).
+              </p>
+            )}
+          </div>
+        )}
         {draft ? (
-          <button
-            type="button"
-            className="btn"
-            data-testid="referral-send"
-            disabled={!!busy || problems.length > 0}
-            onClick={() =>
-              void run('Sending', async () => {
-                const sent = await cases.send(caseId);
-                props.onSent(sent);
-              })
-            }
-          >
-            Send
-          </button>
+          <>
+            <button
+              type="button"
+              className="btn"
+              data-testid="referral-send"
+              disabled={!!busy || problems.length > 0 || qualityChecking || blockers.length > 0}
+              title={blockers.length > 0 ? 'Blocking quality problems: use "Send anyway" with a reason' : undefined}
+              onClick={() => send()}
+            >
+              Send
+            </button>
+            {blockers.length > 0 && (
+              <div className="referral-send-anyway" data-testid="referral-send-anyway-area">
+                <label>
+                  <input type="checkbox" data-testid="referral-send-anyway" checked={sendAnyway} disabled={!!busy || problems.length > 0} onChange={(e) => setSendAnyway(e.currentTarget.checked)} />
+                  Send anyway, despite the blocking problems
+                </label>
+                {sendAnyway && (
+                  <>
+                    <label>
+                      Reason (required, at least {MIN_OVERRIDE_REASON_LENGTH} characters)
+                      <textarea data-testid="referral-override-reason" value={reason} onChange={(e) => setReason(e.currentTarget.value)} />
+                    </label>
+                    <button
+                      type="button"
+                      className="btn"
+                      data-testid="referral-send-anyway-confirm"
+                      disabled={!!busy || problems.length > 0}
+                      onClick={() => {
+                        // Refused here with a clear message; the repo refuses the same, whatever calls it.
+                        if (!reasonOk) {
+                          setError(`"Send anyway" needs a reason of at least ${MIN_OVERRIDE_REASON_LENGTH} characters.`);
+                          return;
+                        }
+                        send({ sendAnyway: { reason } });
+                      }}
+                    >
+                      Send anyway
+                    </button>
+                  </>
+                )}
+              </div>
+            )}
+          </>
         ) : (
           <p role="status" data-testid="referral-sent">
             Queued in the outbox: it is delivered when {sites.find((s) => s.id === record.siteId)?.name ?? 'the site'} can be reached.

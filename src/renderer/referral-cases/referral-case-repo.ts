@@ -4,10 +4,13 @@
 // job, the case, the mapping and the note in ONE Dexie transaction, and only
 // then wakes the outbox, which delivers when the site answers.
 import type { Logger } from '../../shared/log';
+import type { Finding } from '../../shared/quality';
+import type { QualityContext, QualityService } from '../quality/study-quality';
 import type {
   DeidMappingRecord,
   CaseNoteRecord,
   OutboxJobRecord,
+  QualityOverride,
   ReferralCaseRecord,
   ReferralPriority,
   SeriesRecord,
@@ -27,6 +30,13 @@ import { ANNEX_E_TABLE } from '../deidentify/annex-e-table';
 import { buildCaseNote } from '../case-notes/case-note-dicom';
 import type { NoteReference } from '../case-notes/case-note-types';
 import { studyContextFromPart10 } from '../reports/study-context';
+import { zeroPreamble } from '../../shared/dicom/preamble';
+
+/** The file with its 128-byte preamble zeroed (a copy when it was not). */
+function zeroedPreamble(bytes: ArrayBuffer): ArrayBuffer {
+  const clean = zeroPreamble(new Uint8Array(bytes));
+  return clean.byteOffset === 0 && clean.byteLength === clean.buffer.byteLength ? (clean.buffer as ArrayBuffer) : clean.slice().buffer;
+}
 
 /** The pseudo site imported cases live under in the cache: not a real site, so nothing is retrieved for them. */
 export const LOCAL_SITE_ID = 'local';
@@ -37,6 +47,28 @@ export class SendRefusedError extends Error {
     super(message);
     this.name = 'SendRefusedError';
   }
+}
+
+/** The shortest reason "Send anyway" accepts: a word or two is not a reason. */
+export const MIN_OVERRIDE_REASON_LENGTH = 10;
+
+/** Sending stopped by the quality gate (issue 8): blocking findings and no (or too short a) "send anyway" reason. */
+export class QualityBlockedError extends SendRefusedError {
+  constructor(
+    message: string,
+    readonly blockers: readonly Finding[],
+  ) {
+    super(message);
+    this.name = 'QualityBlockedError';
+  }
+}
+
+/** The quality service's part the gate needs. */
+export type CaseQualityChecker = Pick<QualityService, 'checkInstances'>;
+
+/** "blocker: Missing slices": how a finding is named in the outbox job, the audit line and an acknowledgement. */
+export function findingLabel(f: Pick<Finding, 'severity' | 'title'>): string {
+  return `${f.severity}: ${f.title}`;
 }
 
 /** The cache operations a case needs (StudyCache). */
@@ -71,6 +103,13 @@ export interface ReferralCaseDeps {
    * Absent: the files go as imported.
    */
   prepareForSending?: (files: SendFile[], options: { compress: boolean }) => Promise<SendFile[]>;
+  /** The quality gate (issue 8). Absent: cases are sent unchecked. */
+  quality?: CaseQualityChecker;
+}
+
+/** The user's choice to send a case despite blocking quality findings. */
+export interface SendOptions {
+  sendAnyway?: { reason: string };
 }
 
 /** The fields the wizard edits; everything else the repo sets. */
@@ -130,7 +169,13 @@ export interface ReferralCases {
   previewDeidentification(id: string): Promise<DeidentificationPreview>;
   /** Instances and bytes that would be sent (before compression, note excluded). */
   sizeOf(id: string): Promise<{ instances: number; bytes: number }>;
-  send(id: string): Promise<ReferralCaseRecord>;
+  /**
+   * The quality findings of the case's images as they would be sent (de-identification
+   * and the case's patient as context); undefined when no quality checker is wired.
+   */
+  quality(id: string): Promise<Finding[] | undefined>;
+  /** Refused (QualityBlockedError) while a blocker stands, unless `sendAnyway` gives a reason. */
+  send(id: string, options?: SendOptions): Promise<ReferralCaseRecord>;
   /** A queued case whose jobs have all been delivered becomes 'sent'. */
   settleDelivered(): Promise<void>;
 }
@@ -278,6 +323,33 @@ export function createReferralCases(deps: ReferralCaseDeps): ReferralCases {
     const written = new DicomDict(meta);
     written.dict = out;
     return written.write({ fragmentMultiframe: false });
+  };
+
+  /**
+   * The images (not the photos and PDFs made here) checked with the case as context. Once the
+   * user chose the patient, the sent copies all carry that identity: the originals' disagreement
+   * was resolved in the wizard's patient step and is not a finding about what is sent.
+   */
+  const qualityOf = async (c: ReferralCaseRecord): Promise<Finding[] | undefined> => {
+    if (!deps.quality) return undefined;
+    const images = c.sopInstanceUIDs.filter((uid) => !isAttachment(c)(uid));
+    if (images.length === 0) return [];
+    const p = c.patient;
+    const referral: NonNullable<QualityContext['referral']> = {
+      ...(p.id ? { patientId: p.id } : {}),
+      ...(p.name ? { patientName: p.name } : {}),
+      ...(p.birthDate ? { birthDate: p.birthDate } : {}),
+      ...(p.sex ? { sex: p.sex } : {}),
+    };
+    const { findings } = await deps.quality.checkInstances(images, { deidentify: c.deidentify.enabled, referral });
+    const resolved = c.identityResolution === 'chosen' ? new Set(['identity.study-consistency', 'identity.referral']) : new Set<string>();
+    return findings.filter((f) => !resolved.has(f.checkId));
+  };
+
+  /** Who is sending: the user profile's name, else the referring clinician typed in the case. */
+  const sender = async (c: ReferralCaseRecord): Promise<string> => {
+    const p = await db.userProfile.get('me');
+    return p?.name.trim() || c.referringClinician?.trim() || 'unknown user';
   };
 
   const caseStudyContext = (c: ReferralCaseRecord): CaseDicomContext => ({
@@ -559,10 +631,26 @@ export function createReferralCases(deps: ReferralCaseDeps): ReferralCases {
      *    photos and PDFs;
      * 4. optional JPEG-LS lossless transcoding (prepareForSending).
      */
-    async send(id) {
+    quality: async (id) => qualityOf(await mustGet(id)),
+
+    async send(id, options) {
       const c = await mustBeDraft(id);
       const problems = await problemsOf(c);
       if (problems.length > 0) throw new SendRefusedError(problems.join(' '));
+      // The gate (issue 8) before any work: a blocker stops the case unless the user gives a reason.
+      const blockers = ((await qualityOf(c)) ?? []).filter((f) => f.severity === 'blocker');
+      let qualityOverride: QualityOverride | undefined;
+      if (blockers.length > 0) {
+        const titles = [...new Set(blockers.map(findingLabel))];
+        const reason = options?.sendAnyway?.reason.trim() ?? '';
+        if (!options?.sendAnyway) {
+          throw new QualityBlockedError(`Not sent: the quality checks found ${blockers.length} blocking problem(s) (${blockers.map((f) => f.title).join('; ')}). Fix them, or choose "Send anyway" and give a reason.`, blockers);
+        }
+        if (reason.length < MIN_OVERRIDE_REASON_LENGTH) {
+          throw new QualityBlockedError(`"Send anyway" needs a reason of at least ${MIN_OVERRIDE_REASON_LENGTH} characters: it is kept with the outbox item and in the audit log.`, blockers);
+        }
+        qualityOverride = { reason, by: await sender(c), at: deps.now(), findings: titles };
+      }
       const siteId = c.siteId!;
       const dcmjs = await deps.loadDcmjs();
       const attachment = isAttachment(c);
@@ -580,7 +668,8 @@ export function createReferralCases(deps: ReferralCaseDeps): ReferralCases {
               sopInstanceUID: i.sopInstanceUID,
               sopClassUID: i.sopClassUID,
               seriesInstanceUID: i.seriesInstanceUID,
-              bytes: needsRewrite ? rewrite(dcmjs, i.bytes, c.patient, c.localStudyInstanceUID) : i.bytes,
+              // Forwarded as it came only with its preamble zeroed (DICOM/executable polyglots, CVE-2019-11687).
+              bytes: needsRewrite ? rewrite(dcmjs, i.bytes, c.patient, c.localStudyInstanceUID) : zeroedPreamble(i.bytes),
             });
             if (attachment(i.sopInstanceUID)) attachmentRefs.push(i.sopInstanceUID);
           }
@@ -643,6 +732,7 @@ export function createReferralCases(deps: ReferralCaseDeps): ReferralCases {
         uncertain: false,
         createdAt: t,
         updatedAt: t,
+        ...(qualityOverride ? { qualityOverride } : {}),
       };
       const noteRow: CaseNoteRecord = { sopInstanceUID: note.sopInstanceUID, studyInstanceUID: sentStudyUID, siteId, kind: 'referral', outboxJobId: jobId, author, createdAt: t };
       const sent: ReferralCaseRecord = { ...c, state: 'queued', outboxJobIds: [jobId], sentStudyInstanceUID: sentStudyUID, sentAt: t, updatedAt: t };
@@ -655,6 +745,12 @@ export function createReferralCases(deps: ReferralCaseDeps): ReferralCases {
         await db.caseNotes.put(noteRow);
       });
       log.info(`Case ${id} queued for ${siteId}: ${files.length} instance(s) in outbox job ${jobId}${mapping ? ', de-identified' : ''}`);
+      if (qualityOverride) {
+        // Issue 9 brings a real audit log; until then the override is one fixed-prefix line of the app log.
+        log.info(
+          `AUDIT referral sent despite quality blockers: case ${id}, outbox job ${jobId}, by ${JSON.stringify(qualityOverride.by)} at ${new Date(qualityOverride.at).toISOString()}; findings ${JSON.stringify(qualityOverride.findings)}; reason ${JSON.stringify(qualityOverride.reason)}`,
+        );
+      }
       deps.wakeOutbox();
       return sent;
     },

@@ -9,7 +9,7 @@ import { prepareCaseForSending } from '../case-send/prepare-send';
 import type { TranscodeDeps } from '../case-send/transcode';
 import type { OpenRequest } from '../viewer/viewer-store';
 import { LOCAL_SITE_ID, createReferralCases } from './referral-case-repo';
-import type { CaseCache, ReferralCases, SendFile } from './referral-case-repo';
+import type { CaseCache, CaseQualityChecker, ReferralCases, SendFile } from './referral-case-repo';
 import { createMyReferralsStore } from './referral-case-status';
 import type { JobProgressView, MyReferralsStore } from './referral-case-status';
 
@@ -52,6 +52,8 @@ export interface ReferralCaseWiringDeps {
    * JPEG-LS lossless compressed" choice is not offered and files go as imported.
    */
   transcodeDeps?: () => Promise<TranscodeDeps>;
+  /** The quality service (issue 8): its findings show before sending and its blockers gate the send. */
+  quality?: CaseQualityChecker;
   now: () => number;
   randomUUID: () => string;
   log: Logger;
@@ -91,6 +93,7 @@ export function createReferralCaseUi(deps: ReferralCaseWiringDeps): ReferralCase
     now: deps.now,
     randomUUID: deps.randomUUID,
     log,
+    ...(deps.quality ? { quality: deps.quality } : {}),
     ...(deps.transcodeDeps ? { prepareForSending: (files, options) => compressFiles(files, options.compress, deps.transcodeDeps!) } : {}),
   });
   const myReferrals = createMyReferralsStore({

@@ -207,6 +207,22 @@ function Editor({ store, state }: { store: ReportPanelStore; state: ReportPanelS
           ))}
         </fieldset>
       )}
+      {state.quality && state.quality.findings.length > 0 && (
+        <fieldset className="report-quality" data-testid="report-quality">
+          <legend>Image quality findings</legend>
+          <ul>
+            {state.quality.findings.map((f, k) => (
+              <li key={`${f.checkId}|${f.seriesInstanceUID ?? ''}|${k}`} data-severity={f.severity}>
+                <strong>{f.severity}</strong> · {f.title}: {f.message}
+              </li>
+            ))}
+          </ul>
+          <label>
+            <input type="checkbox" data-testid="report-quality-ack" checked={state.quality.acknowledged} onChange={(e) => store.acknowledgeQuality(e.currentTarget.checked)} /> I have seen
+            these quality findings
+          </label>
+        </fieldset>
+      )}
       <div className="report-actions">
         <button type="button" className="btn" data-testid="report-sign" disabled={state.signing} onClick={() => void store.sign()}>
           {state.signing ? 'Signing…' : `Sign ${KIND_LABEL[draft.kind].toLowerCase()}`}
@@ -230,6 +246,11 @@ function SignedReport({ report, state, store, depth }: { report: SignedReportRec
         <div className="report-hint">
           Signed {dateTime(report.signedAt)} by {report.author.name}, {report.author.credentials}
         </div>
+        {report.qualityAcknowledged && (
+          <div className="report-hint" data-testid="report-signed-quality">
+            Quality findings acknowledged: {report.qualityAcknowledged.findings.join('; ')}
+          </div>
+        )}
         <div className="report-delivery" data-testid="report-delivery" data-state={job?.state ?? 'unknown'}>
           {job ? DELIVERY_LABEL[job.state] : 'delivery unknown'}
           {job?.state === 'failed' && job.lastError ? ` — ${job.lastError}` : ''}

@@ -1,9 +1,10 @@
 import type { SiteSummary } from '../../shared/ipc/contract';
 import type { Logger } from '../../shared/log';
+import type { Finding } from '../../shared/quality';
 import { createListeners } from '../../shared/store/listeners';
 import type { AnnotationRecord, CriticalFinding, ReportContent, ReportDraftRecord, ReportKind, ReportPriority, SignedReportRecord, UserProfileRecord } from '../cache/telerad-db';
 import type { ReportRepo } from './report-repo';
-import { SignRefusedError } from './report-repo';
+import { QualityAcknowledgementRequiredError, SignRefusedError, qualityFindingLabel } from './report-repo';
 import type { ReadSiteReports, ReportPdfRef, SiteReport } from './report-readback';
 import type { ObserveStudyReports, StudyReportSnapshot } from './report-status';
 import { defaultTemplateFor, templateById } from './report-templates';
@@ -48,6 +49,11 @@ export interface ReportPanelState {
   /** Reports the study's site holds (the referring side's read-back). */
   siteReports: { phase: 'idle' | 'loading' | 'ready' | 'error'; items: SiteReport[]; message?: string };
   pdf?: ReportPdfState;
+  /**
+   * Issue 8: the study's warnings and blockers, once signing asked for them to be
+   * acknowledged, and whether the reader ticked "I have seen these quality findings".
+   */
+  quality?: { findings: Finding[]; acknowledged: boolean };
   /** Bumped by every change: a render can tell two states apart cheaply. */
   revision: number;
 }
@@ -87,6 +93,8 @@ export interface ReportPanelStore {
   flush(): Promise<void>;
   discardDraft(): Promise<void>;
   sign(): Promise<void>;
+  /** Ticks (or unticks) "I have seen these quality findings"; the next sign records it. */
+  acknowledgeQuality(seen: boolean): void;
   startCorrection(reportId: string, kind: Exclude<ReportKind, 'report'>): Promise<void>;
   saveProfile(profile: Omit<UserProfileRecord, 'id'>): Promise<boolean>;
   refreshSiteReports(): void;
@@ -252,6 +260,7 @@ export function createReportPanelStore(deps: ReportPanelDeps): ReportPanelStore 
         pdf: undefined,
         clinicalQuestion: undefined,
         profile: undefined,
+        quality: undefined,
       });
       Promise.all([repo.draftsOfStudy(c.studyInstanceUID), repo.getProfile(), deps.clinicalQuestion(c.studyInstanceUID)])
         .then(([drafts, profile, clinicalQuestion]) => {
@@ -391,14 +400,25 @@ export function createReportPanelStore(deps: ReportPanelDeps): ReportPanelStore 
       try {
         await flushDraft();
         if (savedRev < editRev) throw new Error(state.save.message ?? 'the draft could not be saved');
-        await repo.sign(draft.id);
+        const q = state.quality;
+        await repo.sign(draft.id, q?.acknowledged ? { acknowledgedQuality: q.findings.map(qualityFindingLabel) } : {});
         if (mine !== session) return;
         adoptDraft(undefined);
-        set({ signing: false });
+        set({ signing: false, quality: undefined });
       } catch (err) {
         if (!(err instanceof SignRefusedError)) log.error(`Signing draft ${draft.id} failed`, err);
-        if (mine === session) set({ signing: false, error: `Not signed: ${message(err)}` });
+        if (mine !== session) return;
+        if (err instanceof QualityAcknowledgementRequiredError) {
+          // Findings that changed since the tick are ticked again: an acknowledgement covers what was shown.
+          set({ signing: false, quality: { findings: [...err.findings], acknowledged: false }, error: `Not signed: ${err.message}` });
+        } else {
+          set({ signing: false, error: `Not signed: ${message(err)}` });
+        }
       }
+    },
+
+    acknowledgeQuality(seen) {
+      if (state.quality) set({ quality: { ...state.quality, acknowledged: seen }, error: undefined });
     },
 
     async startCorrection(reportId, kind) {

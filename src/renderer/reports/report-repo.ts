@@ -1,9 +1,11 @@
 import type { Logger } from '../../shared/log';
+import type { Finding } from '../../shared/quality';
 import type {
   AnnotationRecord,
   OutboxJobRecord,
   ReportContent,
   ReportDraftRecord,
+  QualityAcknowledgement,
   ReportKind,
   SignedReportRecord,
   TeleradDB,
@@ -25,6 +27,25 @@ export class SignRefusedError extends Error {
   }
 }
 
+/**
+ * Signing stopped until the reader acknowledges the study's quality findings
+ * (issue 8): `findings` are the warnings and blockers to show and tick.
+ */
+export class QualityAcknowledgementRequiredError extends SignRefusedError {
+  constructor(
+    message: string,
+    readonly findings: readonly Finding[],
+  ) {
+    super(message);
+    this.name = 'QualityAcknowledgementRequiredError';
+  }
+}
+
+/** "warning: Lossy compression": how an acknowledged finding is recorded on the signed report. */
+export function qualityFindingLabel(f: Pick<Finding, 'severity' | 'title'>): string {
+  return `${f.severity}: ${f.title}`;
+}
+
 /** What saving a draft did: written, or dropped because the stored one is newer or the draft is gone (signed). */
 export type DraftSaveResult = 'saved' | 'stale' | 'gone';
 
@@ -41,6 +62,13 @@ export interface ReportRepoDeps {
   /** A fresh random UUID (crypto.randomUUID). */
   randomUUID: () => string;
   log: Logger;
+  /** The study's quality findings (src/renderer/quality's checkStudy). Absent: reports are signed without the quality step. */
+  checkStudyQuality?: (studyInstanceUID: string) => Promise<{ findings: Finding[] }>;
+}
+
+export interface SignOptions {
+  /** Labels (qualityFindingLabel) of the quality findings the reader ticked as seen. */
+  acknowledgedQuality?: readonly string[];
 }
 
 export interface NewDraft {
@@ -62,7 +90,8 @@ export interface ReportRepo {
   discardDraft(id: string): Promise<void>;
   /** A new draft that corrects a signed report: an addendum (adds to it) or an amendment (replaces its text). */
   startCorrection(reportId: string, kind: Exclude<ReportKind, 'report'>): Promise<ReportDraftRecord>;
-  sign(draftId: string): Promise<SignedReportRecord>;
+  /** Refused (QualityAcknowledgementRequiredError) while the study has warnings or blockers not acknowledged in `options`. */
+  sign(draftId: string, options?: SignOptions): Promise<SignedReportRecord>;
 }
 
 /** "2.25." + the UUID as one decimal integer (PS3.5 §B.2): unique without an org root. */
@@ -187,7 +216,7 @@ export function createReportRepo(deps: ReportRepoDeps): ReportRepo {
      * happened or none did. Only after that commits is the outbox woken; it
      * sends when the site answers, always these same UIDs.
      */
-    async sign(draftId) {
+    async sign(draftId, options) {
       const profile = await db.userProfile.get('me');
       if (!profile?.name.trim() || !profile.credentials.trim()) {
         throw new SignRefusedError('Add your name and credentials in your profile before signing: a report names who signed it.');
@@ -196,6 +225,20 @@ export function createReportRepo(deps: ReportRepoDeps): ReportRepo {
       if (!draft) throw new SignRefusedError('This draft no longer exists (already signed or discarded).');
       const template = templateById(draft.content.templateId);
       if (!nonEmptyText(draft.content, template.readOnlySectionIds)) throw new SignRefusedError('The report is empty: write at least one section before signing.');
+      let qualityAcknowledged: QualityAcknowledgement | undefined;
+      if (deps.checkStudyQuality) {
+        const { findings } = await deps.checkStudyQuality(draft.studyInstanceUID);
+        const notable = findings.filter((f) => f.severity === 'warning' || f.severity === 'blocker');
+        const labels = [...new Set(notable.map(qualityFindingLabel))];
+        const seen = new Set(options?.acknowledgedQuality ?? []);
+        if (labels.some((l) => !seen.has(l))) {
+          throw new QualityAcknowledgementRequiredError(
+            `The study has ${notable.length} quality finding(s) (${labels.join('; ')}): tick "I have seen these quality findings" before signing.`,
+            notable,
+          );
+        }
+        if (labels.length > 0) qualityAcknowledged = { findings: labels, by: profile.name.trim(), at: deps.now() };
+      }
 
       const found = await db.annotations.bulkGet(draft.content.measurementIds);
       const annotations = found.filter((a): a is AnnotationRecord => a !== undefined && isReportableMeasurement(a));
@@ -275,6 +318,7 @@ export function createReportRepo(deps: ReportRepoDeps): ReportRepo {
         signedAt,
         ...uids,
         outboxJobId: jobId,
+        ...(qualityAcknowledged ? { qualityAcknowledged } : {}),
       };
       const job: OutboxJobRecord = {
         id: jobId,

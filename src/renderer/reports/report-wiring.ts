@@ -1,4 +1,5 @@
 import type { Logger } from '../../shared/log';
+import type { QualityService } from '../quality/study-quality';
 import type { TeleradDB } from '../cache/telerad-db';
 import type { DicomWebApiFactory } from '../dicomweb/dicomweb-api';
 import type { AttachmentLoader } from '../referral/referral-reader';
@@ -30,6 +31,8 @@ export interface ReportsDeps {
   randomUUID: () => string;
   now: () => number;
   log: Logger;
+  /** The quality service (issue 8): warnings and blockers of a study are acknowledged before its report is signed. */
+  quality?: Pick<QualityService, 'checkStudy'>;
 }
 
 export interface Reports {
@@ -52,6 +55,7 @@ export function createReports(deps: ReportsDeps): Reports {
     now: deps.now,
     randomUUID: deps.randomUUID,
     log: log.child('repo'),
+    ...(deps.quality ? { checkStudyQuality: (uid: string) => deps.quality!.checkStudy(uid) } : {}),
   });
   const panel = createReportPanelStore({
     repo,
