@@ -10,6 +10,8 @@ import { SiteRepository } from './sites/site-repository';
 import { SitesService, effectiveTimeouts } from './sites/sites-service';
 import { testSiteConnection } from './sites/site-tester';
 import { ServiceError } from '../../shared/ipc/envelope';
+import { AuditLog, auditLogPath } from './audit/audit-log';
+import { toDicomAuditMessage } from './audit/dicom-audit-message';
 
 export interface AppServicesOptions {
   dataDir: string;
@@ -22,6 +24,8 @@ export interface AppServicesOptions {
   redactor: Redactor;
   fetchImpl?: typeof fetch;
   gatewayTimeoutMs?: number;
+  /** Stamps audit events; the system clock unless a test fixes it. */
+  clock?: () => Date;
 }
 
 export interface AppServices {
@@ -30,6 +34,8 @@ export interface AppServices {
   gateway: SiteGateway;
   sites: SitesService;
   log: Logger;
+  /** The audit trail; hosts record what they see themselves (a refused launch token) here. */
+  audit: AuditLog;
 }
 
 /**
@@ -40,9 +46,23 @@ export interface AppServices {
 export function createAppServices(options: AppServicesOptions): AppServices {
   const log = createLogger('main', options.logSink, options.redactor);
   const sites = new SitesService(new SiteRepository(options.dataDir), options.secretStore, options.redactor, log.child('sites'));
+  const audit = new AuditLog({
+    filePath: auditLogPath(options.dataDir),
+    clock: options.clock ?? (() => new Date()),
+    log: log.child('audit'),
+    redact: (text) => options.redactor.redact(text),
+  });
   const gateway = createSiteGateway({
     sites,
     log: log.child('gateway'),
+    onSiteAuthFailed: ({ siteId, status, studyInstanceUID }) =>
+      audit.recordSystem({
+        action: 'site.auth.failed',
+        siteId,
+        ...(studyInstanceUID ? { studyInstanceUID } : {}),
+        outcome: 'failure',
+        reason: `the site answered HTTP ${status} to the stored credentials`,
+      }),
     ...(options.fetchImpl ? { fetchImpl: options.fetchImpl } : {}),
     ...(options.gatewayTimeoutMs !== undefined ? { timeoutMs: options.gatewayTimeoutMs } : {}),
   });
@@ -84,7 +104,19 @@ export function createAppServices(options: AppServicesOptions): AppServices {
         return null;
       },
     },
+    audit: {
+      record: async (event) => {
+        const line = await audit.append({ ...event, source: 'renderer' });
+        return { seq: line.seq };
+      },
+      query: ({ offset, limit, ...filter }) => audit.query(filter, { offset, limit }),
+      exportDicom: async (filter) => {
+        const events = await audit.readMatching(filter);
+        const source = { sourceId: `telerad-workstation/${options.host}` };
+        return { messages: events.map((e) => toDicomAuditMessage(e, source)), count: events.length };
+      },
+    },
   };
 
-  return { handlers, dispatch: createDispatcher(handlers, log.child('ipc')), gateway, sites, log };
+  return { handlers, dispatch: createDispatcher(handlers, log.child('ipc')), gateway, sites, log, audit };
 }

@@ -193,6 +193,106 @@ export const LogEntrySchema = z.object({
 });
 export type LogEntry = z.infer<typeof LogEntrySchema>;
 
+/* ---------------------------------------------------------------- audit -- */
+
+/** What the renderer may report: what a person did in the app. */
+export const RENDERER_AUDIT_ACTIONS = ['study.view', 'study.retrieve', 'export', 'deidentify', 'report.sign', 'outbox.send'] as const;
+/** What main records from what it sees itself; the renderer cannot claim these. */
+export const MAIN_AUDIT_ACTIONS = ['login.failed', 'site.auth.failed'] as const;
+export const AuditActionSchema = z.enum([...RENDERER_AUDIT_ACTIONS, ...MAIN_AUDIT_ACTIONS]);
+export type AuditAction = z.infer<typeof AuditActionSchema>;
+
+const AuditUidSchema = z.string().max(64).regex(/^[0-9]+(\.[0-9]+)*$/, 'must be a DICOM UID (digits and dots)');
+
+export const AuditPatientSchema = z
+  .object({ id: z.string().max(64).optional(), name: z.string().max(324).optional() })
+  .strict();
+export type AuditPatient = z.infer<typeof AuditPatientSchema>;
+
+/** The subject of an event, shared by what the renderer sends and what the log stores. */
+const auditSubject = {
+  patient: AuditPatientSchema.optional(),
+  studyInstanceUID: AuditUidSchema.optional(),
+  seriesInstanceUID: AuditUidSchema.optional(),
+  sopInstanceUIDs: z.array(AuditUidSchema).max(10_000).optional(),
+  siteId: z.string().max(200).optional(),
+  outcome: z.enum(['success', 'failure']),
+  /** Why it failed, in plain words; required for a failure. */
+  reason: z.string().max(1000).optional(),
+};
+
+/**
+ * An event as the renderer reports it. Strict: seq, time, prev and hash are
+ * main's to stamp, and a request carrying any of them is refused.
+ */
+export const AuditRecordRequestSchema = z
+  .object({
+    action: z.enum(RENDERER_AUDIT_ACTIONS),
+    /** The user profile name shown in the app. */
+    actor: z.string().trim().min(1, 'must name the user').max(200),
+    ...auditSubject,
+  })
+  .strict()
+  .refine((r) => r.outcome === 'success' || (r.reason ?? '').trim() !== '', {
+    message: 'a failure needs a reason',
+    path: ['reason'],
+  });
+export type AuditRecordRequest = z.input<typeof AuditRecordRequestSchema>;
+
+/** One line of the audit log as stored and as `audit.query` answers it. */
+export const AuditEventSchema = z.object({
+  seq: z.number().int().positive(),
+  /** ISO 8601, main's clock. */
+  at: z.string(),
+  /** The user profile name, or "system" for what main recorded itself. */
+  actor: z.string(),
+  source: z.enum(['renderer', 'main']),
+  action: AuditActionSchema,
+  ...auditSubject,
+  prev: z.string(),
+  hash: z.string(),
+});
+export type AuditEvent = z.infer<typeof AuditEventSchema>;
+
+function isDateOrInstant(s: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}(T.*)?$/.test(s) && !Number.isNaN(Date.parse(s));
+}
+const AuditBoundSchema = z.string().refine(isDateOrInstant, 'must be a date (YYYY-MM-DD, a UTC day) or an ISO 8601 instant');
+
+export const AuditFilterSchema = z
+  .object({
+    /** Substring of the patient id or name, case-insensitive. */
+    patient: z.string().trim().max(200).optional(),
+    /** Inclusive; a bare date is the start of that UTC day. */
+    from: AuditBoundSchema.optional(),
+    /** Inclusive; a bare date is the whole of that UTC day. */
+    to: AuditBoundSchema.optional(),
+    action: AuditActionSchema.optional(),
+  })
+  .strict();
+export type AuditFilter = z.infer<typeof AuditFilterSchema>;
+
+export const AuditQueryRequestSchema = AuditFilterSchema.extend({
+  offset: z.number().int().nonnegative().default(0),
+  limit: z.number().int().min(1).max(500).default(100),
+}).strict();
+export type AuditQueryRequest = z.input<typeof AuditQueryRequestSchema>;
+
+export const AuditQueryResultSchema = z.object({
+  /** Newest first. */
+  events: z.array(AuditEventSchema),
+  /** How many events match the filters, across all pages. */
+  total: z.number().int().nonnegative(),
+});
+export type AuditQueryResult = z.infer<typeof AuditQueryResultSchema>;
+
+export const AuditDicomExportSchema = z.object({
+  /** One DICOM audit message (PS3.15 A.5, XML) per event, oldest first: ATNA carries one per syslog message. */
+  messages: z.array(z.string()),
+  count: z.number().int().nonnegative(),
+});
+export type AuditDicomExport = z.infer<typeof AuditDicomExportSchema>;
+
 const empty = z.object({}).strict();
 
 function channel<Req extends z.ZodType, Res extends z.ZodType>(
@@ -217,6 +317,13 @@ export const contract = {
   log: {
     /** The renderer's log lines land in main's log file, redacted there. */
     write: channel(LogEntrySchema, z.null()),
+  },
+  audit: {
+    /** The renderer reports what the user did; main stamps seq, time and the chain. */
+    record: channel(AuditRecordRequestSchema, z.object({ seq: z.number().int().positive() })),
+    query: channel(AuditQueryRequestSchema, AuditQueryResultSchema),
+    /** The events matching the filters as DICOM audit messages for a site's ATNA repository. */
+    exportDicom: channel(AuditFilterSchema, AuditDicomExportSchema),
   },
 } as const;
 

@@ -21,6 +21,11 @@ function handlers(overrides: Partial<{ list: ServiceHandlers['sites']['list'] }>
       },
     },
     log: { write: async () => null },
+    audit: {
+      record: async () => ({ seq: 1 }),
+      query: async () => ({ events: [], total: 0 }),
+      exportDicom: async () => ({ messages: [], count: 0 }),
+    },
   };
 }
 

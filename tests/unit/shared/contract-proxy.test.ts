@@ -30,6 +30,11 @@ function handlers(): ServiceHandlers {
         throw new ServiceError('NOT_FOUND', 'nothing to write to');
       },
     },
+    audit: {
+      record: async () => ({ seq: 1 }),
+      query: async () => ({ events: [], total: 0 }),
+      exportDicom: async () => ({ messages: [], count: 0 }),
+    },
   };
 }
 

@@ -152,7 +152,7 @@ function createRequestHandler(ctx: HandlerContext): (req: IncomingMessage, res: 
 
     const queryToken = url.searchParams.get(TOKEN_QUERY);
     if (queryToken !== null && (method === 'GET' || method === 'HEAD')) {
-      if (!tokensMatch(queryToken, ctx.token)) return unauthorized(res);
+      if (!tokensMatch(queryToken, ctx.token)) return refuseToken(ctx, res, 'wrong launch token in the URL');
       // Trade the token in the URL for a cookie, and drop it from the address bar and history.
       url.searchParams.delete(TOKEN_QUERY);
       res.setHeader('set-cookie', tokenCookie(ctx.token));
@@ -161,7 +161,7 @@ function createRequestHandler(ctx: HandlerContext): (req: IncomingMessage, res: 
       res.writeHead(302, { location: url.pathname.replace(/^\/+/, '/') + url.search }).end();
       return;
     }
-    if (!requestHasToken(req, ctx.token)) return unauthorized(res);
+    if (!requestHasToken(req, ctx.token)) return refuseToken(ctx, res, 'request without a valid launch token');
 
     const requestOrigin = req.headers.origin;
     if (method !== 'GET' && method !== 'HEAD' && requestOrigin !== undefined && !allowedOrigins.has(requestOrigin)) {
@@ -240,6 +240,12 @@ async function serveStatic(ctx: HandlerContext, _req: IncomingMessage, res: Serv
     return;
   }
   await streamToResponse(createReadStream(file.path), res);
+}
+
+/** A 401 is a failed login at the browser host: it goes into the audit trail (never the token tried). */
+function refuseToken(ctx: HandlerContext, res: ServerResponse, reason: string): void {
+  ctx.services.audit.recordSystem({ action: 'login.failed', outcome: 'failure', reason });
+  unauthorized(res);
 }
 
 function unauthorized(res: ServerResponse): void {

@@ -14,6 +14,8 @@ export interface SiteGatewayOptions {
   timeoutMs?: number;
   /** Longest pause allowed between two chunks of the response body, for sites without their own timeouts. */
   idleTimeoutMs?: number;
+  /** Told when a site refuses the stored credentials (upstream 401/403), for the audit trail. */
+  onSiteAuthFailed?: (failure: { siteId: string; status: number; studyInstanceUID?: string }) => void;
 }
 
 export const DEFAULT_GATEWAY_TIMEOUT_MS = 30_000;
@@ -184,6 +186,8 @@ export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
     if (upstream.status === 401 || upstream.status === 403) {
       cleanup();
       await upstream.body?.cancel().catch(() => undefined);
+      const studyInstanceUID = /^\/studies\/([0-9.]+)(?:\/|$)/.exec(rest)?.[1];
+      options.onSiteAuthFailed?.({ siteId: site.id, status: upstream.status, ...(studyInstanceUID ? { studyInstanceUID } : {}) });
       return done(
         gatewayError(502, { code: 'SITE_AUTH_FAILED', message: `Authentication failed at ${site.name}` }),
         siteId,

@@ -1,0 +1,133 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEvent, AuditQueryResult, SiteSummary } from '../../../src/shared/ipc/contract';
+import { startWebHost } from '../../../src/main/hosts/web/web-host';
+import type { WebHost } from '../../../src/main/hosts/web/web-host';
+import { auditLogPath } from '../../../src/main/services/audit/audit-log';
+import { startOrthanc } from '../../support/orthanc';
+import type { OrthancHandle } from '../../support/orthanc';
+
+// The audit trail through the real browser host, against a real Orthanc whose
+// second site is provisioned with a wrong password.
+const WRONG_PASSWORD = 'audit-wrong-password-3141';
+const STUDY_UID = '1.2.826.0.1.3680043.8.498.77';
+
+let orthanc: OrthancHandle;
+let host: WebHost;
+let tmp: string;
+let auditFile: string;
+
+const authed = { 'x-telerad-token': '', 'content-type': 'application/json' };
+
+async function call<T>(channel: string, body: unknown): Promise<{ ok: boolean; value?: T; error?: { code: string; message: string } }> {
+  const res = await fetch(`${host.origin}/api/${channel}`, { method: 'POST', headers: authed, body: JSON.stringify(body) });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { ok: boolean; value?: T; error?: { code: string; message: string } };
+}
+
+function verifyCli(file: string): { status: number | null; out: string } {
+  const run = spawnSync('npm', ['run', '--silent', 'audit:verify', '--', file], { cwd: process.cwd(), encoding: 'utf8' });
+  return { status: run.status, out: `${run.stdout}${run.stderr}` };
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'telerad-int-audit-'));
+  const dataDir = join(tmp, 'data');
+  const rendererDir = join(tmp, 'renderer');
+  mkdirSync(rendererDir);
+  writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>Telerad</title>');
+  orthanc = await startOrthanc();
+  const sitesFile = join(tmp, 'sites.json');
+  writeFileSync(
+    sitesFile,
+    JSON.stringify([
+      { name: 'Hospital A', url: orthanc.dicomWebUrl, auth: { type: 'basic', username: orthanc.username, password: orthanc.password } },
+      { name: 'Hospital B', url: orthanc.dicomWebUrl, auth: { type: 'basic', username: orthanc.username, password: WRONG_PASSWORD } },
+    ]),
+  );
+  host = await startWebHost({ dataDir, rendererDir, sitesFile, version: 'test' });
+  authed['x-telerad-token'] = host.token;
+  auditFile = auditLogPath(dataDir);
+});
+
+afterAll(async () => {
+  await host?.close();
+  await orthanc?.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('audit trail through the browser host', () => {
+  it('records what the renderer reports, stamped by main, and finds it by patient', async () => {
+    const recorded = await call<{ seq: number }>('audit.record', {
+      action: 'study.view',
+      actor: 'Dr Ama Mensah',
+      patient: { id: 'INT-AUD-1', name: 'ASANTE^YAW' },
+      studyInstanceUID: STUDY_UID,
+      siteId: 'hospital-a',
+      outcome: 'success',
+    });
+    expect(recorded.ok).toBe(true);
+    await call('audit.record', { action: 'report.sign', actor: 'Dr Ama Mensah', patient: { id: 'INT-AUD-2', name: 'BOATENG^ESI' }, outcome: 'success' });
+
+    const found = await call<AuditQueryResult>('audit.query', { patient: 'asante' });
+    expect(found.value?.total).toBe(1);
+    const event = found.value?.events[0] as AuditEvent;
+    expect(event).toMatchObject({ seq: recorded.value?.seq, action: 'study.view', actor: 'Dr Ama Mensah', source: 'renderer', studyInstanceUID: STUDY_UID });
+    expect(Date.now() - Date.parse(event.at)).toBeLessThan(60_000);
+    expect(event.hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('refuses a renderer that tries to supply its own hash or seq', async () => {
+    const forged = await call('audit.record', { action: 'study.view', actor: 'x', outcome: 'success', seq: 1, hash: 'f'.repeat(64) });
+    expect(forged).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    const claimed = await call('audit.record', { action: 'site.auth.failed', actor: 'x', outcome: 'failure', reason: 'made up' });
+    expect(claimed).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+  });
+
+  it('writes site.auth.failed when a real Orthanc refuses the stored password', async () => {
+    const sites = (await call<SiteSummary[]>('sites.list', {})).value ?? [];
+    const siteB = sites.find((s) => s.name === 'Hospital B');
+    expect(siteB).toBeDefined();
+    const res = await fetch(`${host.origin}${siteB!.gatewayPath}/studies/${STUDY_UID}/series`, { headers: { 'x-telerad-token': host.token } });
+    expect(res.status).toBe(502);
+    await res.arrayBuffer();
+
+    const failed = await call<AuditQueryResult>('audit.query', { action: 'site.auth.failed' });
+    expect(failed.value?.events[0]).toMatchObject({ actor: 'system', source: 'main', siteId: siteB!.id, studyInstanceUID: STUDY_UID, outcome: 'failure' });
+  });
+
+  it('writes login.failed for a request without the launch token, and never the token itself', async () => {
+    expect((await fetch(`${host.origin}/api/sites.list`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+    expect((await fetch(`${host.origin}/?token=not-the-token-${'x'.repeat(20)}`, { redirect: 'manual' })).status).toBe(401);
+    const failed = await call<AuditQueryResult>('audit.query', { action: 'login.failed' });
+    expect(failed.value?.total).toBeGreaterThanOrEqual(2);
+
+    const text = readFileSync(auditFile, 'utf8');
+    for (const secret of [host.token, orthanc.password, WRONG_PASSWORD, 'not-the-token-']) expect(text).not.toContain(secret);
+  });
+
+  it('exports the events of a patient as DICOM audit messages', async () => {
+    const exported = await call<{ messages: string[]; count: number }>('audit.exportDicom', { patient: 'INT-AUD-1' });
+    expect(exported.value?.count).toBe(1);
+    expect(exported.value?.messages[0]).toContain('<EventID csd-code="110103" codeSystemName="DCM" originalText="DICOM Instances Accessed"/>');
+    expect(exported.value?.messages[0]).toContain('ParticipantObjectID="INT-AUD-1"');
+  });
+
+  it('audit:verify says OK on the file the host wrote, and names the line after tampering (exit 1)', async () => {
+    const clean = verifyCli(auditFile);
+    const lineCount = readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).length;
+    expect(clean.out).toContain(`OK ${lineCount} lines`);
+    expect(clean.status).toBe(0);
+
+    const copy = join(tmp, 'tampered.jsonl');
+    const rows = readFileSync(auditFile, 'utf8').split('\n');
+    rows[1] = rows[1]!.replace('BOATENG^ESI', 'BOATENG^KWAME');
+    writeFileSync(copy, rows.join('\n'));
+    const tampered = verifyCli(copy);
+    expect(tampered.out).toContain('line 2: hash mismatch');
+    expect(tampered.status).toBe(1);
+  });
+});
