@@ -23,6 +23,11 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        extends: true,
+        // The seeded fuzz run (tests/fuzz/fuzz.test.ts) and its regression cases; more on demand: npm run fuzz -- --count N.
+        test: { name: 'fuzz', include: ['tests/fuzz/**/*.test.ts'], environment: 'node', testTimeout: 60_000, hookTimeout: 120_000 },
+      },
     ],
   },
 });

@@ -53,11 +53,14 @@ function wrap(Decoder: new () => EmbindDecoder): FrameDecoder {
  * first; the output is little-endian like the WASM codecs'.
  */
 export function decodeRleFrame(encoded: Uint8Array, g: FrameGeometry): DecodedFrame {
+  if (encoded.length < 64) throw new Error(`RLE: ${encoded.length} bytes is shorter than the 64-byte header`);
   const view = new DataView(encoded.buffer, encoded.byteOffset, encoded.byteLength);
   const segments = view.getUint32(0, true);
   const bytesPer = g.bitsAllocated / 8;
   if (segments !== bytesPer) throw new Error(`RLE: ${segments} segments for ${g.bitsAllocated}-bit grayscale`);
   const n = g.rows * g.columns;
+  // PackBits expands at most 64× (2 bytes → 128): a header promising more than that is lying, and must not size the allocation.
+  if (n * bytesPer > encoded.length * 64) throw new Error(`RLE: ${g.rows}×${g.columns} cannot come from ${encoded.length} bytes`);
   const out = new Uint8Array(n * bytesPer);
   for (let s = 0; s < segments; s++) {
     const start = view.getUint32(4 + 4 * s, true);

@@ -2,6 +2,8 @@
 // statistics where the pixels are stored uncompressed.
 import { createHash } from 'node:crypto';
 import * as dicomParserModule from 'dicom-parser';
+import { dataSetBoundsProblem } from '../shared/dicom/dataset-bounds';
+import { boundedInflater } from '../shared/dicom/inflate-bounded';
 import { computePixelStats, factsFromDataSet, syntaxInfo } from '../shared/quality';
 import type { DataSetLike, ImageFacts, StoredPixels } from '../shared/quality';
 import type { Decoders } from './qc-codecs';
@@ -129,14 +131,14 @@ function contentHash(ds: DataSet, facts: ImageFacts, pixels: StoredPixels | unde
 
 /** Reads one file's bytes. Never throws: an unreadable file comes back as such, with the reason. */
 export function readFileFacts(bytes: Uint8Array, source: string, decoders?: Decoders): FileReading {
-  const options: { TransferSyntaxUID?: string } = {};
+  const options: { TransferSyntaxUID?: string; inflater?: ReturnType<typeof boundedInflater> } = { inflater: boundedInflater() };
   if (!isPart10(bytes)) {
     if (!looksLikeRawDataSet(bytes)) return { kind: 'unreadable', facts: { source, unreadable: { kind: 'not-dicom', reason: 'not a DICOM file' } } };
     options.TransferSyntaxUID = '1.2.840.10008.1.2';
   }
   let ds: DataSet;
   try {
-    ds = dicomParser.parseDicom(bytes, options);
+    ds = dicomParser.parseDicom(bytes, options as Parameters<DicomParser['parseDicom']>[1]);
   } catch (e) {
     const partial = (e as { dataSet?: DataSet } | undefined)?.dataSet;
     const overrun = partial && Object.entries(partial.elements).find(([, el]) => el.length > 0 && el.dataOffset + el.length > bytes.length);
@@ -152,6 +154,8 @@ export function readFileFacts(bytes: Uint8Array, source: string, decoders?: Deco
     const kind = /overrun|past end|beyond|end of buffer|outside|buffer overread/i.test(reason) ? 'truncated' : 'malformed';
     return { kind: 'unreadable', facts: { source, unreadable: { kind, reason } } };
   }
+  const problem = dataSetBoundsProblem(ds, ds.byteArray.length, undefined, ds.byteArray);
+  if (problem) return { kind: 'unreadable', facts: { source, unreadable: { kind: problem.kind === 'overrun' ? 'truncated' : 'malformed', reason: problem.message } } };
   const transferSyntaxUID = ds.string('x00020010')?.trim() || options.TransferSyntaxUID;
   if (ds.string('x00020002')?.trim() === DICOMDIR_SOP_CLASS || ds.elements.x00041220) return { kind: 'dicomdir', dataSet: ds };
   const facts = factsFromDataSet(ds as unknown as DataSetLike, source, transferSyntaxUID);

@@ -5,6 +5,7 @@
 import { unzipSync } from 'fflate';
 import type { Logger } from '../../shared/log';
 import { readDicomdir, isDicomdirPath, mediaKey } from '../../shared/dicom/dicomdir';
+import { zeroPreamble } from '../../shared/dicom/preamble';
 import type { DicomdirReference } from '../../shared/dicom/dicomdir';
 import type {
   DicomdirSummary,
@@ -16,11 +17,13 @@ import type {
   PatientIdentity,
   SkippedFile,
 } from './import-types';
-import { instanceFacts, readDicom } from './read-instance';
+import { instanceFacts, pixelGeometryProblem, readDicom } from './read-instance';
 import type { InstanceFacts } from './read-instance';
 
 export interface ImportDeps {
   log?: Logger;
+  /** Default ZIP_LIMITS. */
+  zipLimits?: ZipLimits;
 }
 
 function normalizePath(path: string): string {
@@ -38,19 +41,89 @@ function asArrayBuffer(bytes: Uint8Array): ArrayBuffer {
 }
 
 /**
- * The entries of a zip, named `<zip path>/<entry name>` so a report points
- * into the zip. Synchronous on purpose: fflate's async unzip runs in a worker
- * made from a blob: URL, which the page's CSP forbids.
+ * What one import may unpack from zips, all zips together (zips inside zips
+ * too), checked against the sizes the central directory declares before
+ * anything is inflated. fflate inflates an entry into a buffer of its
+ * declared size, so a lying header cannot make it write more.
  */
-export function zipEntries(zipPath: string, bytes: Uint8Array): ImportEntry[] {
-  const files = unzipSync(bytes);
-  return Object.entries(files)
-    .filter(([name, data]) => !(name.endsWith('/') && data.length === 0))
-    .map(([name, data]) => ({
-      path: `${zipPath}/${normalizePath(name)}`,
-      size: data.length,
-      read: async (): Promise<ArrayBuffer> => asArrayBuffer(data),
-    }));
+export interface ZipLimits {
+  maxEntries: number;
+  maxEntryBytes: number;
+  maxTotalBytes: number;
+  /** Uncompressed / compressed, refused above this for entries larger than ratioFloorBytes. */
+  maxRatio: number;
+  ratioFloorBytes: number;
+  /** Zips inside zips. */
+  maxDepth: number;
+}
+
+const MiB = 1024 * 1024;
+export const ZIP_LIMITS: ZipLimits = {
+  maxEntries: 20_000,
+  maxEntryBytes: 1024 * MiB,
+  maxTotalBytes: 2048 * MiB,
+  // Deflate's ceiling is ~1032:1; an image that compresses 500× is a block of zeros, not a scan.
+  maxRatio: 500,
+  ratioFloorBytes: 8 * MiB,
+  maxDepth: 3,
+};
+
+/** What is left of the limits in one import. */
+interface ZipBudget {
+  limits: ZipLimits;
+  entries: number;
+  bytes: number;
+}
+
+/** An entry name that would land outside the case (`../`, `/etc`, `C:\`, `\\server`), or is not a name at all. */
+function unsafeZipName(name: string): boolean {
+  const n = name.replace(/\\/g, '/');
+  return n.startsWith('/') || /^[A-Za-z]:/.test(n) || n.includes('\0') || n.split('/').some((part) => part === '..');
+}
+
+function mb(n: number): string {
+  return `${(n / MiB).toFixed(n < 10 * MiB ? 1 : 0)} MB`;
+}
+
+/**
+ * The entries of a zip, named `<zip path>/<entry name>` so a report points
+ * into the zip, and the entries refused (unsafe name, too large, too
+ * compressed, over the import's budget) with a reason each. Throws when the
+ * zip cannot be read or holds more entries than the limit. Synchronous on
+ * purpose: fflate's async unzip runs in a worker made from a blob: URL, which
+ * the page's CSP forbids.
+ */
+export function zipEntries(zipPath: string, bytes: Uint8Array, limits: ZipLimits = ZIP_LIMITS): { entries: ImportEntry[]; refused: SkippedFile[] } {
+  return unzipWithin(zipPath, bytes, { limits, entries: 0, bytes: 0 });
+}
+
+function unzipWithin(zipPath: string, bytes: Uint8Array, budget: ZipBudget): { entries: ImportEntry[]; refused: SkippedFile[] } {
+  const { limits } = budget;
+  const refused: SkippedFile[] = [];
+  const refuse = (name: string, reason: string): false => {
+    refused.push({ path: `${zipPath}/${name}`, kind: 'refused', reason });
+    return false;
+  };
+  const files = unzipSync(bytes, {
+    filter: (f) => {
+      if (++budget.entries > limits.maxEntries) throw new Error(`more than ${limits.maxEntries} entries in this import's zips: refused`);
+      if (f.name.endsWith('/') && f.originalSize === 0) return false;
+      if (unsafeZipName(f.name)) return refuse(f.name, `refused: the name "${f.name}" points outside the case folder`);
+      if (f.originalSize > limits.maxEntryBytes) return refuse(f.name, `refused: ${mb(f.originalSize)} unpacked is over the ${mb(limits.maxEntryBytes)} limit per file`);
+      if (f.originalSize > limits.ratioFloorBytes && f.originalSize / Math.max(1, f.size) > limits.maxRatio) {
+        return refuse(f.name, `refused: ${mb(f.size)} would unpack to ${mb(f.originalSize)} (over ${limits.maxRatio}× — a zip bomb)`);
+      }
+      if (budget.bytes + f.originalSize > limits.maxTotalBytes) return refuse(f.name, `refused: the zips of this import would unpack to more than ${mb(limits.maxTotalBytes)}`);
+      budget.bytes += f.originalSize;
+      return true;
+    },
+  });
+  const entries = Object.entries(files).map(([name, data]) => ({
+    path: `${zipPath}/${normalizePath(name)}`,
+    size: data.length,
+    read: async (): Promise<ArrayBuffer> => asArrayBuffer(data),
+  }));
+  return { entries, refused };
 }
 
 interface ReadFile {
@@ -59,9 +132,10 @@ interface ReadFile {
 }
 
 /** Reads every entry, unpacking zips (also zips inside a folder or a zip) into their files. */
-async function readAll(entries: readonly ImportEntry[], skipped: SkippedFile[]): Promise<ReadFile[]> {
+async function readAll(entries: readonly ImportEntry[], skipped: SkippedFile[], limits: ZipLimits): Promise<ReadFile[]> {
   const out: ReadFile[] = [];
-  const queue = entries.map((e) => ({ ...e, path: normalizePath(e.path) }));
+  const budget: ZipBudget = { limits, entries: 0, bytes: 0 };
+  const queue = entries.map((e) => ({ ...e, path: normalizePath(e.path), depth: 0 }));
   while (queue.length) {
     const entry = queue.shift()!;
     let bytes: Uint8Array;
@@ -72,8 +146,14 @@ async function readAll(entries: readonly ImportEntry[], skipped: SkippedFile[]):
       continue;
     }
     if (isZip(bytes)) {
+      if (entry.depth >= limits.maxDepth) {
+        skipped.push({ path: entry.path, kind: 'refused', reason: `refused: a zip nested more than ${limits.maxDepth} zips deep` });
+        continue;
+      }
       try {
-        queue.push(...zipEntries(entry.path, bytes));
+        const unzipped = unzipWithin(entry.path, bytes, budget);
+        skipped.push(...unzipped.refused);
+        queue.push(...unzipped.entries.map((e) => ({ ...e, depth: entry.depth + 1 })));
       } catch (e) {
         skipped.push({ path: entry.path, kind: 'unreadable', reason: `not a readable zip file: ${e instanceof Error ? e.message : String(e)}` });
       }
@@ -91,7 +171,7 @@ function byNumberThenPath(a: ImportedInstance, b: ImportedInstance): number {
 /** Imports a list of files: folders, DICOMDIR media and zips alike. Never throws for bad input; it reports it. */
 export async function importFiles(entries: readonly ImportEntry[], deps: ImportDeps = {}): Promise<ImportResult> {
   const skipped: SkippedFile[] = [];
-  const files = await readAll(entries, skipped);
+  const files = await readAll(entries, skipped, deps.zipLimits ?? ZIP_LIMITS);
 
   // DICOMDIRs first: what they reference, and which referenced files are missing.
   const present = new Map(files.map((f) => [mediaKey(f.path), f]));
@@ -131,6 +211,11 @@ export async function importFiles(entries: readonly ImportEntry[], deps: ImportD
       skipped.push({ path: file.path, kind: 'malformed', reason: `malformed DICOM: no ${facts.missing}` });
       continue;
     }
+    const geometry = pixelGeometryProblem(outcome.dataSet, outcome.transferSyntaxUID);
+    if (geometry) {
+      skipped.push({ path: file.path, kind: 'malformed', reason: `malformed image: ${geometry}` });
+      continue;
+    }
     const first = bySop.get(facts.sopInstanceUID);
     if (first) {
       skipped.push({ path: file.path, kind: 'duplicate', reason: `duplicate of ${first} (same SOP Instance UID)` });
@@ -139,7 +224,8 @@ export async function importFiles(entries: readonly ImportEntry[], deps: ImportD
     bySop.set(facts.sopInstanceUID, file.path);
     if (dicomdirs.length && !referencedKeys.has(mediaKey(file.path))) unreferenced.push(file.path);
     const { seriesNumber: _s, seriesDescription: _d, studyDate: _sd, studyDescription: _sdesc, accessionNumber: _a, ...instanceFields } = facts;
-    instances.push({ ...instanceFields, path: file.path, size: file.bytes.length, bytes: asArrayBuffer(file.bytes), facts });
+    // Kept and later forwarded: without whatever the preamble carried (a DICOM/executable polyglot, CVE-2019-11687).
+    instances.push({ ...instanceFields, path: file.path, size: file.bytes.length, bytes: asArrayBuffer(zeroPreamble(file.bytes)), facts });
   }
 
   const studies = groupStudies(instances);

@@ -52,7 +52,8 @@ export interface ImportedStudy {
   series: ImportedSeries[];
 }
 
-export type SkipKind = 'not-dicom' | 'truncated' | 'malformed' | 'missing' | 'duplicate' | 'unreadable';
+/** `refused`: a zip entry not unpacked (unsafe name, zip bomb limits). */
+export type SkipKind = 'not-dicom' | 'truncated' | 'malformed' | 'missing' | 'duplicate' | 'unreadable' | 'refused';
 
 export interface SkippedFile {
   path: string;

@@ -1,8 +1,8 @@
 // Reading one file for the import: is it DICOM, is it whole, and who/what is in it.
-import { dicomParser } from '../lib/dicom-parser';
+import { parseDicom } from '../lib/dicom-parser';
 import type { ImportedInstance, PatientIdentity, SkipKind } from './import-types';
 
-type DataSet = ReturnType<typeof dicomParser.parseDicom>;
+type DataSet = ReturnType<typeof parseDicom>;
 
 export const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
 export const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
@@ -52,7 +52,7 @@ export function readDicom(bytes: Uint8Array): ReadOutcome {
     options = { TransferSyntaxUID: syntax };
   }
   try {
-    const dataSet = dicomParser.parseDicom(bytes, options);
+    const dataSet = parseDicom(bytes, options);
     return { ok: true, dataSet, transferSyntaxUID: dataSet.string('x00020010') ?? options.TransferSyntaxUID ?? '' };
   } catch (e) {
     // dicom-parser throws {exception, dataSet} with what it read so far.
@@ -66,11 +66,46 @@ export function readDicom(bytes: Uint8Array): ReadOutcome {
         }
       }
     }
+    if (/Maximum call stack size exceeded/.test(cause)) {
+      // dicom-parser reads sequences recursively: nesting deep enough to exhaust the stack is no real object.
+      return { ok: false, kind: 'malformed', reason: 'malformed DICOM: sequences nested too deep to read' };
+    }
     if (/overrun|past end|beyond|end of buffer|outside/i.test(cause)) {
       return { ok: false, kind: 'truncated', reason: `truncated: the file ends inside an element (${bytes.length} bytes)` };
     }
     return { ok: false, kind: 'malformed', reason: `malformed DICOM: ${cause}` };
   }
+}
+
+/** Syntaxes whose Pixel Data is stored as is (its length follows from the geometry). */
+const NATIVE_SYNTAXES = new Set([IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, '1.2.840.10008.1.2.2', '1.2.840.10008.1.2.1.99']);
+/** One decoded image larger than this is no scan a referral carries; viewers would allocate it (RGBA for palette colour) and fail. */
+export const MAX_DECODED_IMAGE_BYTES = 2 ** 32;
+
+/**
+ * Why the image's geometry cannot be right, or undefined: zero or missing
+ * rows/columns, a decoded size past 4 GiB (Rows × Columns × Frames ×
+ * samples, ×4 for the RGBA a palette image is displayed as — sizes that
+ * overflow 32-bit arithmetic in decoders), or stored Pixel Data shorter than
+ * the geometry needs.
+ */
+export function pixelGeometryProblem(ds: DataSet, transferSyntaxUID: string): string | undefined {
+  const el = ds.elements.x7fe00010;
+  if (!el) return undefined;
+  const rows = ds.uint16('x00280010') ?? 0;
+  const columns = ds.uint16('x00280011') ?? 0;
+  const bits = ds.uint16('x00280100') ?? 0;
+  if (!rows || !columns || !bits) return `Pixel Data without Rows, Columns or Bits Allocated (${rows}×${columns}, ${bits} bits)`;
+  const frames = Math.max(1, ds.intString('x00280008') || 1);
+  const samples = Math.max(1, ds.uint16('x00280002') ?? 1);
+  const palette = str(ds, 'x00280004') === 'PALETTE COLOR';
+  const decoded = rows * columns * frames * (palette ? 4 : samples * Math.ceil(bits / 8));
+  if (decoded > MAX_DECODED_IMAGE_BYTES) return `${rows}×${columns}×${frames} frames would decode to ${Math.round(decoded / 2 ** 30)} GiB`;
+  if (NATIVE_SYNTAXES.has(transferSyntaxUID) && !el.fragments) {
+    const needed = Math.ceil((rows * columns * frames * samples * bits) / 8);
+    if (el.length < needed) return `Pixel Data holds ${el.length} bytes, ${rows}×${columns}×${frames} frames need ${needed}`;
+  }
+  return undefined;
 }
 
 function str(ds: DataSet, tag: string): string {

@@ -1,7 +1,7 @@
 import type { DataSet } from 'dicom-parser';
 import { formatPersonName } from '../../shared/dicom/dicomweb-json';
 import type { ReferralPriority } from '../cache/telerad-db';
-import { dicomParser } from '../lib/dicom-parser';
+import { parseDicom } from '../lib/dicom-parser';
 import { decoderFor, items, readCode } from '../lib/sr-dataset';
 import { REFERRAL_CODES, SR_SOP_CLASSES, URGENCY_CODES, sameCode } from '../referral/referral-codes';
 import type { CodeTriplet } from '../referral/referral-codes';
@@ -107,7 +107,7 @@ const STRUCTURED_TEXT: readonly CodeTriplet[] = [NOTE_CODES.informationRequested
 export function readCaseNote(bytes: ArrayBuffer | Uint8Array): CaseNote | undefined {
   let ds: DataSet;
   try {
-    ds = dicomParser.parseDicom(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
+    ds = parseDicom(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
   } catch {
     return undefined;
   }

@@ -1,7 +1,7 @@
 import type { DataSet } from 'dicom-parser';
 import { formatPersonName } from '../../shared/dicom/dicomweb-json';
 import type { ReferralPriority } from '../cache/telerad-db';
-import { dicomParser } from '../lib/dicom-parser';
+import { parseDicom } from '../lib/dicom-parser';
 import { decoderFor, items, readCode } from '../lib/sr-dataset';
 import type { Decode } from '../lib/sr-dataset';
 import { REFERRAL_CODES, URGENCY_CODES, sameCode } from './referral-codes';
@@ -92,7 +92,7 @@ function readItems(ds: DataSet, decode: Decode, depth: number): SrItem[] {
 /** Parses a Part 10 SR file. Throws when the bytes are not a DICOM file. */
 export function parseSrDocument(bytes: ArrayBuffer | Uint8Array): SrDocument {
   const arr = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  const ds = dicomParser.parseDicom(arr);
+  const ds = parseDicom(arr);
   const decode = decoderFor(ds.string(T.SpecificCharacterSet));
   const doc: SrDocument = {
     sopInstanceUID: decode(ds, T.SOPInstanceUID) ?? '',

@@ -1,7 +1,7 @@
 import type { DataSet } from 'dicom-parser';
 import { formatPersonName } from '../../shared/dicom/dicomweb-json';
 import type { CriticalFinding, ReportPriority } from '../cache/telerad-db';
-import { dicomParser } from '../lib/dicom-parser';
+import { parseDicom } from '../lib/dicom-parser';
 import { decoderFor, items, readCode } from '../lib/sr-dataset';
 import type { Decode } from '../lib/sr-dataset';
 import { SR_SOP_CLASSES, sameCode } from '../referral/referral-codes';
@@ -217,7 +217,7 @@ const STRUCTURED: readonly CodeTriplet[] = [SR_CODES.criticalFinding, SR_CODES.c
 
 function parse(bytes: ArrayBuffer | Uint8Array): { ds: DataSet; decode: Decode } {
   const arr = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  const ds = dicomParser.parseDicom(arr);
+  const ds = parseDicom(arr);
   return { ds, decode: decoderFor(ds.string(T.SpecificCharacterSet)) };
 }
 
@@ -245,7 +245,9 @@ export function readReportSr(bytes: ArrayBuffer): ReadReport {
   try {
     parsed = parse(bytes);
   } catch (err) {
-    throw new Error(`Not a DICOM file: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    // dicom-parser throws `{ exception, dataSet }`: the message is the exception.
+    const inner = (err as { exception?: unknown } | undefined)?.exception ?? err;
+    throw new Error(`Not a DICOM file: ${inner instanceof Error ? inner.message : String(inner)}`, { cause: err });
   }
   const { ds, decode } = parsed;
   const sopClass = decode(ds, T.SOPClassUID) ?? '';
