@@ -13,6 +13,7 @@ export const DEBIAN_PACKAGES = [
   { name: 'orthanc', probe: '/usr/sbin/Orthanc', why: 'the remote site in tests and the demo' },
   { name: 'orthanc-dicomweb', probe: '/usr/share/orthanc/plugins/libOrthancDicomWeb.so', why: 'DICOMweb for Orthanc' },
   { name: 'dcmtk', probe: '/usr/bin/dcmdump', why: 'DICOM fixtures in every transfer syntax' },
+  { name: 'dicom3tools', probe: '/usr/bin/dciodvfy', why: 'dciodvfy checks the reports, notes and de-identified files the app writes' },
   { name: 'fonts-dejavu-core', probe: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', why: 'text in screenshots' },
 ];
 

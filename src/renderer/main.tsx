@@ -39,6 +39,8 @@ import { createDeliveryNotices } from './outbox/delivery-notices';
 import { createOutbox } from './outbox/outbox-scheduler';
 import { createReferralCaseUi } from './referral-cases/referral-case-wiring';
 import { LOCAL_SITE_ID } from './referral-cases/referral-case-repo';
+import { createAuditReporter } from './audit/audit-store';
+import { liveQuery } from 'dexie';
 import { lastDownloadBytesPerSecond, measuredBitsPerSecond } from './case-send/send-estimate';
 import { createWorkerFrameCodec } from './case-send/jpegls-codec';
 import { loadDcmjs } from './deidentify/dcmjs-runtime';
@@ -57,6 +59,14 @@ import './app/theme.css';
 const client = createAppServiceClient(window.telerad, window.fetch.bind(window));
 const log = createLogger('renderer', createRendererLogSink(client));
 const db = new TeleradDB('telerad');
+// Who the audit trail names: the user profile's name, followed live (it can be filled in later).
+let profileName = '';
+liveQuery(() => db.userProfile.get('me')).subscribe({
+  next: (p) => {
+    profileName = p?.name.trim() ?? '';
+  },
+  error: (err: unknown) => log.warn('Reading the user profile failed', err),
+});
 // Studies open in the viewer (counted: StrictMode opens twice): never evicted. Kept by the viewer wrapper below.
 const openStudies = new Map<string, number>();
 const isOpen = (uid: string): boolean => (openStudies.get(uid) ?? 0) > 0;
@@ -259,6 +269,7 @@ const referralCases = createReferralCaseUi({
   log: log.child('referral-cases'),
   // The quality gate before sending (issue 8); the service is made below, asked only once the app runs.
   quality: { checkInstances: (sops, context) => quality.checkInstances(sops, context) },
+  audit: createAuditReporter(client, () => profileName, log.child('audit')),
 });
 
 // Image quality checks (issue 8) over the local cache: compressed pixels decode in the viewer's decode workers.

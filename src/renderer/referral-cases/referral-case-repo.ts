@@ -31,6 +31,7 @@ import { buildCaseNote } from '../case-notes/case-note-dicom';
 import type { NoteReference } from '../case-notes/case-note-types';
 import { studyContextFromPart10 } from '../reports/study-context';
 import { zeroPreamble } from '../../shared/dicom/preamble';
+import type { AuditRecordRequest } from '../../shared/ipc/contract';
 
 /** The file with its 128-byte preamble zeroed (a copy when it was not). */
 function zeroedPreamble(bytes: ArrayBuffer): ArrayBuffer {
@@ -105,6 +106,8 @@ export interface ReferralCaseDeps {
   prepareForSending?: (files: SendFile[], options: { compress: boolean }) => Promise<SendFile[]>;
   /** The quality gate (issue 8). Absent: cases are sent unchecked. */
   quality?: CaseQualityChecker;
+  /** Records what left this workstation in main's audit trail (audit.record); absent in narrow tests. */
+  audit?: (event: Omit<AuditRecordRequest, 'actor'>) => Promise<void>;
 }
 
 /** The user's choice to send a case despite blocking quality findings. */
@@ -745,8 +748,23 @@ export function createReferralCases(deps: ReferralCaseDeps): ReferralCases {
         await db.caseNotes.put(noteRow);
       });
       log.info(`Case ${id} queued for ${siteId}: ${files.length} instance(s) in outbox job ${jobId}${mapping ? ', de-identified' : ''}`);
+      // The audit trail: the de-identification (under the real identity, kept here only) and the export itself,
+      // with the reason when it went despite quality blockers. Never blocks the send: a failure is logged.
+      const auditPatient = { id: c.patient.id, name: c.patient.name };
+      if (mapping) void deps.audit?.({ action: 'deidentify', patient: auditPatient, studyInstanceUID: c.localStudyInstanceUID, outcome: 'success' });
+      void deps.audit?.({
+        action: 'export',
+        patient: auditPatient,
+        studyInstanceUID: sentStudyUID,
+        siteId,
+        sopInstanceUIDs: files.map((f) => f.sopInstanceUID).slice(0, 10_000),
+        outcome: 'success',
+        ...(qualityOverride
+          ? { reason: `queued despite quality blockers (${qualityOverride.findings.join('; ')}); reason given: ${qualityOverride.reason}`.slice(0, 1000) }
+          : {}),
+      });
       if (qualityOverride) {
-        // Issue 9 brings a real audit log; until then the override is one fixed-prefix line of the app log.
+        // Also one fixed-prefix line of the app log, next to the case's other log lines.
         log.info(
           `AUDIT referral sent despite quality blockers: case ${id}, outbox job ${jobId}, by ${JSON.stringify(qualityOverride.by)} at ${new Date(qualityOverride.at).toISOString()}; findings ${JSON.stringify(qualityOverride.findings)}; reason ${JSON.stringify(qualityOverride.reason)}`,
         );

@@ -9,7 +9,7 @@ import { prepareCaseForSending } from '../case-send/prepare-send';
 import type { TranscodeDeps } from '../case-send/transcode';
 import type { OpenRequest } from '../viewer/viewer-store';
 import { LOCAL_SITE_ID, createReferralCases } from './referral-case-repo';
-import type { CaseCache, CaseQualityChecker, ReferralCases, SendFile } from './referral-case-repo';
+import type { CaseCache, CaseQualityChecker, ReferralCaseDeps, ReferralCases, SendFile } from './referral-case-repo';
 import { createMyReferralsStore } from './referral-case-status';
 import type { JobProgressView, MyReferralsStore } from './referral-case-status';
 
@@ -54,6 +54,8 @@ export interface ReferralCaseWiringDeps {
   transcodeDeps?: () => Promise<TranscodeDeps>;
   /** The quality service (issue 8): its findings show before sending and its blockers gate the send. */
   quality?: CaseQualityChecker;
+  /** main's audit trail (issue 9): what was de-identified and sent, and any quality override. */
+  audit?: ReferralCaseDeps['audit'];
   now: () => number;
   randomUUID: () => string;
   log: Logger;
@@ -94,6 +96,7 @@ export function createReferralCaseUi(deps: ReferralCaseWiringDeps): ReferralCase
     randomUUID: deps.randomUUID,
     log,
     ...(deps.quality ? { quality: deps.quality } : {}),
+    ...(deps.audit ? { audit: deps.audit } : {}),
     ...(deps.transcodeDeps ? { prepareForSending: (files, options) => compressFiles(files, options.compress, deps.transcodeDeps!) } : {}),
   });
   const myReferrals = createMyReferralsStore({

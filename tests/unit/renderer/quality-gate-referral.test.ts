@@ -42,6 +42,8 @@ interface Setup {
   logs: LogRecord[];
   /** The outbox job as stored when the outbox was woken (the commit is complete by then). */
   jobAtWake: () => Promise<unknown>;
+  /** What the send reported to main's audit trail. */
+  auditEvents: Record<string, unknown>[];
 }
 
 function setup(): Setup {
@@ -52,6 +54,7 @@ function setup(): Setup {
   const log = createLogger('test', sink);
   const quality = createQualityService({ readInstanceBytes: (sop) => cache.readInstanceBytes(sop), listStudyInstances: (uid) => cache.getStudyInstances(uid), log });
   let atWake: Promise<unknown> = Promise.resolve(undefined);
+  const auditEvents: Record<string, unknown>[] = [];
   const cases = createReferralCases({
     db,
     cache,
@@ -63,8 +66,11 @@ function setup(): Setup {
     randomUUID: () => crypto.randomUUID(),
     log,
     quality,
+    audit: async (event) => {
+      auditEvents.push(event);
+    },
   });
-  return { db, cases, logs: sink.records, jobAtWake: () => atWake };
+  return { db, cases, logs: sink.records, jobAtWake: () => atWake, auditEvents };
 }
 
 /** Sets Burned In Annotation (0028,0301) YES in every file of `dir` (dcmjs). */
@@ -136,6 +142,11 @@ describe('quality gate before sending a referral', () => {
     expect(lines[0]).toContain(reason);
     expect(lines[0]).toContain('Thandi Mokoena');
     expect(lines[0]).toContain('Missing slices');
+    // And in main's audit trail: the export to the site, with the override and its reason.
+    expect(s.auditEvents).toHaveLength(1);
+    expect(s.auditEvents[0]).toMatchObject({ action: 'export', siteId: 'hospital-a', outcome: 'success', studyInstanceUID: sent.sentStudyInstanceUID });
+    expect(String(s.auditEvents[0]!.reason)).toContain(reason);
+    expect(String(s.auditEvents[0]!.reason)).toContain('Missing slices');
   });
 
   it('sends a case with warnings only (lossy, uncalibrated) without asking for a reason', async () => {
