@@ -39,7 +39,7 @@ import { createDeliveryNotices } from './outbox/delivery-notices';
 import { createOutbox } from './outbox/outbox-scheduler';
 import { createReferralCaseUi } from './referral-cases/referral-case-wiring';
 import { LOCAL_SITE_ID } from './referral-cases/referral-case-repo';
-import { createAuditReporter } from './audit/audit-store';
+import { createAuditReporter, createAuditStore } from './audit/audit-store';
 import { liveQuery } from 'dexie';
 import { lastDownloadBytesPerSecond, measuredBitsPerSecond } from './case-send/send-estimate';
 import { createWorkerFrameCodec } from './case-send/jpegls-codec';
@@ -67,6 +67,9 @@ liveQuery(() => db.userProfile.get('me')).subscribe({
   },
   error: (err: unknown) => log.warn('Reading the user profile failed', err),
 });
+// main's audit trail (issue 9): what the app reports (views, signatures, exports, deliveries) and the "Audit" view.
+const auditReport = createAuditReporter(client, () => profileName, log.child('audit'));
+const auditStore = createAuditStore({ client, log: log.child('audit') });
 // Studies open in the viewer (counted: StrictMode opens twice): never evicted. Kept by the viewer wrapper below.
 const openStudies = new Map<string, number>();
 const isOpen = (uid: string): boolean => (openStudies.get(uid) ?? 0) > 0;
@@ -220,6 +223,18 @@ connectivity.subscribe(() => {
   for (const id of unreachableBefore) if (!now.has(id)) void outbox.siteReachable(id);
   unreachableBefore = now;
 });
+// Every delivery to a site is an audit event: what left, for which study, to where.
+outbox.onDelivered((job) => {
+  void db.outboxJobs.get(job.jobId).then((rec) =>
+    auditReport({
+      action: 'outbox.send',
+      studyInstanceUID: job.studyInstanceUID,
+      siteId: job.siteId,
+      ...(rec ? { sopInstanceUIDs: rec.instances.map((i) => i.sopInstanceUID).slice(0, 10_000) } : {}),
+      outcome: 'success',
+    }),
+  );
+});
 const deliveryNotices = createDeliveryNotices({ onDelivered: outbox.onDelivered, setTimeout: (fn, ms) => window.setTimeout(fn, ms) });
 
 // Reports (issue 6): drafts, signing into the outbox, case statuses and the read-back of a site's reports.
@@ -230,6 +245,7 @@ const reports = createReports({
   loadSitePdf: createPdfAttachmentLoader({ cache, dicomweb, log: log.child('reports') }),
   worklist,
   wakeOutbox: () => outbox.wake(),
+  audit: (event) => auditReport(event),
   randomUUID: () => crypto.randomUUID(),
   now: Date.now,
   log: log.child('reports'),
@@ -269,7 +285,7 @@ const referralCases = createReferralCaseUi({
   log: log.child('referral-cases'),
   // The quality gate before sending (issue 8); the service is made below, asked only once the app runs.
   quality: { checkInstances: (sops, context) => quality.checkInstances(sops, context) },
-  audit: createAuditReporter(client, () => profileName, log.child('audit')),
+  audit: (event) => auditReport(event),
 });
 
 // Image quality checks (issue 8) over the local cache: compressed pixels decode in the viewer's decode workers.
@@ -310,6 +326,6 @@ const rootEl = document.getElementById('root');
 if (!rootEl) throw new Error('index.html has no #root');
 createRoot(rootEl).render(
   <StrictMode>
-    <App deps={{ client, worklist, viewer, log, sites, referralPanel, pdfRuntime, transfers, connectivity, prefetch, storage, reports, outbox: { jobs: outbox, notices: deliveryNotices }, caseThread, referralCases, quality: { service: quality, badges: qualityBadges } }} />
+    <App deps={{ client, worklist, viewer, log, sites, referralPanel, pdfRuntime, transfers, connectivity, prefetch, storage, reports, outbox: { jobs: outbox, notices: deliveryNotices }, caseThread, referralCases, quality: { service: quality, badges: qualityBadges }, audit: { store: auditStore, report: auditReport } }} />
   </StrictMode>,
 );

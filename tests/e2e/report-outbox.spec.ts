@@ -151,6 +151,15 @@ test('a report signed with the site down waits in the outbox, is delivered when 
   await expect(page.getByTestId('new-report-notices')).toHaveAttribute('role', 'status');
   await expect(row(page)).toHaveAttribute('data-status', 'reported');
 
+  // main's audit trail names who viewed the patient's study, signed, and what was sent (issue 9).
+  await page.getByTestId('audit-button').click();
+  const audit = page.getByRole('region', { name: 'Audit trail' });
+  const events = audit.locator('tr[data-outcome="success"]');
+  await expect(events.filter({ hasText: 'Viewed study' }).filter({ hasText: 'REP-1' }).first()).toBeVisible({ timeout: 15_000 });
+  await expect(events.filter({ hasText: 'Signed report' }).filter({ hasText: 'DOE' })).toHaveCount(1);
+  await expect(events.filter({ hasText: 'Sent' })).toHaveCount(1);
+  await page.getByTestId('audit-button').click();
+
   // The referring side: another workstation (a fresh browser profile) reads it from the site.
   const context = await browser.newContext({ viewport: { width: 1600, height: 900 } });
   try {

@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { JSX } from 'react';
-import type { AppInfo, ServiceClient } from '../../shared/ipc/contract';
+import type { AppInfo, AuditRecordRequest, ServiceClient } from '../../shared/ipc/contract';
+import type { AuditStore } from '../audit/audit-store';
+import { AuditView } from '../audit/AuditView';
 import type { Logger } from '../../shared/log';
 import type { WorklistRow, WorklistStore } from '../worklist/worklist-store';
 import { WorklistView } from '../worklist/WorklistView';
@@ -63,6 +65,8 @@ export interface AppDeps {
   caseThread?: CaseThread;
   /** Image quality checks (issue 8): the worklist's badges and the viewer's quality panel. */
   quality?: { service: QualityService; badges: QualityBadges };
+  /** main's audit trail (issue 9): the header's "Audit" view, and what the app reports to it. */
+  audit?: { store: AuditStore; report: (event: Omit<AuditRecordRequest, 'actor'>) => Promise<void> };
 }
 
 export function App({ deps }: { deps: AppDeps }): JSX.Element {
@@ -70,6 +74,7 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
   const [info, setInfo] = useState<AppInfo | undefined>(undefined);
   const [open, setOpen] = useState<OpenRequest | undefined>(undefined);
   const [showSites, setShowSites] = useState(false);
+  const [showAudit, setShowAudit] = useState(false);
   const [showTransfers, setShowTransfers] = useState(false);
   const [showStorage, setShowStorage] = useState(false);
   const [showOutbox, setShowOutbox] = useState(false);
@@ -125,6 +130,22 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
     },
     [worklist],
   );
+  // Who looked at which patient's images, when: one audit event per study opened (issue 9).
+  const openedUid = open?.study.studyInstanceUID;
+  const auditReport = deps.audit?.report;
+  useEffect(() => {
+    if (!open || !auditReport) return;
+    const { study } = open;
+    void auditReport({
+      action: 'study.view',
+      patient: { ...(study.patientId ? { id: study.patientId } : {}), ...(study.patientName ? { name: study.patientName } : {}) },
+      studyInstanceUID: study.studyInstanceUID,
+      ...(open.site ? { siteId: open.site.id } : {}),
+      outcome: 'success',
+    });
+    // Once per opened study, not per re-render of the same request.
+  }, [openedUid, auditReport]);
+
   const onClose = useCallback(() => setOpen(undefined), []);
 
   return (
@@ -139,6 +160,11 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
         <button type="button" className="btn btn-small app-sites-button" data-testid="sites-button" aria-pressed={showSites} onClick={() => setShowSites((v) => !v)}>
           Sites
         </button>
+        {deps.audit && (
+          <button type="button" className="btn btn-small" data-testid="audit-button" aria-pressed={showAudit} onClick={() => setShowAudit((v) => !v)}>
+            Audit
+          </button>
+        )}
         {deps.connectivity && <ConnectivityIndicator store={deps.connectivity} />}
         {deps.prefetch && <PrefetchStatus scheduler={deps.prefetch.scheduler} pressed={showPrefetch} onToggle={() => setShowPrefetch((v) => !v)} />}
         {deps.transfers && <TransfersButton store={deps.transfers} pressed={showTransfers} onToggle={() => setShowTransfers((v) => !v)} />}
@@ -239,6 +265,8 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
             onOpen={setOpen}
             log={log}
           />
+        ) : showAudit && deps.audit ? (
+          <AuditView store={deps.audit.store} onClose={() => setShowAudit(false)} />
         ) : showSites ? (
           <SitesPanel store={deps.sites} onClose={() => setShowSites(false)} />
         ) : (

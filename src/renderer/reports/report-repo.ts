@@ -15,6 +15,7 @@ import type { BuiltReport, ImageReference, MeasurementFigures, ReportBuildInput,
 import { isReportableMeasurement, measuredImageFromPart10, measurementCalibration } from './report-measurements';
 import type { MeasuredImage } from './report-measurements';
 import { reportTitle, templateById } from './report-templates';
+import type { AuditRecordRequest } from '../../shared/ipc/contract';
 
 /** SOP Class of the report SR (Comprehensive SR): the predecessor reference of a correction names it. */
 export const COMPREHENSIVE_SR_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.88.33';
@@ -58,6 +59,8 @@ export interface ReportRepoDeps {
   studyContextFromPart10: (bytes: ArrayBuffer) => StudyContext;
   /** Tells the outbox scheduler a job is waiting (it may be asleep in a backoff). */
   wakeOutbox: () => void;
+  /** main's audit trail (issue 9): a signature is recorded once it is committed. Absent in narrow tests. */
+  audit?: (event: Omit<AuditRecordRequest, 'actor'>) => Promise<void>;
   now: () => number;
   /** A fresh random UUID (crypto.randomUUID). */
   randomUUID: () => string;
@@ -348,6 +351,14 @@ export function createReportRepo(deps: ReportRepoDeps): ReportRepo {
         await db.reportDrafts.delete(draftId);
       });
       log.info(`Signed ${draft.kind} ${report.id} of ${draft.studyInstanceUID}: SR ${uids.srSopInstanceUID}, PDF ${uids.pdfSopInstanceUID}, outbox job ${jobId}`);
+      void deps.audit?.({
+        action: 'report.sign',
+        patient: { ...(study.patientId ? { id: study.patientId } : {}), ...(study.patientName ? { name: study.patientName } : {}) },
+        studyInstanceUID: draft.studyInstanceUID,
+        sopInstanceUIDs: [uids.srSopInstanceUID, uids.pdfSopInstanceUID],
+        siteId: draft.siteId,
+        outcome: 'success',
+      });
       deps.wakeOutbox();
       return report;
     },

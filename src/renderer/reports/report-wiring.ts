@@ -14,7 +14,7 @@ import { createReportPanelStore } from './report-panel-store';
 import type { ReportPanelStore } from './report-panel-store';
 import { createReportReadback } from './report-readback';
 import { createReportRepo } from './report-repo';
-import type { ReportRepo } from './report-repo';
+import type { ReportRepo, ReportRepoDeps } from './report-repo';
 import { createStudyReportObserver, startReportStatusSync } from './report-status';
 import { isReportSr, readReportSr } from './report-sr-reader';
 import { studyContextFromPart10 } from './study-context';
@@ -28,6 +28,8 @@ export interface ReportsDeps {
   worklist: WorklistStore;
   /** The outbox's wake(): a signed report's job is waiting. */
   wakeOutbox: () => void;
+  /** main's audit trail (issue 9): signatures. */
+  audit?: ReportRepoDeps['audit'];
   randomUUID: () => string;
   now: () => number;
   log: Logger;
@@ -52,6 +54,7 @@ export function createReports(deps: ReportsDeps): Reports {
     buildReportInstances,
     studyContextFromPart10,
     wakeOutbox: deps.wakeOutbox,
+    ...(deps.audit ? { audit: deps.audit } : {}),
     now: deps.now,
     randomUUID: deps.randomUUID,
     log: log.child('repo'),
