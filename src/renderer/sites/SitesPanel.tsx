@@ -3,7 +3,8 @@ import type { FormEvent, JSX } from 'react';
 import type { AuthType, CapabilityAnswer, SiteSummary, SiteTestResult } from '../../shared/ipc/contract';
 import { SITE_TIMEOUT_BOUNDS } from '../../shared/ipc/contract';
 import type { SiteFormErrors, SiteFormValues } from './site-form';
-import { buildSiteRequest, emptySiteForm, siteFormFor } from './site-form';
+import { buildSiteRequest, emptySiteForm, needsInsecureHttpConsent, siteFormFor } from './site-form';
+import { isUnencryptedRemoteUrl } from '../../shared/sites/plain-http';
 import type { SiteTestState, SitesStore } from './sites-store';
 import './sites.css';
 
@@ -116,7 +117,14 @@ function SiteRow({
       <div className="site-row-head">
         <div className="site-row-title">
           <span className="site-name">{site.name}</span>
-          <span className="site-url">{site.url}</span>
+          <span className="site-url">
+            {site.url}
+            {isUnencryptedRemoteUrl(site.url) && (
+              <span className="site-badge-unencrypted" data-testid="site-unencrypted" title="Plain HTTP: patient data and credentials cross the network unencrypted">
+                unencrypted
+              </span>
+            )}
+          </span>
           <span className="site-meta">
             {site.authType === 'none' ? 'no authentication' : site.authType === 'basic' ? `basic · ${site.username ?? ''}` : 'bearer token'}
             {site.hasCustomCa ? ' · custom CA' : ''}
@@ -211,6 +219,19 @@ function SiteForm({
       <Field label="DICOMweb URL" error={errors.url}>
         <input name="url" value={values.url} onChange={(e) => set('url', e.target.value)} placeholder="https://pacs.example.org/dicom-web" autoComplete="off" />
       </Field>
+      {needsInsecureHttpConsent(values) && (
+        <div className="insecure-http-warning" role="alert" data-testid="insecure-http-warning">
+          <p>
+            <strong>Plain HTTP to another machine.</strong> Images, reports and this site&apos;s password would cross the network unencrypted, readable by
+            anyone on the way. Use https unless this network is trusted end to end.
+          </p>
+          <label className="checkbox">
+            <input type="checkbox" name="allowInsecureHttp" checked={values.allowInsecureHttp} onChange={(e) => set('allowInsecureHttp', e.target.checked)} /> Send patient
+            data unencrypted to this site
+          </label>
+          {errors.allowInsecureHttp && <span className="field-error">{errors.allowInsecureHttp}</span>}
+        </div>
+      )}
       <fieldset className="auth-switch">
         <legend>Authentication</legend>
         {(['none', 'basic', 'bearer'] as AuthType[]).map((t) => (

@@ -1,5 +1,6 @@
 import type { AuthType, SiteAddRequest, SiteSummary, SiteUpdateRequest } from '../../shared/ipc/contract';
 import { DEFAULT_SITE_TIMEOUTS, SiteAddRequestSchema, SiteUpdateRequestSchema } from '../../shared/ipc/contract';
+import { isUnencryptedRemoteUrl } from '../../shared/sites/plain-http';
 
 /** What the add/edit form holds: strings as typed. Secrets start empty, always. */
 export interface SiteFormValues {
@@ -15,6 +16,8 @@ export interface SiteFormValues {
   removeCa: boolean;
   connectMs: string;
   idleMs: string;
+  /** "Send patient data unencrypted to this site": must be ticked to save an http:// URL to a non-loopback host. */
+  allowInsecureHttp: boolean;
 }
 
 /** Form field → message; keys are the form's own field names. */
@@ -32,6 +35,7 @@ export function emptySiteForm(): SiteFormValues {
     removeCa: false,
     connectMs: String(DEFAULT_SITE_TIMEOUTS.connectMs),
     idleMs: String(DEFAULT_SITE_TIMEOUTS.idleMs),
+    allowInsecureHttp: false,
   };
 }
 
@@ -45,7 +49,13 @@ export function siteFormFor(site: SiteSummary): SiteFormValues {
     username: site.username ?? '',
     connectMs: String(site.timeouts?.connectMs ?? DEFAULT_SITE_TIMEOUTS.connectMs),
     idleMs: String(site.timeouts?.idleMs ?? DEFAULT_SITE_TIMEOUTS.idleMs),
+    allowInsecureHttp: site.allowInsecureHttp === true,
   };
+}
+
+/** The form shows the plain-HTTP warning and its checkbox while this is true. */
+export function needsInsecureHttpConsent(values: Pick<SiteFormValues, 'url'>): boolean {
+  return isUnencryptedRemoteUrl(values.url.trim());
 }
 
 /** Contract paths (`auth.password`, `timeouts.connectMs`) → form fields. */
@@ -68,6 +78,8 @@ export function formFieldOf(path: string): keyof SiteFormValues | 'form' {
       return 'connectMs';
     case 'timeouts.idleMs':
       return 'idleMs';
+    case 'allowInsecureHttp':
+      return path;
     default:
       return 'form';
   }
@@ -107,17 +119,27 @@ export type SiteFormResult =
 export function buildSiteRequest(values: SiteFormValues, editing?: SiteSummary): SiteFormResult {
   const timeouts = { connectMs: numberOrText(values.connectMs), idleMs: numberOrText(values.idleMs) };
   const ca = values.caCertificate.trim();
-  const base = { name: values.name, url: values.url.trim(), auth: authOf(values, editing), timeouts };
+  const insecure = needsInsecureHttpConsent(values);
+  const base = {
+    name: values.name,
+    url: values.url.trim(),
+    auth: authOf(values, editing),
+    timeouts,
+    // Sent only while the URL needs it; main drops a stored consent when the URL no longer does.
+    ...(insecure && values.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
+  };
   const raw = editing
     ? { id: editing.id, ...base, ...(values.removeCa ? { caCertificate: null } : ca !== '' ? { caCertificate: `${ca}\n` } : {}) }
     : { ...base, ...(ca !== '' ? { caCertificate: `${ca}\n` } : {}) };
   const parsed = editing ? SiteUpdateRequestSchema.safeParse(raw) : SiteAddRequestSchema.safeParse(raw);
-  if (!parsed.success) {
+  const consentMissing = insecure && !values.allowInsecureHttp;
+  if (!parsed.success || consentMissing) {
     const errors: SiteFormErrors = {};
-    for (const issue of parsed.error.issues) {
+    for (const issue of parsed.success ? [] : parsed.error.issues) {
       const field = formFieldOf(issue.path.map(String).join('.'));
       errors[field] ??= field === 'form' ? `${issue.path.join('.')}: ${issue.message}` : issue.message;
     }
+    if (consentMissing) errors.allowInsecureHttp = 'Tick this to send patient data unencrypted to this site, or use https';
     return { ok: false, errors };
   }
   // The raw object (not the parsed one) goes out: main parses it again, and the URL's normalisation happens there.

@@ -118,6 +118,8 @@ export const SiteAddRequestSchema = z
     auth: SiteAuthSchema,
     caCertificate: CaCertificateSchema.optional(),
     timeouts: SiteTimeoutsSchema.partial().optional(),
+    /** Consent to plain http:// to a host that is not loopback (main refuses such a URL without it). */
+    allowInsecureHttp: z.boolean().optional(),
   })
   .strict();
 export type SiteAddRequest = z.input<typeof SiteAddRequestSchema>;
@@ -132,6 +134,8 @@ export const SiteUpdateRequestSchema = z
     /** A PEM string sets it, null removes it, omitted keeps it. */
     caCertificate: CaCertificateSchema.nullable().optional(),
     timeouts: SiteTimeoutsSchema.partial().optional(),
+    /** Omitted keeps the stored consent, unless the URL moves to another origin. */
+    allowInsecureHttp: z.boolean().optional(),
   })
   .strict();
 export type SiteUpdateRequest = z.input<typeof SiteUpdateRequestSchema>;
@@ -148,6 +152,8 @@ export const SiteSummarySchema = z.object({
   // Optional in the type only so older callers' literals still type-check; main always sends them.
   hasCustomCa: z.boolean().optional(),
   timeouts: SiteTimeoutsSchema.optional(),
+  /** Present (true) when the user allowed plain http:// to this non-loopback site. */
+  allowInsecureHttp: z.boolean().optional(),
   /** The last successful "Test connection"; absent until one ran (or after the URL or CA changed). */
   capabilities: SiteCapabilitiesSchema.optional(),
 });

@@ -111,7 +111,7 @@ describe('SitesService', () => {
 
   it('lists provisioned sites with their gateway path and without secrets, keeping secrets out of sites.json', async () => {
     const { service } = make();
-    await service.provision(parseProvisioning([HOSPITAL_A, { name: 'B', url: 'http://b.example', auth: { type: 'bearer', token: 'bearer-tok' } }], 't'));
+    await service.provision(parseProvisioning([HOSPITAL_A, { name: 'B', url: 'https://b.example', auth: { type: 'bearer', token: 'bearer-tok' } }], 't'));
     const list = await service.list();
     expect(list).toEqual([
       {
@@ -127,7 +127,7 @@ describe('SitesService', () => {
       {
         id: 'b',
         name: 'B',
-        url: 'http://b.example',
+        url: 'https://b.example',
         authType: 'bearer',
         gatewayPath: '/sites/b/dicom-web',
         hasCustomCa: false,
@@ -142,7 +142,7 @@ describe('SitesService', () => {
 
   it('builds Basic and Bearer Authorization headers from the stored secret', async () => {
     const { service } = make();
-    await service.provision(parseProvisioning([HOSPITAL_A, { name: 'B', url: 'http://b.example', auth: { type: 'bearer', token: 'bearer-tok' } }], 't'));
+    await service.provision(parseProvisioning([HOSPITAL_A, { name: 'B', url: 'https://b.example', auth: { type: 'bearer', token: 'bearer-tok' } }], 't'));
     expect(await service.authHeaders('hospital-a')).toEqual({ authorization: `Basic ${Buffer.from('reader:secret-a1').toString('base64')}` });
     expect(await service.authHeaders('b')).toEqual({ authorization: 'Bearer bearer-tok' });
   });

@@ -7,7 +7,7 @@ import { Redactor, createLogger, memorySink } from '../../../src/shared/log';
 import { createAppServices } from '../../../src/main/services/app-services';
 import type { AppServices } from '../../../src/main/services/app-services';
 import { FileSecretStore } from '../../../src/main/services/secrets/file-secret-store';
-import { buildSiteRequest, emptySiteForm, fieldErrorFromMessage, siteFormFor } from '../../../src/renderer/sites/site-form';
+import { buildSiteRequest, emptySiteForm, fieldErrorFromMessage, needsInsecureHttpConsent, siteFormFor } from '../../../src/renderer/sites/site-form';
 import { createSitesStore } from '../../../src/renderer/sites/sites-store';
 import type { SitesStore } from '../../../src/renderer/sites/sites-store';
 
@@ -52,6 +52,32 @@ describe('site form', () => {
     expect(JSON.stringify(result.request)).not.toContain('password');
   });
 
+  it('warns about plain http only for a host other than this machine', () => {
+    expect(needsInsecureHttpConsent({ url: 'http://127.0.0.1:8042/dicom-web' })).toBe(false);
+    expect(needsInsecureHttpConsent({ url: 'http://[::1]:8042/dicom-web' })).toBe(false);
+    expect(needsInsecureHttpConsent({ url: 'http://localhost:8042/dicom-web' })).toBe(false);
+    expect(needsInsecureHttpConsent({ url: 'https://pacs.clinic.example/dicom-web' })).toBe(false);
+    expect(needsInsecureHttpConsent({ url: ' http://pacs.clinic.example/dicom-web ' })).toBe(true);
+    expect(needsInsecureHttpConsent({ url: 'http://127.0.0.1.evil.example/dicom-web' })).toBe(true);
+  });
+
+  it('will not save remote plain http until "Send patient data unencrypted" is ticked, then sends the allowance', () => {
+    const remote = { ...FORM, url: 'http://pacs.clinic.example/dicom-web' };
+    const unticked = buildSiteRequest(remote);
+    expect(unticked).toEqual({ ok: false, errors: { allowInsecureHttp: 'Tick this to send patient data unencrypted to this site, or use https' } });
+    const ticked = buildSiteRequest({ ...remote, allowInsecureHttp: true });
+    expect(ticked).toMatchObject({ ok: true, kind: 'add', request: { url: remote.url, allowInsecureHttp: true } });
+    // A tick left over from an earlier http URL is not sent with an https one.
+    const secure = buildSiteRequest({ ...remote, url: 'https://pacs.clinic.example/dicom-web', allowInsecureHttp: true });
+    expect(secure.ok && 'allowInsecureHttp' in secure.request).toBe(false);
+  });
+
+  it('starts the edit of an allowed site ticked, and of any other site unticked', () => {
+    const base = { id: 'c', name: 'C', authType: 'none' as const, gatewayPath: '/sites/c/dicom-web' };
+    expect(siteFormFor({ ...base, url: 'http://pacs.clinic.example/dicom-web', allowInsecureHttp: true }).allowInsecureHttp).toBe(true);
+    expect(siteFormFor({ ...base, url: 'http://127.0.0.1:9/dicom-web' }).allowInsecureHttp).toBe(false);
+  });
+
   it("reads a field out of main's refusals", () => {
     expect(fieldErrorFromMessage('Invalid request for sites.add: ✖ Too small\n  → at timeouts.connectMs')).toEqual({ connectMs: 'Too small' });
     expect(fieldErrorFromMessage('name: a site named "A" already exists')).toEqual({ name: 'a site named "A" already exists' });
@@ -74,6 +100,19 @@ describe('sites store', () => {
     expect(await store.remove('hospital-a')).toEqual({ ok: true });
     expect(store.getState().sites).toEqual([]);
     expect(changes).toBe(2);
+  });
+
+  it('saves a remote plain-http site only with the allowance, and lists it as unencrypted', async () => {
+    const remote = { ...FORM, url: 'http://pacs.clinic.example/dicom-web' };
+    // Main refuses on its own too, e.g. for a request built without the form: the refusal lands on the URL field.
+    expect(await store.add({ name: remote.name, url: remote.url, auth: { type: 'none' } })).toEqual({
+      ok: false,
+      errors: { url: 'http://pacs.clinic.example/dicom-web sends patient data unencrypted; use https, or allow plain HTTP for this site explicitly' },
+    });
+    const built = buildSiteRequest({ ...remote, allowInsecureHttp: true });
+    if (!built.ok || built.kind !== 'add') throw new Error('form should be valid');
+    expect(await store.add(built.request)).toMatchObject({ ok: true, site: { allowInsecureHttp: true } });
+    expect(store.getState().sites).toMatchObject([{ name: 'Hospital A', allowInsecureHttp: true }]);
   });
 
   it('keeps the outcome of "Test connection" per site, failure reason included', async () => {

@@ -11,7 +11,9 @@ import { SiteAddRequestSchema } from '../../../shared/ipc/contract';
  *     "auth": {"type": "basic", "username": "reader", "password": <the site's password>}}]
  *
  * Optional per entry: `"caCertificate": "-----BEGIN CERTIFICATE-----…"` and
- * `"timeouts": {"connectMs": 30000, "idleMs": 30000}`.
+ * `"timeouts": {"connectMs": 30000, "idleMs": 30000}`, and `"allowInsecureHttp": true`,
+ * without which an http:// URL to a host other than loopback is skipped
+ * (SitesService.provision logs why).
  *
  * Objects are strict so a misspelt key ("pasword") is an error instead of a
  * site that silently has no password. The field schemas are the contract's,

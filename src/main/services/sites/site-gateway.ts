@@ -2,6 +2,7 @@ import type { GatewayErrorBody } from '../../../shared/gateway';
 import { GATEWAY_ERROR_HEADER, isAllowedGatewayMethod, isDicomWebPath, parseGatewayPath } from '../../../shared/gateway';
 import type { Logger } from '../../../shared/log';
 import type { SiteDirectory } from './sites-service';
+import { isUnencryptedRemoteUrl, plainHttpRefusal } from '../../../shared/sites/plain-http';
 
 /** One gateway request: the WHATWG shape, so Node's http bridge and Electron's protocol.handle share it. */
 export type SiteGateway = (request: Request) => Promise<Response>;
@@ -93,6 +94,11 @@ export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
     }
     const site = await options.sites.find(siteId);
     if (!site) return done(gatewayError(404, { code: 'NOT_FOUND', message: `Unknown site "${siteId}"` }), siteId, rest);
+    // Defence in depth: the service refuses such a site, but sites.json may have been edited by hand.
+    if (isUnencryptedRemoteUrl(site.url) && site.allowInsecureHttp !== true) {
+      log.warn(`Refused to forward to ${site.id}: plain HTTP to a remote host without the user's allowance`);
+      return done(gatewayError(403, { code: 'FORBIDDEN', message: `${site.name}: ${plainHttpRefusal(site.url)}` }), siteId, rest);
+    }
     const timeoutMs = site.timeouts?.connectMs ?? defaultTimeoutMs;
     const idleTimeoutMs = site.timeouts?.idleMs ?? defaultIdleTimeoutMs;
     // A site with a custom CA gets its own pinned transport; every other site the default fetch.

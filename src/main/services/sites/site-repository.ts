@@ -17,6 +17,8 @@ export const StoredSiteSchema = z
     username: z.string().optional(),
     /** PEM; https connections to this site then trust only this CA (chain). */
     caCertificate: z.string().optional(),
+    /** The user allowed plain http:// to this (non-loopback) site; only ever stored as true. */
+    allowInsecureHttp: z.literal(true).optional(),
     /** Absent: the defaults. */
     timeouts: SiteTimeoutsSchema.optional(),
     /** The last successful connection test; cleared when the URL or the CA changes. */

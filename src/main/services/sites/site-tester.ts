@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { CapabilityAnswer, SiteCapabilities, SiteTestFailureKind, SiteTestResult, SiteTimeouts } from '../../../shared/ipc/contract';
 import type { Logger } from '../../../shared/log';
 import { describeNetworkError, isConnectTimeout, isTlsFailure } from './site-gateway';
+import { isUnencryptedRemoteUrl, plainHttpRefusal } from '../../../shared/sites/plain-http';
 
 export const JPEG_LS_LOSSLESS = '1.2.840.10008.1.2.4.80';
 const LATENCY_SAMPLES = 3;
@@ -17,6 +18,8 @@ export interface SiteTestTarget {
   id: string;
   name: string;
   url: string;
+  /** The user's consent to plain http:// to a non-loopback host; without it nothing (no credential) is sent. */
+  allowInsecureHttp?: boolean | undefined;
 }
 
 export interface SiteTestDeps {
@@ -75,6 +78,9 @@ export async function testSiteConnection(site: SiteTestTarget, deps: SiteTestDep
     testedAt: now().toISOString(),
   };
   const notes: SiteTestResult['notes'] = {};
+  if (isUnencryptedRemoteUrl(site.url) && site.allowInsecureHttp !== true) {
+    return { siteId: site.id, ok: false, failure: { kind: 'http', message: plainHttpRefusal(site.url) }, capabilities, notes };
+  }
   const probe = createProber(site, deps);
 
   // 1. QIDO-RS, three times: the first answer decides reachability, the median is the latency.

@@ -17,10 +17,11 @@ import { slugForSiteName } from './provisioning';
 import type { SiteRepository, StoredSite } from './site-repository';
 import { SiteTransports, caCertificateProblem } from './site-transport';
 import { SerialQueue } from '../fs/private-json-file';
+import { isUnencryptedRemoteUrl, plainHttpRefusal } from '../../../shared/sites/plain-http';
 
 /** What the gateway needs from the sites service; tests can supply a fake. */
 export interface SiteDirectory {
-  find(siteId: string): Promise<(Pick<StoredSite, 'id' | 'name' | 'url'> & Partial<Pick<StoredSite, 'timeouts'>>) | undefined>;
+  find(siteId: string): Promise<(Pick<StoredSite, 'id' | 'name' | 'url'> & Partial<Pick<StoredSite, 'timeouts' | 'allowInsecureHttp'>>) | undefined>;
   /** Headers that authenticate main at the site; empty for auth type none. */
   authHeaders(siteId: string): Promise<Record<string, string>>;
   /** A fetch pinned to the site's custom CA; undefined (or absent) means the default fetch. */
@@ -87,6 +88,11 @@ export class SitesService implements SiteDirectory {
       const sites = [...(await this.all())];
       const changed: StoredSite[] = [];
       for (const entry of entries) {
+        // One unsafe entry must not keep the others from being provisioned; it is named in the log instead.
+        if (isUnencryptedRemoteUrl(entry.url) && entry.allowInsecureHttp !== true) {
+          this.log.warn(`Provisioning skipped site "${entry.name}": ${plainHttpRefusal(entry.url)} ("allowInsecureHttp": true)`);
+          continue;
+        }
         const existing = sites.find((s) => s.name.toLowerCase() === entry.name.toLowerCase());
         const id = existing?.id ?? slugForSiteName(entry.name, new Set(sites.map((s) => s.id)));
         const site = withCapabilitiesIfStillValid(existing, {
@@ -97,6 +103,7 @@ export class SitesService implements SiteDirectory {
           ...(entry.auth.type === 'basic' ? { username: entry.auth.username } : {}),
           ...(entry.caCertificate !== undefined ? { caCertificate: entry.caCertificate } : {}),
           ...timeoutsField(entry.timeouts),
+          ...insecureHttpField(entry.url, entry.allowInsecureHttp),
         });
         // Secret first: a site must never be listed while its credential is missing or stale.
         await this.storeSecret(id, entry.auth);
@@ -104,7 +111,7 @@ export class SitesService implements SiteDirectory {
         else sites.push(site);
         changed.push(site);
       }
-      await this.commit(sites);
+      if (changed.length > 0) await this.commit(sites);
       this.log.info(`Provisioned ${changed.length} site(s): ${changed.map((s) => s.id).join(', ')}`);
       return changed.map(toSummary);
     });
@@ -114,6 +121,7 @@ export class SitesService implements SiteDirectory {
   add(input: SiteAddInput): Promise<SiteSummary> {
     return this.queue.run(async () => {
       if (input.caCertificate !== undefined) assertUsableCa(input.caCertificate, 'caCertificate');
+      assertTransportAllowed(input.url, input.allowInsecureHttp === true);
       const sites = [...(await this.all())];
       assertNameFree(sites, input.name);
       const id = slugForSiteName(input.name, new Set(sites.map((s) => s.id)));
@@ -125,6 +133,7 @@ export class SitesService implements SiteDirectory {
         ...(input.auth.type === 'basic' ? { username: input.auth.username } : {}),
         ...(input.caCertificate !== undefined ? { caCertificate: input.caCertificate } : {}),
         ...timeoutsField(input.timeouts),
+        ...insecureHttpField(input.url, input.allowInsecureHttp),
       };
       await this.storeSecret(id, input.auth);
       await this.commit([...sites, site]);
@@ -151,6 +160,11 @@ export class SitesService implements SiteDirectory {
       const next: StoredSite = { ...current };
       if (input.name !== undefined) next.name = input.name;
       if (input.url !== undefined) next.url = input.url;
+      // Consent covers the origin it was given for: a move to another host needs it again.
+      const allowed = input.allowInsecureHttp ?? (current.allowInsecureHttp === true && sameOrigin(current.url, next.url));
+      assertTransportAllowed(next.url, allowed);
+      delete next.allowInsecureHttp;
+      Object.assign(next, insecureHttpField(next.url, allowed));
       if (input.caCertificate === null) delete next.caCertificate;
       else if (input.caCertificate !== undefined) next.caCertificate = input.caCertificate;
       if (input.timeouts !== undefined) {
@@ -254,6 +268,23 @@ function assertNameFree(sites: readonly StoredSite[], name: string, exceptId?: s
   if (clash) throw new ServiceError('CONFLICT', `name: a site named "${clash.name}" already exists`);
 }
 
+function assertTransportAllowed(url: string, allowInsecureHttp: boolean): void {
+  if (isUnencryptedRemoteUrl(url) && !allowInsecureHttp) throw new ServiceError('BAD_REQUEST', `url: ${plainHttpRefusal(url)}`);
+}
+
+/** Stored only while the URL needs it, so switching back from https to http asks again. */
+function insecureHttpField(url: string, allowed: boolean | undefined): { allowInsecureHttp?: true } {
+  return allowed === true && isUnencryptedRemoteUrl(url) ? { allowInsecureHttp: true } : {};
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
 function assertUsableCa(pem: string, field: string): void {
   const problem = caCertificateProblem(pem);
   if (problem) throw new ServiceError('BAD_REQUEST', `${field}: ${problem}`);
@@ -289,6 +320,7 @@ function toSummary(site: StoredSite): SiteSummary {
     ...(site.username !== undefined ? { username: site.username } : {}),
     gatewayPath: gatewayPathForSite(site.id),
     hasCustomCa: site.caCertificate !== undefined,
+    ...(site.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
     timeouts: effectiveTimeouts(site),
     ...(site.capabilities ? { capabilities: site.capabilities } : {}),
   };
