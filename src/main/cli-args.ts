@@ -15,3 +15,8 @@ export function readFlag(argv: readonly string[], name: string): string | undefi
   }
   return undefined;
 }
+
+/** Whether a bare switch such as `--allow-basic-text-secrets` is on the command line. */
+export function hasFlag(argv: readonly string[], name: string): boolean {
+  return argv.includes(`--${name}`);
+}

@@ -4,14 +4,13 @@
  * and the site gateway), the contract over IPC, and the window locks.
  */
 import { BrowserWindow, app, ipcMain, protocol, safeStorage, session } from 'electron';
-import type { WebContents } from 'electron';
 import { join, resolve } from 'node:path';
 import { Redactor } from '../shared/log';
-import { readFlag } from './cli-args';
+import { hasFlag, readFlag } from './cli-args';
 import { APP_ENTRY_URL, APP_SCHEME } from './hosts/electron/app-origin';
 import { createAppProtocolHandler } from './hosts/electron/app-protocol';
 import { registerIpcTransport } from './hosts/electron/ipc-transport';
-import { decidePermission, decideWindowOpen, isNavigationAllowed } from './hosts/electron/navigation-policy';
+import { lockDownContents, lockDownSession } from './hosts/electron/lock-down';
 import { createMainWindowOptions } from './hosts/electron/window-options';
 import { createAppServices } from './services/app-services';
 import { createFileLogSink, mainLogPath } from './services/log/file-log-sink';
@@ -27,34 +26,29 @@ protocol.registerSchemesAsPrivileged([
 const dataDirFlag = readFlag(process.argv, 'data-dir');
 if (dataDirFlag) app.setPath('userData', resolve(dataDirFlag));
 
-function lockDown(contents: WebContents): void {
-  contents.on('will-navigate', (event, url) => {
-    if (!isNavigationAllowed(url)) event.preventDefault();
-  });
-  contents.on('will-redirect', (event, url) => {
-    if (!isNavigationAllowed(url)) event.preventDefault();
-  });
-  contents.on('will-attach-webview', (event) => event.preventDefault());
-  contents.setWindowOpenHandler(({ url }) => decideWindowOpen(url));
-}
-
 async function start(): Promise<void> {
   app.enableSandbox();
-  app.on('web-contents-created', (_event, contents) => lockDown(contents));
+  app.on('web-contents-created', (_event, contents) => lockDownContents(contents));
   await app.whenReady();
 
   const dataDir = app.getPath('userData');
   const redactor = new Redactor();
   const sink = createFileLogSink(mainLogPath(dataDir), redactor, { echo: process.stderr });
+  const secretStore = new SafeStorageSecretStore(safeStorage, join(dataDir, 'secrets.enc.json'), redactor, {
+    platform: process.platform,
+    allowBasicText: hasFlag(process.argv, 'allow-basic-text-secrets'),
+  });
   const services = createAppServices({
     dataDir,
     host: 'electron',
     version: app.getVersion(),
-    secretStore: new SafeStorageSecretStore(safeStorage, join(dataDir, 'secrets.enc.json'), redactor),
+    secretStore,
     logSink: sink,
     redactor,
   });
   const log = services.log.child('electron');
+  const secretsRefusal = await secretStore.refusalReason();
+  if (secretsRefusal) log.warn(secretsRefusal);
 
   const sitesFile = readFlag(process.argv, 'sites');
   if (sitesFile) {
@@ -67,9 +61,7 @@ async function start(): Promise<void> {
     }
   }
 
-  const ses = session.defaultSession;
-  ses.setPermissionRequestHandler((contents, permission, callback) => callback(decidePermission(permission, contents.getURL())));
-  ses.setPermissionCheckHandler((_contents, permission, requestingOrigin) => decidePermission(permission, requestingOrigin));
+  lockDownSession(session.defaultSession);
 
   protocol.handle(
     APP_SCHEME,

@@ -12,7 +12,7 @@ import { decidePermission, decideWindowOpen, isNavigationAllowed } from '../../.
 import { isTrustedSender } from '../../../src/main/hosts/electron/trusted-sender';
 import { createMainWindowOptions } from '../../../src/main/hosts/electron/window-options';
 import { IPC_CHANNEL_PREFIX as PRELOAD_PREFIX, createTeleradBridge } from '../../../src/preload/bridge';
-import { readFlag } from '../../../src/main/cli-args';
+import { hasFlag, readFlag } from '../../../src/main/cli-args';
 
 // These modules import only types from 'electron', so they run in plain Node;
 // requiring 'electron' itself here would try to download its binary.
@@ -191,5 +191,11 @@ describe('command line flags', () => {
     expect(readFlag(argv, 'sites')).toBe('/tmp/s.json');
     expect(readFlag(argv, 'port')).toBeUndefined();
     expect(readFlag(['--data-dir', '--no-sandbox'], 'data-dir')).toBeUndefined();
+  });
+
+  it('sees the bare --allow-basic-text-secrets switch, and not a longer one that starts the same', () => {
+    expect(hasFlag(['/usr/bin/electron', '.', '--allow-basic-text-secrets'], 'allow-basic-text-secrets')).toBe(true);
+    expect(hasFlag(['/usr/bin/electron', '.', '--allow-basic-text-secrets-later'], 'allow-basic-text-secrets')).toBe(false);
+    expect(hasFlag(['/usr/bin/electron', '.'], 'allow-basic-text-secrets')).toBe(false);
   });
 });

@@ -24,6 +24,7 @@ export function createMainWindowOptions(preloadPath: string): BrowserWindowConst
       nodeIntegrationInSubFrames: false,
       webSecurity: true,
       allowRunningInsecureContent: false,
+      experimentalFeatures: false,
       webviewTag: false,
       navigateOnDragDrop: false,
       spellcheck: false,
