@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import * as dicomParserModule from 'dicom-parser';
 import { dataSetBoundsProblem } from '../shared/dicom/dataset-bounds';
 import { boundedInflater } from '../shared/dicom/inflate-bounded';
-import { computePixelStats, factsFromDataSet, syntaxInfo } from '../shared/quality';
+import { computePixelStats, factsFromDataSet, nativeFirstFrame, pixelReadProblem, storedValues, syntaxInfo } from '../shared/quality';
 import type { DataSetLike, ImageFacts, StoredPixels } from '../shared/quality';
 import type { Decoders } from './qc-codecs';
 
@@ -14,7 +14,6 @@ const dicomParser: DicomParser = (dicomParserModule as DicomParser & { default?:
 type DataSet = ReturnType<DicomParser['parseDicom']>;
 
 export const DICOMDIR_SOP_CLASS = '1.2.840.10008.1.3.10';
-const EXPLICIT_BIG_ENDIAN = '1.2.840.10008.1.2.2';
 
 export type FileReading =
   | { kind: 'image'; facts: ImageFacts }
@@ -35,56 +34,15 @@ function errorText(e: unknown): string {
   return inner instanceof Error ? inner.message : String(inner);
 }
 
-/** A fresh Uint8Array with its own buffer (a Node Buffer's slice() is a view into a shared pool). */
-function copyOf(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  out.set(bytes);
-  return out;
-}
-
-/** Typed stored values from little-endian sample bytes, with bits above Bits Stored cleared or sign-extended. */
-export function storedValues(bytes: Uint8Array, n: number, facts: ImageFacts): StoredPixels {
-  const bitsAllocated = facts.bitsAllocated!;
-  const signed = facts.pixelRepresentation === 1;
-  const stored = facts.bitsStored ?? bitsAllocated;
-  const bytesPer = bitsAllocated / 8;
-  // A view when the values can be used as they are; otherwise a copy (aligned, and free to fix sign bits in place).
-  const asIs = stored >= bitsAllocated && bytes.byteOffset % bytesPer === 0;
-  const raw = asIs ? bytes : copyOf(bytes.subarray(0, n * bytesPer));
-  const buf = raw.buffer;
-  const at = raw.byteOffset;
-  let px: StoredPixels;
-  if (bitsAllocated === 8) px = signed ? new Int8Array(buf, at, n) : new Uint8Array(buf, at, n);
-  else if (bitsAllocated === 16) px = signed ? new Int16Array(buf, at, n) : new Uint16Array(buf, at, n);
-  else px = signed ? new Int32Array(buf, at, n) : new Uint32Array(buf, at, n);
-  if (stored < bitsAllocated) {
-    // Bits above Bits Stored may hold overlays or garbage: keep only the stored bits, sign-extended.
-    const shift = 32 - stored;
-    for (let i = 0; i < n; i++) px[i] = signed ? (px[i]! << shift) >> shift : px[i]! & ((1 << stored) - 1);
-  }
-  return px;
-}
-
 /** Stored values of the first frame, or why there are none to look at. */
 export function firstFrame(ds: DataSet, facts: ImageFacts, decoders?: Decoders): StoredPixels | string {
   const el = ds.elements.x7fe00010;
-  const { rows, columns, bitsAllocated } = facts;
-  if (!el || !rows || !columns || !bitsAllocated) return 'no pixel data';
-  if ((facts.samplesPerPixel ?? 1) !== 1) return 'colour image';
-  if (bitsAllocated !== 8 && bitsAllocated !== 16 && bitsAllocated !== 32) return `${bitsAllocated}-bit pixels`;
+  const problem = pixelReadProblem(facts, el !== undefined);
+  if (problem || !el) return problem ?? 'no pixel data';
+  const { rows, columns, bitsAllocated } = facts as Required<Pick<ImageFacts, 'rows' | 'columns' | 'bitsAllocated'>>;
   const n = rows * columns;
   const info = syntaxInfo(facts.transferSyntaxUID);
-  if (!info?.encapsulated) {
-    const bytesPer = bitsAllocated / 8;
-    if (el.length < n * bytesPer || el.dataOffset + n * bytesPer > ds.byteArray.length) return 'pixel data too short';
-    const raw = ds.byteArray.subarray(el.dataOffset, el.dataOffset + n * bytesPer);
-    if (facts.transferSyntaxUID === EXPLICIT_BIG_ENDIAN && bytesPer > 1) {
-      const swapped = copyOf(raw);
-      for (let i = 0; i < swapped.length; i += bytesPer) swapped.subarray(i, i + bytesPer).reverse();
-      return storedValues(swapped, n, facts);
-    }
-    return storedValues(raw, n, facts);
-  }
+  if (!info?.encapsulated) return nativeFirstFrame(ds.byteArray, el, facts);
   const decode = decoders?.get(facts.transferSyntaxUID ?? '');
   if (!decode) return `compressed (${info.name}), no decoder here`;
   try {

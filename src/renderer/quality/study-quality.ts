@@ -3,7 +3,7 @@
 // compressed ones through the viewer's decoder when one is handed in), and the
 // shared engine's checks over the lot. Results are kept per study (or per set
 // of instances) until the instances change.
-import { computePixelStats, factsFromDataSet, runQualityChecks, summarizeFindings, syntaxInfo } from '../../shared/quality';
+import { computePixelStats, factsFromDataSet, nativeFirstFrame, pixelReadProblem, runQualityChecks, summarizeFindings, syntaxInfo } from '../../shared/quality';
 import type { CaseContext, DataSetLike, Finding, ImageFacts, QualityLevel, QualitySummary, ReferralIdentity, StoredPixels } from '../../shared/quality';
 import type { Logger } from '../../shared/log';
 import { dicomParser } from '../lib/dicom-parser';
@@ -38,8 +38,6 @@ export interface QualityServiceDeps {
   now?: () => number;
 }
 
-const EXPLICIT_BIG_ENDIAN = '1.2.840.10008.1.2.2';
-
 function errorText(e: unknown): string {
   const inner = (e as { exception?: unknown } | undefined)?.exception ?? e;
   return inner instanceof Error ? inner.message : String(inner);
@@ -49,45 +47,16 @@ function isPart10(bytes: Uint8Array): boolean {
   return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
 }
 
-/** Stored values of one raw little- or big-endian frame, bits above Bits Stored cleared or sign-extended. */
-function rawStoredValues(bytes: Uint8Array, n: number, facts: ImageFacts): StoredPixels {
-  const bitsAllocated = facts.bitsAllocated!;
-  const signed = facts.pixelRepresentation === 1;
-  const stored = facts.bitsStored ?? bitsAllocated;
-  const bytesPer = bitsAllocated / 8;
-  // Always a copy: aligned, and free to fix byte order and sign bits in place.
-  const copy = bytes.slice(0, n * bytesPer);
-  if (facts.transferSyntaxUID === EXPLICIT_BIG_ENDIAN && bytesPer > 1) {
-    for (let i = 0; i < copy.length; i += bytesPer) copy.subarray(i, i + bytesPer).reverse();
-  }
-  const buf = copy.buffer;
-  let px: StoredPixels;
-  if (bitsAllocated === 8) px = signed ? new Int8Array(buf, 0, n) : new Uint8Array(buf, 0, n);
-  else if (bitsAllocated === 16) px = signed ? new Int16Array(buf, 0, n) : new Uint16Array(buf, 0, n);
-  else px = signed ? new Int32Array(buf, 0, n) : new Uint32Array(buf, 0, n);
-  if (stored < bitsAllocated) {
-    const shift = 32 - stored;
-    for (let i = 0; i < n; i++) px[i] = signed ? (px[i]! << shift) >> shift : px[i]! & ((1 << stored) - 1);
-  }
-  return px;
-}
-
 type ParsedDataSet = ReturnType<typeof dicomParser.parseDicom>;
 
 /** The first frame's stored values, or why there are none to look at. */
 async function firstFrame(ds: ParsedDataSet, bytes: ArrayBuffer, facts: ImageFacts, deps: QualityServiceDeps): Promise<StoredPixels | string> {
   const el = ds.elements.x7fe00010;
-  const { rows, columns, bitsAllocated } = facts;
-  if (!el || !rows || !columns || !bitsAllocated) return 'no pixel data';
-  if ((facts.samplesPerPixel ?? 1) !== 1) return 'colour image';
-  if (bitsAllocated !== 8 && bitsAllocated !== 16 && bitsAllocated !== 32) return `${bitsAllocated}-bit pixels`;
-  const n = rows * columns;
+  const problem = pixelReadProblem(facts, el !== undefined);
+  if (problem || !el) return problem ?? 'no pixel data';
+  const n = facts.rows! * facts.columns!;
   const info = syntaxInfo(facts.transferSyntaxUID);
-  if (!info?.encapsulated) {
-    const bytesPer = bitsAllocated / 8;
-    if (el.length < n * bytesPer || el.dataOffset + n * bytesPer > ds.byteArray.length) return 'pixel data too short';
-    return rawStoredValues(ds.byteArray.subarray(el.dataOffset, el.dataOffset + n * bytesPer), n, facts);
-  }
+  if (!info?.encapsulated) return nativeFirstFrame(ds.byteArray, el, facts);
   if (!deps.decodePixels) return `compressed (${info.name}), not decoded here`;
   try {
     const px = await deps.decodePixels(bytes);

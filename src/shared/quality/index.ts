@@ -7,3 +7,4 @@ export type { DataSetLike, DataSetElementLike } from './facts-from-dataset';
 export { ALL_CHECKS, runQualityChecks, summarizeFindings, worstSeverity } from './run';
 export type { QualityLevel, QualitySummary } from './run';
 export { syntaxInfo, TRANSFER_SYNTAXES } from './transfer-syntax';
+export { nativeFirstFrame, pixelReadProblem, storedValues } from './stored-pixels';
