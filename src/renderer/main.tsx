@@ -307,7 +307,15 @@ const quality = createQualityService({
   },
   log: log.child('quality'),
 });
-const qualityBadges = createQualityBadges({ quality, log: log.child('quality') });
+// The worklist's badges read headers and native pixels only: decoding every cached compressed study on each
+// launch would keep the viewer's decode workers busy. Opening a case runs the full checks (its panel) and
+// updates its badge with that result.
+const headerQuality = createQualityService({
+  readInstanceBytes: (sop) => cache.readInstanceBytes(sop),
+  listStudyInstances: (uid) => cache.getStudyInstances(uid),
+  log: log.child('quality'),
+});
+const qualityBadges = createQualityBadges({ quality: headerQuality, log: log.child('quality') });
 // Badges for complete cached cases, in the background, whenever the worklist's cached list changes.
 const updateQualityBadges = (): void => {
   void qualityBadges.update(badgeCandidates(worklist.getState().cached));
