@@ -3,7 +3,7 @@
  * this file only wires it to Electron: the telerad:// origin (renderer files
  * and the site gateway), the contract over IPC, and the window locks.
  */
-import { BrowserWindow, app, ipcMain, protocol, safeStorage, session } from 'electron';
+import { BrowserWindow, app, ipcMain, powerMonitor, protocol, safeStorage, session } from 'electron';
 import { join, resolve } from 'node:path';
 import { Redactor } from '../shared/log';
 import { hasFlag, readFlag } from './cli-args';
@@ -16,6 +16,7 @@ import { createAppServices } from './services/app-services';
 import { createFileLogSink, mainLogPath } from './services/log/file-log-sink';
 import { SafeStorageSecretStore } from './services/secrets/safe-storage-secret-store';
 import { loadProvisioningFile } from './services/sites/provisioning';
+import { safeStorageOuterWrap } from './services/vault/safe-storage-outer-wrap';
 
 // Must run before `ready`: a standard, secure scheme gets a real origin, fetch and streaming.
 protocol.registerSchemesAsPrivileged([
@@ -38,6 +39,7 @@ async function start(): Promise<void> {
     platform: process.platform,
     allowBasicText: hasFlag(process.argv, 'allow-basic-text-secrets'),
   });
+  const vaultOuterWrap = await safeStorageOuterWrap(safeStorage, process.platform);
   const services = createAppServices({
     dataDir,
     host: 'electron',
@@ -45,8 +47,13 @@ async function start(): Promise<void> {
     secretStore,
     logSink: sink,
     redactor,
+    ...(vaultOuterWrap ? { vaultOuterWrap } : {}),
   });
   const log = services.log.child('electron');
+  if (!vaultOuterWrap) log.warn('OS encryption (safeStorage) is unavailable or basic_text: the vault key file is protected by the passphrase alone');
+  // The key leaves memory when the user walks away from the machine, whatever the app's own idle timer says.
+  powerMonitor.on('lock-screen', () => void services.lock('os-lock'));
+  powerMonitor.on('suspend', () => void services.lock('suspend'));
   const secretsRefusal = await secretStore.refusalReason();
   if (secretsRefusal) log.warn(secretsRefusal);
 

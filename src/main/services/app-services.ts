@@ -12,6 +12,9 @@ import { testSiteConnection } from './sites/site-tester';
 import { ServiceError } from '../../shared/ipc/envelope';
 import { AuditLog, auditLogPath } from './audit/audit-log';
 import { toDicomAuditMessage } from './audit/dicom-audit-message';
+import type { VaultLockReason, VaultOuterWrap } from './vault/vault-service';
+import { VaultService } from './vault/vault-service';
+import { VaultFile, vaultFilePath } from './vault/vault-file';
 
 export interface AppServicesOptions {
   dataDir: string;
@@ -26,6 +29,8 @@ export interface AppServicesOptions {
   gatewayTimeoutMs?: number;
   /** Stamps audit events; the system clock unless a test fixes it. */
   clock?: () => Date;
+  /** Electron: safeStorage, wrapping the passphrase-wrapped master secret again. The browser host has none. */
+  vaultOuterWrap?: VaultOuterWrap;
 }
 
 export interface AppServices {
@@ -36,6 +41,10 @@ export interface AppServices {
   log: Logger;
   /** The audit trail; hosts record what they see themselves (a refused launch token) here. */
   audit: AuditLog;
+  /** The key to data at rest; the same object the `vault` handlers use. */
+  vault: VaultService;
+  /** For the host's own triggers (OS screen lock, suspend); a no-op when already locked. */
+  lock: (reason: VaultLockReason) => Promise<void>;
 }
 
 /**
@@ -51,6 +60,13 @@ export function createAppServices(options: AppServicesOptions): AppServices {
     clock: options.clock ?? (() => new Date()),
     log: log.child('audit'),
     redact: (text) => options.redactor.redact(text),
+  });
+  const vault = new VaultService({
+    file: new VaultFile(vaultFilePath(options.dataDir)),
+    ...(options.vaultOuterWrap ? { outerWrap: options.vaultOuterWrap } : {}),
+    now: () => (options.clock ?? (() => new Date()))().getTime(),
+    audit,
+    log: log.child('vault'),
   });
   const gateway = createSiteGateway({
     sites,
@@ -96,11 +112,40 @@ export function createAppServices(options: AppServicesOptions): AppServices {
         if (result.ok) await sites.recordCapabilities(site, result.capabilities);
         return result;
       },
+      secretProtection: () => options.secretStore.protection(),
+      chooseWeakSecretProtection: async ({ accept }) => {
+        const protection = await options.secretStore.chooseWeakProtection(accept);
+        log.child('sites').warn(
+          accept
+            ? 'The user chose to keep site passwords with weak protection (no keyring: fixed public key)'
+            : `The user withdrew weak protection for site passwords; ${protection.weakSecretCount === 0 ? 'none is kept that way now' : 'some remain'}`,
+        );
+        return protection;
+      },
     },
     log: {
       write: async (entry) => {
         // Renderer scopes are marked as such so nobody mistakes them for main's own.
         createLogger(`renderer:${entry.scope}`, options.logSink, options.redactor)[entry.level](entry.message);
+        return null;
+      },
+    },
+    vault: {
+      status: () => vault.status(),
+      setup: ({ passphrase }) => vault.setup(passphrase),
+      unlock: ({ method, secret }) => vault.unlock(method, secret),
+      keys: async () => vault.keys(),
+      outboxKey: async () => vault.outboxKey(),
+      lock: async ({ reason }) => {
+        await vault.lock(reason);
+        return null;
+      },
+      setPin: async ({ pin, passphrase }) => {
+        await vault.setPin(pin, passphrase);
+        return null;
+      },
+      setIdleLock: async ({ minutes }) => {
+        await vault.setIdleLock(minutes);
         return null;
       },
     },
@@ -118,5 +163,14 @@ export function createAppServices(options: AppServicesOptions): AppServices {
     },
   };
 
-  return { handlers, dispatch: createDispatcher(handlers, log.child('ipc')), gateway, sites, log, audit };
+  return {
+    handlers,
+    dispatch: createDispatcher(handlers, log.child('ipc')),
+    gateway,
+    sites,
+    log,
+    audit,
+    vault,
+    lock: (reason) => vault.lock(reason),
+  };
 }

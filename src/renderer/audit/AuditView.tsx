@@ -17,6 +17,8 @@ const ACTION_LABEL: Record<AuditAction, string> = {
   'report.sign': 'Signed report',
   'outbox.send': 'Sent',
   'login.failed': 'Failed login',
+  login: 'Unlocked',
+  lock: 'Locked',
   'site.auth.failed': 'Site refused credentials',
 };
 
@@ -28,6 +30,24 @@ function when(at: string): string {
 function patientOf(e: AuditEvent): string {
   if (!e.patient) return '—';
   return [e.patient.name, e.patient.id ? `(${e.patient.id})` : undefined].filter(Boolean).join(' ');
+}
+
+/**
+ * Saves text as a file through the browser's download: a Blob URL on an
+ * <a download>. No CSP change is needed (a download is not a fetch, and the
+ * page never loads the blob), and nothing leaves the machine.
+ */
+function saveXml(fileName: string, xml: string): void {
+  const url = URL.createObjectURL(new Blob([xml], { type: 'application/xml' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  a.rel = 'noopener';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // Revoked after the click has been handled: revoking at once can cancel the download in some browsers.
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 /** The audit trail: who did what to which patient's study, when, filtered by patient and date. */
@@ -72,6 +92,21 @@ export function AuditView({ store, onClose }: AuditViewProps): JSX.Element {
           </select>
         </label>
       </form>
+      <div className="audit-export">
+        <button
+          type="button"
+          disabled={state.exporting}
+          onClick={() => {
+            store.exportAtnaFile().then(
+              (file) => saveXml(file.fileName, file.xml),
+              () => undefined, // the store shows why and recorded the failure
+            );
+          }}
+        >
+          {state.exporting ? 'Exporting…' : 'Export for ATNA (DICOM audit messages)'}
+        </button>
+        {state.exportResult ? <span role={state.exportResult.ok ? 'status' : 'alert'}>{state.exportResult.message}</span> : null}
+      </div>
       {state.error ? <p role="alert">{state.error}</p> : null}
       <p aria-live="polite">{state.loading ? 'Loading…' : state.total === 0 ? 'No events match.' : `${state.offset + 1}–${lastShown} of ${state.total}`}</p>
       <table className="audit-events">
@@ -95,7 +130,7 @@ export function AuditView({ store, onClose }: AuditViewProps): JSX.Element {
               <td>{patientOf(e)}</td>
               <td title={e.studyInstanceUID}>{e.studyInstanceUID ? `…${e.studyInstanceUID.slice(-12)}` : '—'}</td>
               <td>{e.siteId ?? '—'}</td>
-              <td>{e.outcome === 'success' ? 'Success' : `Failed: ${e.reason ?? 'no reason given'}`}</td>
+              <td>{e.outcome === 'success' ? (e.reason ? `Success: ${e.reason}` : 'Success') : `Failed: ${e.reason ?? 'no reason given'}`}</td>
             </tr>
           ))}
         </tbody>

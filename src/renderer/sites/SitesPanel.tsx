@@ -1,6 +1,6 @@
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import type { FormEvent, JSX } from 'react';
-import type { AuthType, CapabilityAnswer, SiteSummary, SiteTestResult } from '../../shared/ipc/contract';
+import type { AuthType, CapabilityAnswer, SecretProtection, SiteSummary, SiteTestResult } from '../../shared/ipc/contract';
 import { SITE_TIMEOUT_BOUNDS } from '../../shared/ipc/contract';
 import type { SiteFormErrors, SiteFormValues } from './site-form';
 import { buildSiteRequest, emptySiteForm, needsInsecureHttpConsent, siteFormFor } from './site-form';
@@ -186,12 +186,105 @@ function Field({ label, error, children }: { label: string; error: string | unde
   );
 }
 
+
+function dataFolderOf(location: string): string {
+  const cut = Math.max(location.lastIndexOf('/'), location.lastIndexOf('\\'));
+  return cut > 0 ? location.slice(0, cut) : location;
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/**
+ * What protects the password typed into this form, in plain words, and on
+ * Linux without a keyring the user's explicit, withdrawable choice to keep
+ * passwords anyway. The choice lives in main, not in the form.
+ */
+function SecretProtectionNotice({
+  protection,
+  error,
+  onChoose,
+}: {
+  protection: SecretProtection | undefined;
+  error: string | undefined;
+  onChoose: (accept: boolean) => void;
+}): JSX.Element | null {
+  if (!protection) return error ? <p className="field-error">Could not tell how site passwords are protected: {error}</p> : null;
+  const body = ((): JSX.Element => {
+    switch (protection.kind) {
+      case 'keyring':
+        return <p>Site passwords and tokens are encrypted with this computer&apos;s keyring before they are stored.</p>;
+      case 'unavailable':
+        return (
+          <p>
+            <strong>This computer offers no encryption for site passwords.</strong> They cannot be stored; only sites without authentication can be added.
+          </p>
+        );
+      case 'owner-only-file':
+        return (
+          <p>
+            <strong>How the password is kept:</strong> this browser host has no keyring. Site passwords and tokens are stored unencrypted in{' '}
+            <code>{protection.location}</code>, a file only your user account may read (mode 0600). That protects them from other users of this
+            computer, not from programs running as you, an administrator, or anyone who copies the file or the disk.
+          </p>
+        );
+      case 'basic_text': {
+        const byFlag = protection.weakAcceptedBy === 'launch-flag';
+        const accepted = protection.weakAcceptedBy !== undefined;
+        return (
+          <>
+            <p>
+              <strong>No keyring (GNOME Keyring, KWallet) is available.</strong> Electron then encrypts site passwords with a fixed key that is public,
+              built into every copy of Chromium: anyone who copies the data folder <code>{dataFolderOf(protection.location)}</code> can read them.
+              {accepted ? '' : ' Passwords are not stored unless you accept this.'}
+            </p>
+            <label className="checkbox">
+              <input
+                type="checkbox"
+                name="acceptWeakSecretProtection"
+                checked={accepted}
+                disabled={byFlag}
+                onChange={(e) => onChoose(e.target.checked)}
+              />{' '}
+              Keep site passwords with weak protection on this computer
+            </label>
+            {byFlag && <p className="secret-protection-note">Accepted for this launch by --allow-basic-text-secrets.</p>}
+            {protection.weakAcceptedBy === 'choice' && protection.weakSecretCount > 0 && (
+              <p className="secret-protection-note">
+                Unticking deletes the {plural(protection.weakSecretCount, 'password', 'passwords')} kept this way; those sites will need theirs again.
+              </p>
+            )}
+          </>
+        );
+      }
+    }
+  })();
+  return (
+    <div
+      className={`secret-protection${protection.kind === 'keyring' ? '' : ' is-weak'}`}
+      data-testid="secret-protection"
+      data-kind={protection.kind}
+      data-can-store={protection.canStore}
+    >
+      {body}
+      {error && <p className="field-error">{error}</p>}
+    </div>
+  );
+}
+
 function SiteForm({
   editing,
+  protection,
+  protectionError,
+  onChooseWeakProtection,
   onSave,
   onCancel,
 }: {
   editing: SiteSummary | undefined;
+  protection: SecretProtection | undefined;
+  protectionError: string | undefined;
+  onChooseWeakProtection: (accept: boolean) => void;
   onSave: (values: SiteFormValues) => Promise<SiteFormErrors | undefined>;
   onCancel: () => void;
 }): JSX.Element {
@@ -257,6 +350,7 @@ function SiteForm({
           <input name="token" type="password" value={values.token} onChange={(e) => set('token', e.target.value)} autoComplete="off" />
         </Field>
       )}
+      {values.authType !== 'none' && <SecretProtectionNotice protection={protection} error={protectionError} onChoose={onChooseWeakProtection} />}
       <Field
         label={editing?.hasCustomCa ? 'CA certificate (a custom CA is set; paste a new one to replace it)' : 'CA certificate (optional, PEM, for https sites with their own CA)'}
         error={errors.caCertificate}
@@ -311,6 +405,7 @@ export function SitesPanel({ store, onClose }: SitesPanelProps): JSX.Element {
 
   useEffect(() => {
     void store.load();
+    void store.loadSecretProtection();
   }, [store]);
 
   const save = async (values: SiteFormValues): Promise<SiteFormErrors | undefined> => {
@@ -339,6 +434,9 @@ export function SitesPanel({ store, onClose }: SitesPanelProps): JSX.Element {
         <SiteForm
           key={editing.mode === 'edit' ? editing.site.id : 'add'}
           editing={editing.mode === 'edit' ? editing.site : undefined}
+          protection={state.secretProtection}
+          protectionError={state.secretProtectionError}
+          onChooseWeakProtection={(accept) => void store.chooseWeakSecretProtection(accept)}
           onSave={save}
           onCancel={() => setEditing(undefined)}
         />

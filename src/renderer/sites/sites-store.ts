@@ -1,4 +1,4 @@
-import type { ServiceClient, SiteAddRequest, SiteSummary, SiteTestResult, SiteUpdateRequest } from '../../shared/ipc/contract';
+import type { SecretProtection, ServiceClient, SiteAddRequest, SiteSummary, SiteTestResult, SiteUpdateRequest } from '../../shared/ipc/contract';
 import type { Logger } from '../../shared/log';
 import type { SiteFormErrors } from './site-form';
 import { fieldErrorFromMessage } from './site-form';
@@ -18,6 +18,10 @@ export interface SitesState {
   error?: string;
   /** Last "Test connection" per site id. */
   tests: Record<string, SiteTestState>;
+  /** What protects stored site passwords on this host; undefined until main answered. */
+  secretProtection?: SecretProtection;
+  /** Main could not say, or refused the user's choice about weak protection: the reason. */
+  secretProtectionError?: string;
 }
 
 export type SaveOutcome = { ok: true; site?: SiteSummary } | { ok: false; errors: SiteFormErrors };
@@ -37,6 +41,10 @@ export interface SitesStore {
   update(request: SiteUpdateRequest): Promise<SaveOutcome>;
   remove(siteId: string): Promise<SaveOutcome>;
   test(siteId: string): Promise<void>;
+  /** Asks main what protects stored site passwords (the form explains it). */
+  loadSecretProtection(): Promise<void>;
+  /** The user's explicit choice to keep site passwords with weak protection, or its withdrawal. */
+  chooseWeakSecretProtection(accept: boolean): Promise<void>;
 }
 
 function messageOf(err: unknown): string {
@@ -53,6 +61,7 @@ export function createSitesStore(deps: SitesStoreDeps): SitesStore {
   const listeners = createListeners();
   let listRevision = 0;
   const testRevision = new Map<string, number>();
+  let protectionRevision = 0;
 
   const set = (next: SitesState): void => {
     state = next;
@@ -74,8 +83,27 @@ export function createSitesStore(deps: SitesStoreDeps): SitesStore {
     }
   };
 
+  /** Runs one protection request; only the newest one's answer (or error) is kept. */
+  const protectionRequest = async (what: string, run: () => Promise<SecretProtection>): Promise<void> => {
+    const rev = ++protectionRevision;
+    try {
+      const secretProtection = await run();
+      if (rev !== protectionRevision) return;
+      const { secretProtectionError: _cleared, ...rest } = state;
+      set({ ...rest, secretProtection });
+    } catch (err) {
+      if (rev !== protectionRevision) return;
+      deps.log.warn(`${what} failed: ${messageOf(err)}`);
+      set({ ...state, secretProtectionError: messageOf(err) });
+    }
+  };
+
+  const loadSecretProtection = (): Promise<void> =>
+    protectionRequest('Asking how site passwords are protected', () => deps.client.sites.secretProtection({}));
+
   const afterChange = async (): Promise<void> => {
-    await load();
+    // A saved or removed password changes how many are kept with weak protection.
+    await Promise.all([load(), loadSecretProtection()]);
     deps.onSitesChanged();
   };
 
@@ -105,6 +133,11 @@ export function createSitesStore(deps: SitesStoreDeps): SitesStore {
       }
       return outcome;
     },
+    loadSecretProtection,
+    chooseWeakSecretProtection: (accept) =>
+      protectionRequest(accept ? 'Accepting weak protection for site passwords' : 'Withdrawing weak protection for site passwords', () =>
+        deps.client.sites.chooseWeakSecretProtection({ accept }),
+      ),
     async test(siteId) {
       const rev = (testRevision.get(siteId) ?? 0) + 1;
       testRevision.set(siteId, rev);

@@ -182,6 +182,26 @@ export const SiteTestResultSchema = z.object({
 });
 export type SiteTestResult = z.infer<typeof SiteTestResultSchema>;
 
+/**
+ * What protects the stored site passwords and tokens on this host, for the Sites form to say so.
+ * `keyring`: the OS keychain encrypts them (Electron safeStorage). `basic_text`: Electron on Linux without a
+ * keyring, which encrypts with a fixed key built into every copy of Chromium — anyone who copies the data
+ * folder can read them; kept only after the user's explicit choice. `owner-only-file`: the browser host, no
+ * keyring at all — a 0600 file, not encrypted. `unavailable`: nothing can encrypt; nothing is stored.
+ */
+export const SecretProtectionSchema = z.object({
+  kind: z.enum(['keyring', 'basic_text', 'owner-only-file', 'unavailable']),
+  /** The file holding the secrets. */
+  location: z.string(),
+  /** Whether a new password or token would be stored now. */
+  canStore: z.boolean(),
+  /** basic_text only: how the weak protection was accepted — in the app (stored, can be withdrawn) or by the launch flag. */
+  weakAcceptedBy: z.enum(['choice', 'launch-flag']).optional(),
+  /** How many stored secrets are kept with the weak (basic_text) protection. */
+  weakSecretCount: z.number().int().nonnegative(),
+});
+export type SecretProtection = z.infer<typeof SecretProtectionSchema>;
+
 export const AppInfoSchema = z.object({
   name: z.string(),
   version: z.string(),
@@ -204,7 +224,7 @@ export type LogEntry = z.infer<typeof LogEntrySchema>;
 /** What the renderer may report: what a person did in the app. */
 export const RENDERER_AUDIT_ACTIONS = ['study.view', 'study.retrieve', 'export', 'deidentify', 'report.sign', 'outbox.send'] as const;
 /** What main records from what it sees itself; the renderer cannot claim these. */
-export const MAIN_AUDIT_ACTIONS = ['login.failed', 'site.auth.failed'] as const;
+export const MAIN_AUDIT_ACTIONS = ['login.failed', 'site.auth.failed', 'login', 'lock'] as const;
 export const AuditActionSchema = z.enum([...RENDERER_AUDIT_ACTIONS, ...MAIN_AUDIT_ACTIONS]);
 export type AuditAction = z.infer<typeof AuditActionSchema>;
 
@@ -299,6 +319,58 @@ export const AuditDicomExportSchema = z.object({
 });
 export type AuditDicomExport = z.infer<typeof AuditDicomExportSchema>;
 
+/* ---------------------------------------------------------------- vault -- */
+
+/**
+ * The key that encrypts clinical content at rest lives in main (issue 9). Main keeps a random master
+ * secret wrapped by a key derived from the user's passphrase (scrypt, salted; in Electron the wrapped
+ * secret is wrapped again with safeStorage). Unlocking hands the renderer two AES-256-GCM keys derived
+ * from it; the renderer imports them non-extractable and never stores them.
+ */
+export const VaultStatusSchema = z.object({
+  /** `new`: no passphrase chosen yet (first start). The app starts `locked` otherwise. */
+  state: z.enum(['new', 'locked', 'unlocked']),
+  /** A PIN can unlock this run of the app after a lock; it lives in main's memory only, gone at restart. */
+  pinSet: z.boolean(),
+  /** Lock after this many minutes without input (default 10). */
+  idleLockMinutes: z.number().int().min(1).max(240),
+  /** After wrong passphrases: the next try is accepted in this many ms (0 = now). Survives a restart. */
+  retryAfterMs: z.number().int().nonnegative(),
+  /** While locked: main still holds the outbox key (unlocked once in this run), so sending goes on. */
+  outboxKeyAvailable: z.boolean(),
+  /** How the wrapped master secret is kept on disk. */
+  keyProtection: z.enum(['passphrase', 'passphrase+safeStorage']),
+});
+export type VaultStatus = z.infer<typeof VaultStatusSchema>;
+
+const base64Key = z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'must be 32 bytes of base64');
+export const VaultKeysSchema = z.object({
+  /** AES-256-GCM for the cache, annotations, drafts, reports, referral cases and notes. Dropped on lock. */
+  dataKey: base64Key,
+  /** AES-256-GCM for outbox payloads only: kept while locked so background sending goes on. */
+  outboxKey: base64Key,
+  /** Names the master secret these came from (16 hex digits); stored beside every sealed row. */
+  keyId: z.string().regex(/^[0-9a-f]{16}$/),
+});
+export type VaultKeys = z.infer<typeof VaultKeysSchema>;
+
+export const VAULT_PASSPHRASE_MIN = 10;
+export const VaultSetupRequestSchema = z
+  .object({ passphrase: z.string().min(VAULT_PASSPHRASE_MIN, `must be at least ${VAULT_PASSPHRASE_MIN} characters`).max(1024) })
+  .strict();
+export const VaultUnlockRequestSchema = z
+  .object({ method: z.enum(['passphrase', 'pin']), secret: z.string().min(1).max(1024) })
+  .strict();
+export const VaultLockRequestSchema = z.object({ reason: z.enum(['user', 'idle', 'os-lock', 'suspend']) }).strict();
+export const VaultSetPinRequestSchema = z
+  .object({
+    /** 6 to 12 digits; null removes the PIN. */
+    pin: z.string().regex(/^\d{6,12}$/, 'must be 6 to 12 digits').nullable(),
+    /** The passphrase again: setting a PIN must not be possible from an unattended unlocked screen. */
+    passphrase: z.string().min(1).max(1024),
+  })
+  .strict();
+
 const empty = z.object({}).strict();
 
 function channel<Req extends z.ZodType, Res extends z.ZodType>(
@@ -319,10 +391,31 @@ export const contract = {
     remove: channel(z.object({ id: z.string().min(1) }).strict(), z.null()),
     /** "Test connection": latency and what the site supports; the result is stored on the site when it answered. */
     test: channel(z.object({ id: z.string().min(1) }).strict(), SiteTestResultSchema),
+    /** What protects stored site passwords here (shown in the Sites form). */
+    secretProtection: channel(empty, SecretProtectionSchema),
+    /**
+     * Electron on Linux without a keyring: the user's explicit choice to keep site passwords with the weak
+     * basic_text protection (stored in main, used from then on). Withdrawing deletes the passwords kept that way.
+     */
+    chooseWeakSecretProtection: channel(z.object({ accept: z.boolean() }).strict(), SecretProtectionSchema),
   },
   log: {
     /** The renderer's log lines land in main's log file, redacted there. */
     write: channel(LogEntrySchema, z.null()),
+  },
+  vault: {
+    status: channel(empty, VaultStatusSchema),
+    /** First start only: choose the passphrase; answers the keys (the app is then unlocked). */
+    setup: channel(VaultSetupRequestSchema, VaultKeysSchema),
+    /** Wrong secrets are counted and slowed down (UNAUTHORIZED with the wait in the message). */
+    unlock: channel(VaultUnlockRequestSchema, VaultKeysSchema),
+    /** The keys again while unlocked (a reloaded page); UNAUTHORIZED when locked. */
+    keys: channel(empty, VaultKeysSchema),
+    /** While locked, after one unlock in this run: the outbox key alone, for background sending. */
+    outboxKey: channel(empty, VaultKeysSchema.pick({ outboxKey: true, keyId: true })),
+    lock: channel(VaultLockRequestSchema, z.null()),
+    setPin: channel(VaultSetPinRequestSchema, z.null()),
+    setIdleLock: channel(z.object({ minutes: z.number().int().min(1).max(240) }).strict(), z.null()),
   },
   audit: {
     /** The renderer reports what the user did; main stamps seq, time and the chain. */

@@ -138,8 +138,26 @@ describe('test connection against a real Orthanc', () => {
 describe('a site with its own CA certificate', () => {
   let tls: string;
   let upstream: HttpsServer;
+  let wrongName: HttpsServer;
   let url: string;
+  let wrongNameUrl: string;
   let caPem: string;
+  /** HTTP requests that got through a TLS handshake to either server: data only flows after one. */
+  let answered = 0;
+
+  async function listenHttps(certFile: string): Promise<{ server: HttpsServer; url: string }> {
+    // A tiny DICOMweb site over https that holds no studies.
+    const server = createHttpsServer({ key: readFileSync(join(tls, 'server.key')), cert: readFileSync(join(tls, certFile)) }, (req, res) => {
+      answered += 1;
+      if (req.method === 'GET' && req.url?.startsWith('/dicom-web/studies')) res.writeHead(200, { 'content-type': 'application/dicom+json' }).end('[]');
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { server, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/dicom-web` };
+  }
+  async function viaGateway(site: SiteSummary): Promise<Response> {
+    return fetch(`${host.origin}${site.gatewayPath}/studies`, { headers: { 'x-telerad-token': host.token, accept: 'application/dicom+json' } });
+  }
 
   beforeAll(async () => {
     tls = join(tmp, 'tls');
@@ -151,33 +169,60 @@ describe('a site with its own CA certificate', () => {
     openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
     writeFileSync(join(tls, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n');
     openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
+    // Same CA, same key, but issued to another host: trusting the CA must not make it valid for 127.0.0.1.
+    writeFileSync(join(tls, 'other.cnf'), 'subjectAltName=DNS:pacs.other-hospital.example\nbasicConstraints=CA:FALSE\n');
+    openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'other.pem', '-days', '2', '-extfile', 'other.cnf');
     caPem = readFileSync(join(tls, 'ca.pem'), 'utf8');
-    // A tiny DICOMweb site over https that holds no studies.
-    upstream = createHttpsServer({ key: readFileSync(join(tls, 'server.key')), cert: readFileSync(join(tls, 'server.pem')) }, (req, res) => {
-      if (req.method === 'GET' && req.url?.startsWith('/dicom-web/studies')) res.writeHead(200, { 'content-type': 'application/dicom+json' }).end('[]');
-      else res.writeHead(404).end();
-    });
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-    url = `https://127.0.0.1:${(upstream.address() as AddressInfo).port}/dicom-web`;
+    ({ server: upstream, url } = await listenHttps('server.pem'));
+    ({ server: wrongName, url: wrongNameUrl } = await listenHttps('other.pem'));
   });
   afterAll(async () => {
-    upstream?.closeAllConnections();
-    await new Promise((r) => upstream?.close(r));
+    for (const server of [upstream, wrongName]) {
+      server?.closeAllConnections();
+      await new Promise((r) => server?.close(r));
+    }
   });
 
-  it('connects with the CA, and reports a TLS certificate error without it', async () => {
+  it('connects with the CA, and the gateway passes the answer through', async () => {
     const trusted = await addSite({ name: 'TLS with CA', url, auth: { type: 'none' }, caCertificate: caPem });
     const ok = await value<SiteTestResult>('sites.test', { id: trusted.id });
     expect(ok.ok).toBe(true);
     expect(ok.capabilities).toMatchObject({ qido: 'yes', wado: 'unknown', jpegLsLossless: 'unknown', stow: 'no' });
     expect(ok.notes.wado).toMatch(/holds no instance/);
-    const viaGateway = await fetch(`${host.origin}${trusted.gatewayPath}/studies`, { headers: { 'x-telerad-token': host.token, accept: 'application/dicom+json' } });
-    expect(viaGateway.status).toBe(200);
-    expect(await viaGateway.json()).toEqual([]);
+    const res = await viaGateway(trusted);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual([]);
+  });
 
+  it('without the CA: "Test connection" names the certificate problem, the gateway answers an error, and no request reaches the site', async () => {
     const untrusted = await addSite({ name: 'TLS without CA', url, auth: { type: 'none' } });
+    const before = answered;
     const bad = await value<SiteTestResult>('sites.test', { id: untrusted.id });
     expect(bad).toMatchObject({ ok: false, failure: { kind: 'tls' } });
-    expect(bad.failure?.message).toMatch(/TLS certificate error/);
+    expect(bad.failure?.message).toMatch(
+      /^TLS certificate error: the site's certificate is not signed by a trusted CA \((SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\); add the site's CA certificate$/,
+    );
+    // A failed test keeps no capabilities: nothing was learnt from a server that was not verified.
+    expect((await value<SiteSummary[]>('sites.list', {})).find((s) => s.id === untrusted.id)?.capabilities).toBeUndefined();
+
+    const res = await viaGateway(untrusted);
+    expect(res.status).toBe(502);
+    const body = (await res.json()) as { code: string; message: string };
+    expect(body).toMatchObject({ code: 'SITE_UNREACHABLE' });
+    expect(body.message).toMatch(/^TLS without CA: TLS certificate error: the site's certificate is not signed by a trusted CA/);
+    expect(answered).toBe(before);
+  });
+
+  it('a certificate issued to another host name fails even with the right CA, in the test and at the gateway', async () => {
+    const misnamed = await addSite({ name: 'TLS wrong name', url: wrongNameUrl, auth: { type: 'none' }, caCertificate: caPem });
+    const before = answered;
+    const bad = await value<SiteTestResult>('sites.test', { id: misnamed.id });
+    expect(bad).toMatchObject({ ok: false, failure: { kind: 'tls' } });
+    expect(bad.failure?.message).toBe("TLS certificate error: the site's certificate is for another host name (ERR_TLS_CERT_ALTNAME_INVALID)");
+
+    const res = await viaGateway(misnamed);
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { message: string }).message).toMatch(/another host name \(ERR_TLS_CERT_ALTNAME_INVALID\)/);
+    expect(answered).toBe(before);
   });
 });

@@ -19,8 +19,30 @@ function handlers(overrides: Partial<{ list: ServiceHandlers['sites']['list'] }>
       test: async () => {
         throw new ServiceError('BAD_REQUEST', 'not in this test');
       },
+      secretProtection: async () => ({ kind: 'owner-only-file', location: '/data/secrets.json', canStore: true, weakSecretCount: 0 }),
+      chooseWeakSecretProtection: async () => {
+        throw new ServiceError('BAD_REQUEST', 'not in this test');
+      },
     },
     log: { write: async () => null },
+    vault: {
+      status: async () => ({ state: 'locked', pinSet: false, idleLockMinutes: 10, retryAfterMs: 0, outboxKeyAvailable: false, keyProtection: 'passphrase' }),
+      setup: async () => {
+        throw new ServiceError('BAD_REQUEST', 'not in this test');
+      },
+      unlock: async () => {
+        throw new ServiceError('UNAUTHORIZED', 'not in this test');
+      },
+      keys: async () => {
+        throw new ServiceError('UNAUTHORIZED', 'not in this test');
+      },
+      outboxKey: async () => {
+        throw new ServiceError('UNAUTHORIZED', 'not in this test');
+      },
+      lock: async () => null,
+      setPin: async () => null,
+      setIdleLock: async () => null,
+    },
     audit: {
       record: async () => ({ seq: 1 }),
       query: async () => ({ events: [], total: 0 }),

@@ -18,6 +18,7 @@ const EV_EXPORT: Coded = ['110106', DCM, 'Export'];
 const EV_PATIENT_RECORD: Coded = ['110110', DCM, 'Patient Record'];
 const EV_USER_AUTHENTICATION: Coded = ['110114', DCM, 'User Authentication'];
 const ET_LOGIN: Coded = ['110122', DCM, 'Login'];
+const ET_LOGOUT: Coded = ['110123', DCM, 'Logout'];
 
 const ROLE_APPLICATION: Coded = ['110150', DCM, 'Application'];
 const ROLE_DESTINATION: Coded = ['110152', DCM, 'Destination Role ID'];
@@ -46,6 +47,9 @@ export const DICOM_AUDIT_EVENTS: Record<AuditAction, EventShape> = {
   'report.sign': { id: EV_PATIENT_RECORD, actionCode: 'U' },
   'outbox.send': { id: EV_INSTANCES_TRANSFERRED, actionCode: 'R', siteRole: ROLE_DESTINATION },
   'login.failed': { id: EV_USER_AUTHENTICATION, actionCode: 'E', type: ET_LOGIN },
+  // Unlocking the workstation is the user's login to it; locking it (by hand, idle, OS lock) the logout.
+  login: { id: EV_USER_AUTHENTICATION, actionCode: 'E', type: ET_LOGIN },
+  lock: { id: EV_USER_AUTHENTICATION, actionCode: 'E', type: ET_LOGOUT },
   'site.auth.failed': { id: EV_USER_AUTHENTICATION, actionCode: 'E', type: ET_LOGIN, siteRole: ROLE_DESTINATION },
 };
 

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { SecretProtection } from '../../../shared/ipc/contract';
+import { ServiceError } from '../../../shared/ipc/envelope';
 import type { Redactor } from '../../../shared/log';
 import type { SecretStore } from './secret-store';
 import { SerialQueue, readJsonFile, writePrivateJsonFile } from '../fs/private-json-file';
@@ -47,6 +49,15 @@ export class FileSecretStore implements SecretStore {
       if (!secrets.delete(key)) return;
       await writePrivateJsonFile(this.filePath, Object.fromEntries(secrets));
     });
+  }
+
+  /** No keyring here at all: the file's owner-only mode is the whole protection, and the form says so. */
+  async protection(): Promise<SecretProtection> {
+    return { kind: 'owner-only-file', location: this.filePath, canStore: true, weakSecretCount: 0 };
+  }
+
+  chooseWeakProtection(): Promise<SecretProtection> {
+    return Promise.reject(new ServiceError('BAD_REQUEST', 'This host keeps secrets in an owner-only file; there is no keyring protection to choose'));
   }
 
   private async load(): Promise<Map<string, string>> {

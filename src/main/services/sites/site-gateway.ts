@@ -182,7 +182,7 @@ export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
       return done(
         gatewayError(502, {
           code: 'SITE_UNREACHABLE',
-          message: tls ? `${site.name}: TLS certificate not trusted (${cause})` : `${site.name} could not be reached`,
+          message: tls ? `${site.name}: TLS certificate error: ${tlsFailureReason(cause)}` : `${site.name} could not be reached`,
         }),
         siteId,
         rest,
@@ -255,6 +255,17 @@ export function describeNetworkError(err: unknown): string {
 /** undici's own connect timer (10 s in Node's fetch) fired before ours. */
 export function isConnectTimeout(code: string): boolean {
   return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT';
+}
+
+/**
+ * A TLS failure code in plain words, code kept: "Test connection" and the
+ * gateway say the same thing, and neither ever retries without verification.
+ */
+export function tlsFailureReason(code: string): string {
+  if (/SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code)) return `the site's certificate is not signed by a trusted CA (${code}); add the site's CA certificate`;
+  if (/EXPIRED|NOT_YET_VALID/.test(code)) return `the site's certificate is outside its validity period (${code})`;
+  if (/ALTNAME|HOSTNAME/.test(code)) return `the site's certificate is for another host name (${code})`;
+  return code;
 }
 
 /** OpenSSL / Node codes for a certificate the client does not trust, or a failed handshake. */

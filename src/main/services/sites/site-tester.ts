@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { CapabilityAnswer, SiteCapabilities, SiteTestFailureKind, SiteTestResult, SiteTimeouts } from '../../../shared/ipc/contract';
 import type { Logger } from '../../../shared/log';
-import { describeNetworkError, isConnectTimeout, isTlsFailure } from './site-gateway';
+import { describeNetworkError, isConnectTimeout, isTlsFailure, tlsFailureReason } from './site-gateway';
 import { isUnencryptedRemoteUrl, plainHttpRefusal } from '../../../shared/sites/plain-http';
 
 export const JPEG_LS_LOSSLESS = '1.2.840.10008.1.2.4.80';
@@ -226,7 +226,7 @@ function createProber(site: SiteTestTarget, deps: SiteTestDeps): Prober {
         if (timedOut) throw new ProbeFailure('timeout', `timed out: no answer within ${seconds(deps.timeouts.connectMs)}`);
         const code = describeNetworkError(err);
         if (isConnectTimeout(code)) throw new ProbeFailure('timeout', `timed out: no connection within ${seconds(deps.timeouts.connectMs)}`);
-        if (isTlsFailure(code)) throw new ProbeFailure('tls', `TLS certificate error: ${tlsReason(code)}`);
+        if (isTlsFailure(code)) throw new ProbeFailure('tls', `TLS certificate error: ${tlsFailureReason(code)}`);
         throw new ProbeFailure('unreachable', `unreachable: ${unreachableReason(code)}`);
       }
       const chunks: Uint8Array[] = [];
@@ -387,13 +387,6 @@ function median(values: number[]): number {
 
 function seconds(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 100) / 10} s`;
-}
-
-function tlsReason(code: string): string {
-  if (/SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code)) return `the site's certificate is not signed by a trusted CA (${code}); add the site's CA certificate`;
-  if (/EXPIRED|NOT_YET_VALID/.test(code)) return `the site's certificate is outside its validity period (${code})`;
-  if (/ALTNAME|HOSTNAME/.test(code)) return `the site's certificate is for another host name (${code})`;
-  return code;
 }
 
 function unreachableReason(code: string): string {

@@ -1,0 +1,70 @@
+import { createCipheriv, createDecipheriv, hkdf, randomBytes, scrypt } from 'node:crypto';
+import type { VaultKeys } from '../../../shared/ipc/contract';
+
+/** scrypt's cost; stored beside every wrapped secret so a later version can raise it. */
+export interface ScryptParams {
+  N: number;
+  r: number;
+  p: number;
+}
+
+/** ≈ 32 MiB and ≈ 0.1 s per try on a laptop (OWASP's scrypt floor is N=2^17 with r=8 for password storage;
+ *  2^15 keeps unlocking under a second on the clinic machines we target, the rate limit does the rest). */
+export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 15, r: 8, p: 1 };
+
+export const MASTER_BYTES = 32;
+export const SALT_BYTES = 16;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+const HKDF_SALT = 'telerad-vault-v1';
+
+/** Derives a 32-byte AES key from a passphrase or PIN. */
+export function deriveWrappingKey(secret: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
+  // Node refuses when 128·N·r reaches maxmem (32 MiB by default, exactly N=2^15, r=8): allow twice that.
+  const maxmem = 2 * 128 * params.N * params.r * params.p + 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    scrypt(secret.normalize('NFC'), salt, 32, { N: params.N, r: params.r, p: params.p, maxmem }, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
+  });
+}
+
+/** AES-256-GCM; answers iv ‖ ciphertext ‖ tag in one buffer. */
+export function wrapSecret(key: Buffer, secret: Buffer): Buffer {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const ct = Buffer.concat([cipher.update(secret), cipher.final()]);
+  return Buffer.concat([iv, ct, cipher.getAuthTag()]);
+}
+
+/** The secret, or undefined when the key is wrong (the GCM tag does not match) or the blob is damaged. */
+export function unwrapSecret(key: Buffer, blob: Buffer): Buffer | undefined {
+  if (blob.length < IV_BYTES + TAG_BYTES + 1) return undefined;
+  const iv = blob.subarray(0, IV_BYTES);
+  const tag = blob.subarray(blob.length - TAG_BYTES);
+  const ct = blob.subarray(IV_BYTES, blob.length - TAG_BYTES);
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, iv);
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(ct), decipher.final()]);
+  } catch {
+    return undefined;
+  }
+}
+
+function hkdfSha256(master: Buffer, info: string, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    hkdf('sha256', master, HKDF_SALT, info, length, (err, out) => (err ? reject(err) : resolve(Buffer.from(out))));
+  });
+}
+
+/** The keys the renderer gets: fixed functions of the master secret, so every unlock answers the same ones. */
+export async function deriveVaultKeys(master: Buffer): Promise<VaultKeys> {
+  const [dataKey, outboxKey, keyId] = await Promise.all([
+    hkdfSha256(master, 'data-key', 32),
+    hkdfSha256(master, 'outbox-key', 32),
+    // HKDF's output is a prefix-stable stream: 8 bytes are the first 8 of any longer output.
+    hkdfSha256(master, 'key-id', 8),
+  ]);
+  return { dataKey: dataKey.toString('base64'), outboxKey: outboxKey.toString('base64'), keyId: keyId.toString('hex') };
+}

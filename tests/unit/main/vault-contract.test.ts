@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { VaultKeysSchema } from '../../../src/shared/ipc/contract';
+import type { VaultKeys, VaultStatus } from '../../../src/shared/ipc/contract';
+import type { Envelope } from '../../../src/shared/ipc/envelope';
+import { Redactor, memorySink } from '../../../src/shared/log';
+import { createAppServices } from '../../../src/main/services/app-services';
+import type { AppServices } from '../../../src/main/services/app-services';
+import { FileSecretStore } from '../../../src/main/services/secrets/file-secret-store';
+
+// The vault the way the renderer drives it: every request through the dispatcher, at the product's scrypt cost.
+
+const RIGHT = ['correct', 'horse', 'battery', 'staple'].join(' ');
+let dir: string;
+let services: AppServices;
+
+function start(): AppServices {
+  const redactor = new Redactor();
+  return createAppServices({ dataDir: dir, host: 'web', version: 't', secretStore: new FileSecretStore(dir, redactor), logSink: memorySink(), redactor });
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'telerad-vault-contract-'));
+  services = start();
+});
+afterEach(async () => {
+  await services.audit.readMatching({});
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function call<T>(channel: string, payload: unknown = {}): Promise<Envelope<T>> {
+  return (await services.dispatch(channel, payload)) as Envelope<T>;
+}
+
+describe('vault over the contract', () => {
+  it('sets up, locks through the host hook, serves only the outbox key while locked, and unlocks after a restart', async () => {
+    expect(await call<VaultStatus>('vault.status')).toMatchObject({ ok: true, value: { state: 'new', keyProtection: 'passphrase', idleLockMinutes: 10 } });
+    const setup = await call<VaultKeys>('vault.setup', { passphrase: RIGHT });
+    if (!setup.ok) throw new Error(setup.error.message);
+    VaultKeysSchema.parse(setup.value);
+
+    await services.lock('os-lock');
+    expect(await call('vault.keys')).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
+    expect(await call('vault.outboxKey')).toEqual({ ok: true, value: { outboxKey: setup.value.outboxKey, keyId: setup.value.keyId } });
+    expect((await services.audit.readMatching({ action: 'lock' })).map((e) => e.reason)).toEqual([
+      'locked because the operating system locked the screen',
+    ]);
+
+    services = start();
+    expect(await call<VaultStatus>('vault.status')).toMatchObject({ ok: true, value: { state: 'locked', outboxKeyAvailable: false } });
+    expect(await call('vault.unlock', { method: 'passphrase', secret: RIGHT })).toEqual({ ok: true, value: setup.value });
+    expect(await call('vault.lock', { reason: 'user' })).toEqual({ ok: true, value: null });
+    expect(await call('vault.keys')).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
+  });
+
+  it('refuses a short passphrase and a malformed PIN with the reason, before the vault sees them', async () => {
+    const short = await call('vault.setup', { passphrase: 'qzx-short' });
+    expect(short).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(JSON.stringify(short)).toMatch(/at least 10 characters/);
+    expect(JSON.stringify(short)).not.toContain('qzx-short');
+    expect(await call('vault.setPin', { pin: '12ab', passphrase: RIGHT })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(await call<VaultStatus>('vault.status')).toMatchObject({ ok: true, value: { state: 'new' } });
+  });
+});
