@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
@@ -158,6 +158,17 @@ test('a report signed with the site down waits in the outbox, is delivered when 
   await expect(events.filter({ hasText: 'Viewed study' }).filter({ hasText: 'REP-1' }).first()).toBeVisible({ timeout: 15_000 });
   await expect(events.filter({ hasText: 'Signed report' }).filter({ hasText: 'DOE' })).toHaveCount(1);
   await expect(events.filter({ hasText: 'Sent' })).toHaveCount(1);
+  // The ATNA export: one XML file of DICOM audit messages, saved by the browser, and itself in the trail.
+  const download = page.waitForEvent('download');
+  await audit.getByRole('button', { name: 'Export for ATNA (DICOM audit messages)' }).click();
+  const saved = await download;
+  expect(saved.suggestedFilename()).toMatch(/^audit-atna-\d{8}-\d{6}\.xml$/);
+  const xml = readFileSync(await saved.path(), 'utf8');
+  expect(xml).toMatch(/^<\?xml version="1\.0" encoding="UTF-8"\?>\n<AuditMessages count="\d+">\n<AuditMessage>/);
+  expect(xml).toContain('originalText="Patient Record"'); // the signature
+  expect(xml).toContain('ParticipantObjectID="REP-1"');
+  await expect(audit.getByRole('status')).toContainText(`exported to ${saved.suggestedFilename()}`);
+  await expect(events.filter({ hasText: 'audit trail export' })).toHaveCount(1);
   await page.getByTestId('audit-button').click();
 
   // The referring side: another workstation (a fresh browser profile) reads it from the site.

@@ -1,6 +1,11 @@
 import type { AuditAction, AuditEvent, AuditRecordRequest, ServiceClient } from '../../shared/ipc/contract';
 import type { Logger } from '../../shared/log';
 import { createListeners } from '../../shared/store/listeners';
+import type { StudyRetrievedEvent } from '../cache/study-retriever';
+import type { FailedAttempt } from '../outbox/outbox-scheduler';
+
+/** What the app reports to main's audit trail; main stamps the rest. */
+export type AuditReport = (event: Omit<AuditRecordRequest, 'actor'>) => Promise<void>;
 
 /** What the audit view filters by, as the user typed it. Dates are local calendar days (YYYY-MM-DD). */
 export interface AuditFilterValues {
@@ -19,12 +24,28 @@ export interface AuditViewState {
   loading: boolean;
   /** The host could not answer, in plain words. */
   error?: string;
+  /** An ATNA export is being built. */
+  exporting: boolean;
+  /** What the last export did: "12 events exported to audit-atna-….xml", or why it failed. */
+  exportResult?: { ok: boolean; message: string };
 }
 
 export interface AuditStoreDeps {
   client: Pick<ServiceClient, 'audit'>;
   log: Logger;
   pageSize?: number;
+  /** Records the ATNA export itself (naming the user); without it the export is recorded as by "unknown user". */
+  report?: AuditReport;
+  /** For the export file's name; the system clock unless a test fixes it. */
+  now?: () => Date;
+}
+
+/** One ATNA export, ready to save. */
+export interface AtnaExportFile {
+  fileName: string;
+  /** One XML document holding every message (see buildAtnaDocument). */
+  xml: string;
+  count: number;
 }
 
 export interface AuditStore {
@@ -36,6 +57,12 @@ export interface AuditStore {
   load(offset?: number): Promise<void>;
   /** The current filters' events as DICOM audit messages (one XML document each), for an ATNA repository. */
   exportDicom(): Promise<string[]>;
+  /**
+   * The current filters' events as one XML file for an ATNA repository; the
+   * export is itself recorded in the audit trail (action 'export'), as a
+   * failure with the reason when main could not answer (then this rejects).
+   */
+  exportAtnaFile(): Promise<AtnaExportFile>;
 }
 
 export const EMPTY_AUDIT_FILTERS: AuditFilterValues = { patient: '', fromDate: '', toDate: '', action: '' };
@@ -71,7 +98,7 @@ function messageOf(err: unknown): string {
  */
 export function createAuditStore(deps: AuditStoreDeps): AuditStore {
   const listeners = createListeners();
-  let state: AuditViewState = { filters: EMPTY_AUDIT_FILTERS, events: [], total: 0, offset: 0, pageSize: deps.pageSize ?? 50, loading: false };
+  let state: AuditViewState = { filters: EMPTY_AUDIT_FILTERS, events: [], total: 0, offset: 0, pageSize: deps.pageSize ?? 50, loading: false, exporting: false };
   let revision = 0;
   const set = (next: AuditViewState): void => {
     state = next;
@@ -102,6 +129,108 @@ export function createAuditStore(deps: AuditStoreDeps): AuditStore {
       return load(0);
     },
     exportDicom: async () => (await deps.client.audit.exportDicom(auditFilterRequest(state.filters))).messages,
+    exportAtnaFile: async () => {
+      const filter = auditFilterRequest(state.filters);
+      const report = deps.report ?? createAuditReporter(deps.client, () => '', deps.log);
+      const { exportResult: _previous, ...rest } = state;
+      set({ ...rest, exporting: true });
+      let exported: { messages: string[]; count: number };
+      try {
+        exported = await deps.client.audit.exportDicom(filter);
+      } catch (err) {
+        deps.log.warn(`Audit export failed: ${messageOf(err)}`);
+        set({ ...state, exporting: false, exportResult: { ok: false, message: `Could not export the audit trail: ${messageOf(err)}` } });
+        await report({ action: 'export', outcome: 'failure', reason: `audit trail export failed: ${messageOf(err)}` });
+        throw err;
+      }
+      await report({ action: 'export', outcome: 'success', reason: `audit trail export (${exported.count} DICOM audit message${exported.count === 1 ? '' : 's'})` });
+      const at = (deps.now ?? (() => new Date()))();
+      const file = { fileName: atnaFileName(at), xml: buildAtnaDocument(exported.messages, filter), count: exported.count };
+      set({ ...state, exporting: false, exportResult: { ok: true, message: `${file.count} event${file.count === 1 ? '' : 's'} exported to ${file.fileName}` } });
+      // The export is in the trail now: show it if the list is on its first page.
+      if (state.offset === 0) void load(0);
+      return file;
+    },
+  };
+}
+
+/** "audit-atna-20260301-081500.xml", local time: what the user sees on the clock when saving. */
+export function atnaFileName(at: Date): string {
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `audit-atna-${at.getFullYear()}${p(at.getMonth() + 1)}${p(at.getDate())}-${p(at.getHours())}${p(at.getMinutes())}${p(at.getSeconds())}.xml`;
+}
+
+function xmlAttr(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/**
+ * The messages as ONE well-formed XML document: <AuditMessages> around the
+ * PS3.15 A.5 <AuditMessage> elements, oldest first, each message's own XML
+ * declaration dropped. Why not one message per line: the messages are
+ * multi-line XML, and a file of several XML documents is not XML — no viewer,
+ * validator or XPath tool opens it. ATNA itself carries one message per
+ * syslog record (RFC 5424/5425), and PS3.15 defines no multi-message file, so
+ * an importer (or a person replaying to a repository) takes the children of
+ * the root one by one, e.g. `xmllint --xpath '/AuditMessages/AuditMessage'`.
+ * The root's attributes say which filters produced it.
+ */
+export function buildAtnaDocument(messages: readonly string[], filter: ReturnType<typeof auditFilterRequest>): string {
+  const attrs = [
+    `count="${messages.length}"`,
+    ...(filter.patient ? [`patientFilter="${xmlAttr(filter.patient)}"`] : []),
+    ...(filter.from ? [`from="${xmlAttr(filter.from)}"`] : []),
+    ...(filter.to ? [`to="${xmlAttr(filter.to)}"`] : []),
+    ...(filter.action ? [`action="${xmlAttr(filter.action)}"`] : []),
+  ].join(' ');
+  const bodies = messages.map((m) => m.replace(/^<\?xml[^>]*\?>\s*/, ''));
+  return ['<?xml version="1.0" encoding="UTF-8"?>', `<AuditMessages ${attrs}>`, ...bodies, '</AuditMessages>', ''].join('\n');
+}
+
+/** The contract's bounds on what the renderer reports. */
+const MAX_AUDIT_SOPS = 10_000;
+const MAX_REASON = 1000;
+
+function capReason(text: string): string {
+  return text.length <= MAX_REASON ? text : `${text.slice(0, MAX_REASON - 1)}…`;
+}
+
+/** At most 10,000 UIDs go into one event; the reason then says how many there were. */
+function capSops(uids: readonly string[]): { sopInstanceUIDs: string[]; note?: string } {
+  if (uids.length <= MAX_AUDIT_SOPS) return { sopInstanceUIDs: [...uids] };
+  return { sopInstanceUIDs: uids.slice(0, MAX_AUDIT_SOPS), note: `${uids.length} instances, the first ${MAX_AUDIT_SOPS} listed` };
+}
+
+/** A retrieval from a site ('study.retrieve') as the audit trail records it. */
+export function retrievalAuditRecord(e: StudyRetrievedEvent): Omit<AuditRecordRequest, 'actor'> {
+  const { sopInstanceUIDs, note } = capSops(e.sopInstanceUIDs);
+  const reason = [e.reason, note].filter(Boolean).join('; ');
+  const patient = {
+    ...(e.patient.id ? { id: e.patient.id.slice(0, 64) } : {}),
+    ...(e.patient.name ? { name: e.patient.name.slice(0, 324) } : {}),
+  };
+  return {
+    action: 'study.retrieve',
+    studyInstanceUID: e.studyInstanceUID,
+    siteId: e.siteId,
+    ...(patient.id || patient.name ? { patient } : {}),
+    sopInstanceUIDs,
+    outcome: e.outcome,
+    ...(reason ? { reason: capReason(reason) } : {}),
+  };
+}
+
+/** An attempt a site answered with an error ('outbox.send', failure) as the audit trail records it. */
+export function failedDeliveryAuditRecord(f: FailedAttempt): Omit<AuditRecordRequest, 'actor'> {
+  const { sopInstanceUIDs, note } = capSops(f.sopInstanceUIDs);
+  const reason = [`${f.label}: ${f.error}`, f.permanent ? 'waiting for the user' : `attempt ${f.attempts}`, note].filter(Boolean).join('; ');
+  return {
+    action: 'outbox.send',
+    studyInstanceUID: f.studyInstanceUID,
+    siteId: f.siteId,
+    sopInstanceUIDs,
+    outcome: 'failure',
+    reason: capReason(reason),
   };
 }
 
@@ -110,11 +239,7 @@ export function createAuditStore(deps: AuditStoreDeps): AuditStore {
  * action itself: a failure to record is logged (main's log then shows it),
  * and the caller carries on.
  */
-export function createAuditReporter(
-  client: Pick<ServiceClient, 'audit'>,
-  actor: () => string,
-  log: Logger,
-): (event: Omit<AuditRecordRequest, 'actor'>) => Promise<void> {
+export function createAuditReporter(client: Pick<ServiceClient, 'audit'>, actor: () => string, log: Logger): AuditReport {
   return async (event) => {
     try {
       await client.audit.record({ ...event, actor: actor() || 'unknown user' });

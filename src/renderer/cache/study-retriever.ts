@@ -99,6 +99,19 @@ const AS_STORED_SOP_CLASS_PREFIXES = [
   '1.2.840.10008.5.1.4.1.1.481.5',
 ];
 
+/** One retrieval that brought instances from a site, as the audit trail records it. */
+export interface StudyRetrievedEvent {
+  studyInstanceUID: string;
+  siteId: string;
+  /** What the worklist knew of the patient (the audit view filters by it). */
+  patient: { id?: string; name?: string };
+  /** The instances this retrieval fetched from the site and stored (not those already cached). */
+  sopInstanceUIDs: string[];
+  /** 'failure' when it stopped on an error or a cancel before the study was complete. */
+  outcome: 'success' | 'failure';
+  reason?: string;
+}
+
 export interface RetryPolicy {
   /** Tries in all, the first included. */
   attempts: number;
@@ -124,6 +137,12 @@ export interface StudyRetrieverDeps {
   /** Ask sites for JPEG-LS lossless when they offer it (default true). */
   negotiateJpegLs?: boolean;
   random?: () => number;
+  /**
+   * Told once per retrieval that fetched at least one instance from the site
+   * (the audit trail's 'study.retrieve'); never for a study the cache had
+   * complete, nor for one whose instances were all cached already.
+   */
+  onStudyRetrieved?: (e: StudyRetrievedEvent) => void;
 }
 
 interface PlannedInstance {
@@ -376,6 +395,8 @@ export class StudyRetriever {
     const uid = req.study.studyInstanceUID;
 
     const stored = new Set<string>();
+    /** Fetched from the site by this retrieval and committed to the cache. */
+    const fetchedHere: string[] = [];
     const scheduled = new Map<string, Promise<void>>();
     // Unknown until the full instance list is in.
     let total: number | undefined = undefined;
@@ -410,6 +431,7 @@ export class StudyRetriever {
             } finally {
               downloaded.release();
             }
+            fetchedHere.push(item.sopInstanceUID);
             if (!headerSeries.has(item.seriesInstanceUID)) {
               headerSeries.set(item.seriesInstanceUID, {
                 modality: fetched.header.modality,
@@ -482,11 +504,13 @@ export class StudyRetriever {
       await Promise.all(scheduled.values());
       log.warn(`Instance list of ${uid} at ${site.id} failed: ${failure.message}`);
       handle?.finish(wasCancelled() ? 'cancelled' : 'failed', `${site.name}: ${failure.message}`);
+      this.tellRetrieved(req, site, fetchedHere, failure.message);
       return this.fromCacheOnly(uid, failure, site);
     }
     const planned = plan(uid, listed);
     if (planned.length === 0) {
       run.stop();
+      this.tellRetrieved(req, site, fetchedHere, `${site.name} lists no instances for this study`);
       handle?.finish('failed', `${site.name} lists no instances for this study`);
       throw new StudyUnavailableError(`${site.name} lists no instances for this study`);
     }
@@ -525,6 +549,7 @@ export class StudyRetriever {
     const failure = firstFailure ?? (cancelled ? cancelledFailure() : undefined);
     if (complete) handle?.finish('done');
     else handle?.finish(cancelled ? 'cancelled' : 'failed', failure ? `${site.name}: ${failure.message}` : undefined);
+    this.tellRetrieved(req, site, fetchedHere, complete ? undefined : `${failure?.message ?? 'incomplete'}; ${done} of ${total} instances in the cache`);
     if (!complete && done === 0) {
       throw new StudyUnavailableError(
         failure && isOfflineFailure(failure)
@@ -535,6 +560,24 @@ export class StudyRetriever {
     }
     log.info(`Study ${uid}: ${done}/${total} instances cached, ${bytes()} bytes received${complete ? ', complete' : ''}`);
     return { source: 'network', complete, ...(complete || !failure ? {} : { failure }) };
+  }
+
+  /** The audit hook: once per retrieval that fetched anything; a failing listener never fails the retrieval. */
+  private tellRetrieved(req: EnsureStudyRequest, site: SiteSummary, fetched: readonly string[], failure: string | undefined): void {
+    if (!this.deps.onStudyRetrieved || fetched.length === 0) return;
+    const { patientId, patientName } = req.study;
+    try {
+      this.deps.onStudyRetrieved({
+        studyInstanceUID: req.study.studyInstanceUID,
+        siteId: site.id,
+        patient: { ...(patientId ? { id: patientId } : {}), ...(patientName ? { name: patientName } : {}) },
+        sopInstanceUIDs: [...fetched],
+        outcome: failure === undefined ? 'success' : 'failure',
+        ...(failure !== undefined ? { reason: failure } : {}),
+      });
+    } catch (err) {
+      this.deps.log.error('The study-retrieved listener failed', err);
+    }
   }
 
   private queueFor(siteId: string): PQueue {

@@ -74,6 +74,29 @@ export interface Outbox {
   subscribe(listener: () => void): () => void;
   /** Told once per job when it becomes 'sent'. */
   onDelivered(listener: (job: DeliveredJob) => void): () => void;
+  /**
+   * Told when a site answered an attempt with an error or refused instances
+   * (not when it could not be reached: that is store-and-forward's ordinary
+   * wait). Once per job per distinct error, not once per retry.
+   */
+  onFailed(listener: (failure: FailedAttempt) => void): () => void;
+}
+
+/** An attempt a site answered with an error, for the audit trail. */
+export interface FailedAttempt {
+  jobId: string;
+  siteId: string;
+  kind: OutboxJobRecord['kind'];
+  label: string;
+  studyInstanceUID: string;
+  reportId?: string;
+  /** What the outbox panel shows as the job's last error. */
+  error: string;
+  /** The instances the job carries. */
+  sopInstanceUIDs: string[];
+  /** The site refused for good: the job waits for the user ("Retry now") instead of retrying. */
+  permanent: boolean;
+  attempts: number;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -180,6 +203,36 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     else arm(holds.length ? Math.min(...holds) : undefined);
   };
 
+  const failedListeners = new Set<(failure: FailedAttempt) => void>();
+  /** Per job, the errors already told: a site answering 503 for an hour is one event, not one per retry. */
+  const failuresTold = new Map<string, Set<string>>();
+  const tellFailed = (job: OutboxJobRecord): void => {
+    const error = job.lastError ?? 'failed';
+    const told = failuresTold.get(job.id) ?? new Set<string>();
+    if (told.has(error)) return;
+    told.add(error);
+    failuresTold.set(job.id, told);
+    const failure: FailedAttempt = {
+      jobId: job.id,
+      siteId: job.siteId,
+      kind: job.kind,
+      label: job.label,
+      studyInstanceUID: job.studyInstanceUID,
+      ...(job.reportId ? { reportId: job.reportId } : {}),
+      error,
+      sopInstanceUIDs: job.instances.map((i) => i.sopInstanceUID),
+      permanent: job.nextAttemptAt === ONLY_BY_USER,
+      attempts: job.attempts,
+    };
+    for (const l of [...failedListeners]) {
+      try {
+        l(failure);
+      } catch (err) {
+        log.error('A failed-delivery listener failed', err);
+      }
+    }
+  };
+
   const fail = async (jobId: string, err: unknown, bump: boolean, wasUncertain: boolean): Promise<void> => {
     const now = clock.now();
     const job = await repo.get(jobId);
@@ -202,10 +255,14 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     }
     const failed = await repo.markFailed(jobId, { error, nextAttemptAt, uncertain, now, countAttempt: bump });
     if (failed) store.put(failed);
+    // No answer at all (offline, site down, cut link) is not the site saying no; the job just waits.
+    const siteAnswered = !(err instanceof StowError) || err.kind !== 'no-answer';
+    if (failed && siteAnswered) tellFailed(failed);
     log.warn(`Outbox: ${job.label} to ${job.siteId} failed (attempt ${attempts})${uncertain ? ', outcome unknown' : ''}: ${error}`);
   };
 
   const announce = (sent: OutboxJobRecord): void => {
+    failuresTold.delete(sent.id);
     store.put(sent);
     log.info(`Outbox: ${sent.label} delivered to ${sent.siteId} after ${sent.attempts} attempt(s)`);
     store.delivered(sent);
@@ -317,6 +374,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       now: at,
     });
     if (failed) store.put(failed);
+    if (failed && failures.length > 0) tellFailed(failed);
     log.warn(`Outbox: ${after.label} partly refused by ${after.siteId}: ${error}`);
   };
 
@@ -367,6 +425,12 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     getState: () => store.getState(),
     subscribe: (l) => store.subscribe(l),
     onDelivered: (l) => store.onDelivered(l),
+    onFailed(listener) {
+      failedListeners.add(listener);
+      return () => {
+        failedListeners.delete(listener);
+      };
+    },
   };
 }
 

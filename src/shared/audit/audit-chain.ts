@@ -55,18 +55,29 @@ export type AuditVerifyResult =
       goodLines: number;
     };
 
+/** Where a file's first line must join the chain: the hash it names as prev, and its seq. */
+export interface AuditChainPoint {
+  prev: string;
+  seq: number;
+}
+
+/** The start of the whole log: the first line of the oldest file. */
+export const AUDIT_CHAIN_START: AuditChainPoint = { prev: AUDIT_GENESIS, seq: 1 };
+
 /**
  * Recomputes the chain over a whole log file's text and names the first line
  * that does not hold. A file that does not end in a newline has a partial
  * last line (a crash mid-append); that is reported even if it happens to
- * parse, because nothing proves it is complete.
+ * parse, because nothing proves it is complete. `from` is where the file
+ * joins the chain: the start of the log, or the end of the rotated file
+ * before it.
  */
-export function verifyAuditText(text: string, sha256: Sha256Hex): AuditVerifyResult {
-  if (text.length === 0) return { ok: true, lines: 0, lastHash: AUDIT_GENESIS, lastSeq: 0 };
+export function verifyAuditText(text: string, sha256: Sha256Hex, from: AuditChainPoint = AUDIT_CHAIN_START): AuditVerifyResult {
+  if (text.length === 0) return { ok: true, lines: 0, lastHash: from.prev, lastSeq: from.seq - 1 };
   const endsComplete = text.endsWith('\n');
   const rows = (endsComplete ? text.slice(0, -1) : text).split('\n');
-  let prev = AUDIT_GENESIS;
-  let expectedSeq = 1;
+  let prev = from.prev;
+  let expectedSeq = from.seq;
   for (let i = 0; i < rows.length; i++) {
     const lineNo = i + 1;
     const row = rows[i] ?? '';
@@ -109,4 +120,76 @@ export function verifyAuditText(text: string, sha256: Sha256Hex): AuditVerifyRes
 export function describeAuditVerify(result: AuditVerifyResult): string {
   if (result.ok) return `OK ${result.lines} lines`;
   return `line ${result.line}: ${result.reason} (${result.detail}); ${result.goodLines} lines before it verified`;
+}
+
+/* ------------------------------------------------------------ rotation -- */
+
+/** The live file: main appends here. */
+export const AUDIT_LIVE_FILE = 'audit.jsonl';
+
+/*
+ * Seqs in rotated file names are zero-padded so that a shell glob
+ * (`audit/*.jsonl`) and `ls` list the files in chain order, the live file
+ * ("audit." sorts after "audit-") last.
+ */
+const SEQ_DIGITS = 12;
+const ROTATED = /^audit-(\d+)-(\d+)\.jsonl$/;
+
+/** The name a full live file is renamed to: audit-<first seq>-<last seq>.jsonl. */
+export function rotatedAuditFileName(firstSeq: number, lastSeq: number): string {
+  const pad = (n: number): string => String(n).padStart(SEQ_DIGITS, '0');
+  return `audit-${pad(firstSeq)}-${pad(lastSeq)}.jsonl`;
+}
+
+/** The seq range a rotated file's name claims, or undefined for any other name. */
+export function parseRotatedAuditFileName(name: string): { firstSeq: number; lastSeq: number } | undefined {
+  const m = ROTATED.exec(name);
+  if (!m) return undefined;
+  return { firstSeq: Number(m[1]), lastSeq: Number(m[2]) };
+}
+
+/** The log's files among `names`, in chain order: rotated files by first seq, then the live file. */
+export function orderAuditFileNames(names: readonly string[]): string[] {
+  const rotated = names
+    .map((name) => ({ name, range: parseRotatedAuditFileName(name) }))
+    .filter((f): f is { name: string; range: { firstSeq: number; lastSeq: number } } => f.range !== undefined)
+    .sort((a, b) => a.range.firstSeq - b.range.firstSeq)
+    .map((f) => f.name);
+  return names.includes(AUDIT_LIVE_FILE) ? [...rotated, AUDIT_LIVE_FILE] : rotated;
+}
+
+export type AuditFilesVerifyResult =
+  | { ok: true; files: number; lines: number; lastHash: string; lastSeq: number }
+  | (Extract<AuditVerifyResult, { ok: false }> & {
+      /** The file holding the first broken line, as the caller named it. */
+      file: string;
+      /** Lines that verified before the break, across all the files before it too. */
+      goodLinesTotal: number;
+    });
+
+/**
+ * Checks the chain across a rotated log, oldest file first: each file's first
+ * line must chain to the last line of the file before it (the first file to
+ * the genesis value), so a removed, reordered or edited file breaks it. Files
+ * are read one at a time (`read`), never all held at once.
+ */
+export function verifyAuditFiles(
+  files: ReadonlyArray<{ name: string; read: () => string }>,
+  sha256: Sha256Hex,
+): AuditFilesVerifyResult {
+  let at: AuditChainPoint = AUDIT_CHAIN_START;
+  let lines = 0;
+  for (const file of files) {
+    const result = verifyAuditText(file.read(), sha256, at);
+    if (!result.ok) return { ...result, file: file.name, goodLinesTotal: lines + result.goodLines };
+    lines += result.lines;
+    at = { prev: result.lastHash, seq: result.lastSeq + 1 };
+  }
+  return { ok: true, files: files.length, lines, lastHash: at.prev, lastSeq: at.seq - 1 };
+}
+
+/** One sentence for a person, naming the file: "OK 3 files, 1200 lines" or "audit-….jsonl line 7: …". */
+export function describeAuditFilesVerify(result: AuditFilesVerifyResult): string {
+  if (result.ok) return `OK ${result.files} file${result.files === 1 ? '' : 's'}, ${result.lines} lines`;
+  return `${result.file} line ${result.line}: ${result.reason} (${result.detail}); ${result.goodLinesTotal} lines before it verified`;
 }

@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent, AuditQueryResult, SiteSummary } from '../../../src/shared/ipc/contract';
 import { startWebHost } from '../../../src/main/hosts/web/web-host';
 import type { WebHost } from '../../../src/main/hosts/web/web-host';
-import { auditLogPath } from '../../../src/main/services/audit/audit-log';
+import { AuditLog, auditLogPath } from '../../../src/main/services/audit/audit-log';
+import { createLogger, memorySink } from '../../../src/shared/log';
 import { startOrthanc } from '../../support/orthanc';
 import type { OrthancHandle } from '../../support/orthanc';
 
@@ -119,15 +120,66 @@ describe('audit trail through the browser host', () => {
   it('audit:verify says OK on the file the host wrote, and names the line after tampering (exit 1)', async () => {
     const clean = verifyCli(auditFile);
     const lineCount = readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).length;
-    expect(clean.out).toContain(`OK ${lineCount} lines`);
+    expect(clean.out).toContain(`OK 1 file, ${lineCount} lines`);
     expect(clean.status).toBe(0);
+    // Given the directory, it finds the log's files itself.
+    expect(verifyCli(dirname(auditFile)).out).toContain(`OK 1 file, ${lineCount} lines`);
 
     const copy = join(tmp, 'tampered.jsonl');
     const rows = readFileSync(auditFile, 'utf8').split('\n');
     rows[1] = rows[1]!.replace('BOATENG^ESI', 'BOATENG^KWAME');
     writeFileSync(copy, rows.join('\n'));
     const tampered = verifyCli(copy);
-    expect(tampered.out).toContain('line 2: hash mismatch');
+    expect(tampered.out).toContain(`${copy} line 2: hash mismatch`);
     expect(tampered.status).toBe(1);
+  });
+
+  it('audit:verify checks a rotated log directory across its files and names the older file that was changed', async () => {
+    const rotatedDir = join(tmp, 'rotated', 'audit');
+    let t = Date.parse('2026-03-01T08:00:00Z');
+    const rotating = new AuditLog({ filePath: join(rotatedDir, 'audit.jsonl'), clock: () => new Date((t += 1000)), log: createLogger('audit', memorySink()), rotateBytes: 1024 });
+    for (let i = 1; i <= 10; i++) {
+      await rotating.append({ actor: 'Dr Ama Mensah', source: 'renderer', action: 'study.view', patient: { id: `ROT-${i}`, name: `DOE^ROT${i}` }, outcome: 'success' });
+    }
+    const files = readdirSync(rotatedDir).sort();
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    const clean = verifyCli(rotatedDir);
+    expect(clean.out).toContain(`OK ${files.length} files, 10 lines`);
+    expect(clean.status).toBe(0);
+
+    const oldest = join(rotatedDir, files[0]!);
+    writeFileSync(oldest, readFileSync(oldest, 'utf8').replace('DOE^ROT2', 'DOE^OTHER'));
+    const tampered = verifyCli(rotatedDir);
+    expect(tampered.out).toContain(`${oldest} line 2: hash mismatch`);
+    expect(tampered.status).toBe(1);
+  });
+
+  it('holds back a scan of wrong tokens to one line per reason and counts the rest, written at the latest on close', async () => {
+    const linesBefore = readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).length;
+    for (let i = 0; i < 20; i++) {
+      expect((await fetch(`${host.origin}/api/sites.list`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+      expect((await fetch(`${host.origin}/?token=scan-${i}-${'y'.repeat(20)}`, { redirect: 'manual' })).status).toBe(401);
+    }
+    // 40 refusals, two reasons: a handful of lines at most (one per reason per 10 s; a window may end mid-scan).
+    const duringScan = readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).length;
+    expect(duringScan - linesBefore).toBeLessThanOrEqual(4);
+
+    await host.close();
+    const added = readFileSync(auditFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .slice(linesBefore)
+      .map((l) => JSON.parse(l) as AuditEvent);
+    expect(added.every((e) => e.action === 'login.failed')).toBe(true);
+    for (const reason of ['request without a valid launch token', 'wrong launch token in the URL']) {
+      const mine = added.filter((e) => e.reason?.startsWith(reason));
+      expect(mine.length).toBeLessThanOrEqual(2);
+      // Every refusal is accounted for: a line of its own, or counted in a summary line.
+      const accounted = mine.reduce((n, e) => n + (e.reason === reason ? 1 : Number(/\((\d+) more in the last 10 s\)$/.exec(e.reason ?? '')?.[1] ?? NaN)), 0);
+      expect(accounted).toBe(20);
+    }
+    const verified = verifyCli(dirname(auditFile));
+    expect(verified.out).toMatch(/^OK 1 file, \d+ lines/m);
+    expect(verified.status).toBe(0);
   });
 });

@@ -107,7 +107,9 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
           server.close(() => resolve());
           // Streaming gateway responses and keep-alive sockets would otherwise hold close() open.
           server.closeAllConnections();
-        }).then(() => {
+        }).then(async () => {
+          // Refusals still being counted are written before the process goes.
+          await services.audit.close().catch((err: unknown) => log.error('Could not flush the audit trail', err));
           log.info('Browser host closed');
           sink.close();
         })),
@@ -242,9 +244,12 @@ async function serveStatic(ctx: HandlerContext, _req: IncomingMessage, res: Serv
   await streamToResponse(createReadStream(file.path), res);
 }
 
-/** A 401 is a failed login at the browser host: it goes into the audit trail (never the token tried). */
+/**
+ * A 401 is a failed login at the browser host: it goes into the audit trail (never the token tried),
+ * throttled per reason so a local process scanning the port cannot flood it.
+ */
 function refuseToken(ctx: HandlerContext, res: ServerResponse, reason: string): void {
-  ctx.services.audit.recordSystem({ action: 'login.failed', outcome: 'failure', reason });
+  ctx.services.audit.recordSystemThrottled({ action: 'login.failed', outcome: 'failure', reason });
   unauthorized(res);
 }
 
