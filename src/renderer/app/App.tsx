@@ -35,6 +35,8 @@ import { CaseThreadPanel } from '../case-thread/CaseThreadPanel';
 import type { QualityBadges } from '../quality/quality-badges';
 import type { QualityService } from '../quality/study-quality';
 import { QualityPanel } from '../quality/QualityPanel';
+import type { LockController } from '../lock/lock-controller';
+import { SecurityPanel } from '../lock/SecurityPanel';
 
 /** Everything the UI needs, built once in main.tsx: components receive, never construct, their services. */
 export interface AppDeps {
@@ -67,6 +69,8 @@ export interface AppDeps {
   quality?: { service: QualityService; badges: QualityBadges };
   /** main's audit trail (issue 9): the header's "Audit" view, and what the app reports to it. */
   audit?: { store: AuditStore; report: (event: Omit<AuditRecordRequest, 'actor'>) => Promise<void> };
+  /** The lock (issue 9): the header's "Lock" button and "Security" panel (idle time, PIN). */
+  lock?: LockController;
 }
 
 export function App({ deps }: { deps: AppDeps }): JSX.Element {
@@ -75,6 +79,7 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
   const [open, setOpen] = useState<OpenRequest | undefined>(undefined);
   const [showSites, setShowSites] = useState(false);
   const [showAudit, setShowAudit] = useState(false);
+  const [showSecurity, setShowSecurity] = useState(false);
   const [showTransfers, setShowTransfers] = useState(false);
   const [showStorage, setShowStorage] = useState(false);
   const [showOutbox, setShowOutbox] = useState(false);
@@ -164,6 +169,16 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
           <button type="button" className="btn btn-small" data-testid="audit-button" aria-pressed={showAudit} onClick={() => setShowAudit((v) => !v)}>
             Audit
           </button>
+        )}
+        {deps.lock && (
+          <>
+            <button type="button" className="btn btn-small" data-testid="security-button" aria-pressed={showSecurity} onClick={() => setShowSecurity((v) => !v)}>
+              Security
+            </button>
+            <button type="button" className="btn btn-small" data-testid="lock-button" title="Lock the workstation: hides patient data until unlocked" onClick={() => void deps.lock!.lock('user')}>
+              Lock
+            </button>
+          </>
         )}
         {deps.connectivity && <ConnectivityIndicator store={deps.connectivity} />}
         {deps.prefetch && <PrefetchStatus scheduler={deps.prefetch.scheduler} pressed={showPrefetch} onToggle={() => setShowPrefetch((v) => !v)} />}
@@ -265,6 +280,8 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
             onOpen={setOpen}
             log={log}
           />
+        ) : showSecurity && deps.lock ? (
+          <SecurityPanel lock={deps.lock} onClose={() => setShowSecurity(false)} />
         ) : showAudit && deps.audit ? (
           <AuditView store={deps.audit.store} onClose={() => setShowAudit(false)} />
         ) : showSites ? (

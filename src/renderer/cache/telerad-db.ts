@@ -1,5 +1,8 @@
 import Dexie from 'dexie';
 import type { Table } from 'dexie';
+import type { RowSealer } from './sealing/row-sealer';
+import type { SealingPolicy } from './sealing/sealing-middleware';
+import { createSealingMiddleware } from './sealing/sealing-middleware';
 
 /**
  * The whole IndexedDB schema of the workstation, in one place, so every
@@ -386,7 +389,7 @@ export interface CaseNoteRecord {
 }
 
 /** Current schema version; bump it with a new `version(n)` block below, never edit an old one. */
-export const TELERAD_DB_VERSION = 6;
+export const TELERAD_DB_VERSION = 7;
 
 /** Index specs per version (Dexie syntax: primary key first, then indexes). Exported for the schema test. */
 export const TELERAD_DB_SCHEMA_V1 = {
@@ -436,6 +439,57 @@ export const TELERAD_DB_SCHEMA_V6 = {
   caseNotes: 'sopInstanceUID, studyInstanceUID, outboxJobId',
 } as const;
 
+/** v7 (encryption at rest): where sealing existing rows stands; new table only (rows are sealed after unlock). */
+export const TELERAD_DB_SCHEMA_V7 = {
+  ...TELERAD_DB_SCHEMA_V6,
+  sealing: 'id',
+} as const;
+
+/** Progress of sealing rows written before encryption (or under another key): done once per key. */
+export interface SealingStateRecord {
+  id: 'rows';
+  keyId: string;
+  sealedAt: number;
+  /** Rows rewritten sealed by that pass. */
+  rows: number;
+}
+
+/**
+ * Encryption at rest (issue 9): the tables holding patient or clinical content, the key that seals
+ * them, and what stays in clear beside their indexed fields (which always do: queries need them).
+ * Patient names, ids, dates of the study, descriptions, pixel bytes, measurements, report text,
+ * referral questions and notes are all sealed. Outbox jobs use the outbox key, which stays in memory
+ * while the app is locked so background sending goes on. Not sealed: site capabilities, prefetch
+ * marks, site preferences, cache settings, the sealing state (no clinical content).
+ */
+export const SEALING_POLICY: SealingPolicy = {
+  studies: { key: 'data', clear: ['complete', 'numInstances', 'storedBytes'] },
+  series: { key: 'data', clear: [] },
+  instances: { key: 'data', clear: ['size', 'storedAt', 'transferSyntaxUID'] },
+  instanceBytes: { key: 'data', clear: [] },
+  referrals: { key: 'data', clear: ['hasReport', 'moreInformationRequested', 'fetchedAt'] },
+  annotations: { key: 'data', clear: ['seriesInstanceUID', 'tool', 'createdAt', 'updatedAt', 'locked'] },
+  keyImages: { key: 'data', clear: ['seriesInstanceUID', 'createdAt'] },
+  reportDrafts: { key: 'data', clear: ['siteId', 'kind', 'predecessorReportId', 'createdAt', 'updatedAt'] },
+  reports: {
+    key: 'data',
+    clear: ['siteId', 'kind', 'predecessorReportId', 'signedAt', 'srSopInstanceUID', 'srSeriesInstanceUID', 'pdfSopInstanceUID', 'pdfSeriesInstanceUID'],
+  },
+  outboxJobs: { key: 'outbox', clear: ['siteId', 'kind', 'attempts', 'uncertain', 'createdAt', 'updatedAt', 'sentAt'] },
+  userProfile: { key: 'data', clear: [] },
+  referralCases: { key: 'data', clear: ['siteId', 'urgency', 'compress', 'createdAt', 'sentAt'] },
+  deidMappings: { key: 'data', clear: ['createdAt'] },
+  caseNotes: { key: 'data', clear: ['siteId', 'kind', 'createdAt'] },
+};
+
+export interface TeleradDBOptions {
+  /**
+   * Seals the SEALING_POLICY tables. The app always passes one (made from the vault's keys at unlock);
+   * `null` keeps rows in clear — fast unit tests of logic that does not depend on it.
+   */
+  sealer: RowSealer | null;
+}
+
 export class TeleradDB extends Dexie {
   studies!: Table<StudyRecord, string>;
   series!: Table<SeriesRecord, string>;
@@ -455,10 +509,18 @@ export class TeleradDB extends Dexie {
   referralCases!: Table<ReferralCaseRecord, string>;
   deidMappings!: Table<DeidMappingRecord, string>;
   caseNotes!: Table<CaseNoteRecord, string>;
+  sealing!: Table<SealingStateRecord, string>;
+  /** The sealer this database was opened with, if any. */
+  readonly sealer: RowSealer | null;
 
-  /** @param name database name; the app uses one fixed name, tests a unique one each. */
-  constructor(name: string) {
+  /**
+   * @param name database name; the app uses one fixed name, tests a unique one each.
+   * @param options the sealer (see TeleradDBOptions); none → rows in clear.
+   */
+  constructor(name: string, options: TeleradDBOptions = { sealer: null }) {
     super(name);
+    this.sealer = options.sealer;
+    if (options.sealer) this.use(createSealingMiddleware(SEALING_POLICY, options.sealer));
     this.version(1).stores(TELERAD_DB_SCHEMA_V1);
     // v2: new tables only, so no upgrade function: drafts and cached studies pass through as they are.
     this.version(2).stores(TELERAD_DB_SCHEMA_V2);
@@ -485,5 +547,8 @@ export class TeleradDB extends Dexie {
     this.version(5).stores(TELERAD_DB_SCHEMA_V5);
     // v6: new tables only: reports, drafts and outbox jobs pass through untouched.
     this.version(6).stores(TELERAD_DB_SCHEMA_V6);
+    // v7: a new table only; rows written before are sealed by sealExistingRows() after the first unlock,
+    // and read as they are until then, so no draft or cached case is unreadable at any moment.
+    this.version(7).stores(TELERAD_DB_SCHEMA_V7);
   }
 }

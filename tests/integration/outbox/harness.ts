@@ -27,6 +27,7 @@ import { loadCtStudy, startOrthanc } from '../../support/orthanc';
 import type { OrthancHandle } from '../../support/orthanc';
 import { orthancReceipts } from '../../support/orthanc-receipts';
 import type { OrthancReceipts } from '../../support/orthanc-receipts';
+import { testRowSealer } from '../../support/test-sealer';
 
 export const SITE_NAME = 'Hospital A';
 export const SITE_ID = 'hospital-a';
@@ -128,7 +129,7 @@ export function makeOutbox(
 
 let dbSeq = 0;
 export function freshDb(): TeleradDB {
-  return new TeleradDB(`outbox-int-${process.pid}-${++dbSeq}`);
+  return new TeleradDB(`outbox-int-${process.pid}-${++dbSeq}`, { sealer: testRowSealer() });
 }
 
 let pdfCache: Uint8Array | undefined;

@@ -18,6 +18,7 @@ import type { GeneratedReferralPacket } from '../../fixtures/referral-packet';
 import { loadCtStudy, startOrthanc } from '../../support/orthanc';
 import type { OrthancHandle } from '../../support/orthanc';
 import { stowInstances } from '../../support/stow';
+import { testRowSealer } from '../../support/test-sealer';
 
 // The referral reader as the renderer runs it — DicomWebApi on fetch, through
 // the browser host's gateway, into Dexie (fake-indexeddb under Node) — against
@@ -33,7 +34,7 @@ let xrayStudy: string;
 let ctStudy: string;
 let packet: GeneratedReferralPacket;
 const log = createLogger('test', memorySink());
-const db = new TeleradDB('referral-integration');
+const db = new TeleradDB('referral-integration', { sealer: testRowSealer() });
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'telerad-int-referral-'));

@@ -21,6 +21,7 @@ import { startFaultProxy } from '../../support/fault-proxy';
 import type { FaultProxy } from '../../support/fault-proxy';
 import { loadCtStudy, startOrthanc } from '../../support/orthanc';
 import type { LoadedCtStudy, OrthancHandle } from '../../support/orthanc';
+import { testRowSealer } from '../../support/test-sealer';
 
 export const SITE_NAME = 'Hospital A';
 
@@ -91,7 +92,7 @@ export async function startRetrievalHarness(opts: { studies: Array<{ slices: num
       numInstances: study.sopInstanceUIDs.length,
     }),
     renderer(deps = {}) {
-      const db = new TeleradDB(`telerad-int-${process.pid}-${dbCount++}-${Date.now()}`);
+      const db = new TeleradDB(`telerad-int-${process.pid}-${dbCount++}-${Date.now()}`, { sealer: testRowSealer() });
       dbs.push(db);
       const cache = new StudyCache(db);
       const transfers = createTransfersStore();

@@ -11,6 +11,7 @@ import type { DisplayedImages, MeasurementStore } from '../../../src/renderer/an
 import { annotationShortcuts } from '../../../src/renderer/annotations/annotation-shortcuts';
 import type { TextHandlers, ToolsRuntime } from '../../../src/renderer/viewer/tools-setup';
 import type { DisplayedInstance } from '../../../src/renderer/viewer/viewer-store';
+import { testRowSealer } from '../../support/test-sealer';
 
 // The store against a real (fake-indexeddb) database. cornerstone-tools is
 // replaced by what the store sees of it: events on each viewport element, a
@@ -66,7 +67,7 @@ interface Viewport {
 }
 
 function setup(name: string, spacing?: string): { db: TeleradDB; store: MeasurementStore; tools: FakeTools; open(study?: string): Viewport } {
-  const db = new TeleradDB(name);
+  const db = new TeleradDB(name, { sealer: testRowSealer() });
   dbs.push(db);
   const tools = fakeTools();
   const shownOn = new Map<EventTarget, Image>();

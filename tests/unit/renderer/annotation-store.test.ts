@@ -10,6 +10,7 @@ import { LOCAL_AUTHOR, createMeasurementStore } from '../../../src/renderer/anno
 import type { DisplayedImages } from '../../../src/renderer/annotations/measurement-store';
 import type { ToolsRuntime } from '../../../src/renderer/viewer/tools-setup';
 import type { DisplayedInstance } from '../../../src/renderer/viewer/viewer-store';
+import { testRowSealer } from '../../support/test-sealer';
 
 // The store against a real (fake-indexeddb) database; cornerstone-tools is
 // replaced by what the store sees of it: events on the element and a tool state.
@@ -53,7 +54,7 @@ function setup(name: string): {
   store: ReturnType<typeof createMeasurementStore>;
   tools: ReturnType<typeof fakeTools>;
 } {
-  const db = new TeleradDB(name);
+  const db = new TeleradDB(name, { sealer: testRowSealer() });
   dbs.push(db);
   const tools = fakeTools();
   let current: Image | undefined;

@@ -11,6 +11,7 @@ import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
 import { createTransfersStore } from '../../../src/renderer/transfers/transfers-store';
 import { TEST_SITE, instanceList, tinyPart10 } from './support/tiny-dicom';
+import { testRowSealer } from '../../support/test-sealer';
 
 // The quota path seen from where the user sees it: the transfer row and the error the viewer shows.
 
@@ -44,7 +45,7 @@ afterEach(async () => {
 
 describe('a retrieval into a full cache', () => {
   it('fails with the storage-full message on the transfer row and in the error the viewer shows', async () => {
-    const db = new TeleradDB(`telerad-budget-retrieval-${process.pid}-${Date.now()}`);
+    const db = new TeleradDB(`telerad-budget-retrieval-${process.pid}-${Date.now()}`, { sealer: testRowSealer() });
     dbs.push(db);
     const log = createLogger('t', memorySink());
     const budget = new CacheBudget({ db, log, isOpen: () => false, hasUnsentWork: () => false });

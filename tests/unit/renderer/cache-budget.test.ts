@@ -7,6 +7,7 @@ import { StudyCache } from '../../../src/renderer/cache/study-cache';
 import type { InstanceMeta } from '../../../src/renderer/cache/study-cache';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import { createLogger, memorySink } from '../../../src/shared/log';
+import { testRowSealer } from '../../support/test-sealer';
 
 function candidate(uid: string, over: Partial<EvictionCandidate> = {}): EvictionCandidate {
   return { studyInstanceUID: uid, storedBytes: 100, reported: false, pinned: false, open: false, unsentWork: false, ...over };
@@ -78,7 +79,7 @@ interface Fixture {
 }
 
 function setup(opts: { budgetBytes?: number; quota?: number } = {}): Fixture {
-  const db = new TeleradDB(`telerad-budget-${process.pid}-${Date.now()}-${counter++}`);
+  const db = new TeleradDB(`telerad-budget-${process.pid}-${Date.now()}-${counter++}`, { sealer: testRowSealer() });
   dbs.push(db);
   const open = new Set<string>();
   const clock = { t: 1000 };
@@ -284,7 +285,7 @@ describe('eviction and clear all', () => {
 
 describe('who may evict', () => {
   it('a write for a study the rule does not allow (background prefetch) is refused instead of evicting', async () => {
-    const db = new TeleradDB(`telerad-budget-${process.pid}-${Date.now()}-${counter++}`);
+    const db = new TeleradDB(`telerad-budget-${process.pid}-${Date.now()}-${counter++}`, { sealer: testRowSealer() });
     dbs.push(db);
     const open = new Set<string>();
     const evicted: string[] = [];

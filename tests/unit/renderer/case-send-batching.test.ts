@@ -12,6 +12,7 @@ import { OutboxPanel } from '../../../src/renderer/outbox/OutboxPanel';
 import type { OutboxState } from '../../../src/renderer/outbox/outbox-store';
 import { StowError } from '../../../src/renderer/outbox/stow-client';
 import { FakeClock, FakeNetwork, FakeSite, reportJob, until } from './outbox-support';
+import { testRowSealer } from '../../support/test-sealer';
 
 const log = createLogger('test', () => undefined);
 const running: Outbox[] = [];
@@ -35,7 +36,7 @@ function caseJob(now: number, n: number, size: number): OutboxJobRecord {
 }
 
 function setup() {
-  const db = new TeleradDB(`case-send-batching-${++dbSeq}-${Date.now()}`);
+  const db = new TeleradDB(`case-send-batching-${++dbSeq}-${Date.now()}`, { sealer: testRowSealer() });
   const clock = new FakeClock();
   const network = new FakeNetwork();
   const site = new FakeSite();

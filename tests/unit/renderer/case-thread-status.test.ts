@@ -11,6 +11,7 @@ import { buildCaseNote } from '../../../src/renderer/case-notes/case-note-dicom'
 import { createReferralLookup } from '../../../src/renderer/referral/referral-reader';
 import { deriveCaseStatus } from '../../../src/renderer/worklist/worklist-row';
 import { generateReferralNote, generateReportSr } from '../../fixtures/referral-packet';
+import { testRowSealer } from '../../support/test-sealer';
 
 const STUDY = { studyInstanceUID: '1.2.826.0.1.3680043.8.498.5150', patientName: 'DLAMINI^NOMSA', patientId: 'CASE-9' };
 const SITE: SiteSummary = { id: 'clinic', name: 'Clinic', url: 'http://pacs.invalid', authType: 'none', gatewayPath: '/sites/clinic/dicom-web' };
@@ -62,7 +63,7 @@ describe('case status from the thread', () => {
   it('does not take a consult note asking for more for a report, and flags the case for the referrer', async () => {
     const referral = generateReferralNote({ ...STUDY, priority: 'urgent', clinicalQuestion: 'Fracture?' });
     const question = await consult('more-info-needed', 1);
-    const lookup = createReferralLookup({ db: new TeleradDB(`status-${Math.random()}`), dicomweb: () => fakeSite([referral, question]), log });
+    const lookup = createReferralLookup({ db: new TeleradDB(`status-${Math.random()}`, { sealer: testRowSealer() }), dicomweb: () => fakeSite([referral, question]), log });
     const rec = await lookup(SITE, STUDY.studyInstanceUID);
     expect(rec).toMatchObject({ noteSopInstanceUID: referral.sopInstanceUID, hasReport: false, moreInformationRequested: true });
     expect(deriveCaseStatus(rec, undefined)).toBe('more-info');
@@ -83,7 +84,7 @@ describe('case status from the thread', () => {
       writtenAt: Date.now() - 60_000,
     });
     const report = generateReportSr(STUDY);
-    const rec = await createReferralLookup({ db: new TeleradDB(`status-${Math.random()}`), dicomweb: () => fakeSite([referral, earlyQuestion, report]), log })(SITE, STUDY.studyInstanceUID);
+    const rec = await createReferralLookup({ db: new TeleradDB(`status-${Math.random()}`, { sealer: testRowSealer() }), dicomweb: () => fakeSite([referral, earlyQuestion, report]), log })(SITE, STUDY.studyInstanceUID);
     expect(rec).toMatchObject({ hasReport: true });
     expect(rec?.moreInformationRequested).toBeUndefined();
     expect(deriveCaseStatus(rec, undefined)).toBe('reported');
@@ -92,7 +93,7 @@ describe('case status from the thread', () => {
   it('a final consult note is not a report either', async () => {
     const referral = generateReferralNote({ ...STUDY, clinicalQuestion: 'Fracture?' });
     const final = await consult('final', 2);
-    const rec = await createReferralLookup({ db: new TeleradDB(`status-${Math.random()}`), dicomweb: () => fakeSite([referral, final]), log })(SITE, STUDY.studyInstanceUID);
+    const rec = await createReferralLookup({ db: new TeleradDB(`status-${Math.random()}`, { sealer: testRowSealer() }), dicomweb: () => fakeSite([referral, final]), log })(SITE, STUDY.studyInstanceUID);
     expect(rec).toMatchObject({ hasReport: false });
     expect(rec?.moreInformationRequested).toBeUndefined();
     expect(deriveCaseStatus(rec, undefined)).toBe('awaiting-report');

@@ -22,6 +22,7 @@ import { createCaseThreadStore } from '../../../src/renderer/case-thread/thread-
 import type { CaseThreadState, CaseThreadStore } from '../../../src/renderer/case-thread/thread-store';
 import { generateReferralNote } from '../../fixtures/referral-packet';
 import { cameraJpeg } from '../../fixtures/case-import-attachments';
+import { testRowSealer } from '../../support/test-sealer';
 
 const STUDY = { studyInstanceUID: '1.2.826.0.1.3680043.8.498.4711', patientName: 'DLAMINI^NOMSA', patientId: 'CASE-8', studyDescription: 'HAND XR' };
 const SITE: SiteSummary = { id: 'clinic', name: 'Clinic', url: 'http://pacs.invalid', authType: 'none', gatewayPath: '/sites/clinic/dicom-web' };
@@ -82,7 +83,7 @@ interface Setup {
 
 /** A referrer's workstation with the referral packet cached (as the viewer leaves it) and a site holding the referral note. */
 async function setup(t0: number): Promise<Setup> {
-  const db = new TeleradDB(`thread-${Math.random()}`);
+  const db = new TeleradDB(`thread-${Math.random()}`, { sealer: testRowSealer() });
   dbs.push(db);
   const cache = new StudyCache(db, Date.now);
   const referral = generateReferralNote({ ...STUDY, priority: 'urgent', clinicalQuestion: 'Scaphoid fracture?' });

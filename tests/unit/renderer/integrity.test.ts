@@ -13,6 +13,7 @@ import { createViewerStore, integrityNote } from '../../../src/renderer/viewer/v
 import type { ViewerStore } from '../../../src/renderer/viewer/viewer-store';
 import type { ImagingRuntime } from '../../../src/renderer/viewer/cornerstone-setup';
 import { TEST_SITE, instanceList, studyFields, tinyPart10 } from './support/tiny-dicom';
+import { flipSealedByte, testRowSealer } from '../../support/test-sealer';
 
 const STUDY = '1.2.826.0.1.3680043.2.1125.9';
 const SERIES = `${STUDY}.1`;
@@ -43,20 +44,14 @@ function fakeApi(): DicomWebApi & { retrieved: string[] } {
 let dbs: TeleradDB[] = [];
 let n = 0;
 function setup(api: DicomWebApi): { db: TeleradDB; cache: StudyCache; retriever: StudyRetriever } {
-  const db = new TeleradDB(`telerad-integrity-${process.pid}-${n++}`);
+  const db = new TeleradDB(`telerad-integrity-${process.pid}-${n++}`, { sealer: testRowSealer() });
   dbs.push(db);
   const cache = new StudyCache(db);
   const retriever = new StudyRetriever({ cache, dicomweb: () => api, log: createLogger('t', memorySink()), concurrency: 2, earlyFirstImage: false });
   return { db, cache, retriever };
 }
 
-async function tamper(db: TeleradDB, sop: string): Promise<void> {
-  const entry = (await db.instanceBytes.get(sop))!;
-  const bytes = entry.bytes.slice(0);
-  const view = new Uint8Array(bytes);
-  view[view.length - 1] = view[view.length - 1]! ^ 0xff;
-  await db.instanceBytes.put({ sopInstanceUID: sop, bytes });
-}
+const tamper = (db: TeleradDB, sop: string): Promise<void> => flipSealedByte(db.name, 'instanceBytes', sop);
 
 afterEach(async () => {
   for (const db of dbs) {

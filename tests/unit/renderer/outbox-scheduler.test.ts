@@ -9,6 +9,7 @@ import { createOutboxRepo } from '../../../src/renderer/outbox/outbox-repo';
 import type { DeliveredJob } from '../../../src/renderer/outbox/outbox-store';
 import { StowError } from '../../../src/renderer/outbox/stow-client';
 import { FakeClock, FakeNetwork, FakeSite, reportJob, until } from './outbox-support';
+import { testRowSealer } from '../../support/test-sealer';
 
 const log = createLogger('test', () => undefined);
 let dbSeq = 0;
@@ -19,7 +20,7 @@ afterEach(() => {
 });
 
 function setup(opts: { random?: () => number } = {}) {
-  const db = new TeleradDB(`outbox-unit-${++dbSeq}-${Date.now()}`);
+  const db = new TeleradDB(`outbox-unit-${++dbSeq}-${Date.now()}`, { sealer: testRowSealer() });
   const clock = new FakeClock();
   const network = new FakeNetwork();
   const site = new FakeSite();

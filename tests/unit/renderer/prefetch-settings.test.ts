@@ -3,12 +3,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/shared/log';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import { createPrefetchSettings } from '../../../src/renderer/prefetch/prefetch-settings';
+import { testRowSealer } from '../../support/test-sealer';
 
 const log = createLogger('test', () => undefined);
 const dbs: TeleradDB[] = [];
 let n = 0;
 function freshDb(): TeleradDB {
-  const db = new TeleradDB(`prefetch-settings-${process.pid}-${n++}`);
+  const db = new TeleradDB(`prefetch-settings-${process.pid}-${n++}`, { sealer: testRowSealer() });
   dbs.push(db);
   return db;
 }

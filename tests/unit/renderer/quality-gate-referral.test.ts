@@ -19,6 +19,7 @@ import type { ReferralCases } from '../../../src/renderer/referral-cases/referra
 import { entriesFromDirectory } from '../../fixtures/case-import-entries';
 import { writeSeriesFiles } from '../../fixtures/quality-dicom';
 import type { SeriesFileOptions } from '../../fixtures/quality-dicom';
+import { testRowSealer } from '../../support/test-sealer';
 
 let dcmjs: DcmjsRuntime;
 beforeAll(async () => {
@@ -47,7 +48,7 @@ interface Setup {
 }
 
 function setup(): Setup {
-  const db = new TeleradDB(`quality-gate-referral-${Math.random()}`);
+  const db = new TeleradDB(`quality-gate-referral-${Math.random()}`, { sealer: testRowSealer() });
   dbs.push(db);
   const cache = new StudyCache(db, Date.now);
   const sink = memorySink();

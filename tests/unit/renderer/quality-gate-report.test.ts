@@ -20,6 +20,7 @@ import { createStudyReportObserver } from '../../../src/renderer/reports/report-
 import { studyContextFromPart10 } from '../../../src/renderer/reports/study-context';
 import { writeSeriesFiles } from '../../fixtures/quality-dicom';
 import type { SeriesFileOptions } from '../../fixtures/quality-dicom';
+import { testRowSealer } from '../../support/test-sealer';
 
 const dirs: string[] = [];
 let dbs: TeleradDB[] = [];
@@ -42,7 +43,7 @@ interface Setup {
 
 /** A cached series written with `o`, a profile, a repo and panel with the quality service, and a draft with an impression. */
 async function setup(o: SeriesFileOptions): Promise<Setup> {
-  const db = new TeleradDB(`quality-gate-report-${Math.random()}`);
+  const db = new TeleradDB(`quality-gate-report-${Math.random()}`, { sealer: testRowSealer() });
   dbs.push(db);
   const cache = new StudyCache(db, Date.now);
   const dir = mkdtempSync(path.join(tmpdir(), 'telerad-gate-report-'));

@@ -12,6 +12,7 @@ import { createQualityService } from '../../../src/renderer/quality/study-qualit
 import { badgeCandidates, badgeText, createQualityBadges } from '../../../src/renderer/quality/quality-badges';
 import { writeSeriesFiles } from '../../fixtures/quality-dicom';
 import type { SeriesFileOptions } from '../../fixtures/quality-dicom';
+import { testRowSealer } from '../../support/test-sealer';
 
 const log = createLogger('test', () => undefined);
 const dirs: string[] = [];
@@ -48,7 +49,7 @@ async function cacheSeries(o: SeriesFileOptions, cache?: StudyCache): Promise<Ca
   const { seriesInstanceUID, files } = writeSeriesFiles(dir, o);
   let store = cache;
   if (!store) {
-    const db = new TeleradDB(`telerad-quality-${process.pid}-${Date.now()}-${counter++}`);
+    const db = new TeleradDB(`telerad-quality-${process.pid}-${Date.now()}-${counter++}`, { sealer: testRowSealer() });
     dbs.push(db);
     store = new StudyCache(db);
   }

@@ -16,6 +16,7 @@ import { createMyReferralsStore } from '../../../src/renderer/referral-cases/ref
 import { cameraJpeg } from '../../fixtures/case-import-attachments';
 import { entryFromBytes } from '../../fixtures/case-import-entries';
 import { generateCtSeries } from '../../fixtures/ct-phantom';
+import { testRowSealer } from '../../support/test-sealer';
 
 let dcmjs: DcmjsRuntime;
 beforeAll(async () => {
@@ -38,7 +39,7 @@ interface Setup {
 }
 
 function setup(name = `referral-case-${Math.random()}`): Setup {
-  const db = new TeleradDB(name);
+  const db = new TeleradDB(name, { sealer: testRowSealer() });
   dbs.push(db);
   const cache = new StudyCache(db, Date.now);
   let wakes = 0;

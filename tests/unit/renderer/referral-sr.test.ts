@@ -17,6 +17,7 @@ import {
   labResultsPdf,
 } from '../../fixtures/referral-packet';
 import type { GeneratedObject } from '../../fixtures/referral-packet';
+import { testRowSealer } from '../../support/test-sealer';
 
 const STUDY = { studyInstanceUID: '1.2.826.0.1.3680043.2.1125.9', patientName: 'NDLOVU^SIPHO', patientId: 'REF-1' };
 const SITE: SiteSummary = { id: 'clinic-b', name: 'Clinic B', url: 'http://pacs.invalid', authType: 'none', gatewayPath: '/sites/clinic-b/dicom-web' };
@@ -103,7 +104,7 @@ describe('the referral lookup', () => {
   it('reports a study with only a report SR as reported, without a referral note', async () => {
     const calls: string[] = [];
     const report = { ...generateReportSr(STUDY), modality: 'SR' };
-    const lookup = createReferralLookup({ db: new TeleradDB(`ref-${Math.random()}`), dicomweb: () => fakeSite([report], calls), log });
+    const lookup = createReferralLookup({ db: new TeleradDB(`ref-${Math.random()}`, { sealer: testRowSealer() }), dicomweb: () => fakeSite([report], calls), log });
     const rec = await lookup(SITE, STUDY.studyInstanceUID);
     expect(rec).toMatchObject({ hasReport: true, attachments: [] });
     expect(rec?.noteSopInstanceUID).toBeUndefined();
@@ -115,7 +116,7 @@ describe('the referral lookup', () => {
     const note = { ...generateReferralNote({ ...STUDY, priority: 'routine', clinicalQuestion: 'Lesion?' }), modality: 'SR' };
     const report = { ...generateReportSr(STUDY), modality: 'SR' };
     const pdf = { ...generateEncapsulatedPdf(STUDY, await labResultsPdf('A', 'B', 'Labs'), 'Labs'), modality: 'DOC', title: 'Labs' };
-    const lookup = createReferralLookup({ db: new TeleradDB(`ref-${Math.random()}`), dicomweb: () => fakeSite([report, note, pdf], calls), log });
+    const lookup = createReferralLookup({ db: new TeleradDB(`ref-${Math.random()}`, { sealer: testRowSealer() }), dicomweb: () => fakeSite([report, note, pdf], calls), log });
     const rec = await lookup(SITE, STUDY.studyInstanceUID);
     expect(rec).toMatchObject({ noteSopInstanceUID: note.sopInstanceUID, priority: 'routine', clinicalQuestion: 'Lesion?', hasReport: true });
     expect(rec?.attachments).toEqual([
@@ -130,7 +131,7 @@ describe('the referral lookup', () => {
     const calls: string[] = [];
     const down = { value: false };
     const note = { ...generateReferralNote({ ...STUDY, priority: 'STAT', clinicalQuestion: 'Bleed?' }), modality: 'SR' };
-    const db = new TeleradDB(`ref-${Math.random()}`);
+    const db = new TeleradDB(`ref-${Math.random()}`, { sealer: testRowSealer() });
     await createReferralLookup({ db, dicomweb: () => fakeSite([note], calls, down), log })(SITE, STUDY.studyInstanceUID);
     down.value = true;
     // A new lookup (a restarted app) has only Dexie to go on.

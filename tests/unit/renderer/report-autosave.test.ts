@@ -9,6 +9,7 @@ import type { ReportPanelStore } from '../../../src/renderer/reports/report-pane
 import { createReportRepo } from '../../../src/renderer/reports/report-repo';
 import type { ReportRepo } from '../../../src/renderer/reports/report-repo';
 import { createStudyReportObserver } from '../../../src/renderer/reports/report-status';
+import { testRowSealer } from '../../support/test-sealer';
 
 let dbs: TeleradDB[] = [];
 afterEach(async () => {
@@ -24,7 +25,7 @@ const noBuild = (): never => {
 
 /** The panel over a real (fake-indexeddb) repo, with every saveDraft call recorded and optionally held back. */
 function setup(opts: { autosaveMs: number }): { db: TeleradDB; repo: ReportRepo; store: ReportPanelStore; saves: string[]; hold: { next?: Promise<void> } } {
-  const db = new TeleradDB(`report-autosave-${Math.random()}`);
+  const db = new TeleradDB(`report-autosave-${Math.random()}`, { sealer: testRowSealer() });
   dbs.push(db);
   const real = createReportRepo({
     db,

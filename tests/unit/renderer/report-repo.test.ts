@@ -12,6 +12,7 @@ import { SignRefusedError, createReportRepo, uuidToDicomUid } from '../../../src
 import type { ReportRepo } from '../../../src/renderer/reports/report-repo';
 import { defaultTemplateFor } from '../../../src/renderer/reports/report-templates';
 import { generateCtSeries } from '../../fixtures/ct-phantom';
+import { testRowSealer } from '../../support/test-sealer';
 
 let dbs: TeleradDB[] = [];
 afterEach(async () => {
@@ -22,7 +23,7 @@ afterEach(async () => {
 
 /** A database holding a small cached CT with one length measurement on slice 2, and a repo over it. */
 async function setup(): Promise<{ db: TeleradDB; repo: ReportRepo; studyUID: string; length: AnnotationRecord; wakes: () => number }> {
-  const db = new TeleradDB(`report-repo-${Math.random()}`);
+  const db = new TeleradDB(`report-repo-${Math.random()}`, { sealer: testRowSealer() });
   dbs.push(db);
   const cache = new StudyCache(db, Date.now);
   const ct = generateCtSeries({ patientName: 'DOE^JANE', patientId: 'P-7', slices: 3, rows: 64, columns: 64, studyDescription: 'CT CHEST' });

@@ -7,6 +7,7 @@ import type { OutboxJobRecord } from '../../../src/renderer/cache/telerad-db';
 import { hasUnsentReportWork, localStatusOf, localStatuses, startReportStatusSync } from '../../../src/renderer/reports/report-status';
 import { deriveCaseStatus } from '../../../src/renderer/worklist/worklist-row';
 import type { LocalCaseStatus } from '../../../src/renderer/worklist/worklist-row';
+import { testRowSealer } from '../../support/test-sealer';
 
 let dbs: TeleradDB[] = [];
 afterEach(async () => {
@@ -35,7 +36,7 @@ describe('case status from drafts and the outbox', () => {
   });
 
   it('the worklist follows job state changes written to Dexie by anyone', async () => {
-    const db = new TeleradDB(`report-status-${Math.random()}`);
+    const db = new TeleradDB(`report-status-${Math.random()}`, { sealer: testRowSealer() });
     dbs.push(db);
     const seen: (LocalCaseStatus | undefined)[] = [];
     const stop = startReportStatusSync({ db, setLocalStatus: (_site, _study, s) => seen.push(s), log: createLogger('t', memorySink()) });
@@ -63,7 +64,7 @@ describe('case status from drafts and the outbox', () => {
   });
 
   it('a case with a draft or an unsent job is kept from eviction; once sent it is not', async () => {
-    const db = new TeleradDB(`report-unsent-${Math.random()}`);
+    const db = new TeleradDB(`report-unsent-${Math.random()}`, { sealer: testRowSealer() });
     dbs.push(db);
     expect(await hasUnsentReportWork(db, 's1')).toBe(false);
     await db.reportDrafts.add({

@@ -7,6 +7,7 @@ import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import { createStorageStore, MB } from '../../../src/renderer/storage/storage-store';
 import type { StorageStore } from '../../../src/renderer/storage/storage-store';
 import { createLogger, memorySink } from '../../../src/shared/log';
+import { testRowSealer } from '../../support/test-sealer';
 
 let dbs: TeleradDB[] = [];
 let counter = 0;
@@ -21,7 +22,7 @@ afterEach(async () => {
 const KB = 1024;
 
 async function setup(): Promise<{ db: TeleradDB; cache: StudyCache; store: StorageStore; open: Set<string>; changes: { n: number } }> {
-  const db = new TeleradDB(`telerad-storage-${process.pid}-${Date.now()}-${counter++}`);
+  const db = new TeleradDB(`telerad-storage-${process.pid}-${Date.now()}-${counter++}`, { sealer: testRowSealer() });
   dbs.push(db);
   const open = new Set<string>();
   const changes = { n: 0 };

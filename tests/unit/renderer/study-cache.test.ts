@@ -4,14 +4,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CacheIntegrityError, StudyCache } from '../../../src/renderer/cache/study-cache';
 import type { InstanceMeta } from '../../../src/renderer/cache/study-cache';
 import { TELERAD_DB_SCHEMA_V1, TELERAD_DB_VERSION, TeleradDB } from '../../../src/renderer/cache/telerad-db';
+import { flipSealedByte, testRowSealer } from '../../support/test-sealer';
 
 const STUDY = '1.2.826.0.1.3680043.2.1125.1';
 const SERIES = `${STUDY}.1`;
 let dbs: TeleradDB[] = [];
 let counter = 0;
 
-function openCache(): { db: TeleradDB; cache: StudyCache } {
-  const db = new TeleradDB(`telerad-test-${process.pid}-${Date.now()}-${counter++}`);
+function openCache(options: { clear?: boolean } = {}): { db: TeleradDB; cache: StudyCache } {
+  const db = new TeleradDB(`telerad-test-${process.pid}-${Date.now()}-${counter++}`, { sealer: options.clear ? null : testRowSealer() });
   dbs.push(db);
   return { db, cache: new StudyCache(db) };
 }
@@ -57,11 +58,11 @@ describe('TeleradDB schema', () => {
   it('opens at the current version with metadata and pixel bytes in separate tables', async () => {
     const { db } = openCache();
     await db.open();
-    expect(TELERAD_DB_VERSION).toBe(6);
+    expect(TELERAD_DB_VERSION).toBe(7);
     expect(db.verno).toBe(TELERAD_DB_VERSION);
     expect(db.tables.map((t) => t.name).sort()).toEqual([
       'annotations', 'cacheSettings', 'caseNotes', 'deidMappings', 'instanceBytes', 'instances', 'keyImages', 'outboxJobs', 'prefetchMarks', 'referralCases', 'referrals', 'reportDrafts', 'reports',
-      'series', 'siteCapabilities', 'sitePreferences', 'studies', 'userProfile',
+      'sealing', 'series', 'siteCapabilities', 'sitePreferences', 'studies', 'userProfile',
     ]);
     expect(db.instances.schema.primKey.name).toBe('sopInstanceUID');
     expect(db.instances.schema.indexes.map((i) => i.name).sort()).toEqual(['seriesInstanceUID', 'studyInstanceUID']);
@@ -93,8 +94,8 @@ describe('StudyCache', () => {
     expect(await cache.readInstanceBytes('1.2.3')).toBeUndefined();
   });
 
-  it('detects a tampered byte on read, drops the entry and reopens the study', async () => {
-    const { db, cache } = openCache();
+  it('detects a tampered byte on read by its hash (rows in clear), drops the entry and reopens the study', async () => {
+    const { db, cache } = openCache({ clear: true });
     await addStudy(cache, 1);
     await cache.putInstance(meta(1), bytes(1));
     expect(await cache.markComplete(STUDY)).toBe(true);
@@ -108,6 +109,22 @@ describe('StudyCache', () => {
     await expect(cache.readInstanceBytes(sop)).rejects.toBeInstanceOf(CacheIntegrityError);
     expect(await cache.hasInstance(sop)).toBe(false);
     expect(await db.instances.get(sop)).toBeUndefined();
+    expect(await db.instanceBytes.get(sop)).toBeUndefined();
+    expect((await cache.getStudy(STUDY))?.complete).toBe(false);
+  });
+
+  it('detects a changed byte of sealed bytes by their authentication tag, drops the entry and reopens the study', async () => {
+    const { db, cache } = openCache();
+    await addStudy(cache, 1);
+    await cache.putInstance(meta(1), bytes(1));
+    expect(await cache.markComplete(STUDY)).toBe(true);
+    const sop = meta(1).sopInstanceUID;
+    expect(new Uint8Array((await cache.readInstanceBytes(sop))!)).toEqual(new Uint8Array(bytes(1)));
+
+    await flipSealedByte(db.name, 'instanceBytes', sop);
+
+    await expect(cache.readInstanceBytes(sop)).rejects.toBeInstanceOf(CacheIntegrityError);
+    expect(await cache.hasInstance(sop)).toBe(false);
     expect(await db.instanceBytes.get(sop)).toBeUndefined();
     expect((await cache.getStudy(STUDY))?.complete).toBe(false);
   });

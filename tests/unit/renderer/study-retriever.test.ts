@@ -13,6 +13,7 @@ import { sortStack } from '../../../src/renderer/viewer/stack-order';
 import { HttpStatusError } from '../../../src/renderer/dicomweb/site-error';
 import { createTransfersStore } from '../../../src/renderer/transfers/transfers-store';
 import { TEST_SITE, instanceList, studyFields, tinyPart10 } from './support/tiny-dicom';
+import { testRowSealer } from '../../support/test-sealer';
 
 const STUDY = '1.2.826.0.1.3680043.2.1125.7';
 const SERIES = `${STUDY}.1`;
@@ -61,7 +62,7 @@ const FAST_RETRY = { baseDelayMs: 1, maxDelayMs: 5 };
 let dbs: TeleradDB[] = [];
 let n = 0;
 function setup(api: DicomWebApi): { cache: StudyCache; retriever: StudyRetriever } {
-  const db = new TeleradDB(`telerad-retriever-${process.pid}-${n++}`);
+  const db = new TeleradDB(`telerad-retriever-${process.pid}-${n++}`, { sealer: testRowSealer() });
   dbs.push(db);
   const cache = new StudyCache(db);
   return { cache, retriever: new StudyRetriever({ cache, dicomweb: () => api, log: createLogger('t', memorySink()), concurrency: 2, retry: FAST_RETRY, earlyFirstImage: false }) };
@@ -162,7 +163,7 @@ const fileFor = (call: Call, ts = call.transferSyntax === '*' ? EXPLICIT_LE : ca
 const transcoding = (call: Call): ArrayBuffer => fileFor(call);
 
 function setupWith(api: DicomWebApi, extra: Partial<ConstructorParameters<typeof StudyRetriever>[0]> = {}): { cache: StudyCache; retriever: StudyRetriever; db: TeleradDB } {
-  const db = new TeleradDB(`telerad-retriever-${process.pid}-${n++}`);
+  const db = new TeleradDB(`telerad-retriever-${process.pid}-${n++}`, { sealer: testRowSealer() });
   dbs.push(db);
   const cache = new StudyCache(db);
   return { db, cache, retriever: new StudyRetriever({ cache, dicomweb: () => api, log: createLogger('t', memorySink()), concurrency: 2, retry: FAST_RETRY, ...extra }) };

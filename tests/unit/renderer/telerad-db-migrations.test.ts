@@ -1,7 +1,8 @@
 import 'fake-indexeddb/auto';
 import Dexie from 'dexie';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TELERAD_DB_SCHEMA_V1, TELERAD_DB_SCHEMA_V2, TELERAD_DB_SCHEMA_V3, TELERAD_DB_SCHEMA_V4, TELERAD_DB_SCHEMA_V5, TELERAD_DB_VERSION, TeleradDB } from '../../../src/renderer/cache/telerad-db';
+import { TELERAD_DB_SCHEMA_V6, TELERAD_DB_SCHEMA_V1, TELERAD_DB_SCHEMA_V2, TELERAD_DB_SCHEMA_V3, TELERAD_DB_SCHEMA_V4, TELERAD_DB_SCHEMA_V5, TELERAD_DB_VERSION, TeleradDB } from '../../../src/renderer/cache/telerad-db';
+import { testRowSealer } from '../../support/test-sealer';
 
 // One test per migration: a database written by the previous schema version
 // opens under the current one with every row intact.
@@ -33,7 +34,7 @@ describe('TeleradDB migrations', () => {
     await v1.table('instanceBytes').put({ sopInstanceUID: '1.2.3.1', bytes: new Uint8Array([1, 2, 3]).buffer });
     v1.close();
 
-    const db = new TeleradDB(name);
+    const db = new TeleradDB(name, { sealer: testRowSealer() });
     await db.open();
     expect(db.verno).toBeGreaterThanOrEqual(2);
     expect((await db.studies.get('1.2.3'))?.complete).toBe(true);
@@ -64,7 +65,7 @@ describe('TeleradDB migrations', () => {
     await v2.table('referrals').put({ studyInstanceUID: '1.1', siteId: 'a', priority: 'STAT', attachments: [], hasReport: false, fetchedAt: 1 });
     v2.close();
 
-    const db = new TeleradDB(name);
+    const db = new TeleradDB(name, { sealer: testRowSealer() });
     await db.open();
     expect(db.verno).toBeGreaterThanOrEqual(3);
     const s1 = await db.studies.get('1.1');
@@ -93,7 +94,7 @@ describe('TeleradDB migrations', () => {
     await v3.table('cacheSettings').put({ key: 'budgetBytes', value: 7e9 });
     v3.close();
 
-    const db = new TeleradDB(name);
+    const db = new TeleradDB(name, { sealer: testRowSealer() });
     await db.open();
     expect(db.verno).toBe(TELERAD_DB_VERSION);
     expect(await db.studies.get('1.1')).toMatchObject({ pinned: true, lastAccessedAt: 200, storedBytes: 10 });
@@ -125,7 +126,7 @@ describe('TeleradDB migrations', () => {
     await v4.table('instanceBytes').put({ sopInstanceUID: '1.1.1', bytes: new Uint8Array(12).buffer });
     v4.close();
 
-    const db = new TeleradDB(name);
+    const db = new TeleradDB(name, { sealer: testRowSealer() });
     await db.open();
     expect(db.verno).toBe(TELERAD_DB_VERSION);
     expect(await db.annotations.get('u1')).toMatchObject({ tool: 'Length', data: { handles: { end: { x: 3, y: 4 } } }, updatedAt: 2 });
@@ -162,7 +163,7 @@ describe('TeleradDB migrations', () => {
     await v5.table('userProfile').put({ id: 'me', name: 'Dr A', credentials: 'MD' });
     v5.close();
 
-    const db = new TeleradDB(name);
+    const db = new TeleradDB(name, { sealer: testRowSealer() });
     await db.open();
     expect(db.verno).toBe(TELERAD_DB_VERSION);
     expect((await db.reportDrafts.get('d1'))?.content.sections).toEqual({ findings: 'No acute finding.' });
@@ -173,6 +174,27 @@ describe('TeleradDB migrations', () => {
     expect(await db.referralCases.count()).toBe(0);
     expect(await db.deidMappings.count()).toBe(0);
     expect(await db.caseNotes.count()).toBe(0);
+    db.close();
+  });
+
+  it('v6 → v7 keeps a referral case, its notes and a report draft readable in clear until the sealing pass, and adds the sealing state', async () => {
+    const name = `migrate-v6-v7-${Math.random()}`;
+    names.push(name);
+    const v6 = new Dexie(name);
+    v6.version(6).stores(TELERAD_DB_SCHEMA_V6);
+    const content = { templateId: 'xr', sections: { impression: 'Healing fracture.' }, priority: 'routine', measurementIds: [], keyImageSopInstanceUIDs: [] };
+    await v6.table('reportDrafts').put({ id: 'd1', studyInstanceUID: '1.1', siteId: 'a', kind: 'report', content, createdAt: 1, updatedAt: 2 });
+    await v6.table('referralCases').put({ id: 'c1', localStudyInstanceUID: '2.2', patient: { name: 'DOE^JOHN', id: 'P9' }, clinicalQuestion: 'Fracture?', state: 'draft', updatedAt: 3 });
+    await v6.table('caseNotes').put({ sopInstanceUID: '3.3', studyInstanceUID: '2.2', siteId: 'a', kind: 'referral', outboxJobId: 'j', author: 'Dr B', createdAt: 4 });
+    v6.close();
+
+    const db = new TeleradDB(name, { sealer: testRowSealer() });
+    await db.open();
+    expect(db.verno).toBe(7);
+    expect((await db.reportDrafts.get('d1'))?.content.sections).toEqual({ impression: 'Healing fracture.' });
+    expect(await db.referralCases.get('c1')).toMatchObject({ clinicalQuestion: 'Fracture?', patient: { name: 'DOE^JOHN' } });
+    expect((await db.caseNotes.get('3.3'))?.author).toBe('Dr B');
+    expect(await db.sealing.get('rows')).toBeUndefined();
     db.close();
   });
 });

@@ -12,6 +12,7 @@ import type { Ticker, ViewerStore } from '../../../src/renderer/viewer/viewer-st
 import type { ImagingRuntime } from '../../../src/renderer/viewer/cornerstone-setup';
 import { createStackPreloader } from '../../../src/renderer/viewer/stack-preloader';
 import { TEST_SITE, studyFields, tinyPart10 } from './support/tiny-dicom';
+import { testRowSealer } from '../../support/test-sealer';
 
 // The viewer's stores on a real cache (fake-indexeddb) and retriever, with a
 // narrow Cornerstone double that "decodes" a file by finding its SOP UID in
@@ -140,7 +141,7 @@ afterEach(async () => {
 const elements = [{ id: 'el-1' }, { id: 'el-2' }, { id: 'el-3' }, { id: 'el-4' }] as unknown as HTMLElement[];
 
 async function openViewer(opts: { layout?: '1x1' | '1x2' | '2x2'; preload?: boolean } = {}): Promise<{ viewer: ViewerStore; imaging: ReturnType<typeof fakeImaging>; ticker: ReturnType<typeof manualTicker>; close: () => void; detach: (() => void)[] }> {
-  const db = new TeleradDB(`telerad-viewports-${process.pid}-${n++}`);
+  const db = new TeleradDB(`telerad-viewports-${process.pid}-${n++}`, { sealer: testRowSealer() });
   dbs.push(db);
   const cache = new StudyCache(db);
   const retriever = new StudyRetriever({ cache, dicomweb: () => fakeApi(), log: createLogger('t', memorySink()), concurrency: 2, earlyFirstImage: false });
@@ -165,7 +166,7 @@ async function openViewer(opts: { layout?: '1x1' | '1x2' | '2x2'; preload?: bool
 
 describe('layout and the active viewport', () => {
   it('starts 1 × 1 with viewport 1 active; a smaller layout moves the active viewport back into view', () => {
-    const db = new TeleradDB(`telerad-viewports-${process.pid}-${n++}`);
+    const db = new TeleradDB(`telerad-viewports-${process.pid}-${n++}`, { sealer: testRowSealer() });
     dbs.push(db);
     const cache = new StudyCache(db);
     const retriever = new StudyRetriever({ cache, dicomweb: () => fakeApi(), log: createLogger('t', memorySink()), concurrency: 2 });

@@ -9,6 +9,7 @@ import { classifySiteError } from '../../../src/renderer/dicomweb/site-error';
 import { createStoredInstanceCounts } from '../../../src/renderer/worklist/cached-sizes';
 import { EMPTY_FILTER, filterRows } from '../../../src/renderer/worklist/worklist-filter';
 import { createWorklistStore, selectWorklistRows } from '../../../src/renderer/worklist/worklist-store';
+import { testRowSealer } from '../../support/test-sealer';
 
 // The worklist's "available offline" column: a complete case says so, a
 // partly cached one says how much of it is stored, and the filter keeps only
@@ -35,7 +36,7 @@ afterEach(async () => {
 
 describe('offline share in the worklist', () => {
   it('shows a complete case as available offline and a partial one by its stored share; the filter keeps only complete ones', async () => {
-    db = new TeleradDB(`telerad-worklist-offline-${process.pid}`);
+    db = new TeleradDB(`telerad-worklist-offline-${process.pid}`, { sealer: testRowSealer() });
     const cache = new StudyCache(db);
     for (const s of [study('1.2.full', 2, true), study('1.2.part', 25, false), study('1.2.none', 10, false)]) await db.studies.put(s);
     const put = (sop: string, studyUID: string): Promise<unknown> =>
