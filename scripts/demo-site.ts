@@ -56,7 +56,7 @@ writeFileSync(
   { mode: 0o600 },
 );
 const port = arg('--port') ?? '0';
-const host = await startWebHostProcess(['--data-dir', arg('--data-dir') ?? path.join(tmp, 'app-data'), '--sites', sitesFile, '--port', port]);
+const host = await startWebHostProcess(['--data-dir', arg('--data-dir') ?? path.join(tmp, 'app-data'), '--sites', sitesFile, '--port', port], { locked: true });
 rmSync(sitesFile); // the host has moved the password into its secrets store
 
 console.log(host.url);

@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { expect, test } from '@playwright/test';
 import { probeViewportCanvas } from './support/canvas';
+import { passLockScreen } from './support/unlock';
 
 // `npm run demo` is the first thing a newcomer runs: it must bring up the app
 // on its own demo site, and the demo CT must open and paint.
@@ -40,6 +41,7 @@ test.afterAll(async () => {
 test('the demo lists its CT and chest X-ray and opens the CT', async ({ page }) => {
   test.setTimeout(180_000);
   await page.goto(url);
+  await passLockScreen(page);
   const rows = page.locator('[data-testid="worklist-row"]');
   await expect(rows.filter({ hasText: 'DEMO-001' })).toBeVisible();
   await expect(rows.filter({ hasText: 'DEMO-002' })).toBeVisible();
@@ -56,6 +58,7 @@ test('the demo lists its CT and chest X-ray and opens the CT', async ({ page }) 
 test('the demo chest X-ray opens and paints', async ({ page }) => {
   test.setTimeout(180_000);
   await page.goto(url);
+  await passLockScreen(page);
   await page.locator('[data-testid="worklist-row"]', { hasText: 'DEMO-002' }).locator('[data-testid="open-study"]').click();
   const viewport = page.locator('[data-testid="viewport"]');
   await expect(viewport).toHaveAttribute('data-state', 'ready', { timeout: 90_000 });
@@ -73,6 +76,7 @@ test('the demo hands the rural side a CD and a photo that New referral imports',
   expect(cdDir, `the demo printed no CD folder:\n${output}`).toBeTruthy();
   expect(photo).toBeTruthy();
   await page.goto(url);
+  await passLockScreen(page);
   await page.getByTestId('new-referral-button').click();
   await page.getByTestId('referral-import-folder').setInputFiles(cdDir!);
   // 20 CT slices and the X-ray, found through the CD's DICOMDIR.

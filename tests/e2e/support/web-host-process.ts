@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
+import { unlockHost } from './unlock';
 
 export interface WebHostProcess {
   /** The URL the host printed, token included. */
@@ -16,8 +17,10 @@ export interface WebHostProcess {
 /**
  * Runs the built browser host exactly as `npm run start:web` does
  * (node dist/main/web-host.mjs …) and reads its first line of stdout.
+ * Then unlocks it with E2E_PASSPHRASE (first start: sets it), as a user at the lock screen would,
+ * unless `locked` is asked for (the tests of the lock screen itself).
  */
-export async function startWebHostProcess(args: string[]): Promise<WebHostProcess> {
+export async function startWebHostProcess(args: string[], options: { locked?: boolean } = {}): Promise<WebHostProcess> {
   const entry = path.resolve('dist/main/web-host.mjs');
   const withPort = args.includes('--port') ? args : ['--port', '0', ...args];
   const child: ChildProcess = spawn(process.execPath, [entry, ...withPort], {
@@ -46,6 +49,7 @@ export async function startWebHostProcess(args: string[]): Promise<WebHostProces
   });
   const url = new URL(firstLine);
   const token = url.searchParams.get('token') ?? '';
+  if (!options.locked) await unlockHost({ origin: url.origin, token });
   return {
     url: firstLine,
     origin: url.origin,
