@@ -173,21 +173,34 @@ test('a referral of a lossy, uncalibrated series with a missing slice is stopped
   const job = page.getByTestId('outbox-job').filter({ hasText: 'Referral — QUALITY^GATE' });
   await expect(job).toHaveCount(1);
   const jobId = (await job.getAttribute('data-job-id'))!;
-  const override = await page.evaluate(
+  // On disk the job keeps the override sealed (encryption at rest): present, but not readable in clear.
+  const stored = await page.evaluate(
     (id) =>
-      new Promise<unknown>((resolve, reject) => {
+      new Promise<Record<string, unknown> | undefined>((resolve, reject) => {
         const open = indexedDB.open('telerad');
         open.onerror = () => reject(open.error);
         open.onsuccess = () => {
           const get = open.result.transaction('outboxJobs').objectStore('outboxJobs').get(id);
           get.onerror = () => reject(get.error);
           get.onsuccess = () => {
-            resolve((get.result as { qualityOverride?: unknown } | undefined)?.qualityOverride);
+            resolve(get.result as Record<string, unknown> | undefined);
             open.result.close();
           };
         };
       }),
     jobId,
   );
-  expect(override).toMatchObject({ reason, by: 'Dr Nomsa Dube', findings: ['blocker: Missing slices'] });
+  expect(stored).toHaveProperty('$sealed');
+  expect(stored).not.toHaveProperty('qualityOverride');
+  expect(JSON.stringify(stored)).not.toContain(reason);
+  // The reason, who gave it and what it overrode are in main's audit trail with the case.
+  const res = await fetch(`${host.origin}/api/audit.query`, {
+    method: 'POST',
+    headers: { 'x-telerad-token': host.token, 'content-type': 'application/json' },
+    body: JSON.stringify({ action: 'export' }),
+  });
+  const answer = (await res.json()) as { ok: boolean; value: { events: { actor: string; reason?: string }[] } };
+  expect(answer.ok).toBe(true);
+  const override = answer.value.events.find((e) => (e.reason ?? '').includes(reason));
+  expect(override?.reason).toContain('Missing slices');
 });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheIntegrityError } from '../../../src/renderer/cache/study-cache';
 import { startRetrievalHarness } from '../retrieval/harness';
 import type { Renderer, RetrievalHarness } from '../retrieval/harness';
+import { flipSealedByte } from '../../support/test-sealer';
 
 // A stored image whose bytes were damaged on disk: the read refuses it, the
 // study stops being complete, and opening the study again fetches exactly
@@ -27,11 +28,9 @@ describe('a corrupt cached instance', () => {
     const original = (await r.cache.readInstanceBytes(victim))!;
     expect(h.proxy.requestsFor(victim)).toBe(1);
 
-    // Flip one pixel byte in the stored copy, as disk corruption would.
-    const damaged = original.slice(0);
-    const view = new Uint8Array(damaged);
-    view[view.length - 10] = view[view.length - 10]! ^ 0xff;
-    await r.db.instanceBytes.put({ sopInstanceUID: victim, bytes: damaged });
+    expect(original.byteLength).toBeGreaterThan(0);
+    // Flip one byte of the stored (sealed) copy, as disk corruption would.
+    await flipSealedByte(r.db.name, 'instanceBytes', victim);
 
     await expect(r.cache.readInstanceBytes(victim)).rejects.toBeInstanceOf(CacheIntegrityError);
     expect(await r.cache.hasInstance(victim)).toBe(false);
