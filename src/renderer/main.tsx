@@ -45,6 +45,7 @@ import { createTransfersStore } from './transfers/transfers-store';
 import pdfWorkerUrl from 'pdfjs-dist/build/pdf.worker.min.mjs?url';
 import { createDeliveryNotices } from './outbox/delivery-notices';
 import { createOutbox } from './outbox/outbox-scheduler';
+import type { Outbox } from './outbox/outbox-scheduler';
 import { createReferralCaseUi } from './referral-cases/referral-case-wiring';
 import { LOCAL_SITE_ID } from './referral-cases/referral-case-repo';
 import { createAuditReporter, createAuditStore, failedDeliveryAuditRecord, retrievalAuditRecord } from './audit/audit-store';
@@ -66,6 +67,19 @@ import './app/theme.css';
  */
 const client = createAppServiceClient(window.telerad, window.fetch.bind(window));
 const log = createLogger('renderer', createRendererLogSink(client));
+/** The outbox over this page's database, sending through the gateway (the same in the unlocked app and behind the lock). */
+function createBrowserOutbox(db: TeleradDB, siteName: (siteId: string) => string | undefined): Outbox {
+  return createOutbox({
+    db,
+    transport: createSiteTransport({ fetchImpl: window.fetch.bind(window), siteBaseUrl: (id) => window.location.origin + gatewayPathForSite(id) }),
+    clock: { now: Date.now, setTimeout: (fn, ms) => window.setTimeout(fn, ms), clearTimeout: (h) => window.clearTimeout(h as number) },
+    random: Math.random,
+    log: log.child('outbox'),
+    network: browserNetworkStatus(window, navigator),
+    siteName,
+  });
+}
+
 /** The unlocked app: every service, over a database that seals what it stores with the vault's keys. */
 function startApp(sealer: RowSealer, vaultStatus: VaultStatus, root: Root): void {
   const db = new TeleradDB('telerad', { sealer });
@@ -217,15 +231,7 @@ function startApp(sealer: RowSealer, vaultStatus: VaultStatus, root: Root): void
   const pdfRuntime = createPdfRuntime(pdfWorkerUrl, log.child('pdf'));
 
   // Outbox (issue 6; issue 7's referrals too): durable jobs delivered by STOW-RS through the gateway, exactly once.
-  const outbox = createOutbox({
-    db,
-    transport: createSiteTransport({ fetchImpl: window.fetch.bind(window), siteBaseUrl: (id) => window.location.origin + gatewayPathForSite(id) }),
-    clock: { now: Date.now, setTimeout: (fn, ms) => window.setTimeout(fn, ms), clearTimeout: (h) => window.clearTimeout(h as number) },
-    random: Math.random,
-    log: log.child('outbox'),
-    network: browserNetworkStatus(window, navigator),
-    siteName: (id) => worklist.getState().sites.find((s) => s.site.id === id)?.site.name,
-  });
+  const outbox = createBrowserOutbox(db, (id) => worklist.getState().sites.find((s) => s.site.id === id)?.site.name);
   void outbox.start();
   // A site the worklist finds reachable again: jobs backing off from it go now rather than at their next try.
   let unreachableBefore = new Set(connectivity.getState().unreachableSiteIds);
@@ -383,15 +389,7 @@ async function startLocked(status: VaultStatus, root: Root): Promise<void> {
       const db = new TeleradDB('telerad', { sealer });
       const siteNames = new Map<string, string>();
       void client.sites.list({}).then((list) => list.forEach((s) => siteNames.set(s.id, s.name)), () => undefined);
-      const outbox = createOutbox({
-        db,
-        transport: createSiteTransport({ fetchImpl: window.fetch.bind(window), siteBaseUrl: (id) => window.location.origin + gatewayPathForSite(id) }),
-        clock: { now: Date.now, setTimeout: (fn, ms) => window.setTimeout(fn, ms), clearTimeout: (h) => window.clearTimeout(h as number) },
-        random: Math.random,
-        log: log.child('outbox'),
-        network: browserNetworkStatus(window, navigator),
-        siteName: (id) => siteNames.get(id),
-      });
+      const outbox = createBrowserOutbox(db, (id) => siteNames.get(id));
       // The user profile is sealed with the data key: deliveries made while locked name the app as actor.
       const auditReport = createAuditReporter(client, () => 'background sending (workstation locked)', log.child('audit'));
       outbox.onDelivered((job) =>

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { _electron as electron, expect, test } from '@playwright/test';
+import { passLockScreen } from '../support/unlock';
 
 // The Electron binary is fetched from GitHub on first use; machines without
 // that access (this project's CI among them) have the `electron` package's
@@ -31,6 +32,9 @@ test.describe('Electron shell', () => {
     const app = await electron.launch({ executablePath: binary, args: ['.', '--data-dir', dataDir, '--no-sandbox'] });
     try {
       const page = await app.firstWindow();
+      // A new data dir: the app opens on its first-start passphrase screen; choose it as a user would.
+      await expect(page.getByTestId('lock-screen')).toBeVisible();
+      await passLockScreen(page);
       await expect(page.locator('header')).toContainText('Telerad');
       const exposed = await page.evaluate(() => ({
         require: typeof (window as unknown as { require?: unknown }).require,
