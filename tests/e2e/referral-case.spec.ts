@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
@@ -40,6 +40,16 @@ test.beforeAll(async () => {
     startWebHostProcess(['--data-dir', path.join(tmp, 'referrer'), '--sites', sitesFile]),
     startWebHostProcess(['--data-dir', path.join(tmp, 'specialist'), '--sites', sitesFile]),
   ]);
+});
+
+// A failure here has been seen once in CI and not reproduced (the compressed-size estimate did not
+// appear): print the referrer's log lines of the wizard and the estimate so the next run says why.
+// eslint-disable-next-line no-empty-pattern -- Playwright reads the fixtures a hook asks for from this pattern
+test.afterEach(async ({}, testInfo) => {
+  if (testInfo.status === testInfo.expectedStatus) return;
+  const logFile = path.join(tmp, 'referrer', 'logs', 'main.log');
+  const lines = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter((l) => /warn|error/i.test(l)) : [];
+  process.stderr.write(`referrer's warnings and errors (${logFile}):\n${lines.slice(-40).join('\n')}\n`);
 });
 
 test.afterAll(async () => {
