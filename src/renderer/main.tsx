@@ -272,7 +272,10 @@ function startApp(sealer: RowSealer, vaultStatus: VaultStatus, root: Root): void
     quality: { checkStudy: (uid) => quality.checkStudy(uid) },
   });
   // Leaving the page: write what is typed now rather than at the next debounce.
-  window.addEventListener('pagehide', () => void reports.panel.flush());
+  window.addEventListener('pagehide', () => {
+    void reports.panel.flush();
+    void caseThread.drafts.flush();
+  });
 
   // The conversation around a case (issue 7): notes from the site and written here, actions through the outbox.
   const caseThread = createCaseThread({
@@ -361,8 +364,10 @@ function startApp(sealer: RowSealer, vaultStatus: VaultStatus, root: Root): void
     clock: { now: Date.now, setInterval: (fn, ms) => window.setInterval(fn, ms), clearInterval: (h) => window.clearInterval(h as number) },
     log: log.child('lock'),
   });
-  // A lock writes what is typed in the report editor first, with the key still here.
+  // A lock writes what is typed (report editor, thread composer, referral wizard) first, with the key still here.
   lock.registerFlush(() => reports.panel.flush());
+  lock.registerFlush(() => caseThread.drafts.flush());
+  lock.registerFlush(() => referralCases.flushPendingSaves());
   lock.start(vaultStatus);
   // Rows cached before encryption at rest: sealed once, in the background (readable meanwhile).
   void sealExistingRows(db, { log: log.child('sealing'), now: Date.now }).catch((err: unknown) => log.error('Sealing the existing cache failed', err));

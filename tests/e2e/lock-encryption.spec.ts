@@ -19,6 +19,7 @@ const SLICES = 4;
 const PATIENT = 'LOCKE^JOHANNA';
 const PATIENT_ID = 'LOCK-4711';
 const FINDINGS = 'Spiculated nodule in the left upper lobe, suspicious.';
+const QUESTION = 'Is there an older chest film to compare the nodule with?';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let orthanc: OrthancHandle;
@@ -174,7 +175,12 @@ test('locking hides patient data at once, keeps the unsaved text, slows wrong pa
   await openStudy(page);
   const findings = panel(page).getByTestId('report-section-findings');
   await expect(findings).toHaveValue(FINDINGS);
-  // Typed and locked at once, before the 2 s autosave: the lock writes it first.
+  // A question to the referrer half written in the case thread, and the report typed: locked at once,
+  // before either's autosave — the lock writes both first.
+  const thread = page.getByTestId('case-thread');
+  if ((await thread.getByTestId('thread-refresh').count()) === 0) await thread.getByTestId('thread-toggle').click();
+  await thread.getByTestId('thread-ask').click();
+  await thread.getByTestId('thread-text-input').fill(QUESTION);
   await findings.fill(`${FINDINGS} Follow-up CT in 3 months.`);
   await page.getByTestId('lock-button').click();
   await expect(page.getByTestId('lock-screen')).toBeVisible();
@@ -195,6 +201,9 @@ test('locking hides patient data at once, keeps the unsaved text, slows wrong pa
   await expect(row(page)).toContainText('LOCKE', { timeout: 30_000 });
   await openStudy(page);
   await expect(panel(page).getByTestId('report-section-findings')).toHaveValue(`${FINDINGS} Follow-up CT in 3 months.`);
+  await expect(page.getByTestId('case-thread').getByTestId('thread-text-input')).toHaveValue(QUESTION);
+  await expect(page.getByTestId('case-thread').getByTestId('thread-restored')).toContainText('unsent text was kept');
+  await page.getByTestId('case-thread').getByRole('button', { name: 'Cancel' }).click();
 
   // The audit trail has the failed unlocks, the lock and the unlock.
   await page.getByTestId('close-viewer').click();

@@ -247,6 +247,7 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
                 studyInstanceUID={open.study.studyInstanceUID}
                 pdfRuntime={pdfRuntime}
                 onShowSeries={showThreadSeries}
+                drafts={deps.caseThread.drafts}
                 log={log}
               />
             )}

@@ -389,7 +389,7 @@ export interface CaseNoteRecord {
 }
 
 /** Current schema version; bump it with a new `version(n)` block below, never edit an old one. */
-export const TELERAD_DB_VERSION = 7;
+export const TELERAD_DB_VERSION = 8;
 
 /** Index specs per version (Dexie syntax: primary key first, then indexes). Exported for the schema test. */
 export const TELERAD_DB_SCHEMA_V1 = {
@@ -445,6 +445,20 @@ export const TELERAD_DB_SCHEMA_V7 = {
   sealing: 'id',
 } as const;
 
+/** v8: what is being typed in a case thread's composer (question, answer, outcome), kept until it is sent. */
+export const TELERAD_DB_SCHEMA_V8 = {
+  ...TELERAD_DB_SCHEMA_V7,
+  composeDrafts: 'studyInstanceUID, updatedAt',
+} as const;
+
+/** The unsent text of a case thread's composer: one per case (the panel has one form open at a time). */
+export interface ComposeDraftRecord {
+  studyInstanceUID: string;
+  form: 'ask' | 'answer' | 'outcome';
+  text: string;
+  updatedAt: number;
+}
+
 /** Progress of sealing rows written before encryption (or under another key): done once per key. */
 export interface SealingStateRecord {
   id: 'rows';
@@ -480,6 +494,7 @@ export const SEALING_POLICY: SealingPolicy = {
   referralCases: { key: 'data', clear: ['siteId', 'urgency', 'compress', 'createdAt', 'sentAt'] },
   deidMappings: { key: 'data', clear: ['createdAt'] },
   caseNotes: { key: 'data', clear: ['siteId', 'kind', 'createdAt'] },
+  composeDrafts: { key: 'data', clear: ['form'] },
 };
 
 export interface TeleradDBOptions {
@@ -510,6 +525,7 @@ export class TeleradDB extends Dexie {
   deidMappings!: Table<DeidMappingRecord, string>;
   caseNotes!: Table<CaseNoteRecord, string>;
   sealing!: Table<SealingStateRecord, string>;
+  composeDrafts!: Table<ComposeDraftRecord, string>;
   /** The sealer this database was opened with, if any. */
   readonly sealer: RowSealer | null;
 
@@ -550,5 +566,7 @@ export class TeleradDB extends Dexie {
     // v7: a new table only; rows written before are sealed by sealExistingRows() after the first unlock,
     // and read as they are until then, so no draft or cached case is unreadable at any moment.
     this.version(7).stores(TELERAD_DB_SCHEMA_V7);
+    // v8: a new table only (the case thread's unsent text); everything else passes through untouched.
+    this.version(8).stores(TELERAD_DB_SCHEMA_V8);
   }
 }

@@ -7,6 +7,7 @@ import type { PdfRuntime } from '../referral/pdf-runtime';
 import { PdfViewer } from '../referral/PdfViewer';
 import type { ThreadActions, NewAttachmentFile } from './thread-actions';
 import type { CaseThreadStore, ThreadAttachment, ThreadItem } from './thread-store';
+import type { ComposeDrafts } from './compose-drafts';
 import './case-thread.css';
 
 export interface CaseThreadPanelProps {
@@ -20,6 +21,8 @@ export interface CaseThreadPanelProps {
   loadPdf: (site: SiteSummary | undefined, studyInstanceUID: string, attachment: ThreadAttachment) => Promise<Uint8Array>;
   /** Shows a series of the open study in the viewer (a photo; cached before this is called, maybe after the viewer opened). */
   onShowSeries: (seriesInstanceUID: string) => void;
+  /** Keeps the composer's unsent text (survives a lock, a reload, a crash); absent in tests of the panel alone. */
+  drafts?: ComposeDrafts;
   log: Logger;
 }
 
@@ -75,11 +78,43 @@ export function CaseThreadPanel(props: CaseThreadPanelProps): JSX.Element {
   const lastQuestion = [...entries].reverse().find((e) => e.kind === 'consult' && e.status === 'more-info-needed');
   const waitingForReferrer = mine && state.status === 'more information requested';
 
+  const { drafts } = props;
+  // Text written here and not yet sent comes back with the case (after a lock, a reload or a crash).
+  const [restored, setRestored] = useState(false);
+  useEffect(() => {
+    let live = true;
+    setRestored(false);
+    void drafts?.load(studyInstanceUID).then(
+      (d) => {
+        if (!live || !d) return;
+        setForm(d.form);
+        setText(d.text);
+        setRestored(true);
+        setExpanded(true);
+      },
+      (err: unknown) => props.log.warn('Reading the unsent thread text failed', err),
+    );
+    return () => {
+      live = false;
+    };
+    // Once per case: the logger does not change what is read.
+  }, [drafts, studyInstanceUID]);
+  const type = (value: string): void => {
+    setText(value);
+    if (form) drafts?.save(studyInstanceUID, form, value);
+  };
+  const close = (): void => {
+    setForm(undefined);
+    setRestored(false);
+    void drafts?.discard(studyInstanceUID);
+  };
+
   const start = (f: Form): void => {
     setForm(f);
     setText('');
     setFiles([]);
     setMessage(undefined);
+    setRestored(false);
   };
 
   const submit = async (): Promise<void> => {
@@ -92,7 +127,7 @@ export function CaseThreadPanel(props: CaseThreadPanelProps): JSX.Element {
         const read: NewAttachmentFile[] = await Promise.all(files.map(async (f) => ({ name: f.name, type: f.type, bytes: new Uint8Array(await f.arrayBuffer()) })));
         await actions.answer(c, text, read, lastQuestion?.reference);
       } else if (form === 'outcome') await actions.postOutcome(c, text, entries[entries.length - 1]?.reference);
-      setForm(undefined);
+      close();
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       props.log.warn(`Thread action ${form ?? ''} refused: ${why}`);
@@ -201,8 +236,13 @@ export function CaseThreadPanel(props: CaseThreadPanelProps): JSX.Element {
         >
           <label>
             {form === 'ask' ? 'Your question to the referrer' : form === 'answer' ? 'Your answer' : 'What happened to the patient'}
-            <textarea data-testid="thread-text-input" rows={4} spellCheck value={text} onChange={(ev) => setText(ev.target.value)} />
+            <textarea data-testid="thread-text-input" rows={4} spellCheck value={text} onChange={(ev) => type(ev.target.value)} />
           </label>
+          {restored && (
+            <p className="case-thread-restored" role="status" data-testid="thread-restored">
+              Your unsent text was kept{form === 'answer' ? ' (attach the files again)' : ''}.
+            </p>
+          )}
           {form === 'answer' && (
             <label>
               Photos and PDFs
@@ -219,7 +259,7 @@ export function CaseThreadPanel(props: CaseThreadPanelProps): JSX.Element {
             <button type="submit" className="btn btn-primary btn-small" data-testid="thread-submit" disabled={busy}>
               {form === 'ask' ? 'Send question' : form === 'answer' ? 'Send answer' : 'Post outcome'}
             </button>
-            <button type="button" className="btn btn-small" onClick={() => setForm(undefined)} disabled={busy}>
+            <button type="button" className="btn btn-small" onClick={close} disabled={busy}>
               Cancel
             </button>
           </div>

@@ -12,6 +12,8 @@ import { studyContextFromPart10 } from '../reports/study-context';
 import { createThreadActions } from './thread-actions';
 import type { ThreadActions } from './thread-actions';
 import { createCaseThreadStore } from './thread-store';
+import { createComposeDrafts } from './compose-drafts';
+import type { ComposeDrafts } from './compose-drafts';
 import type { CaseThreadStore, ThreadAttachment } from './thread-store';
 
 export interface CaseThreadDeps {
@@ -29,6 +31,8 @@ export interface CaseThreadDeps {
 export interface CaseThread {
   store: CaseThreadStore;
   actions: ThreadActions;
+  /** The composer's unsent text, kept as it is typed. */
+  drafts: ComposeDrafts;
   loadPdf: (site: SiteSummary | undefined, studyInstanceUID: string, attachment: ThreadAttachment) => Promise<Uint8Array>;
 }
 
@@ -51,9 +55,17 @@ export function createCaseThread(deps: CaseThreadDeps): CaseThread {
     randomUUID: deps.randomUUID,
     log: log.child('actions'),
   });
+  const drafts = createComposeDrafts({
+    db,
+    now: deps.now,
+    setTimeout: (fn, ms) => setTimeout(fn, ms),
+    clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    log: log.child('drafts'),
+  });
   return {
     store,
     actions,
+    drafts,
     loadPdf: (site, studyUID, a) => deps.loadPdf(site, studyUID, { sopInstanceUID: a.sopInstanceUID, seriesInstanceUID: a.seriesInstanceUID, sopClassUID: a.sopClassUID, kind: 'pdf', title: 'Document' }),
   };
 }

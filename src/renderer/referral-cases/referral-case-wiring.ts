@@ -73,6 +73,8 @@ export interface ReferralCaseUi {
   defaultClinician: () => Promise<string | undefined>;
   /** The viewer request for a case: its study at the site once delivered, else a local study from the cache. */
   openRequest: (record: ReferralCaseRecord, localStudyInstanceUID?: string) => Promise<OpenRequest>;
+  /** Resolves once every draft field typed so far is written (a lock waits for this before it reloads). */
+  flushPendingSaves: () => Promise<void>;
 }
 
 /** The files as sent: JPEG-LS lossless where case-send can re-encode them, else as they are. */
@@ -87,7 +89,7 @@ async function compressFiles(files: SendFile[], compress: boolean, transcodeDeps
 
 export function createReferralCaseUi(deps: ReferralCaseWiringDeps): ReferralCaseUi {
   const { db, log } = deps;
-  const cases = createReferralCases({
+  const casesRaw = createReferralCases({
     db,
     cache: deps.cache,
     loadDcmjs: deps.loadDcmjs,
@@ -99,6 +101,28 @@ export function createReferralCaseUi(deps: ReferralCaseWiringDeps): ReferralCase
     ...(deps.audit ? { audit: deps.audit } : {}),
     ...(deps.transcodeDeps ? { prepareForSending: (files, options) => compressFiles(files, options.compress, deps.transcodeDeps!) } : {}),
   });
+  // The wizard writes each typed change as it happens, one after another; a lock must not reload the page
+  // while one is still on its way, so the saves under way are counted.
+  const inFlight = new Set<Promise<unknown>>();
+  const cases: ReferralCases = {
+    ...casesRaw,
+    saveFields(id, fields) {
+      const p = casesRaw.saveFields(id, fields);
+      inFlight.add(p);
+      p.then(
+        () => inFlight.delete(p),
+        () => inFlight.delete(p),
+      );
+      return p;
+    },
+  };
+  const flushPendingSaves = async (): Promise<void> => {
+    // A save queued behind the one under way starts as soon as it settles: look again until none is left.
+    while (inFlight.size > 0) {
+      await Promise.allSettled([...inFlight]);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  };
   const myReferrals = createMyReferralsStore({
     cases,
     jobs: () => deps.outbox.getState().jobs,
@@ -129,6 +153,7 @@ export function createReferralCaseUi(deps: ReferralCaseWiringDeps): ReferralCase
 
   return {
     cases,
+    flushPendingSaves,
     myReferrals,
     estimate: (bytes) => sendEstimate(bytes, deps.measuredBitsPerSecond?.()),
     canCompress: !!deps.transcodeDeps,

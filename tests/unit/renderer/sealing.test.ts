@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import Dexie from 'dexie';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TELERAD_DB_SCHEMA_V6, TELERAD_DB_SCHEMA_V7, TeleradDB } from '../../../src/renderer/cache/telerad-db';
+import { TELERAD_DB_SCHEMA_V6, TELERAD_DB_SCHEMA_V7, TELERAD_DB_VERSION, TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import type { StudyRecord } from '../../../src/renderer/cache/telerad-db';
 import { decodeRow, encodeRow } from '../../../src/renderer/cache/sealing/row-codec';
 import { SealedRowError, VaultLockedError, createRowSealer } from '../../../src/renderer/cache/sealing/row-sealer';
@@ -227,7 +227,7 @@ describe('v6 → v7: sealing a cache written in clear', () => {
     expect(await sealExistingRows(db, { log, now: () => 11 })).toBe(0);
     expect((await db.reportDrafts.get('d1'))?.content.sections.findings).toBe('Nodule 8 mm right upper lobe');
     expect((await db.studies.get('1.2.3'))?.patientName).toBe('DOE^JANE');
-    expect(db.verno).toBe(7);
+    expect(db.verno).toBe(TELERAD_DB_VERSION);
     db.close();
     expect(JSON.stringify(await rawRows(name, 'reportDrafts'))).not.toMatch(/Nodule/);
     expect(JSON.stringify(await rawRows(name, 'studies'))).not.toMatch(/DOE/);

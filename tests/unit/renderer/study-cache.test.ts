@@ -58,10 +58,10 @@ describe('TeleradDB schema', () => {
   it('opens at the current version with metadata and pixel bytes in separate tables', async () => {
     const { db } = openCache();
     await db.open();
-    expect(TELERAD_DB_VERSION).toBe(7);
+    expect(TELERAD_DB_VERSION).toBe(8);
     expect(db.verno).toBe(TELERAD_DB_VERSION);
     expect(db.tables.map((t) => t.name).sort()).toEqual([
-      'annotations', 'cacheSettings', 'caseNotes', 'deidMappings', 'instanceBytes', 'instances', 'keyImages', 'outboxJobs', 'prefetchMarks', 'referralCases', 'referrals', 'reportDrafts', 'reports',
+      'annotations', 'cacheSettings', 'caseNotes', 'composeDrafts', 'deidMappings', 'instanceBytes', 'instances', 'keyImages', 'outboxJobs', 'prefetchMarks', 'referralCases', 'referrals', 'reportDrafts', 'reports',
       'sealing', 'series', 'siteCapabilities', 'sitePreferences', 'studies', 'userProfile',
     ]);
     expect(db.instances.schema.primKey.name).toBe('sopInstanceUID');

@@ -1,8 +1,9 @@
 import 'fake-indexeddb/auto';
 import Dexie from 'dexie';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TELERAD_DB_SCHEMA_V6, TELERAD_DB_SCHEMA_V1, TELERAD_DB_SCHEMA_V2, TELERAD_DB_SCHEMA_V3, TELERAD_DB_SCHEMA_V4, TELERAD_DB_SCHEMA_V5, TELERAD_DB_VERSION, TeleradDB } from '../../../src/renderer/cache/telerad-db';
+import { SEALING_POLICY, TELERAD_DB_SCHEMA_V7, TELERAD_DB_SCHEMA_V6, TELERAD_DB_SCHEMA_V1, TELERAD_DB_SCHEMA_V2, TELERAD_DB_SCHEMA_V3, TELERAD_DB_SCHEMA_V4, TELERAD_DB_SCHEMA_V5, TELERAD_DB_VERSION, TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import { testRowSealer } from '../../support/test-sealer';
+import { createSealingMiddleware } from '../../../src/renderer/cache/sealing/sealing-middleware';
 
 // One test per migration: a database written by the previous schema version
 // opens under the current one with every row intact.
@@ -190,11 +191,33 @@ describe('TeleradDB migrations', () => {
 
     const db = new TeleradDB(name, { sealer: testRowSealer() });
     await db.open();
-    expect(db.verno).toBe(7);
+    expect(db.verno).toBe(TELERAD_DB_VERSION);
     expect((await db.reportDrafts.get('d1'))?.content.sections).toEqual({ impression: 'Healing fracture.' });
     expect(await db.referralCases.get('c1')).toMatchObject({ clinicalQuestion: 'Fracture?', patient: { name: 'DOE^JOHN' } });
     expect((await db.caseNotes.get('3.3'))?.author).toBe('Dr B');
     expect(await db.sealing.get('rows')).toBeUndefined();
+    db.close();
+  });
+
+  it('v7 → v8 keeps sealed drafts and the sealing state, and adds an empty table for the thread composer\'s unsent text', async () => {
+    const name = `migrate-v7-v8-${Math.random()}`;
+    names.push(name);
+    // A v7 database written through the sealing layer, as the app wrote it.
+    const sealer = testRowSealer();
+    const v7 = new Dexie(name);
+    v7.version(7).stores(TELERAD_DB_SCHEMA_V7);
+    v7.use(createSealingMiddleware(SEALING_POLICY, sealer));
+    const content = { templateId: 'mr', sections: { findings: 'Disc protrusion L4/5.' }, priority: 'routine', measurementIds: [], keyImageSopInstanceUIDs: [] };
+    await v7.table('reportDrafts').put({ id: 'd7', studyInstanceUID: '7.7', siteId: 'a', kind: 'report', content, createdAt: 1, updatedAt: 2 });
+    await v7.table('sealing').put({ id: 'rows', keyId: sealer.keyId, sealedAt: 3, rows: 1 });
+    v7.close();
+
+    const db = new TeleradDB(name, { sealer });
+    await db.open();
+    expect(db.verno).toBe(8);
+    expect((await db.reportDrafts.get('d7'))?.content.sections).toEqual({ findings: 'Disc protrusion L4/5.' });
+    expect((await db.sealing.get('rows'))?.keyId).toBe(sealer.keyId);
+    expect(await db.composeDrafts.count()).toBe(0);
     db.close();
   });
 });
