@@ -3,52 +3,10 @@ import type { ServiceHandlers } from '../../../src/shared/ipc/contract';
 import { createDispatcher } from '../../../src/shared/ipc/dispatcher';
 import { ServiceError } from '../../../src/shared/ipc/envelope';
 import { createLogger, memorySink } from '../../../src/shared/log';
+import { stubHandlers } from '../../support/stub-handlers';
 
 function handlers(overrides: Partial<{ list: ServiceHandlers['sites']['list'] }> = {}): ServiceHandlers {
-  return {
-    app: { info: async () => ({ name: 'Telerad Workstation', version: '1.0.0', host: 'web' }) },
-    sites: {
-      list: overrides.list ?? (async () => []),
-      add: async () => {
-        throw new ServiceError('BAD_REQUEST', 'not in this test');
-      },
-      update: async () => {
-        throw new ServiceError('BAD_REQUEST', 'not in this test');
-      },
-      remove: async () => null,
-      test: async () => {
-        throw new ServiceError('BAD_REQUEST', 'not in this test');
-      },
-      secretProtection: async () => ({ kind: 'owner-only-file', location: '/data/secrets.json', canStore: true, weakSecretCount: 0 }),
-      chooseWeakSecretProtection: async () => {
-        throw new ServiceError('BAD_REQUEST', 'not in this test');
-      },
-    },
-    log: { write: async () => null },
-    vault: {
-      status: async () => ({ state: 'locked', pinSet: false, idleLockMinutes: 10, retryAfterMs: 0, outboxKeyAvailable: false, keyProtection: 'passphrase' }),
-      setup: async () => {
-        throw new ServiceError('BAD_REQUEST', 'not in this test');
-      },
-      unlock: async () => {
-        throw new ServiceError('UNAUTHORIZED', 'not in this test');
-      },
-      keys: async () => {
-        throw new ServiceError('UNAUTHORIZED', 'not in this test');
-      },
-      outboxKey: async () => {
-        throw new ServiceError('UNAUTHORIZED', 'not in this test');
-      },
-      lock: async () => null,
-      setPin: async () => null,
-      setIdleLock: async () => null,
-    },
-    audit: {
-      record: async () => ({ seq: 1 }),
-      query: async () => ({ events: [], total: 0 }),
-      exportDicom: async () => ({ messages: [], count: 0 }),
-    },
-  };
+  return stubHandlers(overrides.list ? { sites: { list: overrides.list } } : {});
 }
 
 describe('dispatcher', () => {

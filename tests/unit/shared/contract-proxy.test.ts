@@ -5,28 +5,15 @@ import { createDispatcher } from '../../../src/shared/ipc/dispatcher';
 import { ServiceError } from '../../../src/shared/ipc/envelope';
 import { createServiceClient } from '../../../src/shared/ipc/proxy';
 import { createLogger, memorySink } from '../../../src/shared/log';
+import { stubHandlers } from '../../support/stub-handlers';
 
 function handlers(): ServiceHandlers {
-  return {
+  return stubHandlers({
     app: { info: async () => ({ name: 'Telerad', version: '0.0.0', host: 'web' }) },
     sites: {
       list: async () => {
         // A handler that accidentally returns a secret: the contract strips it.
         return [{ id: 'a', name: 'A', url: 'http://x', authType: 'basic', username: 'u', gatewayPath: '/sites/a/dicom-web', password: 'hunter22' } as never];
-      },
-      add: async () => {
-        throw new ServiceError('BAD_REQUEST', 'not in this test');
-      },
-      update: async () => {
-        throw new ServiceError('BAD_REQUEST', 'not in this test');
-      },
-      remove: async () => null,
-      test: async () => {
-        throw new ServiceError('BAD_REQUEST', 'not in this test');
-      },
-      secretProtection: async () => ({ kind: 'owner-only-file', location: '/data/secrets.json', canStore: true, weakSecretCount: 0 }),
-      chooseWeakSecretProtection: async () => {
-        throw new ServiceError('BAD_REQUEST', 'not in this test');
       },
     },
     log: {
@@ -34,30 +21,7 @@ function handlers(): ServiceHandlers {
         throw new ServiceError('NOT_FOUND', 'nothing to write to');
       },
     },
-    vault: {
-      status: async () => ({ state: 'locked', pinSet: false, idleLockMinutes: 10, retryAfterMs: 0, outboxKeyAvailable: false, keyProtection: 'passphrase' }),
-      setup: async () => {
-        throw new ServiceError('BAD_REQUEST', 'not in this test');
-      },
-      unlock: async () => {
-        throw new ServiceError('UNAUTHORIZED', 'not in this test');
-      },
-      keys: async () => {
-        throw new ServiceError('UNAUTHORIZED', 'not in this test');
-      },
-      outboxKey: async () => {
-        throw new ServiceError('UNAUTHORIZED', 'not in this test');
-      },
-      lock: async () => null,
-      setPin: async () => null,
-      setIdleLock: async () => null,
-    },
-    audit: {
-      record: async () => ({ seq: 1 }),
-      query: async () => ({ events: [], total: 0 }),
-      exportDicom: async () => ({ messages: [], count: 0 }),
-    },
-  };
+  });
 }
 
 // The transport in between is JSON, as over HTTP or structured clone over IPC.
