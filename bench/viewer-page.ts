@@ -27,6 +27,7 @@ import cornerstoneWADOImageLoader from 'cornerstone-wado-image-loader';
 import { createLogger } from '../src/shared/log';
 import { StudyCache } from '../src/renderer/cache/study-cache';
 import { TeleradDB } from '../src/renderer/cache/telerad-db';
+import { createRowSealer } from '../src/renderer/cache/sealing/row-sealer';
 import { DECODED_IMAGE_CACHE_BYTES, decodeWorkerCount, initCornerstone, preloadConcurrency } from '../src/renderer/viewer/cornerstone-setup';
 import { createStackPreloader, preloadWindow, type StackPreloader } from '../src/renderer/viewer/stack-preloader';
 import { dicomParser } from '../src/renderer/lib/dicom-parser';
@@ -108,7 +109,10 @@ window.__runViewerBench = async (count, studyUID, seriesUID, transferSyntaxUID):
   // Into the app's cache, as the retriever stores it: batches of 8.
   const dbName = `bench-viewer-${mode}`;
   await deleteDb(dbName);
-  const db = new TeleradDB(dbName);
+  // Sealed as in the app since encryption at rest (issue 9): random keys made here, as main would hand them over.
+  const key = (): string => btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
+  const sealer = await createRowSealer({ keyId: [...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, '0')).join(''), dataKey: key(), outboxKey: key() });
+  const db = new TeleradDB(dbName, { sealer });
   const cache = new StudyCache(db);
   await cache.upsertStudy({
     studyInstanceUID: studyUID,
