@@ -5,6 +5,7 @@ import type { SiteSummary } from '../../shared/ipc/contract';
 import type { ReferralCaseRecord, TeleradDB } from '../cache/telerad-db';
 import type { DcmjsRuntime } from '../deidentify/dcmjs-runtime';
 import { estimateCompressed, estimateSend } from '../case-send/send-estimate';
+import { trackPendingSaves } from './pending-saves';
 import { prepareCaseForSending } from '../case-send/prepare-send';
 import type { TranscodeDeps } from '../case-send/transcode';
 import type { OpenRequest } from '../viewer/viewer-store';
@@ -101,28 +102,8 @@ export function createReferralCaseUi(deps: ReferralCaseWiringDeps): ReferralCase
     ...(deps.audit ? { audit: deps.audit } : {}),
     ...(deps.transcodeDeps ? { prepareForSending: (files, options) => compressFiles(files, options.compress, deps.transcodeDeps!) } : {}),
   });
-  // The wizard writes each typed change as it happens, one after another; a lock must not reload the page
-  // while one is still on its way, so the saves under way are counted.
-  const inFlight = new Set<Promise<unknown>>();
-  const cases: ReferralCases = {
-    ...casesRaw,
-    saveFields(id, fields) {
-      const p = casesRaw.saveFields(id, fields);
-      inFlight.add(p);
-      p.then(
-        () => inFlight.delete(p),
-        () => inFlight.delete(p),
-      );
-      return p;
-    },
-  };
-  const flushPendingSaves = async (): Promise<void> => {
-    // A save queued behind the one under way starts as soon as it settles: look again until none is left.
-    while (inFlight.size > 0) {
-      await Promise.allSettled([...inFlight]);
-      await new Promise((r) => setTimeout(r, 0));
-    }
-  };
+  // A lock must not reload the page while a typed change is still on its way to the database.
+  const { cases, flushPendingSaves } = trackPendingSaves(casesRaw);
   const myReferrals = createMyReferralsStore({
     cases,
     jobs: () => deps.outbox.getState().jobs,
