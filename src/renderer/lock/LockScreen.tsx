@@ -95,7 +95,7 @@ export function LockScreen({ vault, status, onUnlocked, outboxWaiting, log }: Lo
           {method === 'pin' && !isNew ? 'PIN' : 'Passphrase'}
           <input
             type="password"
-            autoComplete={isNew ? 'new-password' : 'current-password'}
+            autoComplete={`${isNew ? 'new' : 'current'}-password`}
             inputMode={method === 'pin' && !isNew ? 'numeric' : 'text'}
             data-testid="lock-secret"
             value={secret}
