@@ -5,35 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../../src/shared/ipc/contract';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { AuditLog } from '../../../src/main/services/audit/audit-log';
-import type { ThrottleTimers } from '../../../src/main/services/audit/audit-throttle';
-
-/** Time moves only when told; timers fire as it passes them. */
-class ManualTimers implements ThrottleTimers {
-  t = Date.parse('2026-03-01T08:00:00Z');
-  private seq = 0;
-  private timers: Array<{ id: number; at: number; fn: () => void }> = [];
-  now = (): number => this.t;
-  setTimeout = (fn: () => void, ms: number): unknown => {
-    const id = ++this.seq;
-    this.timers.push({ id, at: this.t + ms, fn });
-    return id;
-  };
-  clearTimeout = (h: unknown): void => {
-    this.timers = this.timers.filter((x) => x.id !== h);
-  };
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      this.timers.sort((a, b) => a.at - b.at);
-      const next = this.timers[0];
-      if (!next || next.at > end) break;
-      this.timers.shift();
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
-  }
-}
+import { ManualTimers } from '../../support/manual-timers';
 
 let dir: string;
 let timers: ManualTimers;
@@ -46,7 +18,7 @@ const written = async (): Promise<AuditEvent[]> => log.readMatching({ action: 'l
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'telerad-audit-throttle-'));
-  timers = new ManualTimers();
+  timers = new ManualTimers({ start: Date.parse('2026-03-01T08:00:00Z') });
   log = new AuditLog({
     filePath: join(dir, 'audit', 'audit.jsonl'),
     clock: () => new Date(timers.now()),

@@ -2,38 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { ServiceClient, VaultStatus } from '../../../src/shared/ipc/contract';
 import { createLogger } from '../../../src/shared/log';
 import { createLockController } from '../../../src/renderer/lock/lock-controller';
+import { ManualTimers } from '../../support/manual-timers';
 
 const status: VaultStatus = { state: 'unlocked', pinSet: false, idleLockMinutes: 10, retryAfterMs: 0, outboxKeyAvailable: true, keyProtection: 'passphrase' };
 
-/** A manual clock: intervals run when time is advanced past them. */
-function manualClock() {
-  let now = 0;
-  const timers = new Map<number, { fn: () => void; ms: number; next: number }>();
-  let id = 0;
-  return {
-    now: () => now,
-    setInterval: (fn: () => void, ms: number) => {
-      timers.set(++id, { fn, ms, next: now + ms });
-      return id;
-    },
-    clearInterval: (h: unknown) => void timers.delete(h as number),
-    advance(ms: number) {
-      const end = now + ms;
-      for (;;) {
-        const due = [...timers.values()].filter((t) => t.next <= end).sort((a, b) => a.next - b.next)[0];
-        if (!due) break;
-        now = due.next;
-        due.next += due.ms;
-        due.fn();
-      }
-      now = end;
-    },
-  };
-}
-
 function setup(vaultState: () => VaultStatus['state'] = () => 'unlocked') {
   const events: string[] = [];
-  const clock = manualClock();
+  const clock = new ManualTimers();
   let activity: (() => void) | undefined;
   const vault = {
     status: async () => ({ ...status, state: vaultState() }),

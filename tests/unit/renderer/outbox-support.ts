@@ -3,37 +3,12 @@
 import type { OutboxJobRecord } from '../../../src/renderer/cache/telerad-db';
 import type { OutboxClock, OutboxNetwork } from '../../../src/renderer/outbox/outbox-scheduler';
 import type { OutboxTransport, StowInstance, StowOutcome } from '../../../src/renderer/outbox/stow-client';
+import { ManualTimers } from '../../support/manual-timers';
 
 /** Zero-delay timers run at once (on the real event loop); longer ones only on advance(). */
-export class FakeClock implements OutboxClock {
-  t = 1_000_000;
-  private seq = 0;
-  private timers: Array<{ id: number; at: number; fn: () => void }> = [];
-  now = (): number => this.t;
-  setTimeout = (fn: () => void, ms: number): unknown => {
-    const id = ++this.seq;
-    if (ms <= 0) {
-      setTimeout(fn, 0);
-      return id;
-    }
-    this.timers.push({ id, at: this.t + ms, fn });
-    return id;
-  };
-  clearTimeout = (h: unknown): void => {
-    this.timers = this.timers.filter((x) => x.id !== h);
-  };
-  /** Moves time on, firing what falls due (in order). */
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      this.timers.sort((a, b) => a.at - b.at);
-      const next = this.timers[0];
-      if (!next || next.at > end) break;
-      this.timers.shift();
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
+export class FakeClock extends ManualTimers implements OutboxClock {
+  constructor() {
+    super({ start: 1_000_000, zeroDelayOnEventLoop: true });
   }
 }
 
