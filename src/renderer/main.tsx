@@ -48,7 +48,7 @@ import { createOutbox } from './outbox/outbox-scheduler';
 import type { Outbox } from './outbox/outbox-scheduler';
 import { createReferralCaseUi } from './referral-cases/referral-case-wiring';
 import { LOCAL_SITE_ID } from './referral-cases/referral-case-repo';
-import { createAuditReporter, createAuditStore, failedDeliveryAuditRecord, retrievalAuditRecord } from './audit/audit-store';
+import { createAuditReporter, createAuditStore, deliveryAuditRecord, failedDeliveryAuditRecord, retrievalAuditRecord } from './audit/audit-store';
 import { liveQuery } from 'dexie';
 import { lastDownloadBytesPerSecond, measuredBitsPerSecond } from './case-send/send-estimate';
 import { createWorkerFrameCodec } from './case-send/jpegls-codec';
@@ -241,17 +241,7 @@ function startApp(sealer: RowSealer, vaultStatus: VaultStatus, root: Root): void
     unreachableBefore = now;
   });
   // Every delivery to a site is an audit event: what left, for which study, to where.
-  outbox.onDelivered((job) => {
-    void db.outboxJobs.get(job.jobId).then((rec) =>
-      auditReport({
-        action: 'outbox.send',
-        studyInstanceUID: job.studyInstanceUID,
-        siteId: job.siteId,
-        ...(rec ? { sopInstanceUIDs: rec.instances.map((i) => i.sopInstanceUID).slice(0, 10_000) } : {}),
-        outcome: 'success',
-      }),
-    );
-  });
+  outbox.onDelivered((job) => void auditReport(deliveryAuditRecord(job)));
   // A site answering an error to a delivery: once per job and distinct error, not once per retry.
   outbox.onFailed((f) => void auditReport(failedDeliveryAuditRecord(f)));
   const deliveryNotices = createDeliveryNotices({ onDelivered: outbox.onDelivered, setTimeout: (fn, ms) => window.setTimeout(fn, ms) });
@@ -397,9 +387,7 @@ async function startLocked(status: VaultStatus, root: Root): Promise<void> {
       const outbox = createBrowserOutbox(db, (id) => siteNames.get(id));
       // The user profile is sealed with the data key: deliveries made while locked name the app as actor.
       const auditReport = createAuditReporter(client, () => 'background sending (workstation locked)', log.child('audit'));
-      outbox.onDelivered((job) =>
-        void auditReport({ action: 'outbox.send', studyInstanceUID: job.studyInstanceUID, siteId: job.siteId, outcome: 'success' }),
-      );
+      outbox.onDelivered((job) => void auditReport(deliveryAuditRecord(job)));
       void outbox.start();
       outboxWaiting = () => outbox.getState().unsent;
       subscribeOutbox = (l) => outbox.subscribe(l);

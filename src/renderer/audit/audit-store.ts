@@ -3,6 +3,7 @@ import type { Logger } from '../../shared/log';
 import { createListeners } from '../../shared/store/listeners';
 import type { StudyRetrievedEvent } from '../cache/study-retriever';
 import type { FailedAttempt } from '../outbox/outbox-scheduler';
+import type { DeliveredJob } from '../outbox/outbox-store';
 
 /** What the app reports to main's audit trail; main stamps the rest. */
 export type AuditReport = (event: Omit<AuditRecordRequest, 'actor'>) => Promise<void>;
@@ -231,6 +232,19 @@ export function failedDeliveryAuditRecord(f: FailedAttempt): Omit<AuditRecordReq
     sopInstanceUIDs,
     outcome: 'failure',
     reason: capReason(reason),
+  };
+}
+
+/** A delivery to a site ('outbox.send', success) as the audit trail records it. */
+export function deliveryAuditRecord(job: DeliveredJob): Omit<AuditRecordRequest, 'actor'> {
+  const { sopInstanceUIDs, note } = capSops(job.sopInstanceUIDs);
+  return {
+    action: 'outbox.send',
+    studyInstanceUID: job.studyInstanceUID,
+    siteId: job.siteId,
+    sopInstanceUIDs,
+    outcome: 'success',
+    ...(note ? { reason: note } : {}),
   };
 }
 

@@ -64,6 +64,8 @@ export interface DeliveredJob {
   label: string;
   reportId?: string;
   studyInstanceUID: string;
+  /** What reached the site (the audit trail lists it without reading the job again). */
+  sopInstanceUIDs: string[];
 }
 
 export interface OutboxStore {
@@ -194,6 +196,7 @@ export function createOutboxStore(deps: {
         kind: job.kind,
         label: job.label,
         studyInstanceUID: job.studyInstanceUID,
+        sopInstanceUIDs: job.instances.map((i) => i.sopInstanceUID),
         ...(job.reportId !== undefined ? { reportId: job.reportId } : {}),
       };
       for (const l of [...deliveredListeners]) {

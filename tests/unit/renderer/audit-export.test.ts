@@ -9,7 +9,7 @@ import { Redactor, createLogger, memorySink } from '../../../src/shared/log';
 import { createAppServices } from '../../../src/main/services/app-services';
 import type { AppServices } from '../../../src/main/services/app-services';
 import { FileSecretStore } from '../../../src/main/services/secrets/file-secret-store';
-import { createAuditReporter, createAuditStore, failedDeliveryAuditRecord, retrievalAuditRecord } from '../../../src/renderer/audit/audit-store';
+import { createAuditReporter, createAuditStore, deliveryAuditRecord, failedDeliveryAuditRecord, retrievalAuditRecord } from '../../../src/renderer/audit/audit-store';
 
 // The Audit view's ATNA export and the records the composition root makes of
 // retrievals and failed deliveries, against the real main-side services.
@@ -126,5 +126,14 @@ describe('records of retrievals and failed deliveries', () => {
     ]);
     expect(failed.events[0]?.reason).toBe('Report — CT head: the site is busy (HTTP 503); attempt 1');
     expect(failed.events[1]?.reason).toMatch(/^Report — CT chest: x+…$/);
+  });
+
+  it('records a delivery with the instances that reached the site, capped as main accepts', async () => {
+    const report = createAuditReporter(client(), () => 'Dr Ama Mensah', log);
+    const sops = Array.from({ length: 10_002 }, (_, i) => `${STUDY}.5.${i + 1}`);
+    await report(deliveryAuditRecord({ jobId: 'job-3', siteId: 'hospital-a', siteName: 'Hospital A', kind: 'referral', label: 'Referral — CT', studyInstanceUID: STUDY, sopInstanceUIDs: sops }));
+    const sent = await services.audit.query({ action: 'outbox.send' }, { offset: 0, limit: 10 });
+    expect(sent.events[0]).toMatchObject({ outcome: 'success', siteId: 'hospital-a', studyInstanceUID: STUDY, reason: '10002 instances, the first 10000 listed' });
+    expect(sent.events[0]?.sopInstanceUIDs).toHaveLength(10_000);
   });
 });

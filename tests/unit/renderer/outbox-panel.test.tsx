@@ -60,7 +60,7 @@ describe('the outbox panel', () => {
       },
       setTimeout: (fn) => timers.push(fn),
     });
-    deliver({ jobId: 'j1', siteId: 'hospital-a', siteName: 'Hospital A', kind: 'report', label: 'x', studyInstanceUID: '1.2.3' });
+    deliver({ jobId: 'j1', siteId: 'hospital-a', siteName: 'Hospital A', kind: 'report', label: 'x', studyInstanceUID: '1.2.3', sopInstanceUIDs: ['1.2.3.1'] });
     const html = renderToStaticMarkup(<DeliveryToasts notices={notices} />);
     expect(html).toContain('role="status"');
     expect(html).toContain('Report delivered to Hospital A');
