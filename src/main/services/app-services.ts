@@ -25,6 +25,7 @@ export interface AppServicesOptions {
   logSink: LogSink;
   /** The process's one Redactor; the secret store given here must register secrets with it. */
   redactor: Redactor;
+  /** Replaces every site's own transport, in the gateway and in "Test connection" (tests only). */
   fetchImpl?: typeof fetch;
   gatewayTimeoutMs?: number;
   /** Stamps audit events; the system clock unless a test fixes it. */
@@ -103,7 +104,8 @@ export function createAppServices(options: AppServicesOptions): AppServices {
           throw new ServiceError('SITE_AUTH_FAILED', `No usable credentials are stored for ${site.name}; enter them again`);
         }
         const result = await testSiteConnection(site, {
-          fetchImpl: (await sites.fetchFor(id)) ?? options.fetchImpl ?? fetch,
+          // The same transport as the gateway's, so the test measures the connections the viewer will get.
+          fetchImpl: options.fetchImpl ?? (await sites.fetchFor(id)) ?? fetch,
           authHeaders,
           timeouts: effectiveTimeouts(site),
           log: log.child('site-test'),

@@ -20,6 +20,7 @@ const CAPABILITY_LABEL = {
   wado: 'WADO-RS (retrieve)',
   stow: 'STOW-RS (store)',
   jpegLsLossless: 'JPEG-LS lossless',
+  rendered: 'Previews (/rendered)',
 } as const;
 type CapabilityKey = keyof typeof CAPABILITY_LABEL;
 const CAPABILITY_KEYS = Object.keys(CAPABILITY_LABEL) as CapabilityKey[];
@@ -84,12 +85,16 @@ function TestResult({ test }: { test: SiteTestState }): JSX.Element {
       )}
       {r.ok && (
         <ul className="caps">
-          {CAPABILITY_KEYS.map((key) => (
-            <li key={key} data-capability={key} data-answer={r.capabilities[key]}>
-              <span className="cap-label">{CAPABILITY_LABEL[key]}</span> <Answer value={r.capabilities[key]} />
-              {r.notes[key] && <span className="cap-note"> — {r.notes[key]}</span>}
-            </li>
-          ))}
+          {CAPABILITY_KEYS.map((key) => {
+            // `rendered` is optional in the contract (tests stored before it existed); untested reads as unknown.
+            const answer = r.capabilities[key] ?? 'unknown';
+            return (
+              <li key={key} data-capability={key} data-answer={answer}>
+                <span className="cap-label">{CAPABILITY_LABEL[key]}</span> <Answer value={answer} />
+                {r.notes[key] && <span className="cap-note"> — {r.notes[key]}</span>}
+              </li>
+            );
+          })}
         </ul>
       )}
     </div>
@@ -133,6 +138,7 @@ function SiteRow({
           {caps && (
             <span className="site-meta" data-testid="site-capabilities">
               last test {new Date(caps.testedAt).toLocaleString()}: {formatLatency(caps.latencyMs)}, JPEG-LS {caps.jpegLsLossless}
+              {caps.rendered !== undefined ? `, previews ${caps.rendered}` : ''}
             </span>
           )}
         </div>

@@ -52,6 +52,11 @@ export const SiteCapabilitiesSchema = z
     stow: CapabilityAnswerSchema,
     /** WADO-RS answers with JPEG-LS lossless (1.2.840.10008.1.2.4.80) when asked: retrieval may negotiate it. */
     jpegLsLossless: CapabilityAnswerSchema,
+    /**
+     * WADO-RS `/rendered` answers with a JPEG: the viewer may show small previews before the lossless pixels.
+     * Absent on a test stored before this probe existed (sites.json is read with this schema), i.e. not tested.
+     */
+    rendered: CapabilityAnswerSchema.optional(),
     /** Median round trip of a one-study QIDO-RS, ms. */
     latencyMs: z.number().nonnegative().nullable(),
     /** ISO 8601. */
@@ -169,6 +174,7 @@ export const SiteTestNotesSchema = z
     wado: z.string().optional(),
     stow: z.string().optional(),
     jpegLsLossless: z.string().optional(),
+    rendered: z.string().optional(),
   })
   .strict();
 

@@ -11,6 +11,8 @@ import type { SiteSummary, SiteTestResult } from '../../../src/shared/ipc/contra
 import type { Envelope } from '../../../src/shared/ipc/envelope';
 import { startWebHost } from '../../../src/main/hosts/web/web-host';
 import type { WebHost } from '../../../src/main/hosts/web/web-host';
+import { startFaultProxy } from '../../support/fault-proxy';
+import type { FaultProxy } from '../../support/fault-proxy';
 import { freePort, loadCtStudy, startOrthanc } from '../../support/orthanc';
 import type { OrthancHandle } from '../../support/orthanc';
 
@@ -68,20 +70,46 @@ afterAll(async () => {
 });
 
 describe('test connection against a real Orthanc', () => {
-  it('reports QIDO, WADO, STOW and JPEG-LS lossless as supported, with a latency, and remembers them on the site', async () => {
+  it('reports QIDO, WADO, STOW, JPEG-LS lossless and previews as supported, with a latency, and remembers them on the site', async () => {
     const site = await addSite({ name: 'Good', url: orthanc.dicomWebUrl, auth: { type: 'basic', username: orthanc.username, password: orthanc.password } });
     const before = await instanceCount();
     const result = await value<SiteTestResult>('sites.test', { id: site.id });
 
     expect(result.ok).toBe(true);
     expect(result.failure).toBeUndefined();
-    expect(result.capabilities).toMatchObject({ qido: 'yes', wado: 'yes', stow: 'yes', jpegLsLossless: 'yes' });
+    expect(result.capabilities).toMatchObject({ qido: 'yes', wado: 'yes', stow: 'yes', jpegLsLossless: 'yes', rendered: 'yes' });
+    expect(result.notes.rendered).toBeUndefined();
     expect(result.capabilities.latencyMs).toBeGreaterThan(0);
     // The STOW-RS probe is an empty multipart: nothing was stored.
     expect(await instanceCount()).toBe(before);
 
     const listed = (await value<SiteSummary[]>('sites.list', {})).find((s) => s.id === site.id);
     expect(listed?.capabilities).toEqual(result.capabilities);
+  });
+
+  it('says a site that answers 404 to /rendered does not render previews, and still supports the rest', async () => {
+    const proxy: FaultProxy = await startFaultProxy(orthanc.baseUrl);
+    try {
+      proxy.addFault({ fault: { kind: 'status', status: 404 }, match: (r) => r.path.includes('/rendered'), times: Infinity });
+      const site = await addSite({
+        name: 'No previews',
+        url: `${proxy.url}/dicom-web`,
+        auth: { type: 'basic', username: orthanc.username, password: orthanc.password },
+      });
+      const result = await value<SiteTestResult>('sites.test', { id: site.id });
+
+      expect(result.ok).toBe(true);
+      expect(result.capabilities).toMatchObject({ qido: 'yes', wado: 'yes', jpegLsLossless: 'yes', rendered: 'no' });
+      expect(result.notes.rendered).toBe('the site does not render previews (HTTP 404): studies open lossless only');
+      // The probe asked for a small JPEG preview, of an image.
+      const asked = proxy.exchanges.filter((e) => e.path.includes('/rendered'));
+      expect(asked).toHaveLength(1);
+      expect(asked[0]).toMatchObject({ accept: 'image/jpeg', status: 404 });
+      expect(asked[0]?.path).toMatch(/\/instances\/[0-9.]+\/rendered\?viewport=64,64&quality=50$/);
+      expect((await value<SiteSummary[]>('sites.list', {})).find((s) => s.id === site.id)?.capabilities?.rendered).toBe('no');
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('says "authentication failed" for a wrong password, and keeps no capabilities', async () => {
@@ -187,7 +215,7 @@ describe('a site with its own CA certificate', () => {
     const trusted = await addSite({ name: 'TLS with CA', url, auth: { type: 'none' }, caCertificate: caPem });
     const ok = await value<SiteTestResult>('sites.test', { id: trusted.id });
     expect(ok.ok).toBe(true);
-    expect(ok.capabilities).toMatchObject({ qido: 'yes', wado: 'unknown', jpegLsLossless: 'unknown', stow: 'no' });
+    expect(ok.capabilities).toMatchObject({ qido: 'yes', wado: 'unknown', jpegLsLossless: 'unknown', rendered: 'unknown', stow: 'no' });
     expect(ok.notes.wado).toMatch(/holds no instance/);
     const res = await viaGateway(trusted);
     expect(res.status).toBe(200);

@@ -10,6 +10,12 @@ export type SiteGateway = (request: Request) => Promise<Response>;
 export interface SiteGatewayOptions {
   sites: SiteDirectory;
   log: Logger;
+  /**
+   * Stands in for the network for every site (tests point a host name at a
+   * local server with it). Without it each site uses its own transport from
+   * `sites.fetchFor` (keep-alive Agent, custom CA), or Node's fetch when the
+   * directory has none.
+   */
   fetchImpl?: typeof fetch;
   /** Time allowed until the site's response headers arrive, for sites without their own timeouts. */
   timeoutMs?: number;
@@ -68,7 +74,6 @@ class TimeoutError extends Error {
  * main's memory.
  */
 export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
-  const fetchImpl = options.fetchImpl ?? fetch;
   const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_GATEWAY_TIMEOUT_MS;
   const defaultIdleTimeoutMs = options.idleTimeoutMs ?? defaultTimeoutMs;
   const log = options.log;
@@ -101,8 +106,8 @@ export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
     }
     const timeoutMs = site.timeouts?.connectMs ?? defaultTimeoutMs;
     const idleTimeoutMs = site.timeouts?.idleMs ?? defaultIdleTimeoutMs;
-    // A site with a custom CA gets its own pinned transport; every other site the default fetch.
-    const siteFetch = (await options.sites.fetchFor?.(site.id)) ?? fetchImpl;
+    // The site's own Agent: connections kept alive between requests, and its custom CA if it has one.
+    const siteFetch = options.fetchImpl ?? (await options.sites.fetchFor?.(site.id)) ?? fetch;
 
     let auth: Record<string, string>;
     try {

@@ -11,6 +11,11 @@ const PROBE_READ_LIMIT = 64 * 1024;
 /** Studies looked at while searching for an image to probe retrieval with. */
 const STUDIES_TO_SEARCH = 3;
 
+/** Preview size and quality asked of `/rendered`: the smallest answer that still proves the site renders. */
+const RENDERED_PROBE_QUERY = 'viewport=64,64&quality=50';
+/** Answers that mean "no rendering here": bad request, no such resource, media type refused, not implemented. */
+const RENDERED_UNSUPPORTED = new Set([400, 404, 406, 415, 501]);
+
 /** SOP classes that are not images: a site cannot transcode them to JPEG-LS, so they prove nothing. */
 const NON_IMAGE_SOP_CLASS = /^1\.2\.840\.10008\.5\.1\.4\.1\.1\.(88\.|104\.|11\.|66|9\.|481\.)/;
 
@@ -23,7 +28,7 @@ export interface SiteTestTarget {
 }
 
 export interface SiteTestDeps {
-  /** The site's own transport (a CA-pinned fetch when it has a custom CA). */
+  /** The site's own transport (its keep-alive Agent, pinned to its custom CA if it has one). */
   fetchImpl: typeof fetch;
   authHeaders: Record<string, string>;
   timeouts: SiteTimeouts;
@@ -60,6 +65,10 @@ interface ProbeResponse {
  * - JPEG-LS lossless: the same instance asked for with transfer-syntax
  *   1.2.840.10008.1.2.4.80 comes back in it (part Content-Type or the file
  *   meta's (0002,0010));
+ * - previews: the same image's WADO-RS `/rendered` at 64×64 asked for as
+ *   `image/jpeg` comes back as a JPEG (starts with the SOI marker FF D8);
+ *   400/404/406/415/501 mean the site does not render, and studies open
+ *   lossless only;
  * - STOW-RS: a POST of an empty multipart/related to /studies. Orthanc 1.10
  *   answers 200 with empty sequences and stores nothing; 404/405/501 mean no
  *   STOW, anything else is reported as unknown rather than guessed.
@@ -74,6 +83,7 @@ export async function testSiteConnection(site: SiteTestTarget, deps: SiteTestDep
     wado: 'unknown',
     stow: 'unknown',
     jpegLsLossless: 'unknown',
+    rendered: 'unknown',
     latencyMs: null,
     testedAt: now().toISOString(),
   };
@@ -120,10 +130,11 @@ export async function testSiteConnection(site: SiteTestTarget, deps: SiteTestDep
     notes.wado = `could not list instances: ${asFailure(err).message}`;
   }
 
-  // 3. WADO-RS and 4. JPEG-LS lossless.
+  // 3. WADO-RS, 4. JPEG-LS lossless and 5. previews (/rendered).
   if (!target) {
     notes.wado ??= 'the site holds no instance to retrieve';
     notes.jpegLsLossless = 'the site holds no image to try';
+    notes.rendered = 'the site holds no image to try';
   } else {
     const base = `/studies/${target.study}/series/${target.series}/instances/${target.sop}`;
     const wado = await answer(async () => {
@@ -139,6 +150,7 @@ export async function testSiteConnection(site: SiteTestTarget, deps: SiteTestDep
 
     if (!target.image) {
       notes.jpegLsLossless = 'the site holds no image to try, only non-image objects';
+      notes.rendered = 'the site holds no image to try, only non-image objects';
     } else {
       const jls = await answer(async () => {
         const res = await probe(
@@ -162,10 +174,29 @@ export async function testSiteConnection(site: SiteTestTarget, deps: SiteTestDep
       });
       capabilities.jpegLsLossless = jls.value;
       if (jls.note) notes.jpegLsLossless = jls.note;
+
+      const rendered = await answer(async () => {
+        // The read limit only guards against a site that ignores the viewport; a 64×64 JPEG is a few kB.
+        const res = await probe('GET', `${base}/rendered?${RENDERED_PROBE_QUERY}`, { accept: 'image/jpeg' }, PROBE_READ_LIMIT);
+        if (res.status === 200 && isJpeg(res.body)) return 'yes';
+        if (RENDERED_UNSUPPORTED.has(res.status)) {
+          notes.rendered = `the site does not render previews (HTTP ${res.status}): studies open lossless only`;
+          return 'no';
+        }
+        if (res.status === 200) {
+          // The viewer asks for image/jpeg and decodes nothing else as a preview.
+          notes.rendered = `the site answered with ${res.headers.get('content-type') ?? 'no content type'} instead of a JPEG`;
+          return 'no';
+        }
+        notes.rendered = `the site answered HTTP ${res.status}`;
+        return 'unknown';
+      });
+      capabilities.rendered = rendered.value;
+      if (rendered.note) notes.rendered = rendered.note;
     }
   }
 
-  // 5. STOW-RS with nothing in it.
+  // 6. STOW-RS with nothing in it.
   const stow = await answer(async () => {
     const boundary = `telerad-probe-${Math.random().toString(36).slice(2)}`;
     const res = await probe(
@@ -191,7 +222,7 @@ export async function testSiteConnection(site: SiteTestTarget, deps: SiteTestDep
   if (stow.note) notes.stow = stow.note;
 
   deps.log.info(
-    `Test of ${site.id}: latency ${capabilities.latencyMs} ms, QIDO ${capabilities.qido}, WADO ${capabilities.wado}, STOW ${capabilities.stow}, JPEG-LS ${capabilities.jpegLsLossless}`,
+    `Test of ${site.id}: latency ${capabilities.latencyMs} ms, QIDO ${capabilities.qido}, WADO ${capabilities.wado}, STOW ${capabilities.stow}, JPEG-LS ${capabilities.jpegLsLossless}, previews ${capabilities.rendered}`,
   );
   return { siteId: site.id, ok: true, capabilities, notes };
 }
@@ -303,6 +334,11 @@ async function answer(check: () => Promise<CapabilityAnswer>): Promise<{ value: 
 function asFailure(err: unknown): ProbeFailure {
   if (err instanceof ProbeFailure) return err;
   return new ProbeFailure('unreachable', err instanceof Error ? err.message : String(err));
+}
+
+/** A JPEG stream starts with the SOI marker FF D8 (ITU-T T.81, Table B.1), whatever the Content-Type says. */
+function isJpeg(body: Uint8Array): boolean {
+  return body.length >= 2 && body[0] === 0xff && body[1] === 0xd8;
 }
 
 /** The transfer syntax of the first part of a WADO-RS multipart answer: its Content-Type parameter, else the file meta. */
