@@ -117,7 +117,8 @@ function startApp(sealer: RowSealer, vaultStatus: VaultStatus, root: Root): void
   const referralLookup = createReferralLookup({ db, dicomweb, log: log.child('referral') });
   const transfers = createTransfersStore();
   // Every retrieval from a site is an audit event (issue 9), prefetch included.
-  const retriever = new StudyRetriever({ cache, dicomweb, log: log.child('retrieve'), concurrency: 4, transfers, onStudyRetrieved: (e) => void auditReport(retrievalAuditRecord(e)) });
+  // Request slots per site: the default (5) leaves one of the page's six connections to its origin for the rest.
+  const retriever = new StudyRetriever({ cache, dicomweb, log: log.child('retrieve'), transfers, onStudyRetrieved: (e) => void auditReport(retrievalAuditRecord(e)) });
   // Back online: retrievals that failed on the way resume where they stopped.
   window.addEventListener('online', () => transfers.resumeFailed());
   // Offline made visible: the browser's network signal plus what each site last answered.
@@ -194,6 +195,8 @@ function startApp(sealer: RowSealer, vaultStatus: VaultStatus, root: Root): void
     measurements,
     createPreloader: createStackPreloader,
     decodedCacheBytes: DECODED_IMAGE_CACHE_BYTES,
+    // `?open=complete`: the path before progressive reading (wait for the whole study), bench/progressive's baseline.
+    progressive: new URLSearchParams(window.location.search).get('open') !== 'complete',
   });
   // Images dropped by the integrity check while offline are fetched as soon as the network is back.
   connectivity.subscribe(() => {

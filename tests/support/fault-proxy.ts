@@ -37,8 +37,10 @@ export interface ProxyRequest {
   /** Path and query as received. */
   path: string;
   accept: string;
-  /** For WADO-RS instance paths. */
+  /** For WADO-RS instance paths (the instance itself, not its /rendered preview). */
   sopInstanceUID?: string;
+  /** For WADO-RS /rendered paths: the instance previewed. */
+  renderedSopInstanceUID?: string;
 }
 
 export interface FaultRule {
@@ -78,6 +80,9 @@ export interface FaultProxy {
 
 /** WADO-RS of one instance. */
 export const isWado = (r: ProxyRequest): boolean => r.sopInstanceUID !== undefined;
+
+/** WADO-RS /rendered of one instance (a preview). */
+export const isRendered = (r: ProxyRequest): boolean => r.renderedSopInstanceUID !== undefined;
 /** STOW-RS: a POST of instances. */
 export const isStow = (r: ProxyRequest): boolean => r.method === 'POST';
 /** QIDO-RS (any level). */
@@ -208,12 +213,14 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '/';
-    const sop = /\/series\/[^/]+\/instances\/([^/?]+)/.exec(path)?.[1];
+    const m = /\/series\/[^/]+\/instances\/([^/?]+)(\/rendered)?/.exec(path);
+    const sop = m?.[1] ? decodeURIComponent(m[1]) : undefined;
     const request: ProxyRequest = {
       method: req.method ?? 'GET',
       path,
       accept: String(req.headers.accept ?? ''),
-      ...(sop ? { sopInstanceUID: decodeURIComponent(sop) } : {}),
+      ...(sop && !m?.[2] ? { sopInstanceUID: sop } : {}),
+      ...(sop && m?.[2] ? { renderedSopInstanceUID: sop } : {}),
     };
     const fault = pickFault(request);
     const record = (status: number, wireBytes: number, encoding?: string): void => {

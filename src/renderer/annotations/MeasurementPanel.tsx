@@ -32,7 +32,8 @@ export function MeasureToolBar({ store }: { store: MeasurementStore }): JSX.Elem
           aria-pressed={state.activeTool === t.tool}
           {...(t.short ? { 'aria-label': t.label } : {})}
           aria-keyshortcuts={t.key}
-          title={`${t.label} (${t.key})`}
+          title={state.previewShown ? `${t.label}: off on a preview image — wait for its lossless image` : `${t.label} (${t.key})`}
+          disabled={state.previewShown}
           data-testid={`tool-${t.id}`}
           onClick={() => store.setActiveTool(t.tool)}
         >
@@ -63,7 +64,8 @@ export function MeasureToolBar({ store }: { store: MeasurementStore }): JSX.Elem
         data-testid="key-image-toggle"
         aria-pressed={state.isKeyImage}
         aria-keyshortcuts="K"
-        title="Flag the shown image as a key image (K)"
+        title={state.previewShown ? 'Key images are marked on lossless images: this slice is still a preview' : 'Flag the shown image as a key image (K)'}
+        disabled={state.previewShown}
         onClick={() => store.toggleKeyImage()}
       >
         Key image

@@ -91,8 +91,13 @@ export interface MeasurementState {
   textPrompt: TextPrompt | undefined;
   /** A refused action, said to the reader ("locked: unlock it first"). */
   notice: string | undefined;
+  /** The focused viewport shows a preview: measuring and key-image marking are off until its lossless image is in. */
+  previewShown: boolean;
   revision: number;
 }
+
+/** Why a measurement was refused on a preview slice. */
+export const PREVIEW_NOTICE = 'Measuring is off on a preview (the site\'s rendering, not for diagnosis): it is replaced by the lossless image as soon as that arrives.';
 
 export interface MeasurementStore {
   getState(): MeasurementState;
@@ -117,6 +122,8 @@ export interface MeasurementStore {
   toggleKeyImage(): void;
   /** Asks for a new text of an arrow or free-text label. */
   editText(id: string): void;
+  /** A press to draw on a slice shown from its preview (or not received yet) was refused: says why. */
+  refuseOnPreview(kind: 'preview' | 'missing'): void;
   /** The dialog's answer; undefined: cancelled. */
   answerTextPrompt(text: string | undefined): void;
 }
@@ -227,6 +234,7 @@ export function createMeasurementStore(deps: MeasurementDeps): MeasurementStore 
     isKeyImage: false,
     textPrompt: undefined,
     notice: undefined,
+    previewShown: false,
     revision: 0,
   };
   /** The attached studies' annotations by id; the database is written behind it. */
@@ -336,6 +344,7 @@ export function createMeasurementStore(deps: MeasurementDeps): MeasurementStore 
     const redoTop = topOf(redoStack, study);
     set({
       items,
+      previewShown: shown?.preview === true,
       calibration: shown ? describeCalibration(cal) : '',
       canUndo: undoTop !== undefined,
       canRedo: redoTop !== undefined,
@@ -361,7 +370,8 @@ export function createMeasurementStore(deps: MeasurementDeps): MeasurementStore 
     if (!shown) return;
     att.restoredImageId = shown.imageId;
     updateSpacing(att, shown);
-    const mine = state.hidden ? [] : [...records.values()].filter((r) => r.sopInstanceUID === shown.sopInstanceUID);
+    // Nothing is drawn over a preview: it is the site's rendering, not the pixels a measurement was made on.
+    const mine = state.hidden || shown.preview ? [] : [...records.values()].filter((r) => r.sopInstanceUID === shown.sopInstanceUID);
     tools.replaceImageState(
       att.el,
       shown.imageId,
@@ -495,6 +505,12 @@ export function createMeasurementStore(deps: MeasurementDeps): MeasurementStore 
       if (!existing) return;
       commit({ study: existing.studyInstanceUID, what: `delete ${KIND_WORD[KIND[tool]!]}`, changes: [{ id, before: existing, after: undefined }] });
       refresh();
+      return;
+    }
+    if (!existing && shown.preview) {
+      // Never kept: a measurement on a preview would measure the site's JPEG, not the image.
+      tools.removeMeasurement(att.el, tool, id);
+      set({ notice: PREVIEW_NOTICE });
       return;
     }
     if (!existing) {
@@ -691,6 +707,10 @@ export function createMeasurementStore(deps: MeasurementDeps): MeasurementStore 
     toggleKeyImage() {
       const f = focusedShown();
       if (!f) return;
+      if (f.shown.preview) {
+        set({ notice: 'A key image is marked on its lossless image: this slice is still a preview (not for diagnosis). Wait until it is replaced.' });
+        return;
+      }
       const sop = f.shown.sopInstanceUID;
       if (keyImages.has(sop)) {
         keyImages.delete(sop);
@@ -707,6 +727,9 @@ export function createMeasurementStore(deps: MeasurementDeps): MeasurementStore 
         track(repo.putKeyImage(rec), `Flagging key image ${sop}`);
       }
       refresh();
+    },
+    refuseOnPreview(kind) {
+      set({ notice: kind === 'preview' ? PREVIEW_NOTICE : 'This slice has not arrived yet: measure on it once it is shown.' });
     },
     editText(id) {
       const rec = records.get(id);

@@ -288,7 +288,7 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
         ) : showSites ? (
           <SitesPanel store={deps.sites} onClose={() => setShowSites(false)} />
         ) : (
-          <WorklistView store={worklist} onOpen={onOpen} {...(deps.prefetch ? { prefetchMarks: deps.prefetch.settings } : {})} {...(deps.quality ? { quality: deps.quality.badges } : {})} />
+          <WorklistView store={worklist} onOpen={onOpen} {...(deps.prefetch ? { prefetchMarks: deps.prefetch.settings } : {})} {...(deps.quality ? { quality: deps.quality.badges } : {})} {...(deps.transfers ? { transfers: deps.transfers } : {})} />
         )}
       </main>
       {deps.reports && <NewReportNoticeList notices={deps.reports.notices} />}

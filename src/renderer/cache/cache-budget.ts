@@ -313,16 +313,18 @@ export class CacheBudget implements CacheWriteBudget {
   }
 
   /**
-   * Deletes a study's instances, their bytes, its series and its record in
+   * Deletes a study's instances, their bytes, its previews and instance list, its series and its record in
    * one transaction: an interrupted eviction leaves the study whole, never a
    * "complete" record over missing instances.
    */
   async evictStudy(studyInstanceUID: string): Promise<void> {
     const { db } = this.deps;
-    await db.transaction('rw', [db.studies, db.series, db.instances, db.instanceBytes], async () => {
+    await db.transaction('rw', [db.studies, db.series, db.instances, db.instanceBytes, db.instancePreviews, db.studyListings], async () => {
       const sops = (await db.instances.where('studyInstanceUID').equals(studyInstanceUID).primaryKeys()) as string[];
       await db.instanceBytes.bulkDelete(sops);
       await db.instances.bulkDelete(sops);
+      await db.instancePreviews.where('studyInstanceUID').equals(studyInstanceUID).delete();
+      await db.studyListings.delete(studyInstanceUID);
       await db.series.where('studyInstanceUID').equals(studyInstanceUID).delete();
       await db.studies.delete(studyInstanceUID);
     });

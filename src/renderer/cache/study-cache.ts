@@ -1,6 +1,6 @@
 import { isQuotaExceeded } from './cache-budget';
 import type { CacheWriteBudget } from './cache-budget';
-import type { InstanceRecord, SeriesRecord, SiteCapabilityRecord, StudyRecord, TeleradDB } from './telerad-db';
+import type { InstancePreviewRecord, InstanceRecord, SeriesRecord, SiteCapabilityRecord, StudyListingRecord, StudyRecord, TeleradDB } from './telerad-db';
 import { SealedRowError } from './sealing/row-sealer';
 
 /** An instance whose sealed bytes failed authentication: handled as a hash mismatch. */
@@ -13,6 +13,16 @@ export type InstanceMeta = Omit<InstanceRecord, 'size' | 'sha256' | 'storedAt'>;
 export type StudyUpsert = Omit<StudyRecord, 'complete' | 'storedAt' | 'lastOpenedAt'> & {
   lastOpenedAt?: number;
 };
+
+/** A preview as the retriever hands it to the cache; size, hash and time are the cache's to fill. */
+export type PreviewPut = Omit<InstancePreviewRecord, 'size' | 'sha256' | 'storedAt'>;
+
+/** A stored preview read back: its JPEG and the raster size it was rendered at. */
+export interface StoredPreview {
+  bytes: ArrayBuffer;
+  width: number;
+  height: number;
+}
 
 /** A stored instance whose bytes no longer match the hash taken when it was stored. */
 export class CacheIntegrityError extends Error {
@@ -79,10 +89,12 @@ export class StudyCache {
     const records = entries.map((e) => e.record);
     const size = records.reduce((n, r) => n + r.size, 0);
     const write = (): Promise<void> =>
-      this.db.transaction('rw', this.db.instances, this.db.instanceBytes, this.db.studies, async () => {
+      this.db.transaction('rw', [this.db.instances, this.db.instanceBytes, this.db.studies, this.db.instancePreviews], async () => {
         const old = await this.db.instances.bulkGet([...bySop.keys()]);
         await this.db.instances.bulkPut(records);
         await this.db.instanceBytes.bulkPut(entries.map((e) => ({ sopInstanceUID: e.record.sopInstanceUID, bytes: e.bytes })));
+        // The lossless file supersedes its preview, in the same transaction: no moment holds both or neither.
+        await this.db.instancePreviews.bulkDelete([...bySop.keys()]);
         // Kept in the same transaction as the bytes, so budget and eviction never read a stale sum.
         // No study row yet (the retriever's early first image): upsertStudy counts these when it creates it.
         const study = await this.db.studies.get(studyInstanceUID);
@@ -262,6 +274,65 @@ export class StudyCache {
       if (complete !== study.complete) await this.db.studies.update(studyInstanceUID, { complete });
       return complete;
     });
+  }
+
+  /**
+   * Stores a study's instance list as its site answered it (reading order per
+   * series), replacing the one before. Offline: works.
+   */
+  async putListing(listing: StudyListingRecord): Promise<void> {
+    await this.db.studyListings.put(listing);
+  }
+
+  /** The study's last instance list, if it was ever listed here. Offline: works. */
+  async getListing(studyInstanceUID: string): Promise<StudyListingRecord | undefined> {
+    return this.db.studyListings.get(studyInstanceUID);
+  }
+
+  /**
+   * Stores previews in one transaction, each with the SHA-256 of its JPEG,
+   * except those whose lossless instance is stored already (a preview is only
+   * ever a stand-in). Returns the SOP Instance UIDs written. Previews are not
+   * counted in the study's `storedBytes` (≈ 2 % of a CT; evicted with it).
+   * Offline: works.
+   */
+  async putPreviews(items: readonly PreviewPut[]): Promise<string[]> {
+    if (items.length === 0) return [];
+    const hashes = await Promise.all(items.map((i) => sha256Hex(i.bytes)));
+    const storedAt = this.now();
+    return this.db.transaction('rw', this.db.instancePreviews, this.db.instanceBytes, async () => {
+      const lossless = new Set((await this.db.instanceBytes.where(':id').anyOf(items.map((i) => i.sopInstanceUID)).primaryKeys()) as string[]);
+      const rows = items.flatMap((i, k): InstancePreviewRecord[] =>
+        lossless.has(i.sopInstanceUID) ? [] : [{ ...i, size: i.bytes.byteLength, sha256: hashes[k]!, storedAt }],
+      );
+      await this.db.instancePreviews.bulkPut(rows);
+      return rows.map((r) => r.sopInstanceUID);
+    });
+  }
+
+  /** SOP Instance UIDs of the study's stored previews (keys only, no bytes read). Offline: works. */
+  async previewSops(studyInstanceUID: string): Promise<string[]> {
+    return (await this.db.instancePreviews.where('studyInstanceUID').equals(studyInstanceUID).primaryKeys()) as string[];
+  }
+
+  /**
+   * A stored preview, checked like an instance (hash in clear, GCM when
+   * sealed). A preview that fails the check is deleted and reads as absent:
+   * it is never shown, and the slice waits for its lossless file instead.
+   * Offline: works.
+   */
+  async readPreview(sopInstanceUID: string): Promise<StoredPreview | undefined> {
+    const sealed = this.db.sealer !== null;
+    const row = await this.db.instancePreviews.get(sopInstanceUID).catch((err: unknown): typeof TAMPERED => {
+      if (sealed && err instanceof SealedRowError) return TAMPERED;
+      throw err;
+    });
+    if (!row) return undefined;
+    if (row === TAMPERED || (!sealed && (await sha256Hex(row.bytes)) !== row.sha256)) {
+      await this.db.instancePreviews.delete(sopInstanceUID);
+      return undefined;
+    }
+    return { bytes: row.bytes, width: row.width, height: row.height };
   }
 
   /** What a site was found to support, if it was ever probed. Offline: works. */

@@ -1,4 +1,3 @@
-import PQueue from 'p-queue';
 import type { SiteSummary } from '../../shared/ipc/contract';
 import type { Logger } from '../../shared/log';
 import { Tag, getNumber, getString } from '../../shared/dicom/dicomweb-json';
@@ -9,8 +8,13 @@ import { BadAnswerError, HttpStatusError, RequestTimeoutError, classifySiteError
 import type { SiteFailure } from '../dicomweb/site-error';
 import { dicomParser } from '../lib/dicom-parser';
 import type { TransferHandle, TransfersStore } from '../transfers/transfers-store';
-import type { SeriesRecord } from './telerad-db';
-import type { InstanceMeta, StudyCache, StudyUpsert } from './study-cache';
+import type { ListedInstance, SeriesRecord, StudyListingRecord } from './telerad-db';
+import { hangingIndex, sortStack } from '../../shared/dicom/stack-order';
+import { RetrievalOrder } from './retrieval-order';
+import type { OrderedSeries } from './retrieval-order';
+import { SiteLink } from './site-link';
+import type { LinkSource, LinkWork } from './site-link';
+import type { InstanceMeta, PreviewPut, StudyCache, StudyUpsert } from './study-cache';
 import { CacheFullError } from './cache-budget';
 import { readPart10Header } from './part10-header';
 import type { Part10Header } from './part10-header';
@@ -21,6 +25,24 @@ export interface RetrieveProgress {
   total: number;
   /** Bytes received by this retrieval so far (after HTTP decoding). */
   bytes?: number;
+  /** Previews stored by this retrieval, of those it asked for (0 of 0: none asked, e.g. the site does not render). */
+  previewsDone?: number;
+  previewsTotal?: number;
+}
+
+/** Anything a retrieval stored, as the retriever tells every listener. */
+export interface StoredAnyEvent {
+  studyInstanceUID: string;
+  sopInstanceUID: string;
+  kind: 'lossless' | 'preview';
+  /** A lossless file's header (transfer syntax, geometry). */
+  header?: Part10Header;
+}
+
+/** A preview newly stored in the cache. */
+export interface StoredPreviewEvent {
+  seriesInstanceUID: string;
+  sopInstanceUID: string;
 }
 
 /** One instance newly stored in the cache. */
@@ -31,6 +53,9 @@ export interface StoredInstanceEvent {
   firstOfSeries: boolean;
   transferSyntaxUID: string;
   size: number;
+  /** From the stored file's header: what the site's instance list may have left out. */
+  imagePositionPatient?: number[];
+  imageOrientationPatient?: number[];
 }
 
 export interface EnsureStudyRequest {
@@ -41,6 +66,17 @@ export interface EnsureStudyRequest {
   onProgress?: (p: RetrieveProgress) => void;
   /** Told as each instance lands in the cache. */
   onInstanceStored?: (e: StoredInstanceEvent) => void;
+  /**
+   * Told once the site has listed the study's instances (before any is
+   * fetched), with the list in reading order; also, when the site cannot be
+   * reached, with the list stored by an earlier retrieval, if any. The viewer
+   * opens on it.
+   */
+  onListed?: (listing: StudyListingRecord) => void;
+  /** Told as each preview lands in the cache. */
+  onPreviewStored?: (e: StoredPreviewEvent) => void;
+  /** Fetch a rendered preview of every slice beside the lossless transfer (default true; never for background work). */
+  previews?: boolean;
   /** Stops the retrieval: queued downloads are dropped, running ones aborted (the viewer was closed). */
   signal?: AbortSignal;
   /** Set by prefetch: the retrieval is background work, paced by these hooks and not counted as the user's. */
@@ -75,8 +111,29 @@ export class StudyUnavailableError extends Error {
 
 export const NOT_OFFLINE_MESSAGE = 'This study is not available offline and its site cannot be reached';
 
-/** Instance-level QIDO fields: enough to build series records before any pixel arrives. */
-const INSTANCE_FIELDS = [Tag.SeriesDescription, Tag.Modality, Tag.SeriesNumber, Tag.InstanceNumber];
+/**
+ * Instance-level QIDO fields: enough to build series records and order each
+ * stack before any pixel arrives (position and orientation: Orthanc answers
+ * them from its index; a PACS that leaves them out gets instance-number order),
+ * and to ask previews in the image's aspect (rows, columns).
+ */
+const INSTANCE_FIELDS = [
+  Tag.SeriesDescription,
+  Tag.Modality,
+  Tag.SeriesNumber,
+  Tag.InstanceNumber,
+  '00200032', // Image Position (Patient)
+  '00200037', // Image Orientation (Patient)
+  '00280010', // Rows
+  '00280011', // Columns
+  '00280008', // Number of Frames
+];
+
+/** Previews: the longer side in pixels and the JPEG quality (a 512² CT slice is ≈ 4 kB at 256 px, quality 50). */
+export const DEFAULT_PREVIEWS = { size: 256, quality: 50 } as const;
+
+/** Requests in flight per site: the browser host's page has six connections to its origin; one stays for the rest. */
+export const DEFAULT_SITE_SLOTS = 5;
 
 const SOP_CLASS_UID = '00080016';
 
@@ -132,8 +189,8 @@ export interface StudyRetrieverDeps {
   retry?: Partial<RetryPolicy>;
   /** Deadline of one request, headers and body; the gateway has its own timeouts too. */
   requestTimeoutMs?: number;
-  /** Fetch one instance ahead of the full instance list, from a limit=1 QIDO (default true). */
-  earlyFirstImage?: boolean;
+  /** Previews: size of their longer side in pixels and JPEG quality; false: none (default 256 px, quality 50). */
+  previews?: { size: number; quality: number } | false;
   /** Ask sites for JPEG-LS lossless when they offer it (default true). */
   negotiateJpegLs?: boolean;
   random?: () => number;
@@ -145,13 +202,28 @@ export interface StudyRetrieverDeps {
   onStudyRetrieved?: (e: StudyRetrievedEvent) => void;
 }
 
-interface PlannedInstance {
-  studyInstanceUID: string;
-  seriesInstanceUID: string;
-  sopInstanceUID: string;
-  instanceNumber?: number;
-  sopClassUID?: string;
+interface PlannedInstance extends ListedInstance {
+  /** The series' hanging slice (what the viewer shows first). */
   firstOfSeries: boolean;
+}
+
+/** A retrieval under way, that a second caller of the same study joins. */
+interface SharedRun {
+  siteId: string;
+  signal: AbortSignal;
+  promise: Promise<EnsureStudyResult>;
+  join(req: EnsureStudyRequest): Promise<EnsureStudyResult>;
+  /** A reader joined a background retrieval: previews are planned now. */
+  promote?: () => void;
+}
+
+/** A retrieval on its site's link, as the retriever steers it (focus, priority, pause). */
+interface StreamSource extends LinkSource {
+  readonly studyInstanceUID: string;
+  readonly order: RetrievalOrder;
+  foreground: boolean;
+  rank: number;
+  paused: boolean;
 }
 
 type Mode = { kind: 'original' } | { kind: 'jpegls' } | { kind: 'probe'; settle: (jpegLs: boolean | undefined) => void };
@@ -207,6 +279,39 @@ class WriteBehind {
   }
 }
 
+/** Previews written together (they are small; one transaction each would cost more than the JPEGs). */
+const PREVIEW_BATCH = 16;
+
+/** The write-behind buffer for previews; each promise says whether its preview was kept (not when its lossless file was there first). */
+class PreviewWriteBehind {
+  private pending: Array<{ put: PreviewPut; resolve: (kept: boolean) => void; reject: (err: unknown) => void }> = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly cache: StudyCache) {}
+
+  add(put: PreviewPut): Promise<boolean> {
+    const written = new Promise<boolean>((resolve, reject) => this.pending.push({ put, resolve, reject }));
+    if (this.pending.length >= PREVIEW_BATCH) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), WRITE_DELAY_MS);
+    return written;
+  }
+
+  flush(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    this.cache.putPreviews(batch.map((b) => b.put)).then(
+      (kept) => {
+        const set = new Set(kept);
+        batch.forEach((b) => b.resolve(set.has(b.put.sopInstanceUID)));
+      },
+      (err: unknown) => batch.forEach((b) => b.reject(err)),
+    );
+  }
+}
+
 /** What one task knows of the retrieval it belongs to. */
 interface StudyRun {
   site: SiteSummary;
@@ -217,11 +322,18 @@ interface StudyRun {
   beforeRequest?: (signal: AbortSignal) => Promise<void>;
   /** Aborts every queued and running download of the retrieval (its site is gone); not a cancel. */
   stop: () => void;
+  /** Its place on the site's link, once the instance list is in. */
+  source?: StreamSource;
 }
 
 /** A site answered 400/406/415 to a transfer syntax it does not offer. */
 function refusedTransferSyntax(err: unknown): boolean {
   return err instanceof HttpStatusError && (err.status === 400 || err.status === 406 || err.status === 415);
+}
+
+/** A site that does not render previews: 400/404/406/415/501 (or 405) to /rendered. */
+function refusedRendering(err: unknown): boolean {
+  return err instanceof HttpStatusError && [400, 404, 405, 406, 415, 501].includes(err.status);
 }
 
 function negotiatesTransferSyntax(sopClassUID: string | undefined): boolean {
@@ -278,7 +390,16 @@ export class StudyRetriever {
   private readonly retry: RetryPolicy;
   private readonly requestTimeoutMs: number;
   private readonly random: () => number;
-  private readonly queues = new Map<string, PQueue>();
+  /** Request slots per site, shared by every retrieval from it. */
+  private readonly links = new Map<string, SiteLink>();
+  /** Retrievals on a link now (the instance list is in), for focus, priority and pause. */
+  private readonly streams = new Set<StreamSource>();
+  private rankSeq = 0;
+  /** Whether each site renders previews, as remembered in the cache (undefined: not known yet). */
+  private readonly rendered = new Map<string, boolean | undefined>();
+  private readonly storedListeners = new Set<(e: StoredAnyEvent) => void>();
+  /** Retrievals under way, by study. */
+  private readonly runs = new Map<string, SharedRun>();
   /** Downloads under way, by SOP Instance UID: a second retrieval of the same study waits for them instead of fetching again. */
   private readonly inflight = new Map<string, Promise<unknown>>();
   /** What each site supports, as remembered in the cache (undefined: not probed yet). */
@@ -290,7 +411,7 @@ export class StudyRetriever {
   private readonly foregroundListeners = new Set<(active: number) => void>();
 
   constructor(private readonly deps: StudyRetrieverDeps) {
-    this.concurrency = Math.max(1, deps.concurrency ?? 4);
+    this.concurrency = Math.max(1, deps.concurrency ?? DEFAULT_SITE_SLOTS);
     this.retry = { ...DEFAULT_RETRY, ...deps.retry };
     this.requestTimeoutMs = deps.requestTimeoutMs ?? 120_000;
     this.random = deps.random ?? Math.random;
@@ -325,6 +446,61 @@ export class StudyRetriever {
     return () => this.foregroundListeners.delete(listener);
   }
 
+  /**
+   * The reader is on `sopInstanceUID` of the study, moving in `direction`:
+   * the next free request slots go to that slice, then to its neighbours.
+   * Nothing already in flight is cancelled.
+   */
+  focus(studyInstanceUID: string, sopInstanceUID: string, direction: 1 | -1 | 0 = 0): void {
+    for (const s of this.streams) {
+      if (s.studyInstanceUID !== studyInstanceUID || !s.order.focus(sopInstanceUID, direction)) continue;
+      s.rank = ++this.rankSeq;
+      this.pumpAll();
+    }
+  }
+
+  /** These instances of the study go before everything but the hanging slices (a signature waits for them). */
+  prioritize(studyInstanceUID: string, sopInstanceUIDs: readonly string[]): void {
+    for (const s of this.streams) if (s.studyInstanceUID === studyInstanceUID) s.order.prioritize(sopInstanceUIDs);
+    this.pumpAll();
+  }
+
+  /**
+   * The user left the study (or came back to it): its retrieval goes on behind
+   * the studies the user is waiting for (`background`), or ahead again; what
+   * is fetched is kept either way.
+   */
+  setForegroundStudy(studyInstanceUID: string, foreground: boolean): void {
+    for (const s of this.streams) {
+      if (s.studyInstanceUID !== studyInstanceUID || s.foreground === foreground) continue;
+      s.foreground = foreground;
+      if (foreground) s.rank = ++this.rankSeq;
+    }
+    this.pumpAll();
+  }
+
+  /** Pauses (no new request; those in flight finish) or resumes the study's retrieval. */
+  setPaused(studyInstanceUID: string, paused: boolean): void {
+    for (const s of this.streams) if (s.studyInstanceUID === studyInstanceUID) s.paused = paused;
+    this.pumpAll();
+  }
+
+  /** Whether a retrieval of the study is on a link now. */
+  isStreaming(studyInstanceUID: string): boolean {
+    for (const s of this.streams) if (s.studyInstanceUID === studyInstanceUID) return true;
+    return false;
+  }
+
+  /** Told of every instance and preview any retrieval stores (a resume from the transfers panel included); returns the unsubscribe. */
+  onStored(listener: (e: StoredAnyEvent) => void): () => void {
+    this.storedListeners.add(listener);
+    return () => this.storedListeners.delete(listener);
+  }
+
+  private pumpAll(): void {
+    for (const link of this.links.values()) link.pump();
+  }
+
   private setForeground(n: number): void {
     this.foreground = n;
     for (const l of this.foregroundListeners) l(n);
@@ -341,9 +517,14 @@ export class StudyRetriever {
     }
 
     const { site } = req;
-    if (!site) return this.fromCacheOnly(uid, { kind: 'other', message: 'its site is no longer configured' }, undefined);
+    if (!site) return this.fromCacheOnly(uid, { kind: 'other', message: 'its site is no longer configured' }, undefined, req);
 
-    // One controller for the whole retrieval: the caller closing, the user
+    // A retrieval of this study is under way (prefetch, a study left and opened again, a
+    // resume): join it rather than start a second one over the same instances.
+    const running = this.runs.get(uid);
+    if (running && running.siteId === site.id && !running.signal.aborted) return running.join(req);
+
+    // One controller for the whole retrieval: every caller leaving, the user
     // cancelling in the transfers panel, and the link going down all end it.
     const controller = new AbortController();
     let cancelled = false;
@@ -351,20 +532,79 @@ export class StudyRetriever {
       cancelled = true;
       controller.abort(new DOMException('Retrieval cancelled', 'AbortError'));
     };
-    if (req.signal?.aborted) cancel();
-    req.signal?.addEventListener('abort', cancel, { once: true });
+    const callers = new Set<EnsureStudyRequest>();
+    const live = (): EnsureStudyRequest[] => [...callers].filter((r) => !r.signal?.aborted);
+    const tell = <T>(pick: (r: EnsureStudyRequest) => ((e: T) => void) | undefined, e: T): void => {
+      for (const r of live()) {
+        try {
+          pick(r)?.(e);
+        } catch (err) {
+          log.error('A retrieval listener failed', err);
+        }
+      }
+    };
+    let listing: StudyListingRecord | undefined;
+    let lastProgress: RetrieveProgress | undefined;
+    const shared: SharedRun = {
+      siteId: site.id,
+      signal: controller.signal,
+      promise: Promise.resolve({ source: 'network', complete: false }),
+      join: (joiner) => {
+        attach(joiner);
+        if (listing) joiner.onListed?.(listing);
+        if (lastProgress) joiner.onProgress?.(lastProgress);
+        if (!joiner.background) {
+          this.setForegroundStudy(uid, true);
+          shared.promote?.();
+        }
+        return shared.promise;
+      },
+    };
+    // A caller leaving (its signal) only detaches it; the retrieval stops when none is left.
+    const attach = (r: EnsureStudyRequest): void => {
+      callers.add(r);
+      if (r.signal?.aborted) return void (live().length === 0 && cancel());
+      r.signal?.addEventListener(
+        'abort',
+        () => {
+          if (live().length === 0) cancel();
+        },
+        { once: true },
+      );
+    };
+    attach(req);
+    const fanout: EnsureStudyRequest = {
+      site,
+      study: req.study,
+      ...(req.background ? { background: req.background } : {}),
+      ...(req.previews !== undefined ? { previews: req.previews } : {}),
+      onProgress: (p) => {
+        lastProgress = p;
+        tell((r) => r.onProgress, p);
+      },
+      onInstanceStored: (e) => tell((r) => r.onInstanceStored, e),
+      onPreviewStored: (e) => tell((r) => r.onPreviewStored, e),
+      onListed: (l) => {
+        listing = l;
+        tell((r) => r.onListed, l);
+      },
+    };
 
     const label = [req.study.patientName, req.study.description].filter(Boolean).join(' · ') || uid;
     const handle = this.deps.transfers?.begin(
       { studyInstanceUID: uid, siteId: site.id, siteName: site.name, label },
       {
         cancel,
+        pause: (paused) => this.setPaused(uid, paused),
         // Resuming runs the same retrieval again without the viewer: what is stored stays, the rest is fetched.
         resume: () =>
           void this.ensureStudy({ site, study: req.study }).catch((err: unknown) => log.warn(`Resume of ${uid} failed`, err)),
       },
     );
     let bytes = 0;
+    // Paced (prefetch's bandwidth cap) only while nobody waits for the study: a reader who opens it is never throttled.
+    const pacing = req.background;
+    const background = (): boolean => pacing !== undefined && !(run.source?.foreground ?? false);
     const run: StudyRun = {
       site,
       api: this.deps.dicomweb(site),
@@ -373,23 +613,28 @@ export class StudyRetriever {
       addBytes: (n) => {
         bytes += n;
         handle?.addBytes(n);
-        req.background?.onBytes(n);
+        if (background()) pacing?.onBytes(n);
       },
-      ...(req.background ? { beforeRequest: req.background.beforeRequest } : {}),
+      ...(pacing ? { beforeRequest: (signal: AbortSignal) => (background() ? pacing.beforeRequest(signal) : Promise.resolve()) } : {}),
       stop: () => controller.abort(new DOMException('The site cannot be reached', 'AbortError')),
     };
 
-    try {
-      return await this.retrieve(req, run, () => bytes, () => cancelled);
-    } catch (err) {
-      handle?.finish(cancelled ? 'cancelled' : 'failed', err instanceof Error ? err.message : String(err));
-      throw err;
-    } finally {
-      req.signal?.removeEventListener('abort', cancel);
-    }
+    const promise = (async () => {
+      try {
+        return await this.retrieve(fanout, run, () => bytes, () => cancelled, shared);
+      } catch (err) {
+        handle?.finish(cancelled ? 'cancelled' : 'failed', err instanceof Error ? err.message : String(err));
+        throw err;
+      } finally {
+        if (this.runs.get(uid) === shared) this.runs.delete(uid);
+      }
+    })();
+    shared.promise = promise;
+    this.runs.set(uid, shared);
+    return promise;
   }
 
-  private async retrieve(req: EnsureStudyRequest, run: StudyRun, bytes: () => number, wasCancelled: () => boolean): Promise<EnsureStudyResult> {
+  private async retrieve(req: EnsureStudyRequest, run: StudyRun, bytes: () => number, wasCancelled: () => boolean, shared: SharedRun): Promise<EnsureStudyResult> {
     const { cache, log } = this.deps;
     const { site, handle } = run;
     const uid = req.study.studyInstanceUID;
@@ -397,115 +642,29 @@ export class StudyRetriever {
     const stored = new Set<string>();
     /** Fetched from the site by this retrieval and committed to the cache. */
     const fetchedHere: string[] = [];
-    const scheduled = new Map<string, Promise<void>>();
-    // Unknown until the full instance list is in.
     let total: number | undefined = undefined;
+    let previewsDone = 0;
+    let previewsTotal = 0;
     const report = (): void => {
       if (total === undefined) return;
-      req.onProgress?.({ done: stored.size, total, bytes: bytes() });
+      req.onProgress?.({ done: stored.size, total, bytes: bytes(), previewsDone, previewsTotal });
       handle?.progress(stored.size, total);
+      if (previewsTotal > 0) handle?.previews(previewsDone, previewsTotal);
     };
     let firstFailure: SiteFailure | undefined;
     const headerSeries = new Map<string, Partial<SeriesRecord>>();
-    const queue = this.queueFor(site.id);
-    const writer = new WriteBehind(cache);
-    const downloads: Promise<unknown>[] = [];
-    const schedule = (item: PlannedInstance, priority: number): void => {
-      if (scheduled.has(item.sopInstanceUID)) return;
-      const download = queue.add(
-        async () => {
-          // Checked here rather than with p-queue's signal option, which keeps one listener per queued task.
-          if (run.signal.aborted) throw run.signal.reason;
-          return this.fetchOne(run, item);
-        },
-        { priority },
-      );
-      downloads.push(download.catch(() => undefined));
-      // The write waits outside the queue: a download slot is not held while its batch fills.
-      const task = download
-        .then(async (downloaded) => {
-          if (downloaded) {
-            const { fetched } = downloaded;
-            try {
-              await writer.add(downloaded.meta, fetched.bytes, item.firstOfSeries);
-            } finally {
-              downloaded.release();
-            }
-            fetchedHere.push(item.sopInstanceUID);
-            if (!headerSeries.has(item.seriesInstanceUID)) {
-              headerSeries.set(item.seriesInstanceUID, {
-                modality: fetched.header.modality,
-                description: fetched.header.seriesDescription,
-                seriesNumber: fetched.header.seriesNumber,
-              });
-            }
-            req.onInstanceStored?.({
-              seriesInstanceUID: item.seriesInstanceUID,
-              sopInstanceUID: item.sopInstanceUID,
-              firstOfSeries: item.firstOfSeries,
-              transferSyntaxUID: fetched.header.transferSyntaxUID,
-              size: fetched.bytes.byteLength,
-            });
-          }
-          stored.add(item.sopInstanceUID);
-          report();
-        })
-        .catch((err: unknown) => {
-          // Cancelled, or stopped after the site went away (then the first failure says why).
-          if (run.signal.aborted) return;
-          // The local disk is full: its message says what to do, and every other download
-          // would only be refused the same way. Say it unchanged and stop the retrieval.
-          if (err instanceof CacheFullError) {
-            firstFailure ??= { kind: 'other', message: err.message };
-            handle?.noteError(err.message);
-            log.warn(err.message);
-            run.stop();
-            return;
-          }
-          const failure = this.failureOf(err, `retrieving instance ${item.sopInstanceUID} by WADO-RS`);
-          firstFailure ??= failure;
-          handle?.noteError(`${site.name}: ${failure.message}`);
-          log.warn(`WADO-RS of ${item.sopInstanceUID} (${site.id}) failed: ${failure.message}`);
-          // No network: every other request would wait for the same timeout. Stop them all.
-          if (isOfflineFailure(failure)) run.stop();
-        });
-      scheduled.set(item.sopInstanceUID, task);
-    };
-
-    // The full instance list of a 300-slice series takes the site a few hundred
-    // milliseconds to build; one instance listed with limit=1 comes back in a
-    // round trip, and its download (which also probes the transfer syntax)
-    // starts while the rest of the list is on its way.
-    const early =
-      this.deps.earlyFirstImage === false
-        ? Promise.resolve()
-        : run.api
-            .searchForInstances(uid, { limit: '1', includefield: [SOP_CLASS_UID] })
-            .then(async (first) => {
-              const item = plan(uid, first.slice(0, 1))[0];
-              if (!item || total !== undefined || run.signal.aborted || (await cache.hasInstance(item.sopInstanceUID))) return;
-              schedule(item, 2);
-            })
-            .catch(() => undefined); // only a head start: the full list below reports failures
 
     let listed: DicomJsonDataset[];
     const listing = "listing the study's instances by QIDO-RS";
     try {
-      listed = await this.withRetry(run, listing, () =>
-        run.api.searchForInstances(uid, { includefield: [...INSTANCE_FIELDS, SOP_CLASS_UID] }),
-      );
+      listed = await this.withRetry(run, listing, () => run.api.searchForInstances(uid, { includefield: [...INSTANCE_FIELDS, SOP_CLASS_UID] }));
     } catch (err) {
       const failure = wasCancelled() ? cancelledFailure() : this.failureOf(err, listing);
-      // Without the list there is no study record to store against: drop the head start too.
       run.stop();
-      await early;
-      await Promise.all(downloads);
-      writer.flush();
-      await Promise.all(scheduled.values());
       log.warn(`Instance list of ${uid} at ${site.id} failed: ${failure.message}`);
       handle?.finish(wasCancelled() ? 'cancelled' : 'failed', `${site.name}: ${failure.message}`);
       this.tellRetrieved(req, site, fetchedHere, failure.message);
-      return this.fromCacheOnly(uid, failure, site);
+      return this.fromCacheOnly(uid, failure, site, req);
     }
     const planned = plan(uid, listed);
     if (planned.length === 0) {
@@ -514,33 +673,226 @@ export class StudyRetriever {
       handle?.finish('failed', `${site.name} lists no instances for this study`);
       throw new StudyUnavailableError(`${site.name} lists no instances for this study`);
     }
-    // The instance fetched ahead is its series' first image.
-    for (const sop of scheduled.keys()) {
-      const series = planned.find((p) => p.sopInstanceUID === sop)?.seriesInstanceUID;
-      for (const p of planned) if (p.seriesInstanceUID === series) p.firstOfSeries = p.sopInstanceUID === sop;
-    }
 
     await cache.upsertStudy({ ...req.study, siteId: site.id, numInstances: planned.length });
     await cache.putSeries(seriesFromQido(uid, listed));
+    const listingRecord: StudyListingRecord = { studyInstanceUID: uid, siteId: site.id, instances: planned.map(listedOf), listedAt: Date.now() };
+    await cache.putListing(listingRecord);
 
     const missing: PlannedInstance[] = [];
     for (const p of planned) {
-      if (scheduled.has(p.sopInstanceUID)) continue;
       if (await cache.hasInstance(p.sopInstanceUID)) stored.add(p.sopInstanceUID);
       else missing.push(p);
     }
     total = planned.length;
+    // The viewer opens now, on the instance list: the slices fill in as they land.
+    try {
+      req.onListed?.(listingRecord);
+    } catch (err) {
+      log.error('The instance-list listener failed', err);
+    }
     report();
 
-    // Firsts added first: p-queue starts a task at once while it has free slots, before priorities can matter.
-    // The first image of each series goes ahead of every other queued instance at the site.
-    for (const item of missing) if (item.firstOfSeries) schedule(item, 1);
-    for (const item of missing) if (!item.firstOfSeries) schedule(item, 0);
-    await early;
+    const bySop = new Map(planned.map((p) => [p.sopInstanceUID, p]));
+    const order = new RetrievalOrder(orderedSeries(planned));
+    for (const p of missing) order.want('lossless', p.sopInstanceUID);
+    const previews = await this.previewPlan(req, site, uid, missing);
+    for (const p of previews) order.want('preview', p.sopInstanceUID);
+    previewsTotal = previews.length;
+    let previewsOn = previews.length > 0;
+    // Prefetch fetches no previews; a reader who opens the study meanwhile gets them for what is still missing.
+    let promoted = !req.background;
+    shared.promote = () => {
+      if (promoted) return;
+      promoted = true;
+      void this.previewPlan({ ...req, background: undefined }, site, uid, missing.filter((p) => !stored.has(p.sopInstanceUID) && order.has('lossless', p.sopInstanceUID)))
+        .then((more) => {
+          if (run.signal.aborted || more.length === 0) return;
+          for (const p of more) {
+            order.want('preview', p.sopInstanceUID);
+            previews.push(p);
+          }
+          previewsTotal += more.length;
+          previewsOn = true;
+          report();
+          this.linkFor(site.id).pump();
+        })
+        .catch((err: unknown) => log.warn(`Planning previews of ${uid} failed`, err));
+    };
+    let previewFailures = 0;
+
+    const writer = new WriteBehind(cache);
+    const previewWriter = new PreviewWriteBehind(cache);
+    const writes: Promise<unknown>[] = [];
+    let inFlight = 0;
+    let settleRun!: () => void;
+    const finished = new Promise<void>((r) => (settleRun = r));
+    const maybeFinished = (): void => {
+      if (inFlight === 0 && (order.count('lossless') === 0 || run.signal.aborted)) {
+        order.clear();
+        settleRun();
+      }
+    };
+
+    const lossless = (sop: string): LinkWork => ({
+      kind: 'lossless',
+      run: async () => {
+        const item = bySop.get(sop)!;
+        inFlight++;
+        let downloaded: Downloaded | undefined;
+        try {
+          if (run.signal.aborted) return settleLossless();
+          downloaded = await this.fetchOne(run, item);
+        } catch (err) {
+          this.noteLosslessFailure(run, item, err, (f) => (firstFailure ??= f));
+          return settleLossless();
+        }
+        // The write waits outside the slot: a download slot is not held while its batch fills.
+        void storeLossless(item, downloaded).finally(settleLossless);
+      },
+    });
+    const settleLossless = (): void => {
+      inFlight--;
+      maybeFinished();
+    };
+    const storeLossless = async (item: PlannedInstance, downloaded: Downloaded | undefined): Promise<void> => {
+      const sop = item.sopInstanceUID;
+      try {
+        if (downloaded) {
+          const { fetched } = downloaded;
+          const write = (async () => {
+            try {
+              await writer.add(downloaded.meta, fetched.bytes, item.firstOfSeries);
+            } finally {
+              downloaded.release();
+            }
+          })();
+          writes.push(write.catch(() => undefined));
+          await write;
+          fetchedHere.push(sop);
+          if (!headerSeries.has(item.seriesInstanceUID)) {
+            headerSeries.set(item.seriesInstanceUID, { modality: fetched.header.modality, description: fetched.header.seriesDescription, seriesNumber: fetched.header.seriesNumber });
+          }
+          req.onInstanceStored?.({
+            seriesInstanceUID: item.seriesInstanceUID,
+            sopInstanceUID: sop,
+            firstOfSeries: item.firstOfSeries,
+            transferSyntaxUID: fetched.header.transferSyntaxUID,
+            size: fetched.bytes.byteLength,
+            ...(fetched.header.imagePositionPatient ? { imagePositionPatient: fetched.header.imagePositionPatient } : {}),
+            ...(fetched.header.imageOrientationPatient ? { imageOrientationPatient: fetched.header.imageOrientationPatient } : {}),
+          });
+          this.tellStored({ studyInstanceUID: uid, sopInstanceUID: sop, kind: 'lossless', header: fetched.header });
+        }
+        stored.add(sop);
+        // Its preview is of no use any more.
+        if (order.has('preview', sop)) {
+          order.drop('preview', sop);
+          previewsTotal--;
+        }
+        report();
+      } catch (err) {
+        this.noteLosslessFailure(run, item, err, (f) => (firstFailure ??= f));
+      }
+    };
+
+    const preview = (sop: string): LinkWork => ({
+      kind: 'preview',
+      run: async () => {
+        const item = bySop.get(sop)!;
+        inFlight++;
+        try {
+          if (run.signal.aborted) return;
+          if (stored.has(sop)) {
+            previewsTotal--;
+            return;
+          }
+          const jpeg = await this.fetchPreview(run, item);
+          if (stored.has(sop)) {
+            // The lossless file won the race: no preview is kept for it.
+            previewsTotal--;
+            return;
+          }
+          const put = previewWriter.add({ sopInstanceUID: sop, studyInstanceUID: uid, seriesInstanceUID: item.seriesInstanceUID, bytes: jpeg.bytes, width: jpeg.width, height: jpeg.height });
+          writes.push(put.catch(() => undefined));
+          if (await put) {
+            previewsDone++;
+            req.onPreviewStored?.({ seriesInstanceUID: item.seriesInstanceUID, sopInstanceUID: sop });
+            this.tellStored({ studyInstanceUID: uid, sopInstanceUID: sop, kind: 'preview' });
+          } else previewsTotal--;
+          report();
+        } catch (err) {
+          if (run.signal.aborted) return;
+          if (refusedRendering(err)) {
+            // The site does not render: no previews from it, the study streams lossless only.
+            if (previewsOn) {
+              previewsOn = false;
+              for (const p of previews) order.drop('preview', p.sopInstanceUID);
+              previewsTotal = previewsDone;
+              log.info(`${site.id} does not answer WADO-RS /rendered (${err instanceof Error ? err.message : String(err)}): no previews, lossless only`);
+              this.rememberRendered(site.id, false);
+              report();
+            }
+            return;
+          }
+          const failure = classifySiteError(err);
+          if (isOfflineFailure(failure)) {
+            firstFailure ??= { ...failure, message: `${failure.message} while retrieving a preview by WADO-RS` };
+            handle?.noteError(`${site.name}: ${failure.message}`);
+            run.stop();
+            return;
+          }
+          // A preview is a convenience: one that fails is skipped, its slice waits for the lossless file.
+          if (previewFailures++ === 0) log.warn(`Preview of ${sop} (${site.id}) failed: ${failure.message}; skipped`);
+          previewsTotal--;
+          report();
+        } finally {
+          inFlight--;
+          maybeFinished();
+        }
+      },
+    });
+
+    const source: StreamSource = {
+      studyInstanceUID: uid,
+      order,
+      foreground: !req.background,
+      rank: ++this.rankSeq,
+      paused: false,
+      next(previewSlots) {
+        if (run.signal.aborted) return undefined;
+        const urgent = order.takeUrgent();
+        if (urgent !== undefined) return lossless(urgent);
+        const losslessLeft = order.count('lossless') > 0;
+        if (previewsOn && (previewSlots > 0 || !losslessLeft)) {
+          const p = order.take('preview');
+          if (p !== undefined) return preview(p);
+        }
+        const next = order.take('lossless');
+        return next !== undefined ? lossless(next) : undefined;
+      },
+    };
+    const link = this.linkFor(site.id);
+    this.streams.add(source);
+    run.source = source;
+    const onAbort = (): void => {
+      order.clear();
+      maybeFinished();
+    };
+    run.signal.addEventListener('abort', onAbort, { once: true });
+    link.add(source);
+    maybeFinished();
+    try {
+      await finished;
+    } finally {
+      link.remove(source);
+      this.streams.delete(source);
+      run.signal.removeEventListener('abort', onAbort);
+    }
     // The last downloads are in: write what is queued now rather than after the batch delay.
-    await Promise.all(downloads);
     writer.flush();
-    await Promise.all(scheduled.values());
+    previewWriter.flush();
+    await Promise.all(writes);
     const done = stored.size;
 
     await this.fillSeriesFromHeaders(uid, headerSeries);
@@ -550,7 +902,7 @@ export class StudyRetriever {
     if (complete) handle?.finish('done');
     else handle?.finish(cancelled ? 'cancelled' : 'failed', failure ? `${site.name}: ${failure.message}` : undefined);
     this.tellRetrieved(req, site, fetchedHere, complete ? undefined : `${failure?.message ?? 'incomplete'}; ${done} of ${total} instances in the cache`);
-    if (!complete && done === 0) {
+    if (!complete && done === 0 && previewsDone === 0) {
       throw new StudyUnavailableError(
         failure && isOfflineFailure(failure)
           ? `${NOT_OFFLINE_MESSAGE}: ${site.name} ${failure.message}`
@@ -558,8 +910,91 @@ export class StudyRetriever {
         failure,
       );
     }
-    log.info(`Study ${uid}: ${done}/${total} instances cached, ${bytes()} bytes received${complete ? ', complete' : ''}`);
+    log.info(`Study ${uid}: ${done}/${total} instances cached, ${previewsDone} previews, ${bytes()} bytes received${complete ? ', complete' : ''}`);
     return { source: 'network', complete, ...(complete || !failure ? {} : { failure }) };
+  }
+
+  /** A lossless download that failed for good (after its retries): noted, and the retrieval stopped when going on is pointless. */
+  private noteLosslessFailure(run: StudyRun, item: PlannedInstance, err: unknown, first: (f: SiteFailure) => void): void {
+    const { log } = this.deps;
+    // Cancelled, or stopped after the site went away (then the first failure says why).
+    if (run.signal.aborted) return;
+    // The local disk is full: its message says what to do, and every other download
+    // would only be refused the same way. Say it unchanged and stop the retrieval.
+    if (err instanceof CacheFullError) {
+      first({ kind: 'other', message: err.message });
+      run.handle?.noteError(err.message);
+      log.warn(err.message);
+      run.stop();
+      return;
+    }
+    const failure = this.failureOf(err, `retrieving instance ${item.sopInstanceUID} by WADO-RS`);
+    first(failure);
+    run.handle?.noteError(`${run.site.name}: ${failure.message}`);
+    log.warn(`WADO-RS of ${item.sopInstanceUID} (${run.site.id}) failed: ${failure.message}`);
+    // No network: every other request would wait for the same timeout. Stop them all.
+    if (isOfflineFailure(failure)) run.stop();
+  }
+
+  /**
+   * Which missing instances get a preview: image objects of one frame (SRs,
+   * PDFs and photographs come as stored and are small or not slices), none
+   * already previewed, none when the site was found not to render or the
+   * caller wants lossless only.
+   */
+  private async previewPlan(req: EnsureStudyRequest, site: SiteSummary, uid: string, missing: readonly PlannedInstance[]): Promise<PlannedInstance[]> {
+    const opts = this.deps.previews;
+    if (opts === false || req.previews === false || req.background || missing.length === 0) return [];
+    if (site.capabilities?.rendered === 'no') return [];
+    if (!this.rendered.has(site.id)) this.rendered.set(site.id, (await this.deps.cache.getSiteCapability(site.id))?.rendered);
+    if (this.rendered.get(site.id) === false) return [];
+    const have = new Set(await this.deps.cache.previewSops(uid));
+    return missing.filter((p) => negotiatesTransferSyntax(p.sopClassUID) && (p.numberOfFrames ?? 1) <= 1 && !have.has(p.sopInstanceUID));
+  }
+
+  private rememberRendered(siteId: string, rendered: boolean): void {
+    this.rendered.set(siteId, rendered);
+    void this.deps.cache
+      .putSiteCapability({ siteId, rendered, probedAt: Date.now() })
+      .catch((err: unknown) => this.deps.log.warn(`Could not remember ${siteId}'s capabilities`, err));
+  }
+
+  /** One preview, at most PREVIEW_SIZE pixels on its longer side and never larger than the image. */
+  private async fetchPreview(run: StudyRun, item: PlannedInstance): Promise<{ bytes: ArrayBuffer; width: number; height: number }> {
+    const size = this.deps.previews ? this.deps.previews.size : DEFAULT_PREVIEWS.size;
+    const quality = this.deps.previews ? this.deps.previews.quality : DEFAULT_PREVIEWS.quality;
+    const viewport = previewViewport(item.columns, item.rows, size);
+    if (run.beforeRequest) await run.beforeRequest(run.signal);
+    const request = new AbortController();
+    const onAbort = (): void => request.abort(run.signal.reason);
+    run.signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => request.abort(new RequestTimeoutError(this.requestTimeoutMs)), this.requestTimeoutMs);
+    try {
+      const bytes = await run.api.retrieveRendered(item, { viewport, quality, onBytes: run.addBytes }, request.signal);
+      return { bytes, ...viewport };
+    } finally {
+      clearTimeout(timer);
+      run.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private linkFor(siteId: string): SiteLink {
+    let link = this.links.get(siteId);
+    if (!link) {
+      link = new SiteLink(this.concurrency);
+      this.links.set(siteId, link);
+    }
+    return link;
+  }
+
+  private tellStored(e: StoredAnyEvent): void {
+    for (const l of this.storedListeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.deps.log.error('A stored-instance listener failed', err);
+      }
+    }
   }
 
   /** The audit hook: once per retrieval that fetched anything; a failing listener never fails the retrieval. */
@@ -578,15 +1013,6 @@ export class StudyRetriever {
     } catch (err) {
       this.deps.log.error('The study-retrieved listener failed', err);
     }
-  }
-
-  private queueFor(siteId: string): PQueue {
-    let q = this.queues.get(siteId);
-    if (!q) {
-      q = new PQueue({ concurrency: this.concurrency });
-      this.queues.set(siteId, q);
-    }
-    return q;
   }
 
   private failureOf(err: unknown, what: string): SiteFailure {
@@ -766,15 +1192,21 @@ export class StudyRetriever {
   }
 
   /** The site could not list the study: show what the cache has, or say plainly that there is nothing. */
-  private async fromCacheOnly(uid: string, failure: SiteFailure, site: SiteSummary | undefined): Promise<EnsureStudyResult> {
-    const stored = await this.deps.cache.getStudyInstances(uid);
-    if (stored.length === 0) {
+  private async fromCacheOnly(uid: string, failure: SiteFailure, site: SiteSummary | undefined, req: EnsureStudyRequest): Promise<EnsureStudyResult> {
+    const [stored, previews, listing] = await Promise.all([
+      this.deps.cache.getStudyInstances(uid),
+      this.deps.cache.previewSops(uid),
+      this.deps.cache.getListing(uid),
+    ]);
+    if (stored.length === 0 && previews.length === 0) {
       const who = site ? `${site.name} ` : '';
       throw new StudyUnavailableError(
         isOfflineFailure(failure) ? `${NOT_OFFLINE_MESSAGE}: ${who}${failure.message}` : `Cannot retrieve the study: ${who}${failure.message}`,
         failure,
       );
     }
+    // The stack as it was listed before: the viewer shows what arrived, and which slices did not.
+    if (listing) req.onListed?.(listing);
     return { source: 'cache', complete: false, failure };
   }
 
@@ -798,9 +1230,9 @@ function cancelledFailure(): SiteFailure {
 }
 
 /**
- * The download order: per series, the instance the viewer paints first (the
- * middle one by instance number, see viewer-store) is marked to go ahead of
- * everything else; the rest follow in instance order.
+ * The study's instances as listed, each series in reading order (the
+ * viewer's stack order: by position along the slice normal when the site
+ * answers geometry, else by instance number), its hanging slice marked.
  */
 function plan(uid: string, listed: DicomJsonDataset[]): PlannedInstance[] {
   const bySeries = new Map<string, PlannedInstance[]>();
@@ -810,6 +1242,11 @@ function plan(uid: string, listed: DicomJsonDataset[]): PlannedInstance[] {
     if (!sop || !series) continue;
     const n = getNumber(ds, Tag.InstanceNumber);
     const sopClass = getString(ds, SOP_CLASS_UID);
+    const position = numbersOf(ds, '00200032', 3);
+    const orientation = numbersOf(ds, '00200037', 6);
+    const rows = getNumber(ds, '00280010');
+    const columns = getNumber(ds, '00280011');
+    const frames = getNumber(ds, '00280008');
     const list = bySeries.get(series) ?? [];
     list.push({
       studyInstanceUID: uid,
@@ -818,16 +1255,59 @@ function plan(uid: string, listed: DicomJsonDataset[]): PlannedInstance[] {
       firstOfSeries: false,
       ...(n !== undefined ? { instanceNumber: n } : {}),
       ...(sopClass ? { sopClassUID: sopClass } : {}),
+      ...(position ? { imagePositionPatient: position } : {}),
+      ...(orientation ? { imageOrientationPatient: orientation } : {}),
+      ...(rows !== undefined && rows > 0 ? { rows } : {}),
+      ...(columns !== undefined && columns > 0 ? { columns } : {}),
+      ...(frames !== undefined && frames > 0 ? { numberOfFrames: frames } : {}),
     });
     bySeries.set(series, list);
   }
   const out: PlannedInstance[] = [];
-  for (const list of bySeries.values()) {
-    list.sort((a, b) => (a.instanceNumber ?? 0) - (b.instanceNumber ?? 0));
-    list[Math.floor(list.length / 2)]!.firstOfSeries = true;
-    out.push(...list);
+  // Largest series first: the viewer opens on it, so its hanging slice is fetched first.
+  for (const list of [...bySeries.values()].sort((a, b) => b.length - a.length)) {
+    const sorted = sortStack(list);
+    sorted[hangingIndex(sorted.length)]!.firstOfSeries = true;
+    out.push(...sorted);
   }
   return out;
+}
+
+function numbersOf(ds: DicomJsonDataset, tag: string, count: number): number[] | undefined {
+  const v = (ds[tag]?.Value ?? []).map((x) => (typeof x === 'number' ? x : Number(x)));
+  return v.length === count && v.every(Number.isFinite) ? v : undefined;
+}
+
+/** The series of a plan, in plan order, with their hanging slices (for the retrieval order). */
+function orderedSeries(planned: readonly PlannedInstance[]): OrderedSeries[] {
+  const out: { seriesInstanceUID: string; sops: string[]; hanging: number }[] = [];
+  for (const p of planned) {
+    let s = out.at(-1);
+    if (s?.seriesInstanceUID !== p.seriesInstanceUID) {
+      s = { seriesInstanceUID: p.seriesInstanceUID, sops: [], hanging: 0 };
+      out.push(s);
+    }
+    if (p.firstOfSeries) s.hanging = s.sops.length;
+    s.sops.push(p.sopInstanceUID);
+  }
+  return out;
+}
+
+function listedOf(p: PlannedInstance): ListedInstance {
+  const { firstOfSeries: _hanging, ...listed } = p;
+  return listed;
+}
+
+/**
+ * The raster a preview is asked at: the image's aspect with its longer side
+ * `size` (never more than the image itself), so the site's letterboxing adds
+ * nothing and the preview maps back onto the image's own pixel grid. Square
+ * when the site did not say the image's size.
+ */
+export function previewViewport(columns: number | undefined, rows: number | undefined, size: number): { width: number; height: number } {
+  if (!columns || !rows) return { width: size, height: size };
+  const scale = Math.min(1, size / Math.max(columns, rows));
+  return { width: Math.max(1, Math.round(columns * scale)), height: Math.max(1, Math.round(rows * scale)) };
 }
 
 function seriesFromQido(uid: string, listed: DicomJsonDataset[]): SeriesRecord[] {

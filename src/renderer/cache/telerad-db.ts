@@ -81,6 +81,56 @@ export interface InstanceRecord {
   storedAt: number;
 }
 
+/**
+ * v9: one instance as its site listed it (QIDO-RS), before or without its
+ * bytes: enough to place it in its stack (order, geometry) and to ask for it.
+ */
+export interface ListedInstance {
+  sopInstanceUID: string;
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  sopClassUID?: string;
+  instanceNumber?: number;
+  imagePositionPatient?: number[];
+  imageOrientationPatient?: number[];
+  rows?: number;
+  columns?: number;
+  numberOfFrames?: number;
+}
+
+/**
+ * v9: a study's instance list as its site last answered it, in reading order
+ * per series (the order the viewer shows and the retriever fetches around).
+ * Kept so a study streamed part way opens again offline with its whole stack,
+ * the slices not received marked as such.
+ */
+export interface StudyListingRecord {
+  studyInstanceUID: string;
+  siteId: string;
+  instances: ListedInstance[];
+  listedAt: number;
+}
+
+/**
+ * v9: a small rendered preview of an instance (WADO-RS /rendered, JPEG, the
+ * site's windowing) kept until its lossless file arrives — that write deletes
+ * it. Never measured on, never a source of pixel figures.
+ */
+export interface InstancePreviewRecord {
+  sopInstanceUID: string;
+  studyInstanceUID: string;
+  seriesInstanceUID: string;
+  /** The JPEG as the site sent it. */
+  bytes: ArrayBuffer;
+  /** Size of the JPEG's raster (the requested viewport). */
+  width: number;
+  height: number;
+  size: number;
+  /** Hex SHA-256 of `bytes`, checked on read of a database in clear (GCM authenticates a sealed one). */
+  sha256: string;
+  storedAt: number;
+}
+
 export interface InstanceBytesRecord {
   sopInstanceUID: string;
   /**
@@ -131,6 +181,8 @@ export interface SiteCapabilityRecord {
   siteId: string;
   /** Whether WADO-RS answers with JPEG-LS lossless (1.2.840.10008.1.2.4.80) when asked. */
   jpegLsLossless?: boolean;
+  /** Whether WADO-RS /rendered answers (previews); false once the site refused it (not indexed: no schema change). */
+  rendered?: boolean;
   probedAt: number;
 }
 
@@ -389,7 +441,7 @@ export interface CaseNoteRecord {
 }
 
 /** Current schema version; bump it with a new `version(n)` block below, never edit an old one. */
-export const TELERAD_DB_VERSION = 8;
+export const TELERAD_DB_VERSION = 9;
 
 /** Index specs per version (Dexie syntax: primary key first, then indexes). Exported for the schema test. */
 export const TELERAD_DB_SCHEMA_V1 = {
@@ -451,6 +503,13 @@ export const TELERAD_DB_SCHEMA_V8 = {
   composeDrafts: 'studyInstanceUID, updatedAt',
 } as const;
 
+/** v9 (progressive reading): a study's instance list and the previews of instances not yet received lossless; new tables only. */
+export const TELERAD_DB_SCHEMA_V9 = {
+  ...TELERAD_DB_SCHEMA_V8,
+  studyListings: 'studyInstanceUID, siteId',
+  instancePreviews: 'sopInstanceUID, studyInstanceUID',
+} as const;
+
 /** The unsent text of a case thread's composer: one per case (the panel has one form open at a time). */
 export interface ComposeDraftRecord {
   studyInstanceUID: string;
@@ -495,6 +554,8 @@ export const SEALING_POLICY: SealingPolicy = {
   deidMappings: { key: 'data', clear: ['createdAt'] },
   caseNotes: { key: 'data', clear: ['siteId', 'kind', 'createdAt'] },
   composeDrafts: { key: 'data', clear: ['form'] },
+  studyListings: { key: 'data', clear: ['listedAt'] },
+  instancePreviews: { key: 'data', clear: ['size', 'storedAt'] },
 };
 
 export interface TeleradDBOptions {
@@ -526,6 +587,8 @@ export class TeleradDB extends Dexie {
   caseNotes!: Table<CaseNoteRecord, string>;
   sealing!: Table<SealingStateRecord, string>;
   composeDrafts!: Table<ComposeDraftRecord, string>;
+  studyListings!: Table<StudyListingRecord, string>;
+  instancePreviews!: Table<InstancePreviewRecord, string>;
   /** The sealer this database was opened with, if any. */
   readonly sealer: RowSealer | null;
 
@@ -568,5 +631,8 @@ export class TeleradDB extends Dexie {
     this.version(7).stores(TELERAD_DB_SCHEMA_V7);
     // v8: a new table only (the case thread's unsent text); everything else passes through untouched.
     this.version(8).stores(TELERAD_DB_SCHEMA_V8);
+    // v9: new tables only (instance lists and previews for progressive reading); cached studies, drafts and
+    // the outbox pass through untouched. A study cached before has no listing: it opens from its instances.
+    this.version(9).stores(TELERAD_DB_SCHEMA_V9);
   }
 }

@@ -9,7 +9,7 @@ import { BadAnswerError, HttpStatusError, TransferInterruptedError } from './sit
 export type QidoParams = Record<string, string | readonly string[]>;
 
 /**
- * The three DICOMweb calls the workstation makes. The rest of the renderer
+ * The DICOMweb calls the workstation makes. The rest of the renderer
  * talks to this interface, and tests hand in a fake.
  *
  * Implemented with fetch, not dicomweb-client 0.11.3, for two interop faults
@@ -34,6 +34,23 @@ export interface DicomWebApi {
     signal?: AbortSignal,
     options?: RetrieveInstanceOptions,
   ): Promise<ArrayBuffer>;
+  /**
+   * WADO-RS /rendered of one instance as a JPEG, windowed by the site. Throws
+   * HttpStatusError on any status but 200 and BadAnswerError when the body is
+   * not a whole JPEG (no SOI marker, or cut before its EOI marker).
+   */
+  retrieveRendered(
+    uids: { studyInstanceUID: string; seriesInstanceUID: string; sopInstanceUID: string },
+    options: RenderedOptions,
+    signal?: AbortSignal,
+  ): Promise<ArrayBuffer>;
+}
+
+/** A rendered preview (WADO-RS Retrieve Rendered, PS3.18 §9.5): `viewport` raster size and JPEG quality. */
+export interface RenderedOptions {
+  viewport: { width: number; height: number };
+  quality: number;
+  onBytes?: (n: number) => void;
 }
 
 export interface RetrieveInstanceOptions {
@@ -109,6 +126,20 @@ function fileMetaTransferSyntax(bytes: ArrayBuffer): string | undefined {
   }
 }
 
+/** The largest preview accepted: a 256-pixel JPEG is a few kB; anything near this is not what was asked for. */
+const MAX_PREVIEW_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A JPEG received whole: SOI (FF D8) first, EOI (FF D9) last. A preview cut
+ * short would otherwise decode to a half-grey image and be shown as a slice.
+ */
+function checkWholeJpeg(bytes: ArrayBuffer): void {
+  const b = new Uint8Array(bytes);
+  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) throw new BadAnswerError('the rendered preview is not a JPEG');
+  if (b.length > MAX_PREVIEW_BYTES) throw new BadAnswerError(`the rendered preview is ${b.length} bytes, far more than a preview`);
+  if (b[b.length - 2] !== 0xff || b[b.length - 1] !== 0xd9) throw new BadAnswerError('the rendered preview is cut short (no end-of-image marker)', true);
+}
+
 /**
  * Clients for sites, all through the gateway on the app's own origin:
  * `origin + site.gatewayPath`. The gateway adds credentials; the renderer's
@@ -140,6 +171,18 @@ export function createDicomWebApiFactory(origin: string, fetchImpl: typeof fetch
     return {
       searchForStudies: (params) => qido('/studies', params),
       searchForInstances: (studyUid, params) => qido(`/studies/${encodeURIComponent(studyUid)}/instances`, params),
+      async retrieveRendered(uids, options, signal) {
+        const { width, height } = options.viewport;
+        const url = `${baseUrl}/studies/${encodeURIComponent(uids.studyInstanceUID)}/series/${encodeURIComponent(uids.seriesInstanceUID)}/instances/${encodeURIComponent(uids.sopInstanceUID)}/rendered?viewport=${width},${height}&quality=${options.quality}`;
+        const res = await get(url, 'image/jpeg', signal);
+        if (res.status !== 200) {
+          const errBody = await res.arrayBuffer().catch(() => undefined);
+          throw new HttpStatusError(res.status, `WADO-RS rendered ${res.status}`, res.headers, errBody);
+        }
+        const body = await readBody(res, signal, options.onBytes);
+        checkWholeJpeg(body);
+        return body;
+      },
       async retrieveInstance(uids, signal, options = {}) {
         const url = `${baseUrl}/studies/${encodeURIComponent(uids.studyInstanceUID)}/series/${encodeURIComponent(uids.seriesInstanceUID)}/instances/${encodeURIComponent(uids.sopInstanceUID)}`;
         const res = await get(url, wadoInstanceAccept(options.transferSyntax), signal);

@@ -28,6 +28,7 @@ function formatEta(seconds: number | undefined): string {
 const STATE_LABEL: Record<TransferSnapshot['state'], string> = {
   queued: 'queued',
   running: 'retrieving',
+  paused: 'paused',
   done: 'done',
   failed: 'failed',
   cancelled: 'cancelled',
@@ -72,7 +73,8 @@ export function TransfersPanel({ store }: { store: TransfersStore }): JSX.Elemen
         <ul className="transfers-list">
           {state.transfers.map((t) => {
             const pct = t.instancesTotal > 0 ? Math.round((100 * t.instancesDone) / t.instancesTotal) : 0;
-            const active = t.state === 'running' || t.state === 'queued';
+            const active = t.state === 'running' || t.state === 'queued' || t.state === 'paused';
+            const moving = t.state === 'running' || t.state === 'queued';
             return (
               <li key={t.studyInstanceUID} className={`transfer-row is-${t.state}`} data-testid="transfer-row" data-study-uid={t.studyInstanceUID} data-state={t.state}>
                 <div className="transfer-title">
@@ -85,11 +87,16 @@ export function TransfersPanel({ store }: { store: TransfersStore }): JSX.Elemen
                 <div className="transfer-figures">
                   <span>{STATE_LABEL[t.state]}</span>
                   <span data-testid="transfer-instances">
-                    {t.instancesDone}/{t.instancesTotal} images
+                    {t.instancesDone}/{t.instancesTotal} lossless
                   </span>
-                  <span>{formatBytes(t.bytes)}</span>
-                  {active && <span>{formatRate(t.bandwidthBps)}</span>}
-                  {active && <span>{formatEta(t.etaSeconds)}</span>}
+                  {t.previewsTotal > 0 && (
+                    <span data-testid="transfer-previews" title="Small rendered previews, for navigating before the lossless images arrive">
+                      {t.previewsDone >= t.previewsTotal ? 'previews ready' : `previews ${t.previewsDone}/${t.previewsTotal}`}
+                    </span>
+                  )}
+                  <span data-testid="transfer-bytes">{formatBytes(t.bytes)}</span>
+                  {moving && <span data-testid="transfer-rate">{formatRate(t.bandwidthBps)}</span>}
+                  {moving && <span data-testid="transfer-eta">{formatEta(t.etaSeconds)}</span>}
                 </div>
                 {t.lastError && (
                   <div className="transfer-error" data-testid="transfer-error">
@@ -97,6 +104,18 @@ export function TransfersPanel({ store }: { store: TransfersStore }): JSX.Elemen
                   </div>
                 )}
                 <div className="transfer-actions">
+                  {active && t.pausable && (
+                    <button
+                      type="button"
+                      className="btn btn-small"
+                      data-testid="transfer-pause"
+                      aria-pressed={t.state === 'paused'}
+                      title={t.state === 'paused' ? 'Carry on with this transfer' : 'Pause: nothing new is asked for; what arrived is kept'}
+                      onClick={() => store.setPaused(t.studyInstanceUID, t.state !== 'paused')}
+                    >
+                      {t.state === 'paused' ? 'Continue' : 'Pause'}
+                    </button>
+                  )}
                   {active && (
                     <button type="button" className="btn btn-small" data-testid="transfer-cancel" onClick={() => store.cancel(t.studyInstanceUID)}>
                       Cancel

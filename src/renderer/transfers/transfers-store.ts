@@ -7,7 +7,7 @@ import { createListeners } from '../../shared/store/listeners';
  * through a TransferHandle, the panel reads snapshots.
  */
 
-export type TransferState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+export type TransferState = 'queued' | 'running' | 'paused' | 'done' | 'failed' | 'cancelled';
 
 export interface TransferSnapshot {
   studyInstanceUID: string;
@@ -18,6 +18,9 @@ export interface TransferSnapshot {
   state: TransferState;
   instancesDone: number;
   instancesTotal: number;
+  /** Previews stored of those asked for (both 0 when none are asked: the site does not render, or background work). */
+  previewsDone: number;
+  previewsTotal: number;
   /** Bytes received by this retrieval (after HTTP decoding), retried bytes included. */
   bytes: number;
   /** Bytes per second over the last `windowMs`; 0 when nothing arrived in it. */
@@ -30,6 +33,8 @@ export interface TransferSnapshot {
   finishedAt?: number;
   /** A failed or cancelled transfer can be resumed (already stored instances are not fetched again). */
   resumable: boolean;
+  /** A running transfer can be paused (nothing new is asked; what is in flight lands). */
+  pausable: boolean;
 }
 
 export interface TransfersState {
@@ -53,6 +58,7 @@ export interface TransferInit {
 /** The retriever's side of one transfer. Calls after `finish` are ignored. */
 export interface TransferHandle {
   progress(done: number, total: number): void;
+  previews(done: number, total: number): void;
   addBytes(n: number): void;
   /** A failure that will be retried, or that ended one instance: shown, the transfer goes on. */
   noteError(message: string): void;
@@ -66,13 +72,22 @@ export interface TransfersStore {
    * Starts (or restarts) the row of a study. `cancel` stops the retrieval;
    * `resume`, when given, starts it again after a failure or a cancel.
    */
-  begin(init: TransferInit, controls: { cancel: () => void; resume?: () => void }): TransferHandle;
+  begin(init: TransferInit, controls: TransferControls): TransferHandle;
   cancel(studyInstanceUID: string): void;
+  /** Pauses a running transfer, or carries a paused one on; nothing already stored or in flight is thrown away. */
+  setPaused(studyInstanceUID: string, paused: boolean): void;
   resume(studyInstanceUID: string): void;
   /** Resumes every failed transfer (the link came back). */
   resumeFailed(): void;
   /** Drops finished rows. */
   clearFinished(): void;
+}
+
+/** What the panel can do to a transfer: cancel it, resume it after a failure, pause and carry it on. */
+export interface TransferControls {
+  cancel: () => void;
+  resume?: () => void;
+  pause?: (paused: boolean) => void;
 }
 
 export interface TransfersStoreOptions {
@@ -91,11 +106,12 @@ interface Entry {
   samples: Array<[number, number]>;
   cancel: () => void;
   resume: (() => void) | undefined;
+  pause: ((paused: boolean) => void) | undefined;
   /** Identifies the begin() that owns the row: a handle of an earlier run of the same study writes nothing. */
   run: number;
 }
 
-const ACTIVE: ReadonlySet<TransferState> = new Set(['queued', 'running']);
+const ACTIVE: ReadonlySet<TransferState> = new Set(['queued', 'running', 'paused']);
 
 export function createTransfersStore(options: TransfersStoreOptions = {}): TransfersStore {
   const now = options.now ?? Date.now;
@@ -123,7 +139,11 @@ export function createTransfersStore(options: TransfersStoreOptions = {}): Trans
     let total = 0;
     const transfers: TransferSnapshot[] = [];
     for (const e of entries.values()) {
-      if (ACTIVE.has(e.snap.state)) {
+      if (e.snap.state === 'paused') {
+        const { etaSeconds: _old, ...rest } = e.snap;
+        e.snap = { ...rest, bandwidthBps: bandwidth(e, t) };
+        active++;
+      } else if (ACTIVE.has(e.snap.state)) {
         active++;
         const bps = bandwidth(e, t);
         total += bps;
@@ -168,14 +188,18 @@ export function createTransfersStore(options: TransfersStoreOptions = {}): Trans
           state: 'queued',
           instancesDone: 0,
           instancesTotal: 0,
+          previewsDone: 0,
+          previewsTotal: 0,
           bytes: 0,
           bandwidthBps: 0,
           startedAt: now(),
           resumable: false,
+          pausable: controls.pause !== undefined,
         },
         samples: [],
         cancel: controls.cancel,
         resume: controls.resume,
+        pause: controls.pause,
         run,
       };
       entries.set(init.studyInstanceUID, entry);
@@ -190,15 +214,21 @@ export function createTransfersStore(options: TransfersStoreOptions = {}): Trans
         progress(done, total) {
           const e = live();
           if (!e) return;
-          e.snap = { ...e.snap, state: 'running', instancesDone: done, instancesTotal: total };
+          e.snap = { ...e.snap, state: e.snap.state === 'paused' ? 'paused' : 'running', instancesDone: done, instancesTotal: total };
           // An instance more is worth showing at once; byte counts are coalesced.
           rebuild();
+        },
+        previews(done, total) {
+          const e = live();
+          if (!e) return;
+          e.snap = { ...e.snap, previewsDone: done, previewsTotal: total };
+          schedule();
         },
         addBytes(n) {
           const e = live();
           if (!e) return;
           e.samples.push([now(), n]);
-          e.snap = { ...e.snap, state: 'running', bytes: e.snap.bytes + n };
+          e.snap = { ...e.snap, state: e.snap.state === 'paused' ? 'paused' : 'running', bytes: e.snap.bytes + n };
           schedule();
         },
         noteError(message) {
@@ -218,6 +248,7 @@ export function createTransfersStore(options: TransfersStoreOptions = {}): Trans
             bandwidthBps: 0,
             finishedAt: now(),
             resumable: finalState !== 'done' && e.resume !== undefined,
+            pausable: false,
             ...(message !== undefined ? { lastError: message } : {}),
           };
           e.samples = [];
@@ -228,6 +259,13 @@ export function createTransfersStore(options: TransfersStoreOptions = {}): Trans
     cancel(uid) {
       const e = entries.get(uid);
       if (e && ACTIVE.has(e.snap.state)) e.cancel();
+    },
+    setPaused(uid, paused) {
+      const e = entries.get(uid);
+      if (!e || !e.pause || !ACTIVE.has(e.snap.state) || (e.snap.state === 'paused') === paused) return;
+      e.pause(paused);
+      e.snap = { ...e.snap, state: paused ? 'paused' : 'running' };
+      rebuild();
     },
     resume(uid) {
       const e = entries.get(uid);

@@ -36,6 +36,8 @@ declare module 'cornerstone-core' {
     sizeInBytes?: number;
     /** The WADO loader's: releases the parsed data set it keeps per file (images loaded outside the cache call it themselves). */
     decache?(): void;
+    /** Ours: a rendered preview standing in for the instance (viewer/cornerstone-setup.ts), never measured on. */
+    preview?: boolean;
   }
   export interface CornerstoneEvents {
     IMAGE_RENDERED: string;
@@ -56,7 +58,10 @@ declare module 'cornerstone-core' {
     /** Paints an image on a plain canvas with its default viewport (the series thumbnails). */
     renderToCanvas(canvas: HTMLCanvasElement, image: Image): void;
     updateImage(element: HTMLElement): void;
-    imageCache: { purgeCache(): void; setMaximumSizeBytes(bytes: number): void };
+    imageCache: { purgeCache(): void; setMaximumSizeBytes(bytes: number): void; removeImageLoadObject(imageId: string): void };
+    registerImageLoader(scheme: string, loader: (imageId: string) => { promise: Promise<Image> }): void;
+    /** The viewport an image gets by default on `element` (fit to the canvas, the image's own window). */
+    getDefaultViewportForImage(element: HTMLElement, image: Image): Viewport;
     EVENTS: CornerstoneEvents;
   }
   const cornerstone: Cornerstone;

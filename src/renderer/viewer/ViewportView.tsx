@@ -1,9 +1,10 @@
-import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { JSX } from 'react';
 import { formatDicomDate } from '../../shared/dicom/dicomweb-json';
 import type { StudyUpsert } from '../cache/study-cache';
 import type { ViewerStore } from './viewer-store';
 import type { ViewportState, ViewportStore } from './viewport-store';
+import type { SliceQuality } from './study-session';
 import { formatWl } from './wl-presets';
 import { orientationMarkers } from './viewer-geometry';
 
@@ -25,6 +26,51 @@ function formatMm(v: number): string {
   return `${Math.round(v * 10) / 10} mm`;
 }
 
+const QUALITY_LETTER: Record<SliceQuality, string> = { lossless: 'L', preview: 'P', missing: '-' };
+const QUALITY_COLOUR: Record<SliceQuality, string> = { lossless: '#3fb950', preview: '#d29922', missing: '#30363d' };
+
+/**
+ * Which slices of the stack are in lossless, only as a preview, or not yet:
+ * one coloured run per stretch of equal slices (a 300-slice stack is a few
+ * rectangles), beside the slice scrollbar and running the same way (top:
+ * first slice): green lossless, amber preview only, grey not received yet.
+ */
+export function SliceAvailabilityBar({ qualities, slot }: { qualities: readonly SliceQuality[]; slot: number }): JSX.Element | null {
+  const n = qualities.length;
+  if (n < 2) return null;
+  const runs: { from: number; to: number; q: SliceQuality }[] = [];
+  for (let i = 0; i < n; i++) {
+    const q = qualities[i]!;
+    const last = runs.at(-1);
+    if (last && last.q === q) last.to = i + 1;
+    else runs.push({ from: i, to: i + 1, q });
+  }
+  const count = (q: SliceQuality): number => qualities.filter((x) => x === q).length;
+  const lossless = count('lossless');
+  const preview = count('preview');
+  const missing = count('missing');
+  const label = `Slices of viewport ${slot + 1}: ${lossless} of ${n} lossless, ${preview} preview only, ${missing} not received yet`;
+  return (
+    <svg
+      className="slice-availability"
+      data-testid="slice-availability"
+      data-lossless={lossless}
+      data-preview={preview}
+      data-missing={missing}
+      data-states={qualities.map((q) => QUALITY_LETTER[q]).join('')}
+      role="img"
+      aria-label={label}
+      viewBox={`0 0 1 ${n}`}
+      preserveAspectRatio="none"
+    >
+      <title>{label}</title>
+      {runs.map((r) => (
+        <rect key={r.from} x={0} y={r.from} width={1} height={r.to - r.from} fill={QUALITY_COLOUR[r.q]} />
+      ))}
+    </svg>
+  );
+}
+
 export interface ViewportViewProps {
   store: ViewerStore;
   vp: ViewportStore;
@@ -42,6 +88,9 @@ export interface ViewportViewProps {
  */
 export function ViewportView({ store, vp, study, active, sessionPhase }: ViewportViewProps): JSX.Element {
   const s = useSyncExternalStore(vp.subscribe, vp.getState);
+  // Redrawn when any slice of the study changes quality (the session coalesces those to 10 per second).
+  const slicesRev = useSyncExternalStore(store.subscribe, () => store.getState().slicesRev);
+  const qualities = useMemo(() => vp.sliceQualities(), [vp, slicesRev, s.count, s.seriesInstanceUID]);
   const elRef = useRef<HTMLDivElement>(null);
   const loupeRef = useRef<HTMLCanvasElement>(null);
   const [loupeAt, setLoupeAt] = useState<{ x: number; y: number } | undefined>(undefined);
@@ -114,6 +163,17 @@ export function ViewportView({ store, vp, study, active, sessionPhase }: Viewpor
       drag = undefined;
     };
     const onContextMenu = (e: MouseEvent): void => e.preventDefault();
+    // No measurement is drawn on a preview or an empty slice: the press never reaches cornerstone-tools.
+    const frame = el.parentElement;
+    const onDownCapture = (e: MouseEvent): void => {
+      const q = vp.getState().quality;
+      if (e.button !== 0 || !store.measurements?.getState().activeTool || q === 'lossless' || q === undefined) return;
+      e.stopPropagation();
+      e.preventDefault();
+      store.setActive(slot);
+      store.measurements.refuseOnPreview(q === 'preview' ? 'preview' : 'missing');
+    };
+    frame?.addEventListener('mousedown', onDownCapture, { capture: true });
     const resizeObserver = new ResizeObserver(() => vp.resize());
     resizeObserver.observe(el);
     el.addEventListener('wheel', onWheel, { passive: false });
@@ -122,6 +182,7 @@ export function ViewportView({ store, vp, study, active, sessionPhase }: Viewpor
     window.addEventListener('mousemove', onMove);
     window.addEventListener('mouseup', onUp);
     return () => {
+      frame?.removeEventListener('mousedown', onDownCapture, { capture: true });
       resizeObserver.disconnect();
       el.removeEventListener('wheel', onWheel);
       el.removeEventListener('mousedown', onDown);
@@ -131,15 +192,16 @@ export function ViewportView({ store, vp, study, active, sessionPhase }: Viewpor
     };
   }, [store, vp, slot]);
 
-  const shown = s.displayedIndex >= 0 ? s.displayedIndex : s.index;
-  const markers = s.displayedIndex >= 0 ? orientationMarkers(s.orientation, s) : undefined;
+  const shown = s.quality !== 'missing' && s.displayedIndex >= 0 ? s.displayedIndex : s.index;
+  const painted = s.displayedIndex >= 0 && s.quality !== 'missing';
+  const markers = painted ? orientationMarkers(s.orientation, s) : undefined;
   const dataState = sessionPhase === 'error' ? 'error' : sessionPhase === 'loading' ? 'loading' : s.phase === 'empty' ? 'loading' : s.phase;
   const series = [s.seriesNumber !== undefined ? `#${s.seriesNumber}` : '', s.seriesDescription].filter(Boolean).join(' ');
 
   return (
     <div className={`viewport-cell${active ? ' is-active' : ''}${dropping ? ' is-drop-target' : ''}`} data-testid="viewport-cell" data-slot={String(slot)} data-active={String(active)}>
       <div
-        className="viewport-frame"
+        className={`viewport-frame${s.quality === 'missing' ? ' is-waiting' : ''}`}
         onDragOver={(e) => {
           if (!e.dataTransfer.types.includes(SERIES_DRAG_TYPE)) return;
           e.preventDefault();
@@ -169,6 +231,7 @@ export function ViewportView({ store, vp, study, active, sessionPhase }: Viewpor
           data-hflip={String(s.hflip)}
           data-vflip={String(s.vflip)}
           data-invert={String(s.invert)}
+          data-quality={s.quality ?? ''}
           role="img"
           aria-label={viewportLabel(slot, s)}
           tabIndex={0}
@@ -189,8 +252,8 @@ export function ViewportView({ store, vp, study, active, sessionPhase }: Viewpor
             {s.sliceThicknessMm !== undefined && s.displayedIndex >= 0 && <div className="overlay-detail">Thk {formatMm(s.sliceThicknessMm)}</div>}
           </div>
           <div className="overlay-br">
-            <div data-testid="overlay-zoom">{s.scale !== undefined && s.displayedIndex >= 0 ? `Zoom ${Math.round(s.scale * 100)}%` : ''}</div>
-            <div data-testid="overlay-wl">{s.voi && s.displayedIndex >= 0 ? formatWl(s.voi) : ''}</div>
+            <div data-testid="overlay-zoom">{s.scale !== undefined && painted ? `Zoom ${Math.round(s.scale * 100)}%` : ''}</div>
+            <div data-testid="overlay-wl">{s.quality === 'preview' ? "W/L: the site's (preview)" : s.voi && painted ? formatWl(s.voi) : ''}</div>
           </div>
           {markers && (
             <>
@@ -218,6 +281,17 @@ export function ViewportView({ store, vp, study, active, sessionPhase }: Viewpor
           data-testid="loupe"
           style={loupeAt ? { left: loupeAt.x - LOUPE_SIZE / 2, top: loupeAt.y - LOUPE_SIZE / 2 } : { display: 'none' }}
         />
+        {s.quality === 'preview' && (
+          <div className="viewport-preview-flag" role="status" data-testid="preview-overlay">
+            PREVIEW — not for diagnosis
+            <span className="viewport-preview-why">the site's rendering while the lossless image is on its way; measuring is off</span>
+          </div>
+        )}
+        {s.quality === 'missing' && s.count > 0 && (
+          <div className="viewport-waiting" role="status" data-testid="viewport-waiting">
+            Image {s.index + 1}/{s.count} has not arrived yet: it is being fetched first
+          </div>
+        )}
         {s.error && (
           <div className="viewport-error" role="alert" data-testid="viewport-error">
             {s.error}
@@ -237,6 +311,7 @@ export function ViewportView({ store, vp, study, active, sessionPhase }: Viewpor
         onFocus={() => store.setActive(slot)}
         onChange={(e) => vp.show(Number(e.target.value))}
       />
+      <SliceAvailabilityBar qualities={qualities} slot={slot} />
     </div>
   );
 }

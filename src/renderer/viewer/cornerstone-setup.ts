@@ -1,4 +1,5 @@
 import cornerstone from 'cornerstone-core';
+import type { Image } from 'cornerstone-core';
 import cornerstoneWADOImageLoader from 'cornerstone-wado-image-loader';
 import type { Logger } from '../../shared/log';
 import { dicomParser } from '../lib/dicom-parser';
@@ -13,8 +14,75 @@ export interface ImagingRuntime {
    * only while `imageId` still names `file`: releaseAll renumbers from 0.
    */
   removeFile?(imageId: string, file: Blob): void;
+  /**
+   * Registers a stored preview (a JPEG the site rendered) with the preview
+   * loader; returns its `telerad-preview:` imageId. The decoded image has the
+   * instance's own `columns` × `rows` when they are known (the JPEG is scaled
+   * up to them), so zoom, pan and the overlay carry over unchanged when the
+   * lossless image replaces it.
+   */
+  addPreview?(jpeg: ArrayBuffer, size: { columns?: number; rows?: number }): string;
+  /** Forgets a preview and its decoded image (its lossless image arrived). */
+  removePreview?(imageId: string): void;
   /** Forgets every registered file and decoded image (the viewer closed). */
   releaseAll(): void;
+}
+
+/** The image loader scheme of previews. */
+export const PREVIEW_SCHEME = 'telerad-preview';
+
+/** What a decoded preview needs: the JPEG and the instance's own size. */
+interface PreviewEntry {
+  jpeg: ArrayBuffer;
+  columns?: number;
+  rows?: number;
+}
+
+/**
+ * Decodes a preview JPEG into a Cornerstone image: off the main thread where
+ * the browser can (createImageBitmap), scaled onto the instance's own grid.
+ * A grey preview becomes an 8-bit greyscale image with the identity window
+ * (what the site rendered is what is shown); a colour one stays RGB. The
+ * image says it is a preview, with no pixel spacing, so nothing measures on it.
+ */
+async function decodePreview(imageId: string, entry: PreviewEntry): Promise<Image> {
+  const bitmap = await createImageBitmap(new Blob([entry.jpeg], { type: 'image/jpeg' }));
+  try {
+    const columns = entry.columns ?? bitmap.width;
+    const rows = entry.rows ?? bitmap.height;
+    const canvas = new OffscreenCanvas(columns, rows);
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    if (!ctx) throw new Error('no 2d context to decode a preview');
+    ctx.imageSmoothingEnabled = true;
+    ctx.imageSmoothingQuality = 'high';
+    ctx.drawImage(bitmap, 0, 0, columns, rows);
+    const rgba = ctx.getImageData(0, 0, columns, rows).data;
+    let grey = true;
+    for (let i = 0; i < rgba.length && grey; i += 4) grey = rgba[i] === rgba[i + 1] && rgba[i] === rgba[i + 2];
+    const pixels: Uint8Array | Uint8ClampedArray = grey ? Uint8Array.from({ length: columns * rows }, (_, k) => rgba[k * 4]!) : rgba;
+    const image = {
+      imageId,
+      minPixelValue: 0,
+      maxPixelValue: 255,
+      slope: 1,
+      intercept: 0,
+      windowCenter: 128,
+      windowWidth: 256,
+      getPixelData: () => pixels,
+      rows,
+      columns,
+      height: rows,
+      width: columns,
+      color: !grey,
+      rgba: false,
+      invert: false,
+      sizeInBytes: pixels.byteLength,
+      preview: true,
+    };
+    return image as unknown as Image;
+  } finally {
+    bitmap.close();
+  }
 }
 
 /**
@@ -97,6 +165,20 @@ export function initCornerstone(
   cornerstone.imageCache.setMaximumSizeBytes(DECODED_IMAGE_CACHE_BYTES);
   log.info(`Cornerstone ready, ${maxWebWorkers} decode workers from ${decodeWorker.url}`);
   const fileManager = cornerstoneWADOImageLoader.wadouri.fileManager;
+  const previews = new Map<string, PreviewEntry>();
+  let previewSeq = 0;
+  cornerstone.registerImageLoader(PREVIEW_SCHEME, (imageId: string) => {
+    const entry = previews.get(imageId);
+    return { promise: entry ? decodePreview(imageId, entry) : Promise.reject(new Error(`Preview ${imageId} is not registered`)) };
+  });
+  const forgetPreview = (imageId: string): void => {
+    previews.delete(imageId);
+    try {
+      cornerstone.imageCache.removeImageLoadObject(imageId);
+    } catch {
+      // Never decoded (or already evicted from the image cache): nothing to release.
+    }
+  };
   return {
     cornerstone,
     addFile: (file) => fileManager.add(file),
@@ -104,7 +186,14 @@ export function initCornerstone(
       const index = Number(imageId.slice('dicomfile:'.length));
       if (fileManager.get(index) === file) fileManager.remove(index);
     },
+    addPreview: (jpeg, size) => {
+      const imageId = `${PREVIEW_SCHEME}:${++previewSeq}`;
+      previews.set(imageId, { jpeg, ...(size.columns ? { columns: size.columns } : {}), ...(size.rows ? { rows: size.rows } : {}) });
+      return imageId;
+    },
+    removePreview: forgetPreview,
     releaseAll: () => {
+      previews.clear();
       fileManager.purge();
       cornerstone.imageCache.purgeCache();
     },

@@ -5,12 +5,17 @@ export interface StackPreloader {
   focus(index: number, direction: 1 | -1 | 0): void;
   /** Stops further loads (the stack changed or the viewer closed); loads in flight are let finish. */
   stop(): void;
+  /** Slice `index` got better bytes (its lossless file arrived): load it again when it is in the window. */
+  invalidate(index: number): void;
 }
 
 export interface StackPreloaderOptions {
   count: number;
-  /** Reads, hash-checks, decodes and caches slice `index` (the viewer: cache bytes → imageId → loadAndCacheImage). */
-  load(index: number): Promise<void>;
+  /**
+   * Reads, hash-checks, decodes and caches slice `index` (the viewer: cache bytes → imageId → loadAndCacheImage).
+   * 'unavailable': nothing of it is stored yet — not a failure, tried again at a later focus.
+   */
+  load(index: number): Promise<void | 'unavailable'>;
   /** Loads in flight at once (≈ the decode workers). */
   concurrency: number;
   /** Slices around the focus to keep decoded (bounded by the decoded-image cache). */
@@ -87,8 +92,14 @@ export function createStackPreloader(opts: StackPreloaderOptions): StackPreloade
   let order: number[] = [];
   let cursor = 0;
 
-  const finish = (index: number, state: 'loaded' | 'failed', err?: unknown): void => {
+  const finish = (index: number, state: 'loaded' | 'failed' | 'unavailable', err?: unknown): void => {
     inFlight--;
+    if (state === 'unavailable') {
+      states.delete(index);
+      skipped.add(index);
+      pump();
+      return;
+    }
     states.set(index, state);
     settled++;
     if (state === 'failed') log?.warn(`Preloading slice ${index + 1}/${count} failed; not retried`, err);
@@ -98,22 +109,25 @@ export function createStackPreloader(opts: StackPreloaderOptions): StackPreloade
   const start = (index: number): void => {
     states.set(index, 'loading');
     inFlight++;
-    let p: Promise<void>;
+    let p: Promise<void | 'unavailable'>;
     try {
       p = load(index);
     } catch (err) {
       p = Promise.reject(err);
     }
     p.then(
-      () => finish(index, 'loaded'),
+      (r) => finish(index, r === 'unavailable' ? 'unavailable' : 'loaded'),
       (err: unknown) => finish(index, 'failed', err),
     );
   };
 
+  /** Slices found unavailable in this turn: not asked again until the next focus or invalidate. */
+  let skipped = new Set<number>();
+
   function pump(): void {
     while (!stopped && inFlight < concurrency && cursor < order.length) {
       const index = order[cursor++]!;
-      if (!states.has(index)) start(index);
+      if (!states.has(index) && !skipped.has(index)) start(index);
     }
   }
 
@@ -122,7 +136,21 @@ export function createStackPreloader(opts: StackPreloaderOptions): StackPreloade
       if (stopped || settled >= count) return;
       order = preloadOrder(count, Math.max(0, Math.min(count - 1, Math.round(index))), direction, opts.window);
       cursor = 0;
+      skipped = new Set();
       pump();
+    },
+    invalidate(index) {
+      if (stopped) return;
+      skipped.delete(index);
+      if (states.get(index) === 'loaded' || states.get(index) === 'failed') {
+        states.delete(index);
+        settled--;
+      }
+      // Only slices in the current window are loaded again; the rest wait for a focus near them.
+      if (order.includes(index)) {
+        cursor = 0;
+        pump();
+      }
     },
     stop() {
       stopped = true;

@@ -10,6 +10,7 @@ import { assertDecodedSize, createViewportStore } from './viewport-store';
 import type { ViewportStore } from './viewport-store';
 import type { StackPreloader, StackPreloaderOptions } from './stack-preloader';
 import { nearestSliceIndex } from './viewer-geometry';
+import { hangingIndex } from '../../shared/dicom/stack-order';
 
 export { integrityNote } from './study-session';
 export type { OpenRequest, SeriesOption } from './study-session';
@@ -53,6 +54,10 @@ export interface ViewerState {
   /** Study-wide message (retrieval failure, integrity note); a viewport's own decode failure is in its state. */
   message?: string;
   series: SeriesOption[];
+  /** Slices are still arriving. */
+  streaming: boolean;
+  /** Bumped when a slice changes quality (stack bars redraw). */
+  slicesRev: number;
   layout: LayoutName;
   /** The viewport keys, tool bar and series clicks act on. */
   active: number;
@@ -80,6 +85,8 @@ export interface ViewerDeps {
   /** Bytes of Cornerstone's decoded-image cache, shared by the viewports' read-ahead. */
   decodedCacheBytes?: number;
   ticker?: Ticker;
+  /** Open on the instance list and fill in as slices land (default); false waits for the whole study (bench baseline). */
+  progressive?: boolean;
 }
 
 export interface ViewerStore {
@@ -130,7 +137,7 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
   const { log } = deps;
   const session = createStudySession(deps);
   const listeners = createListeners();
-  let own: Omit<ViewerState, 'phase' | 'progress' | 'message' | 'series'> = {
+  let own: Omit<ViewerState, 'phase' | 'progress' | 'message' | 'series' | 'streaming' | 'slicesRev'> = {
     layout: '1x1',
     active: 0,
     sync: true,
@@ -140,7 +147,7 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
   };
   const compose = (): ViewerState => {
     const s = session.getState();
-    return { phase: s.phase, progress: s.progress, message: s.message, series: s.series, ...own };
+    return { phase: s.phase, progress: s.progress, message: s.message, series: s.series, streaming: s.streaming, slicesRev: s.slicesRev, ...own };
   };
   let state = compose();
   let lastReloads = 0;
@@ -233,6 +240,28 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
     });
     setOwn({ cine: { fps: own.cine.fps, slot } });
   };
+
+  /** Resolves once the slice has a preview or its lossless file; rejects when the retrieval ended without it. */
+  const whenAvailable = (sop: string): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      if (session.quality(sop) !== 'missing') return resolve();
+      const done = (): void => {
+        offSlice();
+        offState();
+      };
+      const offSlice = session.onSliceChange((s, q) => {
+        if (s !== sop || q === 'missing') return;
+        done();
+        resolve();
+      });
+      const offState = session.subscribe(() => {
+        const st = session.getState();
+        if ((st.streaming || st.phase === 'loading') && session.request()) return;
+        if (session.quality(sop) !== 'missing') return;
+        done();
+        reject(new Error('its middle image has not arrived'));
+      });
+    });
 
   let pendingSeries: string | undefined;
   let opened = false;
@@ -331,10 +360,13 @@ export function createViewerStore(deps: ViewerDeps): ViewerStore {
     },
     async renderThumbnail(seriesUid, canvas) {
       const stack = session.stackOf(seriesUid);
-      const inst = stack[Math.floor(stack.length / 2)];
+      const inst = stack[hangingIndex(stack.length)];
       if (!inst) throw new Error('The series has no images in the local cache');
-      const image = await deps.imaging.cornerstone.loadAndCacheImage(await session.imageIdFor(inst));
-      assertDecodedSize(image);
+      // Streaming: the middle image (fetched first) or its preview is there soon.
+      await whenAvailable(inst.sopInstanceUID);
+      const previewId = session.quality(inst.sopInstanceUID) === 'preview' ? await session.previewImageIdFor(inst) : undefined;
+      const image = await deps.imaging.cornerstone.loadAndCacheImage(previewId ?? (await session.imageIdFor(inst)));
+      if (!previewId) assertDecodedSize(image);
       deps.imaging.cornerstone.renderToCanvas(canvas, image);
     },
     ...(deps.measurements ? { measurements: deps.measurements } : {}),

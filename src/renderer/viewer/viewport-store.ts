@@ -1,25 +1,29 @@
-import type { Image } from 'cornerstone-core';
+import type { Image, Viewport } from 'cornerstone-core';
 import type { Logger } from '../../shared/log';
-import type { InstanceRecord } from '../cache/telerad-db';
+import type { SliceQuality, StackInstance } from './study-session';
 import type { ImagingRuntime } from './cornerstone-setup';
 import { createListeners } from '../../shared/store/listeners';
 import { presetsFor } from './wl-presets';
 import type { WlPreset } from './wl-presets';
 import type { StackPreloader, StackPreloaderOptions } from './stack-preloader';
 import type { StudySession } from './study-session';
+import type { VOI } from 'cornerstone-core';
 import { describeError } from './study-session';
 import { slicePositionMm } from './viewer-geometry';
+import { hangingIndex } from '../../shared/dicom/stack-order';
 
 export interface DisplayedInstance {
   studyInstanceUID: string;
   seriesInstanceUID: string;
   sopInstanceUID: string;
   imageId: string;
+  /** Shown from its rendered preview: nothing is measured or marked on it. */
+  preview?: boolean;
 }
 
 /** One slice of a stack: an instance, or one frame of a multi-frame instance. */
 export interface StackEntry {
-  inst: InstanceRecord;
+  inst: StackInstance;
   /** 0-based frame (the loader's `?frame=k`) when the stack is one multi-frame instance. */
   frame?: number;
 }
@@ -37,6 +41,13 @@ export interface ViewportState {
   index: number;
   /** The slice on the canvas now; -1 before the first one is painted. */
   displayedIndex: number;
+  /**
+   * What is shown for the slice asked for: its lossless image, its preview
+   * (the site's rendering: "not for diagnosis", no measuring) — both at
+   * `displayedIndex` — or nothing yet (`missing`: the slice at `index` has
+   * no bytes; the canvas is hidden until they arrive).
+   */
+  quality?: SliceQuality;
   voi?: { windowWidth: number; windowCenter: number };
   presets: WlPreset[];
   /** Display zoom: image pixels to canvas pixels (1 = one to one). */
@@ -92,6 +103,8 @@ export interface ViewportStore {
   loadSeries(seriesInstanceUID: string): void;
   show(index: number, opts?: ShowOptions): void;
   scroll(delta: number): void;
+  /** What the cache holds of each slice of the stack, in stack order (the slice bar). */
+  sliceQualities(): SliceQuality[];
   /** The slice geometry of every stack entry (for synchronised scroll). */
   planes(): { position?: readonly number[]; orientation?: readonly number[] }[];
   adjustVoi(dx: number, dy: number): void;
@@ -178,6 +191,19 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
     state = { ...state, ...patch };
     listeners.notify();
   };
+  /** The reader's window for lossless slices: a preview shows the site's windowing without changing it. */
+  let losslessVoi: VOI | undefined;
+  /** Stack index of each SOP instance (a multi-frame instance: its first frame). */
+  let indexOfSop = new Map<string, number>();
+  const setStack = (entries: StackEntry[]): void => {
+    stack = entries;
+    indexOfSop = new Map();
+    entries.forEach((e, i) => {
+      if (!indexOfSop.has(e.inst.sopInstanceUID)) indexOfSop.set(e.inst.sopInstanceUID, i);
+    });
+  };
+  /** The identity window a preview is painted with: its 8-bit pixels as the site rendered them. */
+  const PREVIEW_VOI: VOI = { windowWidth: 256, windowCenter: 128 };
 
   const imageIdOf = async (entry: StackEntry): Promise<string> => {
     const id = await session.imageIdFor(entry.inst);
@@ -188,8 +214,9 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
     if (!element) return;
     const vp = cs.getViewport(element);
     if (!vp) return;
+    if (state.quality === 'lossless') losslessVoi = { windowWidth: vp.voi.windowWidth, windowCenter: vp.voi.windowCenter };
     set({
-      voi: { windowWidth: vp.voi.windowWidth, windowCenter: vp.voi.windowCenter },
+      voi: state.quality === 'lossless' || !losslessVoi ? { windowWidth: vp.voi.windowWidth, windowCenter: vp.voi.windowCenter } : losslessVoi,
       scale: vp.scale,
       rotation: vp.rotation ?? 0,
       hflip: vp.hflip ?? false,
@@ -214,8 +241,18 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
       log,
       load: async (i) => {
         if (myStack !== stackRev) return;
-        const id = await imageIdOf(entries[i]!);
+        const entry = entries[i]!;
+        const q = session.quality(entry.inst.sopInstanceUID);
+        if (q === 'missing') return 'unavailable';
+        if (q === 'preview') {
+          const id = await session.previewImageIdFor(entry.inst);
+          if (!id) return 'unavailable';
+          if (myStack === stackRev) await cs.loadAndCacheImage(id);
+          return undefined;
+        }
+        const id = await imageIdOf(entry);
         if (myStack === stackRev) await cs.loadAndCacheImage(id);
+        return undefined;
       },
     });
   };
@@ -226,60 +263,103 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
     const frames = image.data?.intString?.('x00280008') ?? 1;
     if (!(frames > 1)) return false;
     const inst = stack[0]!.inst;
-    stack = Array.from({ length: frames }, (_, k) => ({ inst, frame: k }));
+    setStack(Array.from({ length: frames }, (_, k) => ({ inst, frame: k })));
     set({ count: frames });
     return true;
   };
 
+  /** Marks slice `index` as not received yet: the canvas is hidden and the viewport says it is on its way. */
+  const showMissing = (index: number): void => {
+    display++;
+    // `displayedIndex` stays the last slice painted (the canvas keeps it, hidden): zoom and pan carry over to this one.
+    set({ phase: 'ready', index, quality: 'missing', displayed: undefined, error: undefined });
+  };
+
+  /** Converts the view when the next image has another size (a preview shown at its own size): the same area stays on screen. */
+  const keepViewAcross = (el: HTMLElement, image: Image): Partial<Viewport> => {
+    const before = cs.getImage(el);
+    const vp = cs.getViewport(el);
+    if (!before || !vp || before.columns === image.columns || before.columns <= 0 || image.columns <= 0) return {};
+    const k = before.columns / image.columns;
+    return { scale: vp.scale * k, translation: { x: vp.translation.x / k, y: vp.translation.y / k } };
+  };
+
   const paint = (index: number, direction: 1 | -1 | 0): void => {
     if (!element || stack.length === 0) return;
+    const entry = stack[index]!;
+    const sop = entry.inst.sopInstanceUID;
+    const quality = session.quality(sop);
+    if (quality === 'missing') return showMissing(index);
     const rev = ++display;
     const myStack = stackRev;
     const el = element;
-    const entry = stack[index]!;
     pending++;
     set({ index, busy: true });
     void (async () => {
       try {
-        const imageId = await imageIdOf(entry);
+        let imageId: string;
+        if (quality === 'preview') {
+          const id = await session.previewImageIdFor(entry.inst);
+          if (rev !== display || myStack !== stackRev || el !== element) return;
+          if (!id) {
+            // Its lossless file landed meanwhile (the preview was deleted then), or the preview failed its check.
+            if (session.quality(sop) === 'lossless') paint(index, direction);
+            else showMissing(index);
+            return;
+          }
+          imageId = id;
+        } else {
+          imageId = await imageIdOf(entry);
+        }
         const image = await cs.loadAndCacheImage(imageId);
         if (rev !== display || myStack !== stackRev || el !== element) return; // overtaken by a newer slice, series or element
-        assertDecodedSize(image);
-        if (expandFrames(image)) {
-          // The instance was shown as its first frame; from now on it is a stack of frames.
-          paint(Math.min(index, stack.length - 1), direction);
-          return;
+        const isPreview = quality === 'preview';
+        if (!isPreview) {
+          assertDecodedSize(image);
+          if (expandFrames(image)) {
+            // The instance was shown as its first frame; from now on it is a stack of frames.
+            paint(Math.min(index, stack.length - 1), direction);
+            return;
+          }
         }
-        cs.displayImage(el, image);
+        // The lossless image replaces a preview in place: same zoom and pan; the reader's window comes back.
+        const patch: Partial<Viewport> = newStack ? {} : keepViewAcross(el, image);
+        if (isPreview) patch.voi = { ...PREVIEW_VOI };
+        else if (!newStack && state.quality !== 'lossless') patch.voi = losslessVoi ? { ...losslessVoi } : cs.getDefaultViewportForImage(el, image).voi;
+        cs.displayImage(el, image, patch);
         // Cornerstone keeps the element's viewport across images; a DX window (3000/1700) on a
         // colour photo paints it black, so a new series starts from its own image's defaults.
         if (newStack) {
           newStack = false;
           cs.reset(el);
+          losslessVoi = undefined;
           startPreloader(image);
         }
         const wc = firstNumber(image.windowCenter);
         const ww = firstNumber(image.windowWidth);
-        const imageVoi = wc !== undefined && ww !== undefined ? { windowWidth: ww, windowCenter: wc } : undefined;
+        const imageVoi = !isPreview && wc !== undefined && ww !== undefined ? { windowWidth: ww, windowCenter: wc } : undefined;
         const position = entry.frame === undefined ? entry.inst.imagePositionPatient : undefined;
-        const orientation = entry.inst.imageOrientationPatient ?? numbersOf(image, 'x00200037');
-        const thickness = image.data?.floatString?.('x00180050');
-        const frameOfReferenceUID = image.data?.string('x00200052');
+        const orientation = entry.inst.imageOrientationPatient ?? (isPreview ? undefined : numbersOf(image, 'x00200037'));
+        const thickness = isPreview ? undefined : image.data?.floatString?.('x00180050');
+        const frameOfReferenceUID = isPreview ? state.frameOfReferenceUID : image.data?.string('x00200052');
         set({
           phase: 'ready',
           error: undefined,
           displayedIndex: index,
-          presets: presetsFor(state.modality, imageVoi),
+          quality: isPreview ? 'preview' : 'lossless',
+          // A preview keeps the presets of the series' lossless images (they apply once it is replaced).
+          presets: isPreview ? state.presets : presetsFor(state.modality, imageVoi),
           displayed: {
             studyInstanceUID: entry.inst.studyInstanceUID,
             seriesInstanceUID: entry.inst.seriesInstanceUID,
-            sopInstanceUID: entry.inst.sopInstanceUID,
+            sopInstanceUID: sop,
             imageId,
+            ...(isPreview ? { preview: true } : {}),
           },
           position,
           orientation,
           sliceLocationMm: position ? slicePositionMm({ position, orientation }) : undefined,
-          sliceThicknessMm: thickness !== undefined && Number.isFinite(thickness) && thickness > 0 ? thickness : undefined,
+          sliceThicknessMm: thickness !== undefined && Number.isFinite(thickness) && thickness > 0 ? thickness : isPreview ? state.sliceThicknessMm : undefined,
           frameOfReferenceUID: frameOfReferenceUID || undefined,
         });
         syncViewportState();
@@ -289,11 +369,11 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
         }
       } catch (err) {
         if (myStack !== stackRev) return;
-        if (session.isIntegrityDrop(err, entry.inst.sopInstanceUID)) return; // the session says so, and re-fetches
+        if (session.isIntegrityDrop(err, sop)) return; // the session says so, and re-fetches
         if (rev !== display) return;
         const reason = describeError(err);
         const message = `Image ${index + 1}/${stack.length} could not be decoded: ${reason}`;
-        log.error(`Viewport ${slot + 1}: ${message} (SOP ${entry.inst.sopInstanceUID}, transfer syntax ${entry.inst.transferSyntaxUID})`);
+        log.error(`Viewport ${slot + 1}: ${message} (SOP ${sop}, ${quality === 'preview' ? 'preview' : `transfer syntax ${entry.inst.transferSyntaxUID ?? 'unknown'}`})`);
         set({ phase: 'error', error: message, displayedIndex: -1, displayed: undefined });
       } finally {
         pending--;
@@ -302,10 +382,25 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
     })();
   };
 
+  // A slice of the open study got better bytes: the one on screen is replaced in place, the read-ahead refreshed.
+  session.onSliceChange((sop, quality) => {
+    const at = indexOfSop.get(sop);
+    if (at === undefined || stack.length === 0) return;
+    if (quality !== 'missing') preloader?.invalidate(at);
+    const here = stack[state.index];
+    if (!element || here?.inst.sopInstanceUID !== sop || quality === 'missing') return;
+    if (state.quality === 'lossless' || (state.quality === 'preview' && quality === 'preview')) return;
+    if (state.phase === 'error') return;
+    paint(state.index, 0);
+  });
+
   const show = (requested: number, opts: ShowOptions = {}): void => {
     if (stack.length === 0) return;
     const index = Math.max(0, Math.min(stack.length - 1, Math.round(requested)));
     const direction = opts.direction ?? (index > state.index ? 1 : index < state.index ? -1 : 0);
+    // The retrieval follows the reader: this slice (then its neighbours) goes first.
+    const entry = stack[index];
+    if (entry) session.focus(entry.inst.sopInstanceUID, direction);
     if (!element) {
       set({ index });
       return;
@@ -334,7 +429,7 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
       element = el;
       cs.enable(el);
       // A viewport shown again (the layout grew back) repaints its slice with the stored view.
-      const kept = state.displayedIndex >= 0 ? { ...state } : undefined;
+      const kept = state.displayedIndex >= 0 && state.quality === 'lossless' ? { ...state } : undefined;
       if (stack.length > 0) {
         if (kept) {
           newStack = false;
@@ -393,9 +488,10 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
       preloader?.stop();
       preloader = undefined;
       lastFocus = -1;
-      stack = instances.map((inst) => ({ inst }));
+      setStack(instances.map((inst) => ({ inst })));
       newStack = true;
-      const index = Math.floor(stack.length / 2);
+      losslessVoi = undefined;
+      const index = hangingIndex(stack.length);
       state = {
         ...EMPTY,
         phase: 'loading',
@@ -408,14 +504,19 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
       };
       listeners.notify();
       // The middle slice first: in a CT or MR stack it is the likeliest to show the anatomy of interest.
+      const hanging = stack[index];
+      if (hanging) session.focus(hanging.inst.sopInstanceUID, 0);
       if (element) paint(index, 0);
     },
     show,
     scroll(delta) {
       show(state.index + delta);
     },
+    sliceQualities: () => stack.map((e) => session.quality(e.inst.sopInstanceUID)),
     planes: () => stack.map((e) => ({ position: e.frame === undefined ? e.inst.imagePositionPatient : undefined, orientation: e.inst.imageOrientationPatient })),
     adjustVoi(dx, dy) {
+      // A preview is the site's rendering in 8 bits: there is no window to change on it.
+      if (state.quality === 'preview') return;
       withViewport((vp) => {
         vp.voi.windowWidth = Math.max(1, vp.voi.windowWidth + dx * 2);
         vp.voi.windowCenter = vp.voi.windowCenter + dy * 2;
@@ -424,6 +525,12 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
     applyPreset(name) {
       const preset = state.presets.find((p) => p.name === name);
       if (!preset) return;
+      if (state.quality === 'preview') {
+        // Kept for the lossless image that replaces the preview.
+        losslessVoi = { windowWidth: preset.windowWidth, windowCenter: preset.windowCenter };
+        set({ voi: { ...losslessVoi } });
+        return;
+      }
       withViewport((vp) => {
         vp.voi.windowWidth = preset.windowWidth;
         vp.voi.windowCenter = preset.windowCenter;
@@ -463,6 +570,8 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
     reset() {
       if (!element || state.displayedIndex < 0) return;
       cs.reset(element);
+      // Back to the image's own window: on a preview, that of the lossless image once it is in.
+      losslessVoi = undefined;
       syncViewportState();
     },
     resize() {
@@ -475,7 +584,8 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
       display++;
       preloader?.stop();
       preloader = undefined;
-      stack = [];
+      setStack([]);
+      losslessVoi = undefined;
       state = EMPTY;
       listeners.notify();
     },

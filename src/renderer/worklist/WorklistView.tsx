@@ -21,6 +21,8 @@ export interface WorklistViewProps {
   prefetchMarks?: PrefetchMarks;
   /** Quality badges of cached cases (computed in the background); no badges without it. */
   quality?: QualityBadges;
+  /** Transfers under way: a streaming study's row says how far it is. */
+  transfers?: StreamingTransfers;
 }
 
 /** What the per-row "prefetch" toggle needs (the prefetch settings store satisfies it). */
@@ -63,7 +65,35 @@ interface CellContext {
   marked?: ReadonlySet<string>;
   onMark?: (row: WorklistRow, marked: boolean) => void;
   quality?: ReadonlyMap<string, QualityResult>;
+  /** Studies streaming in now, by study UID. */
+  streaming?: ReadonlyMap<string, StreamingTransfer>;
 }
+
+/** What a row shows of a study streaming in (the transfers store's snapshot satisfies it). */
+export interface StreamingTransfer {
+  studyInstanceUID: string;
+  state: string;
+  instancesDone: number;
+  instancesTotal: number;
+  previewsDone: number;
+  previewsTotal: number;
+}
+
+/** The transfers under way (the transfers store satisfies it). */
+export interface StreamingTransfers {
+  getState(): { transfers: readonly StreamingTransfer[] };
+  subscribe(listener: () => void): () => void;
+}
+
+/** "preview ready · 37 of 300 lossless" while a study streams in. */
+export function streamingLabel(t: StreamingTransfer): string {
+  const lossless = `${t.instancesDone} of ${t.instancesTotal} lossless`;
+  if (t.previewsTotal === 0) return lossless;
+  const preview = t.previewsDone >= t.previewsTotal ? 'preview ready' : `previews ${t.previewsDone}/${t.previewsTotal}`;
+  return `${preview} · ${lossless}`;
+}
+
+const NO_TRANSFERS: readonly StreamingTransfer[] = [];
 
 const WAITING_TITLE =
   'Time since the study date and time (StudyDate + StudyTime): the site does not report when the study arrived';
@@ -119,9 +149,13 @@ const COLUMNS: readonly Column[] = [
     label: 'Offline',
     min: 8.5,
     sort: 'offline',
-    cell: (r, { marked, onMark }) => (
+    cell: (r, { marked, onMark, streaming }) => (
       <>
-        {r.availableOffline ? (
+        {streaming?.get(r.studyInstanceUID) && !r.availableOffline ? (
+          <span className="badge badge-streaming" data-testid="streaming-badge" title="Streaming in: previews first, then every image lossless">
+            {streamingLabel(streaming.get(r.studyInstanceUID)!)}
+          </span>
+        ) : r.availableOffline ? (
           <span className="badge" data-testid="offline-badge" data-complete="true" title="Every image is in the local cache">
             available offline
           </span>
@@ -311,7 +345,12 @@ function Filters({ store, state, rows }: { store: WorklistStore; state: Worklist
  * scroll as smoothly as ten. ARIA grid semantics stand in for the table the
  * absolute-positioned rows cannot be.
  */
-export function WorklistView({ store, onOpen, clockTickMs = 30_000, prefetchMarks, quality: qualityBadges }: WorklistViewProps): JSX.Element {
+export function WorklistView({ store, onOpen, clockTickMs = 30_000, prefetchMarks, quality: qualityBadges, transfers }: WorklistViewProps): JSX.Element {
+  const transferList = useSyncExternalStore(transfers?.subscribe ?? noSubscribe, () => transfers?.getState().transfers ?? NO_TRANSFERS);
+  const streaming = useMemo(
+    () => new Map(transferList.filter((t) => t.state === 'running' || t.state === 'queued' || t.state === 'paused').map((t) => [t.studyInstanceUID, t])),
+    [transferList],
+  );
   const state = useSyncExternalStore(store.subscribe, store.getState);
   const { marks } = useSyncExternalStore(prefetchMarks?.subscribe ?? noSubscribe, prefetchMarks?.getState ?? (() => NO_MARKS));
   const onMark = useMemo(
@@ -329,8 +368,8 @@ export function WorklistView({ store, onOpen, clockTickMs = 30_000, prefetchMark
   const rows = useMemo(() => selectVisibleRows(merged, { filter, sort, sites }, now), [merged, filter, sort, sites, now]);
   const siteNames = useMemo(() => new Map(sites.map((s) => [s.site.id, s.site.name])), [sites]);
   const ctx: CellContext = useMemo(
-    () => ({ now, siteName: (id) => siteNames.get(id) ?? id, onOpen, marked: marks, quality, ...(onMark ? { onMark } : {}) }),
-    [now, siteNames, onOpen, marks, onMark, quality],
+    () => ({ now, siteName: (id) => siteNames.get(id) ?? id, onOpen, marked: marks, quality, streaming, ...(onMark ? { onMark } : {}) }),
+    [now, siteNames, onOpen, marks, onMark, quality, streaming],
   );
 
   const scrollRef = useRef<HTMLDivElement>(null);

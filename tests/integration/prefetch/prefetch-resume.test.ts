@@ -46,7 +46,7 @@ describe('prefetch over a cut link', () => {
   it('pauses when the link is cut part way through a STAT case and resumes without refetching stored instances', async () => {
     const stat = h.studies[0]!;
     const routine = h.studies[1]!;
-    const r = h.renderer({ retry: { attempts: 1 }, earlyFirstImage: false });
+    const r = h.renderer({ retry: { attempts: 1 } });
     const tokenFetch: typeof fetch = (input, init = {}) => {
       const headers = new Headers(init.headers);
       headers.set('x-telerad-token', h.host.token);

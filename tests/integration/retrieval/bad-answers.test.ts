@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fault, ProxyRequest } from '../../support/fault-proxy';
-import { isWado } from '../../support/fault-proxy';
+import { isRendered, isWado } from '../../support/fault-proxy';
 import { SITE_NAME, startRetrievalHarness } from './harness';
 import type { Renderer, RetrievalHarness } from './harness';
 
@@ -98,7 +98,8 @@ describe('bad answers from a site', () => {
 
   it('a study with nothing cached says so, naming the site', async () => {
     const empty = h.renderer({ retry: { attempts: 1 } });
-    h.proxy.addFault({ fault: { kind: 'status', status: 404 }, match: isWado, times: Infinity });
+    // Previews too: with only previews stored the study opens on them, which is not "nothing cached".
+    h.proxy.addFault({ fault: { kind: 'status', status: 404 }, match: (r) => isWado(r) || isRendered(r), times: Infinity });
     try {
       await expect(empty.retriever.ensureStudy({ site: h.site, study: h.studyFields(h.studies[1]!) })).rejects.toThrow(
         /^Hospital A: failed \(HTTP 404\) while retrieving instance/,

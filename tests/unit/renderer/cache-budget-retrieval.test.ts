@@ -53,7 +53,7 @@ describe('a retrieval into a full cache', () => {
     await budget.setBudget(3 * 1024);
     const cache = new StudyCache(db, Date.now, budget);
     const transfers = createTransfersStore();
-    const retriever = new StudyRetriever({ cache, dicomweb: () => fakeApi(), log, concurrency: 1, earlyFirstImage: false, transfers, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } });
+    const retriever = new StudyRetriever({ cache, dicomweb: () => fakeApi(), log, concurrency: 1, transfers, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } });
 
     const result = await retriever
       .ensureStudy({

@@ -47,7 +47,7 @@ function setup(api: DicomWebApi): { db: TeleradDB; cache: StudyCache; retriever:
   const db = new TeleradDB(`telerad-integrity-${process.pid}-${n++}`, { sealer: testRowSealer() });
   dbs.push(db);
   const cache = new StudyCache(db);
-  const retriever = new StudyRetriever({ cache, dicomweb: () => api, log: createLogger('t', memorySink()), concurrency: 2, earlyFirstImage: false });
+  const retriever = new StudyRetriever({ cache, dicomweb: () => api, log: createLogger('t', memorySink()), concurrency: 2 });
   return { db, cache, retriever };
 }
 
@@ -107,6 +107,8 @@ function fakeImaging(): ImagingRuntime & { painted: string[] } {
     getViewport: () => viewport,
     setViewport: () => undefined,
     resize: () => undefined,
+    getImage: () => undefined,
+    getDefaultViewportForImage: () => viewport,
   };
   return {
     painted,

@@ -72,6 +72,7 @@ describe('reading a referral note (Basic Text SR, 57133-1)', () => {
 function fakeSite(objects: Array<GeneratedObject & { modality: string; title?: string }>, calls: string[], down = { value: false }): DicomWebApi {
   return {
     searchForStudies: () => Promise.resolve([]),
+    retrieveRendered: () => Promise.reject(new HttpStatusError(404, 'WADO-RS rendered 404')),
     searchForInstances: (study) => {
       calls.push(`qido ${study}`);
       if (down.value) return Promise.reject(new HttpStatusError(502, 'SITE_UNREACHABLE'));

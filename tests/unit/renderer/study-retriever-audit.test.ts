@@ -30,6 +30,7 @@ function site(opts: { failSop?: string; failList?: unknown; gate?: Promise<void>
   const api = {
     retrieved: [] as string[],
     searchForStudies: async () => [],
+    retrieveRendered: async () => Promise.reject(new Error('no /rendered at this site')),
     searchForInstances: async () => {
       if (opts.failList) throw opts.failList;
       return qido;
@@ -64,7 +65,6 @@ function setup(): { cache: StudyCache; events: StudyRetrievedEvent[]; retriever:
         log: createLogger('t', memorySink()),
         concurrency: extra.concurrency ?? 2,
         retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
-        earlyFirstImage: false,
         negotiateJpegLs: false,
         onStudyRetrieved: (e) => events.push(e),
         ...(extra.transfers ? { transfers: extra.transfers } : {}),

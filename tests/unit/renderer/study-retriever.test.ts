@@ -8,8 +8,9 @@ import { StudyCache } from '../../../src/renderer/cache/study-cache';
 import type { StudyUpsert } from '../../../src/renderer/cache/study-cache';
 import { NOT_OFFLINE_MESSAGE, StudyRetriever, StudyUnavailableError } from '../../../src/renderer/cache/study-retriever';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
+import type { InstanceRecord } from '../../../src/renderer/cache/telerad-db';
 import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
-import { sortStack } from '../../../src/renderer/viewer/stack-order';
+import { sortStack } from '../../../src/shared/dicom/stack-order';
 import { HttpStatusError } from '../../../src/renderer/dicomweb/site-error';
 import { createTransfersStore } from '../../../src/renderer/transfers/transfers-store';
 import { TEST_SITE, instanceList, studyFields, tinyPart10 } from './support/tiny-dicom';
@@ -24,6 +25,11 @@ function part10(sop: string, instanceNumber: number, z: number, ts = '1.2.840.10
   return tinyPart10({ sop, series, instanceNumber, z, transferSyntaxUID: ts, seriesDescription: 'AXIAL 5MM' });
 }
 
+/** A site without WADO-RS /rendered (previews are the subject of study-retriever-progressive.test.ts). */
+const notRendered = async (): Promise<ArrayBuffer> => {
+  throw new HttpStatusError(404, 'WADO-RS rendered 404');
+};
+
 const sops = [1, 2, 3, 4, 5, 6].map((n) => `${SERIES}.${n}`);
 const qido: DicomJsonDataset[] = instanceList(SERIES, sops);
 
@@ -37,6 +43,7 @@ function fakeApi(opts: { failList?: unknown; failSop?: string } = {}): DicomWebA
       if (opts.failList) throw opts.failList;
       return qido;
     },
+    retrieveRendered: notRendered,
     retrieveInstance: async (uids: { sopInstanceUID: string }) => {
       inFlight++;
       api.maxInFlight = Math.max(api.maxInFlight, inFlight);
@@ -65,7 +72,7 @@ function setup(api: DicomWebApi): { cache: StudyCache; retriever: StudyRetriever
   const db = new TeleradDB(`telerad-retriever-${process.pid}-${n++}`, { sealer: testRowSealer() });
   dbs.push(db);
   const cache = new StudyCache(db);
-  return { cache, retriever: new StudyRetriever({ cache, dicomweb: () => api, log: createLogger('t', memorySink()), concurrency: 2, retry: FAST_RETRY, earlyFirstImage: false }) };
+  return { cache, retriever: new StudyRetriever({ cache, dicomweb: () => api, log: createLogger('t', memorySink()), concurrency: 2, retry: FAST_RETRY }) };
 }
 
 afterEach(async () => {
@@ -143,6 +150,7 @@ function scriptedApi(
     calls,
     searchForStudies: async () => [],
     searchForInstances: async () => listing,
+    retrieveRendered: notRendered,
     retrieveInstance: async (uids, signal, options) => {
       const call = { sop: uids.sopInstanceUID, transferSyntax: options?.transferSyntax ?? '*' };
       calls.push(call);
@@ -222,7 +230,7 @@ describe('StudyRetriever: order, retries, cut transfers, cancel', () => {
       (call) => (call.sop.startsWith(`${series2}.`) ? part10(call.sop, Number(call.sop.split('.').pop()), 0, JPEG_LS, series2) : transcoding(call)),
       two,
     );
-    const { retriever } = setupWith(api, { concurrency: 1, earlyFirstImage: false });
+    const { retriever } = setupWith(api, { concurrency: 1 });
     const firsts: string[] = [];
     await retriever.ensureStudy({ site: SITE, study: STUDY_FIELDS, onInstanceStored: (e) => e.firstOfSeries && firsts.push(e.sopInstanceUID) });
     expect(api.calls.slice(0, 2).map((c) => c.sop)).toEqual([sops[3], `${series2}.2`]);
@@ -230,42 +238,9 @@ describe('StudyRetriever: order, retries, cut transfers, cancel', () => {
     expect(api.calls).toHaveLength(9);
   });
 
-  it('starts one download from a limit=1 listing before the full instance list is in', async () => {
-    const api = scriptedApi(transcoding);
-    let fullListed = false;
-    api.searchForInstances = async (_uid, params) => {
-      if (params.limit === '1') return qido.slice(0, 1);
-      await new Promise((r) => setTimeout(r, 40));
-      fullListed = true;
-      return qido;
-    };
-    const early: boolean[] = [];
-    const original = api.retrieveInstance;
-    api.retrieveInstance = (uids, signal, options) => {
-      early.push(!fullListed);
-      return original(uids, signal, options);
-    };
-    const { retriever, cache } = setupWith(api);
-    const firsts: string[] = [];
-    const progress: string[] = [];
-    const result = await retriever.ensureStudy({
-      site: SITE,
-      study: STUDY_FIELDS,
-      onInstanceStored: (e) => e.firstOfSeries && firsts.push(e.sopInstanceUID),
-      onProgress: (p) => progress.push(`${p.done}/${p.total}`),
-    });
-    expect(result).toEqual({ source: 'network', complete: true });
-    expect(api.calls[0]?.sop).toBe(sops[0]);
-    expect(early[0]).toBe(true);
-    expect(firsts).toEqual([sops[0]]);
-    expect(api.calls).toHaveLength(6);
-    expect(progress.at(-1)).toBe('6/6');
-    expect(await cache.getStudyInstances(STUDY)).toHaveLength(6);
-  });
-
   it('writes the first image of a series at once, and the rest in batches', async () => {
     const api = scriptedApi(transcoding);
-    const { retriever, cache } = setupWith(api, { concurrency: 1, earlyFirstImage: false });
+    const { retriever, cache } = setupWith(api, { concurrency: 1 });
     const batches: string[][] = [];
     const putInstances = cache.putInstances.bind(cache);
     cache.putInstances = (items) => {
@@ -286,7 +261,7 @@ describe('StudyRetriever: order, retries, cut transfers, cancel', () => {
 
   it('counts nothing of a batch whose write failed; the next retrieval fetches exactly those again', async () => {
     const api = scriptedApi(transcoding);
-    const { retriever, cache } = setupWith(api, { concurrency: 1, earlyFirstImage: false });
+    const { retriever, cache } = setupWith(api, { concurrency: 1 });
     const putInstances = cache.putInstances.bind(cache);
     let failed: string[] = [];
     cache.putInstances = (items) => {
@@ -387,7 +362,7 @@ describe('StudyRetriever: order, retries, cut transfers, cancel', () => {
 });
 
 describe('sortStack', () => {
-  const inst = (n: number, z?: number): Parameters<typeof sortStack>[0][number] => ({
+  const inst = (n: number, z?: number): InstanceRecord => ({
     sopInstanceUID: `1.${n}`,
     studyInstanceUID: STUDY,
     seriesInstanceUID: SERIES,

@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto';
 import Dexie from 'dexie';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SEALING_POLICY, TELERAD_DB_SCHEMA_V7, TELERAD_DB_SCHEMA_V6, TELERAD_DB_SCHEMA_V1, TELERAD_DB_SCHEMA_V2, TELERAD_DB_SCHEMA_V3, TELERAD_DB_SCHEMA_V4, TELERAD_DB_SCHEMA_V5, TELERAD_DB_VERSION, TeleradDB } from '../../../src/renderer/cache/telerad-db';
+import { SEALING_POLICY, TELERAD_DB_SCHEMA_V8, TELERAD_DB_SCHEMA_V7, TELERAD_DB_SCHEMA_V6, TELERAD_DB_SCHEMA_V1, TELERAD_DB_SCHEMA_V2, TELERAD_DB_SCHEMA_V3, TELERAD_DB_SCHEMA_V4, TELERAD_DB_SCHEMA_V5, TELERAD_DB_VERSION, TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import { testRowSealer } from '../../support/test-sealer';
 import { createSealingMiddleware } from '../../../src/renderer/cache/sealing/sealing-middleware';
 
@@ -214,10 +214,35 @@ describe('TeleradDB migrations', () => {
 
     const db = new TeleradDB(name, { sealer });
     await db.open();
-    expect(db.verno).toBe(8);
+    expect(db.verno).toBe(TELERAD_DB_VERSION);
     expect((await db.reportDrafts.get('d7'))?.content.sections).toEqual({ findings: 'Disc protrusion L4/5.' });
     expect((await db.sealing.get('rows'))?.keyId).toBe(sealer.keyId);
     expect(await db.composeDrafts.count()).toBe(0);
+    db.close();
+  });
+
+  it('v8 → v9 keeps a partly cached study, its sealed instance and a draft, and adds empty instance-list and preview tables', async () => {
+    const name = `migrate-v8-v9-${Math.random()}`;
+    names.push(name);
+    const sealer = testRowSealer();
+    const v8 = new Dexie(name);
+    v8.version(8).stores(TELERAD_DB_SCHEMA_V8);
+    v8.use(createSealingMiddleware(SEALING_POLICY, sealer));
+    await v8.table('studies').put({ studyInstanceUID: '9.9', siteId: 'a', patientName: 'ROE^RAY', patientId: 'P1', studyDate: '20260101', modalities: ['CT'], description: 'CT', numInstances: 2, complete: false, storedAt: 1, storedBytes: 3 });
+    await v8.table('instances').put({ sopInstanceUID: '9.9.1', studyInstanceUID: '9.9', seriesInstanceUID: '9.9.0', size: 3, sha256: 'x', transferSyntaxUID: '1.2.840.10008.1.2.4.80', storedAt: 1 });
+    await v8.table('instanceBytes').put({ sopInstanceUID: '9.9.1', bytes: new Uint8Array([1, 2, 3]).buffer });
+    const content = { templateId: 'ct', sections: { findings: 'No change.' }, priority: 'routine', measurementIds: [], keyImageSopInstanceUIDs: [] };
+    await v8.table('reportDrafts').put({ id: 'd8', studyInstanceUID: '9.9', siteId: 'a', kind: 'report', content, createdAt: 1, updatedAt: 2 });
+    v8.close();
+
+    const db = new TeleradDB(name, { sealer });
+    await db.open();
+    expect(db.verno).toBe(9);
+    expect(await db.studies.get('9.9')).toMatchObject({ patientName: 'ROE^RAY', complete: false, numInstances: 2 });
+    expect(new Uint8Array((await db.instanceBytes.get('9.9.1'))!.bytes)).toEqual(new Uint8Array([1, 2, 3]));
+    expect((await db.reportDrafts.get('d8'))?.content.sections).toEqual({ findings: 'No change.' });
+    expect(await db.studyListings.count()).toBe(0);
+    expect(await db.instancePreviews.count()).toBe(0);
     db.close();
   });
 });

@@ -30,7 +30,14 @@ const zOf = (series: string, k: number): number => (series === B ? -10 - 5 * k :
 
 function fakeApi(): DicomWebApi {
   const qido: DicomJsonDataset[] = Object.entries(SOPS).flatMap(([series, sops]) =>
-    sops.map((sop, k) => ({ '0020000E': { vr: 'UI', Value: [series] }, '00080018': { vr: 'UI', Value: [sop] }, '00200013': { vr: 'IS', Value: [k + 1] } })),
+    // As Orthanc answers: position and orientation from its index, so stacks line up before any file is in.
+    sops.map((sop, k) => ({
+      '0020000E': { vr: 'UI', Value: [series] },
+      '00080018': { vr: 'UI', Value: [sop] },
+      '00200013': { vr: 'IS', Value: [k + 1] },
+      '00200032': { vr: 'DS', Value: [0, 0, zOf(series, k)] },
+      '00200037': { vr: 'DS', Value: [1, 0, 0, 0, 1, 0] },
+    })),
   );
   return {
     searchForStudies: async () => [],
@@ -53,6 +60,7 @@ function fakeImaging(): ImagingRuntime & { painted: Map<unknown, string[]>; load
   const files: Blob[] = [];
   const viewports = new Map<unknown, { voi: { windowWidth: number; windowCenter: number }; scale: number; translation: { x: number; y: number }; rotation: number; hflip: boolean; vflip: boolean; invert: boolean }>();
   const painted = new Map<unknown, string[]>();
+  const shownImages = new Map<unknown, unknown>();
   const rt = {
     painted,
     loads: [] as string[],
@@ -89,12 +97,15 @@ function fakeImaging(): ImagingRuntime & { painted: Map<unknown, string[]>; load
     },
     displayImage: (el: unknown, image: { sop: string }) => {
       painted.get(el)!.push(image.sop);
+      shownImages.set(el, image);
       if (!viewports.has(el)) viewports.set(el, { voi: { windowWidth: 400, windowCenter: 40 }, scale: 1, translation: { x: 0, y: 0 }, rotation: 0, hflip: false, vflip: false, invert: false });
     },
     reset: (el: unknown) => viewports.set(el, { voi: { windowWidth: 400, windowCenter: 40 }, scale: 1, translation: { x: 0, y: 0 }, rotation: 0, hflip: false, vflip: false, invert: false }),
     getViewport: (el: unknown) => (viewports.has(el) ? structuredClone(viewports.get(el)) : undefined),
     setViewport: (el: unknown, vp: never) => viewports.set(el, vp),
     resize: () => undefined,
+    getImage: (el: unknown) => shownImages.get(el),
+    getDefaultViewportForImage: () => ({ voi: { windowWidth: 400, windowCenter: 40 }, scale: 1, translation: { x: 0, y: 0 }, rotation: 0, hflip: false, vflip: false, invert: false }),
   };
   return Object.assign(rt, {
     cornerstone: cornerstone as unknown as ImagingRuntime['cornerstone'],
@@ -144,7 +155,7 @@ async function openViewer(opts: { layout?: '1x1' | '1x2' | '2x2'; preload?: bool
   const db = new TeleradDB(`telerad-viewports-${process.pid}-${n++}`, { sealer: testRowSealer() });
   dbs.push(db);
   const cache = new StudyCache(db);
-  const retriever = new StudyRetriever({ cache, dicomweb: () => fakeApi(), log: createLogger('t', memorySink()), concurrency: 2, earlyFirstImage: false });
+  const retriever = new StudyRetriever({ cache, dicomweb: () => fakeApi(), log: createLogger('t', memorySink()), concurrency: 2 });
   const imaging = fakeImaging();
   const ticker = manualTicker();
   const viewer = createViewerStore({
