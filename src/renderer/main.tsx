@@ -28,6 +28,7 @@ import { DECODE_WORKER_FILE, JPEGLS_ENCODER_WORKER_FILE } from '../shared/csp';
 import { DECODED_IMAGE_CACHE_BYTES, initCornerstone } from './viewer/cornerstone-setup';
 import { createViewerStore } from './viewer/viewer-store';
 import { createReports } from './reports/report-wiring';
+import { createLosslessGate } from './reports/lossless-gate';
 import { createCaseThread } from './case-thread/thread-wiring';
 import { hasUnsentReportWork } from './reports/report-status';
 import { createStackPreloader } from './viewer/stack-preloader';
@@ -263,6 +264,14 @@ function startApp(sealer: RowSealer, vaultStatus: VaultStatus, root: Root): void
     log: log.child('reports'),
     // The quality service is made below; signing asks it only once the app runs.
     quality: { checkStudy: (uid) => quality.checkStudy(uid) },
+    // Signed on lossless images only: a measured or key slice seen as a preview is waited for, first in the queue.
+    losslessGate: createLosslessGate({
+      hasLossless: (sop) => cache.hasInstance(sop),
+      hasPreview: (sop) => cache.hasPreview(sop),
+      isStreaming: (uid) => retriever.isStreaming(uid),
+      prioritize: (uid, sops) => retriever.prioritize(uid, sops),
+      onStored: (listener) => retriever.onStored(listener),
+    }),
   });
   // Leaving the page: write what is typed now rather than at the next debounce.
   window.addEventListener('pagehide', () => {

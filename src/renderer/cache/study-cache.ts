@@ -310,6 +310,11 @@ export class StudyCache {
     });
   }
 
+  /** Whether a preview of the instance is stored (its key only is read). Offline: works. */
+  async hasPreview(sopInstanceUID: string): Promise<boolean> {
+    return (await this.db.instancePreviews.where(':id').equals(sopInstanceUID).primaryKeys()).length > 0;
+  }
+
   /** SOP Instance UIDs of the study's stored previews (keys only, no bytes read). Offline: works. */
   async previewSops(studyInstanceUID: string): Promise<string[]> {
     return (await this.db.instancePreviews.where('studyInstanceUID').equals(studyInstanceUID).primaryKeys()) as string[];

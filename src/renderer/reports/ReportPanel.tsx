@@ -232,6 +232,11 @@ function Editor({ store, state }: { store: ReportPanelStore; state: ReportPanelS
         </button>
         <SaveStatus save={state.save} />
       </div>
+      {state.signing && state.signNote && (
+        <p className="report-sign-note" role="status" data-testid="report-sign-note">
+          {state.signNote}
+        </p>
+      )}
     </div>
   );
 }

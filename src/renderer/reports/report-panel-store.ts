@@ -43,6 +43,8 @@ export interface ReportPanelState {
   draft?: ReportDraftRecord;
   save: DraftSaveState;
   signing: boolean;
+  /** While signing waits for something (the lossless images of measured slices): what, in words. */
+  signNote?: string;
   /** The last refusal or failure (sign, save, profile), shown as an alert. */
   error?: string;
   snapshot: StudyReportSnapshot;
@@ -401,18 +403,21 @@ export function createReportPanelStore(deps: ReportPanelDeps): ReportPanelStore 
         await flushDraft();
         if (savedRev < editRev) throw new Error(state.save.message ?? 'the draft could not be saved');
         const q = state.quality;
-        await repo.sign(draft.id, q?.acknowledged ? { acknowledgedQuality: q.findings.map(qualityFindingLabel) } : {});
+        const onWaiting = (note: string): void => {
+          if (mine === session) set({ signNote: note });
+        };
+        await repo.sign(draft.id, q?.acknowledged ? { acknowledgedQuality: q.findings.map(qualityFindingLabel), onWaiting } : { onWaiting });
         if (mine !== session) return;
         adoptDraft(undefined);
-        set({ signing: false, quality: undefined });
+        set({ signing: false, signNote: undefined, quality: undefined });
       } catch (err) {
         if (!(err instanceof SignRefusedError)) log.error(`Signing draft ${draft.id} failed`, err);
         if (mine !== session) return;
         if (err instanceof QualityAcknowledgementRequiredError) {
           // Findings that changed since the tick are ticked again: an acknowledgement covers what was shown.
-          set({ signing: false, quality: { findings: [...err.findings], acknowledged: false }, error: `Not signed: ${err.message}` });
+          set({ signing: false, signNote: undefined, quality: { findings: [...err.findings], acknowledged: false }, error: `Not signed: ${err.message}` });
         } else {
-          set({ signing: false, error: `Not signed: ${message(err)}` });
+          set({ signing: false, signNote: undefined, error: `Not signed: ${message(err)}` });
         }
       }
     },

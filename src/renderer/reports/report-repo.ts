@@ -16,6 +16,8 @@ import { isReportableMeasurement, measuredImageFromPart10, measurementCalibratio
 import type { MeasuredImage } from './report-measurements';
 import { reportTitle, templateById } from './report-templates';
 import type { AuditRecordRequest } from '../../shared/ipc/contract';
+import { LosslessRequiredError } from './lossless-gate';
+import type { LosslessGate } from './lossless-gate';
 
 /** SOP Class of the report SR (Comprehensive SR): the predecessor reference of a correction names it. */
 export const COMPREHENSIVE_SR_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.88.33';
@@ -67,11 +69,18 @@ export interface ReportRepoDeps {
   log: Logger;
   /** The study's quality findings (src/renderer/quality's checkStudy). Absent: reports are signed without the quality step. */
   checkStudyQuality?: (studyInstanceUID: string) => Promise<{ findings: Finding[] }>;
+  /**
+   * Waits for (or refuses) images the report names that are in the cache only as previews (issue 15:
+   * lossless-gate.ts). Absent: the images are read as they are (and a missing one refuses the signature).
+   */
+  losslessGate?: LosslessGate;
 }
 
 export interface SignOptions {
   /** Labels (qualityFindingLabel) of the quality findings the reader ticked as seen. */
   acknowledgedQuality?: readonly string[];
+  /** Told while the signature waits for the lossless images of measured or key slices. */
+  onWaiting?: (note: string) => void;
 }
 
 export interface NewDraft {
@@ -247,6 +256,19 @@ export function createReportRepo(deps: ReportRepoDeps): ReportRepo {
       const annotations = found.filter((a): a is AnnotationRecord => a !== undefined && isReportableMeasurement(a));
       if (annotations.length < draft.content.measurementIds.length) {
         log.warn(`Signing ${draftId}: ${draft.content.measurementIds.length - annotations.length} inserted measurement(s) were deleted since and are left out`);
+      }
+      // Signed on lossless images only: a slice the reader saw as a preview is waited for, or the signature refused.
+      if (deps.losslessGate) {
+        const named = [
+          ...annotations.map((a) => ({ studyInstanceUID: a.studyInstanceUID, sopInstanceUID: a.sopInstanceUID, what: `a ${a.tool} measurement` })),
+          ...draft.content.keyImageSopInstanceUIDs.map((sop) => ({ studyInstanceUID: draft.studyInstanceUID, sopInstanceUID: sop, what: 'a key image' })),
+        ];
+        try {
+          await deps.losslessGate(named, options?.onWaiting);
+        } catch (err) {
+          if (err instanceof LosslessRequiredError) throw new SignRefusedError(err.message);
+          throw err;
+        }
       }
       const measurements: ReportBuildInput['measurements'] = [];
       for (const a of annotations) {

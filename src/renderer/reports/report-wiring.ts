@@ -15,6 +15,7 @@ import type { ReportPanelStore } from './report-panel-store';
 import { createReportReadback } from './report-readback';
 import { createReportRepo } from './report-repo';
 import type { ReportRepo, ReportRepoDeps } from './report-repo';
+import type { LosslessGate } from './lossless-gate';
 import { createStudyReportObserver, startReportStatusSync } from './report-status';
 import { isReportSr, readReportSr } from './report-sr-reader';
 import { studyContextFromPart10 } from './study-context';
@@ -33,6 +34,8 @@ export interface ReportsDeps {
   randomUUID: () => string;
   now: () => number;
   log: Logger;
+  /** Signing waits for (or refuses) images the report names that are only previews here (issue 15). */
+  losslessGate?: LosslessGate;
   /** The quality service (issue 8): warnings and blockers of a study are acknowledged before its report is signed. */
   quality?: Pick<QualityService, 'checkStudy'>;
 }
@@ -59,6 +62,7 @@ export function createReports(deps: ReportsDeps): Reports {
     randomUUID: deps.randomUUID,
     log: log.child('repo'),
     ...(deps.quality ? { checkStudyQuality: (uid: string) => deps.quality!.checkStudy(uid) } : {}),
+    ...(deps.losslessGate ? { losslessGate: deps.losslessGate } : {}),
   });
   const panel = createReportPanelStore({
     repo,
