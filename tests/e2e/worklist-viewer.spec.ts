@@ -126,6 +126,8 @@ test('a site with a wrong password shows "authentication failed" while the other
 test('opening the study paints its middle slice from the cache', async () => {
   await row().locator('[data-testid="open-study"]').click();
   await expectMiddleSlicePainted();
+  // It opened while the rest streamed in; the tests below need the whole study in the cache.
+  await expect(page.getByTestId('slice-availability')).toHaveAttribute('data-lossless', String(SLICES), { timeout: 60_000 });
   const shot = process.env.UPDATE_SCREENSHOT ? 'docs/screenshot.png' : 'test-results/screenshot.png';
   await page.screenshot({ path: shot, scale: 'css' });
 });

@@ -33,7 +33,7 @@ export function QualityPanel({ quality, viewer, studyInstanceUID, onResult, log 
   const [state, setState] = useState<PanelState>({ kind: 'checking' });
   // Checked once this study has arrived (a partly retrieved one would show slices "missing" that are on their way).
   const arrived = useCallback(
-    () => viewer.getState().phase !== 'loading' && viewer.session.request()?.study.studyInstanceUID === studyInstanceUID,
+    () => viewer.getState().phase !== 'loading' && !viewer.getState().streaming && viewer.session.request()?.study.studyInstanceUID === studyInstanceUID,
     [viewer, studyInstanceUID],
   );
   const [ready, setReady] = useState(arrived);

@@ -195,7 +195,15 @@ export function ViewportView({ store, vp, study, active, sessionPhase }: Viewpor
   const shown = s.quality !== 'missing' && s.displayedIndex >= 0 ? s.displayedIndex : s.index;
   const painted = s.displayedIndex >= 0 && s.quality !== 'missing';
   const markers = painted ? orientationMarkers(s.orientation, s) : undefined;
-  const dataState = sessionPhase === 'error' ? 'error' : sessionPhase === 'loading' ? 'loading' : s.phase === 'empty' ? 'loading' : s.phase;
+  // 'ready' means the slice asked for is painted from its lossless file; a preview is 'preview', a slice not in yet 'loading'.
+  const dataState =
+    sessionPhase === 'error'
+      ? 'error'
+      : sessionPhase === 'loading' || s.phase === 'empty' || (s.phase === 'ready' && s.quality === 'missing')
+        ? 'loading'
+        : s.phase === 'ready' && s.quality === 'preview'
+          ? 'preview'
+          : s.phase;
   const series = [s.seriesNumber !== undefined ? `#${s.seriesNumber}` : '', s.seriesDescription].filter(Boolean).join(' ');
 
   return (
