@@ -215,6 +215,7 @@ interface SharedRun {
   join(req: EnsureStudyRequest): Promise<EnsureStudyResult>;
   /** A reader joined a background retrieval: previews are planned now. */
   promote?: () => void;
+  foregroundJoined?: boolean;
 }
 
 /** A retrieval on its site's link, as the retriever steers it (focus, priority, pause). */
@@ -395,6 +396,7 @@ export class StudyRetriever {
   /** Retrievals on a link now (the instance list is in), for focus, priority and pause. */
   private readonly streams = new Set<StreamSource>();
   private rankSeq = 0;
+  private readonly pausedStudies = new Set<string>();
   /** Whether each site renders previews, as remembered in the cache (undefined: not known yet). */
   private readonly rendered = new Map<string, boolean | undefined>();
   private readonly storedListeners = new Set<(e: StoredAnyEvent) => void>();
@@ -481,6 +483,8 @@ export class StudyRetriever {
 
   /** Pauses (no new request; those in flight finish) or resumes the study's retrieval. */
   setPaused(studyInstanceUID: string, paused: boolean): void {
+    if (paused) this.pausedStudies.add(studyInstanceUID);
+    else this.pausedStudies.delete(studyInstanceUID);
     for (const s of this.streams) if (s.studyInstanceUID === studyInstanceUID) s.paused = paused;
     this.pumpAll();
   }
@@ -554,6 +558,7 @@ export class StudyRetriever {
         if (listing) joiner.onListed?.(listing);
         if (lastProgress) joiner.onProgress?.(lastProgress);
         if (!joiner.background) {
+          shared.foregroundJoined = true;
           this.setForegroundStudy(uid, true);
           shared.promote?.();
         }
@@ -626,7 +631,10 @@ export class StudyRetriever {
         handle?.finish(cancelled ? 'cancelled' : 'failed', err instanceof Error ? err.message : String(err));
         throw err;
       } finally {
-        if (this.runs.get(uid) === shared) this.runs.delete(uid);
+        if (this.runs.get(uid) === shared) {
+          this.runs.delete(uid);
+          this.pausedStudies.delete(uid);
+        }
       }
     })();
     shared.promise = promise;
@@ -645,11 +653,15 @@ export class StudyRetriever {
     let total: number | undefined = undefined;
     let previewsDone = 0;
     let previewsTotal = 0;
+    let previewsReported = false;
     const report = (): void => {
       if (total === undefined) return;
       req.onProgress?.({ done: stored.size, total, bytes: bytes(), previewsDone, previewsTotal });
       handle?.progress(stored.size, total);
-      if (previewsTotal > 0) handle?.previews(previewsDone, previewsTotal);
+      if (previewsTotal > 0 || previewsReported) {
+        previewsReported = true;
+        handle?.previews(previewsDone, previewsTotal);
+      }
     };
     let firstFailure: SiteFailure | undefined;
     const headerSeries = new Map<string, Partial<SeriesRecord>>();
@@ -719,6 +731,7 @@ export class StudyRetriever {
         })
         .catch((err: unknown) => log.warn(`Planning previews of ${uid} failed`, err));
     };
+    if (shared.foregroundJoined) shared.promote();
     let previewFailures = 0;
 
     const writer = new WriteBehind(cache);
@@ -856,9 +869,9 @@ export class StudyRetriever {
     const source: StreamSource = {
       studyInstanceUID: uid,
       order,
-      foreground: !req.background,
+      foreground: !req.background || shared.foregroundJoined === true,
       rank: ++this.rankSeq,
-      paused: false,
+      paused: this.pausedStudies.has(uid),
       next(previewSlots) {
         if (run.signal.aborted) return undefined;
         const urgent = order.takeUrgent();

@@ -162,8 +162,11 @@ export function createTransfersStore(options: TransfersStoreOptions = {}): Trans
 
   // Byte counts arrive per chunk; coalesce them. While anything runs, a slow
   // heartbeat keeps recomputing so a stalled link shows its bandwidth falling.
+  let timerDue = 0;
   const schedule = (delay = notifyIntervalMs): void => {
-    if (timer !== undefined) return;
+    if (timer !== undefined && timerDue <= Date.now() + delay) return;
+    if (timer !== undefined) clearTimeout(timer);
+    timerDue = Date.now() + delay;
     timer = setTimeout(() => {
       timer = undefined;
       rebuild();

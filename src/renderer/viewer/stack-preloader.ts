@@ -87,6 +87,7 @@ export function createStackPreloader(opts: StackPreloaderOptions): StackPreloade
   const concurrency = Math.max(1, Math.floor(opts.concurrency));
   const states = new Map<number, SliceState>();
   let settled = 0; // loaded + failed
+  const stale = new Set<number>();
   let inFlight = 0;
   let stopped = false;
   let order: number[] = [];
@@ -94,6 +95,12 @@ export function createStackPreloader(opts: StackPreloaderOptions): StackPreloade
 
   const finish = (index: number, state: 'loaded' | 'failed' | 'unavailable', err?: unknown): void => {
     inFlight--;
+    if (stale.delete(index)) {
+      states.delete(index);
+      cursor = 0;
+      pump();
+      return;
+    }
     if (state === 'unavailable') {
       states.delete(index);
       skipped.add(index);
@@ -142,6 +149,7 @@ export function createStackPreloader(opts: StackPreloaderOptions): StackPreloade
     invalidate(index) {
       if (stopped) return;
       skipped.delete(index);
+      if (states.get(index) === 'loading') stale.add(index);
       if (states.get(index) === 'loaded' || states.get(index) === 'failed') {
         states.delete(index);
         settled--;

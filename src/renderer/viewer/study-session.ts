@@ -369,6 +369,7 @@ export function createStudySession(deps: SessionDeps): StudySession {
       } catch (err) {
         if (mySession !== session) return void deps.onCacheChanged?.();
         const message = err instanceof StudyUnavailableError ? err.message : `Could not open the study: ${describeError(err)}`;
+        if (err instanceof StudyUnavailableError && err.failure) retryable = isOfflineFailure(err.failure) || (err.failure.status ?? 0) >= 500;
         log.warn(`Open ${uid}: ${message}`);
         if (!opened) {
           set({ phase: 'error', message, streaming: false });
@@ -399,17 +400,17 @@ export function createStudySession(deps: SessionDeps): StudySession {
       if (retryable && progressive && req.site) {
         const delay = resumeDelays[Math.min(attempt, resumeDelays.length - 1)] ?? 15_000;
         log.info(`Open ${uid}: asking ${req.site.id} again in ${delay} ms`);
-        resumeTimer = setTimer(() => {
+        const tick = (): void => {
           resumeTimer = undefined;
           if (mySession !== session || signal.aborted) return;
           if (deps.isOnline && !deps.isOnline()) {
-            // No network at all: wait for it without counting an attempt.
-            resumeTimer = setTimer(() => void retrieve(attempt), delay);
+            resumeTimer = setTimer(tick, delay);
             return;
           }
           set({ streaming: true });
           void retrieve(attempt + 1);
-        }, delay);
+        };
+        resumeTimer = setTimer(tick, delay);
       }
     };
     await retrieve(0);

@@ -20,7 +20,6 @@ import { tinyJpeg } from './support/scripted-site';
 
 const STUDY = '1.2.826.0.1.3680043.2.1125.150';
 const OTHER = '1.2.826.0.1.3680043.2.1125.151';
-const SERIES = `${STUDY}.1`;
 const sop = (k: number, study = STUDY): string => `${study}.1.${k}`;
 
 let dbs: TeleradDB[] = [];
