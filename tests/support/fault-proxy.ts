@@ -11,7 +11,7 @@
 //   await proxy.close();
 import http from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 export type Fault =
   /** Forward the answer's headers and its first `afterBytes` body bytes, then drop the connection. */
@@ -90,6 +90,21 @@ export const isQido = (r: ProxyRequest): boolean => r.sopInstanceUID === undefin
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'host']);
 
+/**
+ * Node's http.Agent takes 1 s off a server's keep-alive hint and Orthanc announces `timeout=1`, so it
+ * would drop every upstream socket after one request and each exchange through a throttled link would
+ * pay a TCP handshake the app's own gateway does not (it keeps 500 ms of the hint, site-transport.ts).
+ * This agent does the same as the gateway, so the proxy adds no latency of its own.
+ */
+class HintKeepingAgent extends http.Agent {
+  override keepSocketAlive(socket: Socket): boolean {
+    socket.setKeepAlive(true, 1000);
+    socket.unref();
+    socket.setTimeout(500);
+    return true;
+  }
+}
+
 function forwardHeaders(h: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
@@ -115,7 +130,7 @@ function damage(kind: 'wrong-boundary' | 'truncated' | 'malformed-json', body: B
 
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const target = new URL(upstream);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const agent = new HintKeepingAgent({ keepAlive: true, maxSockets: 32 });
   const rules: Array<FaultRule & { skip: number; times: number }> = [];
   const exchanges: ProxyExchange[] = [];
   const hanging = new Set<ServerResponse>();

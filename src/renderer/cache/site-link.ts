@@ -27,8 +27,9 @@ export interface LinkSource {
  * than queued up front. Written here rather than with p-queue: p-queue fixes a
  * task's priority when it is added, and re-ranking hundreds of queued
  * instances on every scroll step (or limiting one kind of work to part of
- * the slots) is not something it offers. Previews hold at most `slots − 1`
- * slots, so the lossless transfer never stops while they run.
+ * the slots) is not something it offers. Previews hold at most `maxPreviews`
+ * slots at once (default `slots − 1`); which kind goes first is the sources'
+ * call (the retriever lets previews go first: see study-retriever.ts).
  */
 export class SiteLink {
   private readonly sources = new Set<LinkSource>();
@@ -36,10 +37,14 @@ export class SiteLink {
   private previews = 0;
 
   /**
+   * @param maxPreviews previews in flight at once, at most.
    * @param slots requests in flight at once. The browser host's page makes at most six HTTP/1.1
    * connections to its origin, which the API and every site share: five leaves one for the rest.
    */
-  constructor(readonly slots: number) {}
+  constructor(
+    readonly slots: number,
+    private readonly maxPreviews = Math.max(1, slots - 1),
+  ) {}
 
   add(source: LinkSource): void {
     this.sources.add(source);
@@ -77,7 +82,7 @@ export class SiteLink {
     const ranked = [...this.sources]
       .filter((s) => !s.paused)
       .sort((a, b) => Number(b.foreground) - Number(a.foreground) || b.rank - a.rank);
-    const previewSlots = Math.max(0, this.slots - 1 - this.previews);
+    const previewSlots = Math.max(0, Math.min(this.slots, this.maxPreviews) - this.previews);
     for (const s of ranked) {
       const work = s.next(previewSlots);
       if (work) return work;

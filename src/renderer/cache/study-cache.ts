@@ -141,6 +141,18 @@ export class StudyCache {
     return meta !== undefined && bytesKey.length > 0;
   }
 
+  /**
+   * The study's instances stored whole (metadata and bytes), read from keys
+   * only: nothing is loaded or decrypted, so a 300-slice study answers in one
+   * round trip rather than 300 (the retriever asks this before its first
+   * request). Offline: works.
+   */
+  async storedSops(studyInstanceUID: string): Promise<Set<string>> {
+    const sops = (await this.db.instances.where('studyInstanceUID').equals(studyInstanceUID).primaryKeys()) as string[];
+    if (sops.length === 0) return new Set();
+    return new Set((await this.db.instanceBytes.where(':id').anyOf(sops).primaryKeys()) as string[]);
+  }
+
   /** Every study with a record in the cache, most recently opened first. Offline: works. */
   async listCachedStudies(): Promise<StudyRecord[]> {
     const all = await this.db.studies.toArray();

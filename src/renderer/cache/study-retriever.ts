@@ -132,6 +132,9 @@ const INSTANCE_FIELDS = [
 /** Previews: the longer side in pixels and the JPEG quality (a 512² CT slice is ≈ 4 kB at 256 px, quality 50). */
 export const DEFAULT_PREVIEWS = { size: 256, quality: 50 } as const;
 
+/** How long previews go before the lossless transfer (but for the hanging and focused slices), at most. */
+const PREVIEW_FIRST_MS = 10_000;
+
 /** Requests in flight per site: the browser host's page has six connections to its origin; one stays for the rest. */
 export const DEFAULT_SITE_SLOTS = 5;
 
@@ -213,6 +216,9 @@ interface SharedRun {
   signal: AbortSignal;
   promise: Promise<EnsureStudyResult>;
   join(req: EnsureStudyRequest): Promise<EnsureStudyResult>;
+  /** Settles when the viewer's first slice is stored (or the instance list failed, or nothing is left to fetch). */
+  firstSlice: Promise<void>;
+  firstSliceDone: () => void;
   /** A reader joined a background retrieval: previews are planned now. */
   promote?: () => void;
   foregroundJoined?: boolean;
@@ -400,6 +406,8 @@ export class StudyRetriever {
   /** Whether each site renders previews, as remembered in the cache (undefined: not known yet). */
   private readonly rendered = new Map<string, boolean | undefined>();
   private readonly storedListeners = new Set<(e: StoredAnyEvent) => void>();
+  /** Studies the viewer is opening, whose instance list is about to be asked. */
+  private readonly expected = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   /** Retrievals under way, by study. */
   private readonly runs = new Map<string, SharedRun>();
   /** Downloads under way, by SOP Instance UID: a second retrieval of the same study waits for them instead of fetching again. */
@@ -489,6 +497,40 @@ export class StudyRetriever {
     this.pumpAll();
   }
 
+  /**
+   * Resolves once the first slice the viewer shows of the study (the hanging slice of its first series)
+   * is stored — or the instance list failed, or nothing was left to fetch — at once when no retrieval
+   * of it is under way; never rejects, and waits at most 3 s. What else asks the site about the study
+   * waits for this: the first slice on screen comes first.
+   */
+  firstSliceSettled(studyInstanceUID: string): Promise<void> {
+    const pending = this.runs.get(studyInstanceUID)?.firstSlice ?? this.expected.get(studyInstanceUID)?.promise;
+    if (!pending) return Promise.resolve();
+    return Promise.race([pending, new Promise<void>((r) => setTimeout(r, 3000))]);
+  }
+
+  /**
+   * The viewer is about to open the study: `firstSliceSettled` waits from now on, not only once the
+   * retrieval has started. The returned function ends the wait (the study opened from the cache); it also
+   * ends with the retrieval's first slice, or after 3 s.
+   */
+  expectFirstSlice(studyInstanceUID: string): () => void {
+    const existing = this.expected.get(studyInstanceUID);
+    if (existing) return existing.resolve;
+    let resolveFn!: () => void;
+    const promise = new Promise<void>((r) => (resolveFn = r));
+    const entry = {
+      promise,
+      resolve: (): void => {
+        if (this.expected.get(studyInstanceUID) === entry) this.expected.delete(studyInstanceUID);
+        resolveFn();
+      },
+    };
+    this.expected.set(studyInstanceUID, entry);
+    setTimeout(entry.resolve, 3000);
+    return entry.resolve;
+  }
+
   /** Whether a retrieval of the study is on a link now. */
   isStreaming(studyInstanceUID: string): boolean {
     for (const s of this.streams) if (s.studyInstanceUID === studyInstanceUID) return true;
@@ -549,9 +591,16 @@ export class StudyRetriever {
     };
     let listing: StudyListingRecord | undefined;
     let lastProgress: RetrieveProgress | undefined;
+    let listedNow!: () => void;
+    const listingPromise = new Promise<void>((r) => (listedNow = r));
     const shared: SharedRun = {
       siteId: site.id,
       signal: controller.signal,
+      firstSlice: listingPromise,
+      firstSliceDone: () => {
+        listedNow();
+        this.expected.get(uid)?.resolve();
+      },
       promise: Promise.resolve({ source: 'network', complete: false }),
       join: (joiner) => {
         attach(joiner);
@@ -631,6 +680,7 @@ export class StudyRetriever {
         handle?.finish(cancelled ? 'cancelled' : 'failed', err instanceof Error ? err.message : String(err));
         throw err;
       } finally {
+        shared.firstSliceDone();
         if (this.runs.get(uid) === shared) {
           this.runs.delete(uid);
           this.pausedStudies.delete(uid);
@@ -686,26 +736,41 @@ export class StudyRetriever {
       throw new StudyUnavailableError(`${site.name} lists no instances for this study`);
     }
 
-    await cache.upsertStudy({ ...req.study, siteId: site.id, numInstances: planned.length });
-    await cache.putSeries(seriesFromQido(uid, listed));
-    const listingRecord: StudyListingRecord = { studyInstanceUID: uid, siteId: site.id, instances: planned.map(listedOf), listedAt: Date.now() };
-    await cache.putListing(listingRecord);
-
     const missing: PlannedInstance[] = [];
+    // One keys-only query, not one read per instance: 300 sealed reads held the first request back ≈ 0.6 s.
+    const already = await cache.storedSops(uid);
     for (const p of planned) {
-      if (await cache.hasInstance(p.sopInstanceUID)) stored.add(p.sopInstanceUID);
+      if (already.has(p.sopInstanceUID)) stored.add(p.sopInstanceUID);
       else missing.push(p);
     }
     total = planned.length;
-    // The viewer opens now, on the instance list: the slices fill in as they land.
-    try {
-      req.onListed?.(listingRecord);
-    } catch (err) {
-      log.error('The instance-list listener failed', err);
-    }
-    report();
+    const listingRecord: StudyListingRecord = { studyInstanceUID: uid, siteId: site.id, instances: planned.map(listedOf), listedAt: Date.now() };
+    // The records go to the cache beside the first requests, not before them (≈ 0.1–0.3 s of sealed
+    // transactions on the way to the first slice). Instances stored meanwhile are counted either way:
+    // putInstances adds to an existing study row, upsertStudy counts what is there when it makes one.
+    let bookkeepingError: unknown;
+    const bookkeeping = (async () => {
+      await cache.upsertStudy({ ...req.study, siteId: site.id, numInstances: planned.length });
+      await cache.putSeries(seriesFromQido(uid, listed));
+      await cache.putListing(listingRecord);
+      // The viewer opens now, on the instance list: the slices fill in as they land.
+      try {
+        req.onListed?.(listingRecord);
+      } catch (err) {
+        log.error('The instance-list listener failed', err);
+      }
+      report();
+    })().catch((err: unknown) => {
+      bookkeepingError = err;
+      log.error(`Recording ${uid} in the cache failed`, err);
+      run.stop();
+    });
 
     const bySop = new Map(planned.map((p) => [p.sopInstanceUID, p]));
+    // The slice the viewer shows first: the hanging slice of the first (largest) series.
+    const firstSliceSop = planned.find((p) => p.firstOfSeries)?.sopInstanceUID;
+    let firstSliceStored = firstSliceSop === undefined || stored.has(firstSliceSop);
+    if (firstSliceStored) shared.firstSliceDone();
     const order = new RetrievalOrder(orderedSeries(planned));
     for (const p of missing) order.want('lossless', p.sopInstanceUID);
     const previews = await this.previewPlan(req, site, uid, missing);
@@ -734,6 +799,8 @@ export class StudyRetriever {
     if (shared.foregroundJoined) shared.promote();
     let previewFailures = 0;
 
+    const listedAt = Date.now();
+    let losslessInFlight = 0;
     const writer = new WriteBehind(cache);
     const previewWriter = new PreviewWriteBehind(cache);
     const writes: Promise<unknown>[] = [];
@@ -752,6 +819,7 @@ export class StudyRetriever {
       run: async () => {
         const item = bySop.get(sop)!;
         inFlight++;
+        losslessInFlight++;
         let downloaded: Downloaded | undefined;
         try {
           if (run.signal.aborted) return settleLossless();
@@ -759,6 +827,8 @@ export class StudyRetriever {
         } catch (err) {
           this.noteLosslessFailure(run, item, err, (f) => (firstFailure ??= f));
           return settleLossless();
+        } finally {
+          losslessInFlight--;
         }
         // The write waits outside the slot: a download slot is not held while its batch fills.
         void storeLossless(item, downloaded).finally(settleLossless);
@@ -797,6 +867,11 @@ export class StudyRetriever {
           });
           this.tellStored({ studyInstanceUID: uid, sopInstanceUID: sop, kind: 'lossless', header: fetched.header });
         }
+        if (sop === firstSliceSop) {
+          firstSliceStored = true;
+          shared.firstSliceDone();
+          this.linkFor(site.id).pump();
+        }
         stored.add(sop);
         // Its preview is of no use any more.
         if (order.has('preview', sop)) {
@@ -809,11 +884,13 @@ export class StudyRetriever {
       }
     };
 
+    let previewsInFlight = 0;
     const preview = (sop: string): LinkWork => ({
       kind: 'preview',
       run: async () => {
         const item = bySop.get(sop)!;
         inFlight++;
+        previewsInFlight++;
         try {
           if (run.signal.aborted) return;
           if (stored.has(sop)) {
@@ -827,13 +904,27 @@ export class StudyRetriever {
             return;
           }
           const put = previewWriter.add({ sopInstanceUID: sop, studyInstanceUID: uid, seriesInstanceUID: item.seriesInstanceUID, bytes: jpeg.bytes, width: jpeg.width, height: jpeg.height });
-          writes.push(put.catch(() => undefined));
-          if (await put) {
-            previewsDone++;
-            req.onPreviewStored?.({ seriesInstanceUID: item.seriesInstanceUID, sopInstanceUID: sop });
-            this.tellStored({ studyInstanceUID: uid, sopInstanceUID: sop, kind: 'preview' });
-          } else previewsTotal--;
-          report();
+          // The write waits outside the slot (a batch of previews fills for up to 40 ms): the next request goes now.
+          inFlight++;
+          const written = put.then(
+            (kept) => {
+              if (kept) {
+                previewsDone++;
+                req.onPreviewStored?.({ seriesInstanceUID: item.seriesInstanceUID, sopInstanceUID: sop });
+                this.tellStored({ studyInstanceUID: uid, sopInstanceUID: sop, kind: 'preview' });
+              } else previewsTotal--;
+              report();
+            },
+            (err: unknown) => {
+              previewsTotal--;
+              log.warn(`Storing the preview of ${sop} failed`, err);
+              report();
+            },
+          );
+          writes.push(written.finally(() => {
+            inFlight--;
+            maybeFinished();
+          }));
         } catch (err) {
           if (run.signal.aborted) return;
           if (refusedRendering(err)) {
@@ -860,6 +951,7 @@ export class StudyRetriever {
           previewsTotal--;
           report();
         } finally {
+          previewsInFlight--;
           inFlight--;
           maybeFinished();
         }
@@ -877,7 +969,18 @@ export class StudyRetriever {
         const urgent = order.takeUrgent();
         if (urgent !== undefined) return lossless(urgent);
         const losslessLeft = order.count('lossless') > 0;
-        if (previewsOn && (previewSlots > 0 || !losslessLeft)) {
+        // Previews first: on a slow link a lossless file queued on the line holds every small answer
+        // behind it (bench/progressive: 4 previews beside one lossless download took 0.3 s each, 28 s for
+        // 300). So while previews remain they take every slot the hanging and focused slices leave —
+        // a few seconds at 10 Mbit/s — except past PREVIEW_FIRST_MS (a slow renderer), when one lossless
+        // download always runs.
+        const previewsFirst = Date.now() - listedAt < PREVIEW_FIRST_MS || losslessInFlight > 0;
+        // While the first slice is on its way, two previews beside it at most: every request more then is a
+        // new connection and a render at the site competing with the one file the reader is waiting for.
+        const besideFirst = !firstSliceStored && previewsInFlight >= 2;
+        if (previewsOn && order.count('preview') > 0 && (previewsFirst || !losslessLeft)) {
+          // A slot a preview may not take now stays free: it is not given to a lossless file either.
+          if (besideFirst || previewSlots <= 0) return undefined;
           const p = order.take('preview');
           if (p !== undefined) return preview(p);
         }
@@ -896,11 +999,18 @@ export class StudyRetriever {
     link.add(source);
     maybeFinished();
     try {
+      await bookkeeping;
       await finished;
     } finally {
       link.remove(source);
       this.streams.delete(source);
       run.signal.removeEventListener('abort', onAbort);
+    }
+    if (bookkeepingError !== undefined) {
+      writer.flush();
+      previewWriter.flush();
+      await Promise.all(writes);
+      throw bookkeepingError;
     }
     // The last downloads are in: write what is queued now rather than after the batch delay.
     writer.flush();
@@ -994,7 +1104,8 @@ export class StudyRetriever {
   private linkFor(siteId: string): SiteLink {
     let link = this.links.get(siteId);
     if (!link) {
-      link = new SiteLink(this.concurrency);
+      // Every slot may carry a preview: they go first (see the sources' next()), a few seconds in all.
+      link = new SiteLink(this.concurrency, this.concurrency);
       this.links.set(siteId, link);
     }
     return link;

@@ -225,3 +225,24 @@ export function createDicomWebApiFactory(origin: string, fetchImpl: typeof fetch
     };
   };
 }
+
+/**
+ * The same clients, except that an instance query of a study waits for
+ * `listed(study)` first — the viewer's first slice of it (its instance list
+ * and that slice's file) — so the side panels' queries do not compete with
+ * what the reader waits for at a busy site.
+ */
+export function instanceListsAfterTheFirstSlice(factory: DicomWebApiFactory, listed: (studyInstanceUID: string) => Promise<void>): DicomWebApiFactory {
+  return (site) => {
+    const api = factory(site);
+    return {
+      ...api,
+      searchForInstances: async (studyUid, params) => {
+        // A panel mounted in the same render as the viewer asks before the viewer has said it is opening.
+        await new Promise((r) => setTimeout(r, 0));
+        await listed(studyUid);
+        return api.searchForInstances(studyUid, params);
+      },
+    };
+  };
+}

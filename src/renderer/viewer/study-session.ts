@@ -304,6 +304,8 @@ export function createStudySession(deps: SessionDeps): StudySession {
 
   const openStudy = async (req: OpenRequest, mySession: number, signal: AbortSignal, onReady: (s: SeriesOption[]) => void): Promise<void> => {
     const uid = req.study.studyInstanceUID;
+    // Other instance queries of this study (the side panels') wait for the viewer's own list: it comes first.
+    const firstSliceExpected = retriever.expectFirstSlice(uid);
     const [cachedStudy, records, previews] = await Promise.all([cache.getStudy(uid), cache.getStudyInstances(uid), cache.previewSops(uid)]);
     if (mySession !== session) return;
     for (const r of records) quality.set(r.sopInstanceUID, 'lossless');
@@ -312,6 +314,7 @@ export function createStudySession(deps: SessionDeps): StudySession {
     // Complete in the cache: opens at once, no network (the retrieval below answers from the cache).
     const openedFromCache = progressive && cachedStudy?.complete === true;
     if (openedFromCache) {
+      firstSliceExpected();
       await cache.touchStudy(uid).catch(() => undefined);
       if (!(await showInstances(uid, sortStack(fromRecords(records)), false, mySession, undefined, onReady))) {
         set({ phase: 'error', message: 'The study has no images in the local cache', progress: undefined });

@@ -202,6 +202,8 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
       if (!indexOfSop.has(e.inst.sopInstanceUID)) indexOfSop.set(e.inst.sopInstanceUID, i);
     });
   };
+  /** Slices either side of the reader whose previews are read ahead. */
+  const PREVIEW_READ_AHEAD = 8;
   /** The identity window a preview is painted with: its 8-bit pixels as the site rendered them. */
   const PREVIEW_VOI: VOI = { windowWidth: 256, windowCenter: 128 };
 
@@ -245,6 +247,9 @@ export function createViewportStore(deps: ViewportDeps): ViewportStore {
         const q = session.quality(entry.inst.sopInstanceUID);
         if (q === 'missing') return 'unavailable';
         if (q === 'preview') {
+          // Previews are read ahead only near the reader: each is decoded on the main thread, and while a
+          // study streams hundreds arrive (and are replaced) far from where anyone looks.
+          if (Math.abs(i - lastFocus) > PREVIEW_READ_AHEAD) return 'unavailable';
           const id = await session.previewImageIdFor(entry.inst);
           if (!id) return 'unavailable';
           if (myStack === stackRev) await cs.loadAndCacheImage(id);

@@ -121,8 +121,10 @@ const hold = (): Reply => 'hold';
 const holdLossless = (r: SiteRequest): Reply => (r.kind === 'lossless' ? 'hold' : 'answer');
 const answerAll = (): Reply => 'answer';
 
-/** Answers the open lossless request for `sop` and waits until the next request (if any is expected) has been made. */
+/** Answers the lossless (or preview) request for `sop` once it is open (it may still be on its way through the cache checks). */
 async function answer(site: ScriptedSite, sop: string, kind: 'lossless' | 'preview' = 'lossless'): Promise<void> {
+  const end = Date.now() + 2000;
+  while (!site.open(kind).some((r) => r.sopInstanceUID === sop) && Date.now() < end) await new Promise((r) => setTimeout(r, 2));
   const req = site.open(kind).find((r) => r.sopInstanceUID === sop);
   if (!req) throw new Error(`no open ${kind} request for ${sop}; open: ${site.open().map((r) => `${r.kind}:${r.sopInstanceUID}`).join(', ')}`);
   req.answer();
@@ -140,7 +142,7 @@ async function answerInTurn(site: ScriptedSite, count: number): Promise<void> {
 }
 
 describe('progressive retrieval: the instance list first', () => {
-  it('tells the viewer the instance list, in reading order, before any instance is fetched', async () => {
+  it('tells the viewer the instance list, in reading order, before any instance has arrived', async () => {
     // Instance numbers run feet to head here; the stack reads head first (by position along the normal).
     const geo = seriesSlices(SERIES, 10, (k) => ({ z: 5 * k }));
     const site = scriptedSite({ [STUDY]: geo }, hold);
@@ -148,7 +150,9 @@ describe('progressive retrieval: the instance list first', () => {
     const { req, seen } = caller(site);
     void start(f, req);
     await until(() => seen.listed.length === 1, 'the instance list');
-    expect(seen.requestsAtListing).toEqual([0]);
+    // The hanging slice's request may already be on its way (it goes beside the cache bookkeeping), nothing more.
+    expect(seen.requestsAtListing[0]).toBeLessThanOrEqual(1);
+    expect(seen.stored).toEqual([]);
     const readingOrder = [...geo].reverse().map((x) => x.sop);
     expect(seen.listed[0]!.instances.map((i) => i.sopInstanceUID)).toEqual(readingOrder);
     expect(seen.listed[0]!.instances[0]).toMatchObject({ imagePositionPatient: [0, 0, 45] });
@@ -233,15 +237,20 @@ describe('progressive retrieval: the order follows the reader', () => {
     expect(site.requests[2]).toMatchObject({ studyInstanceUID: STUDY, sopInstanceUID: s(2) });
   });
 
-  it('never has more than `concurrency` requests in flight, previews at most concurrency − 1 while lossless files remain', async () => {
+  it('never has more than `concurrency` requests in flight; previews go first, beside the hanging slice only', async () => {
     const many = seriesSlices(SERIES, 30, { rows: 64, columns: 64 });
     const site = scriptedSite({ [STUDY]: many }, answerAll);
     const f = setup(site, { concurrency: 3 });
     const result = await start(f, { site: SITE, study: FIELDS });
     expect(result.complete).toBe(true);
     expect(site.maxInFlight).toBe(3);
-    // Two previews at most beside at least one lossless request: the transfer never stops for them.
-    expect(site.maxPreviewsWhileLosslessLeft).toBe(2);
+    // Previews take the slots the hanging slice leaves (two beside it while it is on its way, then all): on a
+    // slow link a lossless file on the line holds each small answer behind it.
+    expect(site.maxPreviewsWhileLosslessLeft).toBeGreaterThanOrEqual(2);
+    expect(site.maxPreviewsWhileLosslessLeft).toBeLessThanOrEqual(3);
+    const firstLossless = site.requests.findIndex((r) => r.kind === 'lossless' && r.sopInstanceUID !== many[15]!.sop);
+    const lastPreview = site.requests.map((r) => r.kind).lastIndexOf('preview');
+    expect(firstLossless, 'the first lossless file beyond the hanging slice is asked after the last preview').toBeGreaterThan(lastPreview);
     expect(new Set(site.asked('lossless')).size).toBe(30);
     expect(site.asked('lossless')).toHaveLength(30);
   });

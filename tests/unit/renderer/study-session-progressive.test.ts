@@ -254,6 +254,7 @@ describe('study session: a preview never downgrades a lossless slice', () => {
       },
       focus: () => undefined,
       setForegroundStudy: () => undefined,
+      expectFirstSlice: () => () => undefined,
       ensureStudy: async (req: EnsureStudyRequest): Promise<EnsureStudyResult> => {
         req.onListed?.({ studyInstanceUID: STUDY, siteId: 'a', listedAt: 0, instances: SLICES.map((x) => ({ sopInstanceUID: x.sop, studyInstanceUID: STUDY, seriesInstanceUID: SERIES, instanceNumber: x.instanceNumber })) });
         await pause(10);
