@@ -1,3 +1,4 @@
+import { createDicomFileIds } from './dicom-file-ids';
 import cornerstone from 'cornerstone-core';
 import type { Image } from 'cornerstone-core';
 import cornerstoneWADOImageLoader from 'cornerstone-wado-image-loader';
@@ -195,13 +196,11 @@ export function initCornerstone(
       // Never decoded (or already evicted from the image cache): nothing to release.
     }
   };
+  const files = createDicomFileIds(fileManager);
   return {
     cornerstone,
-    addFile: (file) => fileManager.add(file),
-    removeFile: (imageId, file) => {
-      const index = Number(imageId.slice('dicomfile:'.length));
-      if (fileManager.get(index) === file) fileManager.remove(index);
-    },
+    addFile: (file) => files.add(file),
+    removeFile: (imageId, file) => files.remove(imageId, file),
     addPreview: (jpeg, size) => {
       const imageId = `${PREVIEW_SCHEME}:${++previewSeq}`;
       previews.set(imageId, { jpeg, ...(size.columns ? { columns: size.columns } : {}), ...(size.rows ? { rows: size.rows } : {}) });
@@ -210,7 +209,7 @@ export function initCornerstone(
     removePreview: forgetPreview,
     releaseAll: () => {
       previews.clear();
-      fileManager.purge();
+      files.removeAll();
       cornerstone.imageCache.purgeCache();
     },
   };
