@@ -208,16 +208,31 @@ export function ReferralWizard(props: ReferralWizardProps): JSX.Element {
 
   const compressOn = !!record?.compress && props.canCompress;
   const { compressedBytes } = props;
+  // One estimate per case size: a result stays good for the bytes it was made
+  // for, so a record saved again meanwhile (a ticked box, a typed question)
+  // neither discards it nor starts a second encoding behind it in the worker.
+  const estimating = useRef<number | undefined>(undefined);
+  const mounted = useRef(true);
   useEffect(() => {
-    if (!compressOn || !record || size.bytes === 0 || compressed?.forBytes === size.bytes) return;
-    let live = true;
-    compressedBytes(record).then(
-      (bytes) => live && setCompressed({ forBytes: size.bytes, bytes }),
-      (err: unknown) => log.warn('Estimating the compressed size failed', err),
-    );
+    mounted.current = true;
     return () => {
-      live = false;
+      mounted.current = false;
     };
+  }, []);
+  useEffect(() => {
+    if (!compressOn || !record || size.bytes === 0 || compressed?.forBytes === size.bytes || estimating.current === size.bytes) return;
+    const forBytes = size.bytes;
+    estimating.current = forBytes;
+    compressedBytes(record).then(
+      (bytes) => {
+        if (estimating.current === forBytes) estimating.current = undefined;
+        if (mounted.current) setCompressed({ forBytes, bytes });
+      },
+      (err: unknown) => {
+        if (estimating.current === forBytes) estimating.current = undefined;
+        log.warn('Estimating the compressed size failed', err);
+      },
+    );
   }, [compressOn, record, size.bytes, compressed, compressedBytes, log]);
 
   if (!record) return <section className="referral-wizard" aria-label="New referral" data-testid="referral-wizard" aria-busy="true">{error ? <p role="alert">{error}</p> : 'Opening the case…'}</section>;
