@@ -132,6 +132,10 @@ const INSTANCE_FIELDS = [
 /** Previews: the longer side in pixels and the JPEG quality (a 512² CT slice is ≈ 4 kB at 256 px, quality 50). */
 export const DEFAULT_PREVIEWS = { size: 256, quality: 50 } as const;
 
+/** Previews per batch request, and batch requests at once (the gateway asks the site for eight of a batch at a time). */
+const PREVIEW_BATCH_SIZE = 16;
+const PREVIEW_BATCHES_IN_FLIGHT = 2;
+
 /** How long previews go before the lossless transfer (but for the hanging and focused slices), at most. */
 const PREVIEW_FIRST_MS = 10_000;
 
@@ -340,7 +344,8 @@ function refusedTransferSyntax(err: unknown): boolean {
 
 /** A site that does not render previews: 400/404/406/415/501 (or 405) to /rendered. */
 function refusedRendering(err: unknown): boolean {
-  return err instanceof HttpStatusError && [400, 404, 405, 406, 415, 501].includes(err.status);
+  // The site's own answer, not one the gateway made (an unknown site is not a site that does not render).
+  return err instanceof HttpStatusError && [400, 404, 405, 406, 415, 501].includes(err.status) && err.request.getResponseHeader('x-telerad-error') === null;
 }
 
 function negotiatesTransferSyntax(sopClassUID: string | undefined): boolean {
@@ -406,6 +411,8 @@ export class StudyRetriever {
   /** Whether each site renders previews, as remembered in the cache (undefined: not known yet). */
   private readonly rendered = new Map<string, boolean | undefined>();
   private readonly storedListeners = new Set<(e: StoredAnyEvent) => void>();
+  /** Sites whose gateway answered a preview batch 404/405 (a host without batches): previews one by one. */
+  private readonly noBatches = new Set<string>();
   /** Studies the viewer is opening, whose instance list is about to be asked. */
   private readonly expected = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   /** Retrievals under way, by study. */
@@ -884,7 +891,73 @@ export class StudyRetriever {
       }
     };
 
+    /** Preview requests in flight (a batch counts once). */
     let previewsInFlight = 0;
+    const viewportOf = (item: PlannedInstance): { width: number; height: number } =>
+      previewViewport(item.columns, item.rows, this.deps.previews ? this.deps.previews.size : DEFAULT_PREVIEWS.size);
+
+    /** A preview that arrived: written (outside the request slot: a write batch fills for up to 40 ms). */
+    const keepPreview = (item: PlannedInstance, jpeg: { bytes: ArrayBuffer; width: number; height: number }): void => {
+      const sop = item.sopInstanceUID;
+      if (stored.has(sop)) {
+        // The lossless file won the race: no preview is kept for it.
+        previewsTotal--;
+        report();
+        return;
+      }
+      const put = previewWriter.add({ sopInstanceUID: sop, studyInstanceUID: uid, seriesInstanceUID: item.seriesInstanceUID, bytes: jpeg.bytes, width: jpeg.width, height: jpeg.height });
+      inFlight++;
+      const written = put.then(
+        (kept) => {
+          if (kept) {
+            previewsDone++;
+            req.onPreviewStored?.({ seriesInstanceUID: item.seriesInstanceUID, sopInstanceUID: sop });
+            this.tellStored({ studyInstanceUID: uid, sopInstanceUID: sop, kind: 'preview' });
+          } else previewsTotal--;
+          report();
+        },
+        (err: unknown) => {
+          previewsTotal--;
+          log.warn(`Storing the preview of ${sop} failed`, err);
+          report();
+        },
+      );
+      writes.push(
+        written.finally(() => {
+          inFlight--;
+          maybeFinished();
+        }),
+      );
+    };
+
+    /** A preview that failed: the site does not render (no more previews), is gone (stop), or this one is skipped. */
+    const previewFailed = (sop: string, err: unknown): void => {
+      if (run.signal.aborted) return;
+      if (refusedRendering(err)) {
+        // The site does not render: no previews from it, the study streams lossless only.
+        if (previewsOn) {
+          previewsOn = false;
+          for (const p of previews) order.drop('preview', p.sopInstanceUID);
+          previewsTotal = previewsDone;
+          log.info(`${site.id} does not answer WADO-RS /rendered (${err instanceof Error ? err.message : String(err)}): no previews, lossless only`);
+          this.rememberRendered(site.id, false);
+          report();
+        }
+        return;
+      }
+      const failure = classifySiteError(err);
+      if (isOfflineFailure(failure)) {
+        firstFailure ??= { ...failure, message: `${failure.message} while retrieving a preview by WADO-RS` };
+        handle?.noteError(`${site.name}: ${failure.message}`);
+        run.stop();
+        return;
+      }
+      // A preview is a convenience: one that fails is skipped, its slice waits for the lossless file.
+      if (previewFailures++ === 0) log.warn(`Preview of ${sop} (${site.id}) failed: ${failure.message}; skipped`);
+      previewsTotal--;
+      report();
+    };
+
     const preview = (sop: string): LinkWork => ({
       kind: 'preview',
       run: async () => {
@@ -897,59 +970,9 @@ export class StudyRetriever {
             previewsTotal--;
             return;
           }
-          const jpeg = await this.fetchPreview(run, item);
-          if (stored.has(sop)) {
-            // The lossless file won the race: no preview is kept for it.
-            previewsTotal--;
-            return;
-          }
-          const put = previewWriter.add({ sopInstanceUID: sop, studyInstanceUID: uid, seriesInstanceUID: item.seriesInstanceUID, bytes: jpeg.bytes, width: jpeg.width, height: jpeg.height });
-          // The write waits outside the slot (a batch of previews fills for up to 40 ms): the next request goes now.
-          inFlight++;
-          const written = put.then(
-            (kept) => {
-              if (kept) {
-                previewsDone++;
-                req.onPreviewStored?.({ seriesInstanceUID: item.seriesInstanceUID, sopInstanceUID: sop });
-                this.tellStored({ studyInstanceUID: uid, sopInstanceUID: sop, kind: 'preview' });
-              } else previewsTotal--;
-              report();
-            },
-            (err: unknown) => {
-              previewsTotal--;
-              log.warn(`Storing the preview of ${sop} failed`, err);
-              report();
-            },
-          );
-          writes.push(written.finally(() => {
-            inFlight--;
-            maybeFinished();
-          }));
+          keepPreview(item, await this.fetchPreview(run, item));
         } catch (err) {
-          if (run.signal.aborted) return;
-          if (refusedRendering(err)) {
-            // The site does not render: no previews from it, the study streams lossless only.
-            if (previewsOn) {
-              previewsOn = false;
-              for (const p of previews) order.drop('preview', p.sopInstanceUID);
-              previewsTotal = previewsDone;
-              log.info(`${site.id} does not answer WADO-RS /rendered (${err instanceof Error ? err.message : String(err)}): no previews, lossless only`);
-              this.rememberRendered(site.id, false);
-              report();
-            }
-            return;
-          }
-          const failure = classifySiteError(err);
-          if (isOfflineFailure(failure)) {
-            firstFailure ??= { ...failure, message: `${failure.message} while retrieving a preview by WADO-RS` };
-            handle?.noteError(`${site.name}: ${failure.message}`);
-            run.stop();
-            return;
-          }
-          // A preview is a convenience: one that fails is skipped, its slice waits for the lossless file.
-          if (previewFailures++ === 0) log.warn(`Preview of ${sop} (${site.id}) failed: ${failure.message}; skipped`);
-          previewsTotal--;
-          report();
+          previewFailed(sop, err);
         } finally {
           previewsInFlight--;
           inFlight--;
@@ -957,6 +980,47 @@ export class StudyRetriever {
         }
       },
     });
+
+    /** Several previews in one request to the gateway (it asks the site for each): see shared/gateway.ts. */
+    const previewBatch = (sops: string[]): LinkWork => ({
+      kind: 'preview',
+      run: async () => {
+        const items = sops.map((s) => bySop.get(s)!).filter((i) => !stored.has(i.sopInstanceUID));
+        previewsTotal -= sops.length - items.length;
+        if (items.length === 0 || run.signal.aborted) return;
+        inFlight++;
+        previewsInFlight++;
+        try {
+          // One raster for the batch: a series' slices share their size (a slice of another size is asked alone).
+          const viewport = viewportOf(items[0]!);
+          const same = items.filter((i) => { const v = viewportOf(i); return v.width === viewport.width && v.height === viewport.height; });
+          for (const other of items.filter((i) => !same.includes(i))) order.want('preview', other.sopInstanceUID);
+          const quality = this.deps.previews ? this.deps.previews.quality : DEFAULT_PREVIEWS.quality;
+          if (run.beforeRequest) await run.beforeRequest(run.signal);
+          const answers = await run.api.retrieveRenderedBatch!(uid, same, { viewport, quality, onBytes: run.addBytes }, run.signal);
+          const answered = new Set<string>();
+          for (const a of answers) {
+            const item = bySop.get(a.sopInstanceUID);
+            if (!item || answered.has(a.sopInstanceUID) || !same.includes(item)) continue;
+            answered.add(a.sopInstanceUID);
+            if (a.ok) keepPreview(item, { bytes: a.bytes, ...viewport });
+            else previewFailed(a.sopInstanceUID, a.error);
+          }
+          for (const i of same) if (!answered.has(i.sopInstanceUID)) previewFailed(i.sopInstanceUID, new BadAnswerError('the preview batch left this instance out'));
+        } catch (err) {
+          if (err instanceof HttpStatusError && (err.status === 404 || err.status === 405) && !run.signal.aborted) {
+            // A host without preview batches: ask these (and the rest) one by one.
+            this.noBatches.add(site.id);
+            for (const i of items) order.want('preview', i.sopInstanceUID);
+          } else for (const i of items) previewFailed(i.sopInstanceUID, err);
+        } finally {
+          previewsInFlight--;
+          inFlight--;
+          maybeFinished();
+        }
+      },
+    });
+    const batching = (): boolean => run.api.retrieveRenderedBatch !== undefined && !this.noBatches.has(site.id);
 
     const source: StreamSource = {
       studyInstanceUID: uid,
@@ -977,12 +1041,21 @@ export class StudyRetriever {
         const previewsFirst = Date.now() - listedAt < PREVIEW_FIRST_MS || losslessInFlight > 0;
         // While the first slice is on its way, two previews beside it at most: every request more then is a
         // new connection and a render at the site competing with the one file the reader is waiting for.
-        const besideFirst = !firstSliceStored && previewsInFlight >= 2;
+        // Batched, two requests carry sixteen previews at a time; one beside the first slice.
+        const batched = batching();
+        const besideFirst = !firstSliceStored && previewsInFlight >= (batched ? 1 : 2);
+        const tooMany = batched && previewsInFlight >= PREVIEW_BATCHES_IN_FLIGHT;
         if (previewsOn && order.count('preview') > 0 && (previewsFirst || !losslessLeft)) {
           // A slot a preview may not take now stays free: it is not given to a lossless file either.
-          if (besideFirst || previewSlots <= 0) return undefined;
-          const p = order.take('preview');
-          if (p !== undefined) return preview(p);
+          if (besideFirst || tooMany || previewSlots <= 0) return undefined;
+          if (batched) {
+            const sops: string[] = [];
+            for (let p = order.take('preview'); p !== undefined; p = sops.length < PREVIEW_BATCH_SIZE ? order.take('preview') : undefined) sops.push(p);
+            if (sops.length > 0) return previewBatch(sops);
+          } else {
+            const p = order.take('preview');
+            if (p !== undefined) return preview(p);
+          }
         }
         const next = order.take('lossless');
         return next !== undefined ? lossless(next) : undefined;

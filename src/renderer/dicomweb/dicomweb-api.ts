@@ -1,5 +1,7 @@
 import type { SiteSummary } from '../../shared/ipc/contract';
 import type { DicomJsonDataset } from '../../shared/dicom/dicomweb-json';
+import { GATEWAY_ERROR_HEADER, PREVIEW_PART_STATUS_HEADER, previewBatchPathForSite } from '../../shared/gateway';
+import type { PreviewBatchRequest } from '../../shared/gateway';
 import { dicomParser } from '../lib/dicom-parser';
 import { boundaryOf, parseMultipart } from './multipart';
 import type { MultipartPart } from './multipart';
@@ -44,7 +46,25 @@ export interface DicomWebApi {
     options: RenderedOptions,
     signal?: AbortSignal,
   ): Promise<ArrayBuffer>;
+  /**
+   * Several previews of one study in one request to the app's gateway, which
+   * asks the site for each (shared/gateway.ts). One answer per item, in the
+   * order they came: the JPEG (checked whole), or the status the site or the
+   * gateway gave. Throws HttpStatusError when the gateway refuses the batch
+   * as such (404: a host without batches — ask one by one then).
+   */
+  retrieveRenderedBatch?(
+    studyInstanceUID: string,
+    items: ReadonlyArray<{ seriesInstanceUID: string; sopInstanceUID: string }>,
+    options: RenderedOptions,
+    signal?: AbortSignal,
+  ): Promise<RenderedBatchAnswer[]>;
 }
+
+/** One item of a preview batch: its JPEG, or why there is none. */
+export type RenderedBatchAnswer =
+  | { sopInstanceUID: string; ok: true; bytes: ArrayBuffer }
+  | { sopInstanceUID: string; ok: false; error: HttpStatusError | BadAnswerError };
 
 /** A rendered preview (WADO-RS Retrieve Rendered, PS3.18 §9.5): `viewport` raster size and JPEG quality. */
 export interface RenderedOptions {
@@ -182,6 +202,49 @@ export function createDicomWebApiFactory(origin: string, fetchImpl: typeof fetch
         const body = await readBody(res, signal, options.onBytes);
         checkWholeJpeg(body);
         return body;
+      },
+      async retrieveRenderedBatch(studyUid, items, options, signal) {
+        const url = `${origin}${previewBatchPathForSite(site.id)}`;
+        const body: PreviewBatchRequest = { studyInstanceUID: studyUid, items: items.map((i) => ({ seriesInstanceUID: i.seriesInstanceUID, sopInstanceUID: i.sopInstanceUID })), viewport: options.viewport, quality: options.quality };
+        let res: Response;
+        try {
+          res = await fetchImpl(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', accept: 'multipart/related; type="image/jpeg"' },
+            body: JSON.stringify(body),
+            credentials: 'same-origin',
+            ...(signal ? { signal } : {}),
+          });
+        } catch (err) {
+          if (signal?.aborted) throw err;
+          throw new HttpStatusError(0, err instanceof Error ? err.message : String(err));
+        }
+        if (res.status !== 200) throw new HttpStatusError(res.status, `preview batch ${res.status}`, res.headers, await res.arrayBuffer().catch(() => undefined));
+        const raw = await readBody(res, signal, options.onBytes);
+        const boundary = boundaryOf(res.headers.get('content-type'));
+        if (!boundary) throw new BadAnswerError('the preview batch answer is not multipart');
+        let parts: MultipartPart[];
+        try {
+          parts = parseMultipart(raw, boundary);
+        } catch (err) {
+          throw new BadAnswerError(err instanceof Error ? err.message : String(err), true);
+        }
+        return parts.flatMap((p): RenderedBatchAnswer[] => {
+          const sop = p.headers.get('content-location');
+          if (!sop) return [];
+          const status = Number(p.headers.get(PREVIEW_PART_STATUS_HEADER) ?? NaN);
+          if (status !== 200) {
+            const code = p.headers.get(GATEWAY_ERROR_HEADER);
+            const headers = new Headers(code ? { [GATEWAY_ERROR_HEADER]: code } : {});
+            return [{ sopInstanceUID: sop, ok: false, error: new HttpStatusError(Number.isFinite(status) ? status : 0, `WADO-RS rendered ${status}`, headers) }];
+          }
+          try {
+            checkWholeJpeg(p.body);
+            return [{ sopInstanceUID: sop, ok: true, bytes: p.body }];
+          } catch (err) {
+            return [{ sopInstanceUID: sop, ok: false, error: err as BadAnswerError }];
+          }
+        });
       },
       async retrieveInstance(uids, signal, options = {}) {
         const url = `${baseUrl}/studies/${encodeURIComponent(uids.studyInstanceUID)}/series/${encodeURIComponent(uids.seriesInstanceUID)}/instances/${encodeURIComponent(uids.sopInstanceUID)}`;

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SiteSummary, SiteTestResult } from '../../../src/shared/ipc/contract';
-import type { Envelope } from '../../../src/shared/ipc/envelope';
-import { startWebHost } from '../../../src/main/hosts/web/web-host';
+import { hostValue, startTestWebHost } from '../../support/web-host-api';
 import type { WebHost } from '../../../src/main/hosts/web/web-host';
 import { startConnectionCounter } from '../../support/connection-counter';
 import type { ConnectionCounter } from '../../support/connection-counter';
@@ -25,16 +24,7 @@ let host: WebHost;
 let tmp: string;
 const counters: ConnectionCounter[] = [];
 
-async function value<T>(channel: string, payload: unknown): Promise<T> {
-  const res = await fetch(`${host.origin}/api/${channel}`, {
-    method: 'POST',
-    headers: { 'x-telerad-token': host.token, 'content-type': 'application/json' },
-    body: JSON.stringify(payload),
-  });
-  const env = (await res.json()) as Envelope<T>;
-  if (!env.ok) throw new Error(`${channel}: ${env.error.code} ${env.error.message}`);
-  return env.value;
-}
+const value = <T>(channel: string, payload: unknown): Promise<T> => hostValue<T>(host, channel, payload);
 
 /** What the viewer does when a study opens: searches, metadata, then small previews, one after another. */
 function viewerRequests(): Array<{ path: string; accept: string }> {
@@ -64,12 +54,9 @@ async function sendSequentially(site: SiteSummary): Promise<number[]> {
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'telerad-int-keepalive-'));
-  const rendererDir = join(tmp, 'renderer');
-  mkdirSync(rendererDir);
-  writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>Telerad</title>');
   orthanc = await startOrthanc();
   study = await loadCtStudy(orthanc, { patientName: 'KEEP^ALIVE', patientId: 'KA-1', slices: 2 });
-  host = await startWebHost({ dataDir: join(tmp, 'data'), rendererDir, version: 'test' });
+  host = await startTestWebHost(tmp);
 });
 
 afterAll(async () => {

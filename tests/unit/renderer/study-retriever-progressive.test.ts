@@ -11,7 +11,7 @@ import { HttpStatusError, TransferInterruptedError } from '../../../src/renderer
 import { createTransfersStore } from '../../../src/renderer/transfers/transfers-store';
 import type { TransfersStore } from '../../../src/renderer/transfers/transfers-store';
 import { TEST_SITE, studyFields } from './support/tiny-dicom';
-import { pause, scriptedSite, seriesSlices, until } from './support/scripted-site';
+import { pause, scriptedSite, seriesSlices, until, withPreviewBatches } from './support/scripted-site';
 import type { ListedSlice, Reply, ScriptedSite, SiteRequest } from './support/scripted-site';
 import { testRowSealer } from '../../support/test-sealer';
 
@@ -470,6 +470,64 @@ describe('progressive retrieval: pause, streaming state, store events', () => {
     off();
     await start(f, { site: SITE, study: FIELDS });
     expect(events).toHaveLength(22);
+  });
+});
+
+describe('progressive retrieval: previews in batches through the gateway', () => {
+  const STACK = seriesSlices(SERIES, 40, { rows: 512, columns: 512 });
+
+  it('asks the previews of a 40-slice stack in a few batch requests of at most 16, and stores every one', async () => {
+    const site = withPreviewBatches(scriptedSite({ [STUDY]: STACK }, holdLossless));
+    const f = setup(site, { concurrency: 3 });
+    const { req, seen } = caller(site);
+    const done = start(f, req);
+    await until(() => seen.previews.length === 40, 'every preview stored');
+    expect(site.batches.length).toBeLessThanOrEqual(4);
+    expect(site.batches.every((b) => b.length >= 1 && b.length <= 16)).toBe(true);
+    // Each slice asked once, from the hanging slice outward.
+    expect(site.batches.flat().sort()).toEqual(STACK.map((x) => x.sop).sort());
+    expect(site.batches[0]![0]).toBe(STACK[20]!.sop);
+    expect(seen.progress.at(-1)).toMatchObject({ previewsDone: 40, previewsTotal: 40 });
+    site.script = answerAll;
+    for (const r of site.open('lossless')) r.answer();
+    expect((await done).complete).toBe(true);
+  });
+
+  it('falls back to one preview per request on a host without batches (404), and still stores every one', async () => {
+    const site = withPreviewBatches(scriptedSite({ [STUDY]: SLICES }, holdLossless), { refuseBatches: true });
+    const f = setup(site, { concurrency: 3 });
+    const { req, seen } = caller(site);
+    void start(f, req);
+    await until(() => seen.previews.length === 11, 'every preview stored');
+    expect(site.batches).toHaveLength(1);
+    expect(new Set(site.asked('preview'))).toEqual(new Set(ALL));
+    // The host is not taken for a site that does not render.
+    expect((await f.db.siteCapabilities.get(SITE.id))?.rendered).not.toBe(false);
+  });
+
+  it('stops previews when the site itself refuses /rendered inside a batch, and remembers it', async () => {
+    const site = withPreviewBatches(scriptedSite({ [STUDY]: STACK }, (r) => (r.kind === 'preview' ? new HttpStatusError(404, 'WADO-RS rendered 404') : 'answer')));
+    const f = setup(site, { concurrency: 3 });
+    const { req, seen } = caller(site);
+    expect((await start(f, req)).complete).toBe(true);
+    // The first batch (or the two at most in flight) and no more.
+    expect(site.batches.length).toBeLessThanOrEqual(2);
+    expect(seen.previews).toEqual([]);
+    await until(async () => (await f.db.siteCapabilities.get(SITE.id))?.rendered === false, 'the capability remembered');
+  });
+
+  it('keeps asking previews after a part the gateway failed (site unreachable for that one), skipping only it', async () => {
+    const site = withPreviewBatches(
+      scriptedSite({ [STUDY]: SLICES }, (r) =>
+        r.kind === 'lossless' ? 'hold' : r.sopInstanceUID === s(6) ? new HttpStatusError(404, 'gateway 404', new Headers({ 'x-telerad-error': 'NOT_FOUND' })) : 'answer',
+      ),
+    );
+    const f = setup(site, { concurrency: 3 });
+    const { req, seen } = caller(site);
+    void start(f, req);
+    await until(() => seen.previews.length === 10, 'the other previews stored');
+    expect(seen.previews).not.toContain(s(6));
+    expect((await f.db.siteCapabilities.get(SITE.id))?.rendered).not.toBe(false);
   });
 });
 

@@ -1,5 +1,15 @@
 import type { GatewayErrorBody } from '../../../shared/gateway';
-import { GATEWAY_ERROR_HEADER, isAllowedGatewayMethod, isDicomWebPath, parseGatewayPath } from '../../../shared/gateway';
+import {
+  GATEWAY_ERROR_HEADER,
+  PREVIEW_PART_STATUS_HEADER,
+  PreviewBatchRequestSchema,
+  gatewayPathForSite,
+  isAllowedGatewayMethod,
+  isDicomWebPath,
+  parseGatewayPath,
+  parsePreviewBatchPath,
+} from '../../../shared/gateway';
+import type { PreviewBatchRequest } from '../../../shared/gateway';
 import type { Logger } from '../../../shared/log';
 import type { SiteDirectory } from './sites-service';
 import { isUnencryptedRemoteUrl, plainHttpRefusal } from '../../../shared/sites/plain-http';
@@ -78,10 +88,18 @@ export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
   const defaultIdleTimeoutMs = options.idleTimeoutMs ?? defaultTimeoutMs;
   const log = options.log;
 
-  return async (request) => {
+  /** Whether each site rendered the last preview asked of it (the preview batches learn it once). */
+  const renders = new Map<string, boolean>();
+  const gateway: SiteGateway = async (request) => {
     const started = Date.now();
     const url = new URL(request.url);
     const method = request.method.toUpperCase();
+    const batchSite = parsePreviewBatchPath(url.pathname);
+    if (batchSite !== undefined) {
+      const response = await previewBatch(request, batchSite, gateway, options, renders);
+      log.info(`${method} ${batchSite} /previews ${response.status} ${Date.now() - started}ms`);
+      return response;
+    }
     const target = parseGatewayPath(url.pathname);
     const done = (response: Response, siteId = '-', path = url.pathname): Response => {
       log.info(`${method} ${siteId} ${path} ${response.status} ${Date.now() - started}ms`);
@@ -230,6 +248,130 @@ export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
     controller.signal.addEventListener('abort', cleanup, { once: true });
     return done(new Response(body, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders }), siteId, rest);
   };
+  return gateway;
+}
+
+/** Statuses by which a site says it does not render (PS3.18 §8.3.5: 400/404/406/501 and a method it lacks). */
+const RENDERING_REFUSED = new Set([400, 404, 405, 406, 501]);
+/** Requests to the site at once for one preview batch (two batches in flight make sixteen). */
+const PREVIEW_BATCH_CONCURRENCY = 8;
+/** The largest batch request body read (a full batch of UIDs is ≈ 6 kB). */
+const PREVIEW_BATCH_MAX_BODY = 64 * 1024;
+/** The largest preview passed on; a 256-pixel JPEG is a few kB. */
+const PREVIEW_MAX_BYTES = 4 * 1024 * 1024;
+
+/**
+ * `POST /sites/<id>/previews` (shared/gateway.ts): each item is asked of the
+ * site through this very gateway — `/dicom-web/studies/…/rendered`, so the
+ * allowlist, credentials, timeouts and error codes are those of any other
+ * request — eight at a time, and each answer goes out as one part of a
+ * multipart/related body as soon as it is in. Nothing but /rendered is ever
+ * asked, and nothing is kept.
+ */
+async function previewBatch(
+  request: Request,
+  siteId: string,
+  gateway: SiteGateway,
+  options: SiteGatewayOptions,
+  renders: Map<string, boolean>,
+): Promise<Response> {
+  if (request.method.toUpperCase() !== 'POST') return gatewayError(403, { code: 'FORBIDDEN', message: 'Previews are asked with POST' });
+  let parsed: PreviewBatchRequest;
+  try {
+    const text = await request.text();
+    if (text.length > PREVIEW_BATCH_MAX_BODY) throw new Error('the request is too large');
+    parsed = PreviewBatchRequestSchema.parse(JSON.parse(text));
+  } catch (err) {
+    return gatewayError(400, { code: 'BAD_REQUEST', message: `Not a preview batch: ${err instanceof Error ? err.message.slice(0, 200) : String(err)}` });
+  }
+  if (!(await options.sites.find(siteId))) return gatewayError(404, { code: 'NOT_FOUND', message: `Unknown site "${siteId}"` });
+  const origin = new URL(request.url).origin;
+  const base = `${origin}${gatewayPathForSite(siteId)}/studies/${parsed.studyInstanceUID}`;
+  const query = `viewport=${parsed.viewport.width},${parsed.viewport.height}&quality=${parsed.quality}`;
+  const boundary = `telerad-previews-${crypto.randomUUID()}`;
+  const encoder = new TextEncoder();
+  const items = [...parsed.items];
+  const stream = new ReadableStream<Uint8Array>({
+    async start(ctrl) {
+      const part = (headers: Record<string, string>, body: Uint8Array): void => {
+        const head = Object.entries(headers)
+          .map(([k, v]) => `${k}: ${v}\r\n`)
+          .join('');
+        ctrl.enqueue(encoder.encode(`--${boundary}\r\n${head}\r\n`));
+        ctrl.enqueue(body);
+        ctrl.enqueue(encoder.encode('\r\n'));
+      };
+      // The site's own refusal of /rendered (it has no such resource, or not for this object) answers
+      // the rest of the batch without asking again: a site without rendering is not asked 32 times.
+      let refusedWith: number | undefined;
+      const one = async (item: PreviewBatchRequest['items'][number]): Promise<void> => {
+        let status = 0;
+        let code: string | null = null;
+        let type = 'application/octet-stream';
+        let body = new Uint8Array(0);
+        if (refusedWith !== undefined) {
+          status = refusedWith;
+          type = 'text/plain';
+        } else try {
+          const res = await gateway(
+            new Request(`${base}/series/${item.seriesInstanceUID}/instances/${item.sopInstanceUID}/rendered?${query}`, {
+              headers: { accept: 'image/jpeg' },
+              signal: request.signal,
+            }),
+          );
+          status = res.status;
+          code = res.headers.get(GATEWAY_ERROR_HEADER);
+          if (status === 200) renders.set(siteId, true);
+          else if (code === null && RENDERING_REFUSED.has(status) && renders.get(siteId) !== true) {
+            // Not known to render, and refused: the site does not render (a site that does answers a single
+            // missing instance 404, and only that one).
+            renders.set(siteId, false);
+            refusedWith = status;
+          }
+          type = res.headers.get('content-type') ?? type;
+          const bytes = new Uint8Array(await res.arrayBuffer());
+          if (bytes.byteLength > PREVIEW_MAX_BYTES) {
+            status = 502;
+            code = 'SITE_UNREACHABLE';
+            type = 'text/plain';
+          } else body = bytes;
+        } catch {
+          if (request.signal.aborted) return;
+          status = 502;
+          code = 'SITE_UNREACHABLE';
+        }
+        part(
+          {
+            'Content-Type': type,
+            'Content-Location': item.sopInstanceUID,
+            [PREVIEW_PART_STATUS_HEADER]: String(status),
+            ...(code ? { [GATEWAY_ERROR_HEADER]: code } : {}),
+          },
+          body,
+        );
+      };
+      // A site not known to render is asked one preview first: one that does not is then asked once, not eight times.
+      if (renders.get(siteId) !== true) {
+        const first = items.shift();
+        if (first) await one(first);
+      }
+      const workers = Array.from({ length: Math.min(PREVIEW_BATCH_CONCURRENCY, items.length) }, async () => {
+        for (let item = items.shift(); item; item = items.shift()) {
+          if (request.signal.aborted) return;
+          await one(item);
+        }
+      });
+      await Promise.all(workers);
+      if (!request.signal.aborted) {
+        ctrl.enqueue(encoder.encode(`--${boundary}--\r\n`));
+        ctrl.close();
+      }
+    },
+  });
+  return new Response(stream, {
+    status: 200,
+    headers: { 'content-type': `multipart/related; type="image/jpeg"; boundary=${boundary}`, 'cache-control': 'no-store' },
+  });
 }
 
 function copyResponseHeaders(source: Headers): Headers {

@@ -1,5 +1,6 @@
 import type { DicomJsonDataset } from '../../../../src/shared/dicom/dicomweb-json';
-import type { DicomWebApi, RenderedOptions, RetrieveInstanceOptions } from '../../../../src/renderer/dicomweb/dicomweb-api';
+import type { DicomWebApi, RenderedBatchAnswer, RenderedOptions, RetrieveInstanceOptions } from '../../../../src/renderer/dicomweb/dicomweb-api';
+import { HttpStatusError } from '../../../../src/renderer/dicomweb/site-error';
 import { tinyPart10 } from './tiny-dicom';
 
 /**
@@ -190,6 +191,32 @@ export function scriptedSite(studies: Record<string, ListedSlice[]>, script: (r:
   }
 
   return site;
+}
+
+/**
+ * The same site behind a gateway that takes preview batches (shared/gateway.ts):
+ * each batch is recorded, and each of its items asked of the site as a
+ * preview request the script answers (so the per-request counts still hold).
+ * `refuseBatches` plays a host without the batch endpoint (404).
+ */
+export function withPreviewBatches(site: ScriptedSite, opts: { refuseBatches?: boolean } = {}): ScriptedSite & { batches: string[][] } {
+  const batched = Object.assign(site, { batches: [] as string[][] });
+  batched.retrieveRenderedBatch = async (studyInstanceUID, items, options, signal) => {
+    batched.batches.push(items.map((i) => i.sopInstanceUID));
+    if (opts.refuseBatches) throw new HttpStatusError(404, 'preview batch 404', new Headers({ 'x-telerad-error': 'NOT_FOUND' }));
+    return Promise.all(
+      items.map(async (i): Promise<RenderedBatchAnswer> => {
+        try {
+          const bytes = await site.retrieveRendered({ studyInstanceUID, seriesInstanceUID: i.seriesInstanceUID, sopInstanceUID: i.sopInstanceUID }, options, signal);
+          return { sopInstanceUID: i.sopInstanceUID, ok: true, bytes };
+        } catch (err) {
+          if (signal?.aborted) throw err;
+          return { sopInstanceUID: i.sopInstanceUID, ok: false, error: err as HttpStatusError };
+        }
+      }),
+    );
+  };
+  return batched;
 }
 
 /** Polls until `cond` holds (3 s at most), so the test reads the state after the retriever's IndexedDB writes. */
