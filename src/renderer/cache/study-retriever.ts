@@ -745,7 +745,8 @@ export class StudyRetriever {
 
     const missing: PlannedInstance[] = [];
     // One keys-only query, not one read per instance: 300 sealed reads held the first request back ≈ 0.6 s.
-    const already = await cache.storedSops(uid);
+    // The preview plan's reads (the site's capability, the previews kept) go beside it, not after it.
+    const [already, previewsOf] = await Promise.all([cache.storedSops(uid), this.previewPicker(req, site, uid)]);
     for (const p of planned) {
       if (already.has(p.sopInstanceUID)) stored.add(p.sopInstanceUID);
       else missing.push(p);
@@ -780,7 +781,7 @@ export class StudyRetriever {
     if (firstSliceStored) shared.firstSliceDone();
     const order = new RetrievalOrder(orderedSeries(planned));
     for (const p of missing) order.want('lossless', p.sopInstanceUID);
-    const previews = await this.previewPlan(req, site, uid, missing);
+    const previews = previewsOf(missing);
     for (const p of previews) order.want('preview', p.sopInstanceUID);
     previewsTotal = previews.length;
     let previewsOn = previews.length > 0;
@@ -1139,13 +1140,24 @@ export class StudyRetriever {
    * caller wants lossless only.
    */
   private async previewPlan(req: EnsureStudyRequest, site: SiteSummary, uid: string, missing: readonly PlannedInstance[]): Promise<PlannedInstance[]> {
+    if (missing.length === 0) return [];
+    return (await this.previewPicker(req, site, uid))(missing);
+  }
+
+  /** Which of the instances still missing get a preview: those of one frame, with none kept, from a site that renders. */
+  private async previewPicker(req: EnsureStudyRequest, site: SiteSummary, uid: string): Promise<(missing: readonly PlannedInstance[]) => PlannedInstance[]> {
+    const none = (): PlannedInstance[] => [];
     const opts = this.deps.previews;
-    if (opts === false || req.previews === false || req.background || missing.length === 0) return [];
-    if (site.capabilities?.rendered === 'no') return [];
-    if (!this.rendered.has(site.id)) this.rendered.set(site.id, (await this.deps.cache.getSiteCapability(site.id))?.rendered);
-    if (this.rendered.get(site.id) === false) return [];
-    const have = new Set(await this.deps.cache.previewSops(uid));
-    return missing.filter((p) => negotiatesTransferSyntax(p.sopClassUID) && (p.numberOfFrames ?? 1) <= 1 && !have.has(p.sopInstanceUID));
+    if (opts === false || req.previews === false || req.background) return none;
+    if (site.capabilities?.rendered === 'no') return none;
+    const [capability, kept] = await Promise.all([
+      this.rendered.has(site.id) ? undefined : this.deps.cache.getSiteCapability(site.id),
+      this.deps.cache.previewSops(uid),
+    ]);
+    if (!this.rendered.has(site.id)) this.rendered.set(site.id, capability?.rendered);
+    if (this.rendered.get(site.id) === false) return none;
+    const have = new Set(kept);
+    return (missing) => missing.filter((p) => negotiatesTransferSyntax(p.sopClassUID) && (p.numberOfFrames ?? 1) <= 1 && !have.has(p.sopInstanceUID));
   }
 
   private rememberRendered(siteId: string, rendered: boolean): void {
