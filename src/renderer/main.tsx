@@ -116,6 +116,8 @@ function startApp(sealer: RowSealer, vaultStatus: VaultStatus, root: Root): void
   const cache = new StudyCache(db, Date.now, budget);
   const siteDicomweb = createDicomWebApiFactory(window.location.origin, window.fetch.bind(window));
   const transfers = createTransfersStore();
+  // `?open=complete`: the path before progressive reading (wait for the whole study), bench/progressive's baseline.
+  const progressive = new URLSearchParams(window.location.search).get('open') !== 'complete';
   // Every retrieval from a site is an audit event (issue 9), prefetch included.
   // Request slots per site: the default (5) leaves one of the page's six connections to its origin for the rest.
   const retriever = new StudyRetriever({ cache, dicomweb: siteDicomweb, log: log.child('retrieve'), transfers, onStudyRetrieved: (e) => void auditReport(retrievalAuditRecord(e)) });
@@ -200,8 +202,7 @@ function startApp(sealer: RowSealer, vaultStatus: VaultStatus, root: Root): void
     measurements,
     createPreloader: createStackPreloader,
     decodedCacheBytes: DECODED_IMAGE_CACHE_BYTES,
-    // `?open=complete`: the path before progressive reading (wait for the whole study), bench/progressive's baseline.
-    progressive: new URLSearchParams(window.location.search).get('open') !== 'complete',
+    progressive,
   });
   // Images dropped by the integrity check while offline are fetched as soon as the network is back.
   connectivity.subscribe(() => {
@@ -380,7 +381,7 @@ function startApp(sealer: RowSealer, vaultStatus: VaultStatus, root: Root): void
 
   root.render(
     <StrictMode>
-      <App deps={{ client, worklist, viewer, log, sites, referralPanel, pdfRuntime, transfers, connectivity, prefetch, storage, reports, outbox: { jobs: outbox, notices: deliveryNotices }, caseThread, referralCases, quality: { service: quality, badges: qualityBadges }, audit: { store: auditStore, report: auditReport }, lock }} />
+      <App deps={{ client, worklist, viewer, log, ...(progressive ? { listAhead: (site, uid) => retriever.listAhead(site, uid) } : {}), sites, referralPanel, pdfRuntime, transfers, connectivity, prefetch, storage, reports, outbox: { jobs: outbox, notices: deliveryNotices }, caseThread, referralCases, quality: { service: quality, badges: qualityBadges }, audit: { store: auditStore, report: auditReport }, lock }} />
     </StrictMode>,
   );
 }

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { JSX } from 'react';
-import type { AppInfo, AuditRecordRequest, ServiceClient } from '../../shared/ipc/contract';
+import type { AppInfo, AuditRecordRequest, ServiceClient, SiteSummary } from '../../shared/ipc/contract';
 import type { AuditStore } from '../audit/audit-store';
 import { AuditView } from '../audit/AuditView';
 import type { Logger } from '../../shared/log';
@@ -51,6 +51,8 @@ export interface AppDeps {
   pdfRuntime: PdfRuntime;
   /** Study retrievals under way (the header's "Transfers" button). */
   transfers?: TransfersStore;
+  /** Asks the study's instance list at the click, before the viewer has mounted (the retriever's listAhead). */
+  listAhead?: (site: SiteSummary, studyInstanceUID: string) => void;
   /** The offline cache's usage, budget and eviction (the header's "Storage" button). */
   storage?: StorageStore;
   /** Background prefetch: its status in the header, its settings panel, the worklist's mark toggles. */
@@ -74,7 +76,7 @@ export interface AppDeps {
 }
 
 export function App({ deps }: { deps: AppDeps }): JSX.Element {
-  const { client, worklist, viewer, log, referralPanel, pdfRuntime } = deps;
+  const { client, worklist, viewer, log, referralPanel, pdfRuntime, listAhead } = deps;
   const [info, setInfo] = useState<AppInfo | undefined>(undefined);
   const [open, setOpen] = useState<OpenRequest | undefined>(undefined);
   const [showSites, setShowSites] = useState(false);
@@ -119,6 +121,7 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
   const onOpen = useCallback(
     (row: WorklistRow) => {
       const site = worklist.getState().sites.find((s) => s.site.id === row.siteId)?.site;
+      if (site && !row.availableOffline) listAhead?.(site, row.studyInstanceUID);
       setOpen({
         site,
         study: {
@@ -133,7 +136,7 @@ export function App({ deps }: { deps: AppDeps }): JSX.Element {
         },
       });
     },
-    [worklist],
+    [worklist, listAhead],
   );
   // Who looked at which patient's images, when: one audit event per study opened (issue 9).
   const openedUid = open?.study.studyInstanceUID;

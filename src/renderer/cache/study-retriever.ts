@@ -136,6 +136,9 @@ export const DEFAULT_PREVIEWS = { size: 256, quality: 50 } as const;
 const PREVIEW_BATCH_SIZE = 16;
 const PREVIEW_BATCHES_IN_FLIGHT = 2;
 
+/** How long an instance list asked at the click is used for the open that follows. */
+const LISTED_AHEAD_MS = 10_000;
+
 /** How long previews go before the lossless transfer (but for the hanging and focused slices), at most. */
 const PREVIEW_FIRST_MS = 10_000;
 
@@ -413,6 +416,8 @@ export class StudyRetriever {
   private readonly storedListeners = new Set<(e: StoredAnyEvent) => void>();
   /** Sites whose gateway answered a preview batch 404/405 (a host without batches): previews one by one. */
   private readonly noBatches = new Set<string>();
+  /** Instance lists asked at the click, for the retrieval about to start (listAhead). */
+  private readonly listedAhead = new Map<string, { siteId: string; at: number; promise: Promise<DicomJsonDataset[]> }>();
   /** Studies the viewer is opening, whose instance list is about to be asked. */
   private readonly expected = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   /** Retrievals under way, by study. */
@@ -514,6 +519,31 @@ export class StudyRetriever {
     const pending = this.runs.get(studyInstanceUID)?.firstSlice ?? this.expected.get(studyInstanceUID)?.promise;
     if (!pending) return Promise.resolve();
     return Promise.race([pending, new Promise<void>((r) => setTimeout(r, 3000))]);
+  }
+
+  /**
+   * The reader clicked a study: its instance list is asked now, before the viewer has mounted and
+   * opened it (≈ 0.2 s of rendering on the way to the first slice, bench/progressive), and the
+   * retrieval that follows within LISTED_AHEAD_MS uses that answer instead of asking again. Nothing
+   * is asked for a study already being retrieved; the caller asks only for a study not complete in
+   * the cache. The request goes out in the click's own task: the viewer's first render (≈ 0.15 s)
+   * follows in the same task, and anything awaited first (an IndexedDB read) would wait behind it.
+   */
+  listAhead(site: SiteSummary, studyInstanceUID: string): void {
+    const uid = studyInstanceUID;
+    const earlier = this.listedAhead.get(uid);
+    if (this.runs.has(uid) || (earlier && Date.now() - earlier.at < LISTED_AHEAD_MS)) return;
+    const promise = this.deps.dicomweb(site).searchForInstances(uid, { includefield: [...INSTANCE_FIELDS, SOP_CLASS_UID] });
+    // A failure here is the retrieval's to report (it asks again); nothing is said twice.
+    promise.catch(() => undefined);
+    this.listedAhead.set(uid, { siteId: site.id, at: Date.now(), promise });
+  }
+
+  /** The list asked ahead for this study at this site, if recent; taken once. */
+  private takeListedAhead(uid: string, siteId: string): Promise<DicomJsonDataset[]> | undefined {
+    const ahead = this.listedAhead.get(uid);
+    this.listedAhead.delete(uid);
+    return ahead && ahead.siteId === siteId && Date.now() - ahead.at < LISTED_AHEAD_MS ? ahead.promise : undefined;
   }
 
   /**
@@ -726,7 +756,13 @@ export class StudyRetriever {
     let listed: DicomJsonDataset[];
     const listing = "listing the study's instances by QIDO-RS";
     try {
-      listed = await this.withRetry(run, listing, () => run.api.searchForInstances(uid, { includefield: [...INSTANCE_FIELDS, SOP_CLASS_UID] }));
+      let ahead = this.takeListedAhead(uid, site.id);
+      listed = await this.withRetry(run, listing, async () => {
+        // An early list that failed is asked again here, as if it had never been asked: the failure is this one's to report.
+        const early = ahead && (await ahead.catch(() => undefined));
+        ahead = undefined;
+        return early ?? run.api.searchForInstances(uid, { includefield: [...INSTANCE_FIELDS, SOP_CLASS_UID] });
+      });
     } catch (err) {
       const failure = wasCancelled() ? cancelledFailure() : this.failureOf(err, listing);
       run.stop();

@@ -181,6 +181,50 @@ describe('progressive retrieval: the instance list first', () => {
   });
 });
 
+describe('progressive retrieval: the instance list asked at the click', () => {
+  it('uses the list asked at the click for the open that follows: one QIDO, and the hanging slice asked first', async () => {
+    const site = scriptedSite({ [STUDY]: SLICES }, answerAll);
+    let release!: () => void;
+    site.listingGate = new Promise<void>((r) => (release = r));
+    const f = setup(site, { previews: false });
+    f.retriever.listAhead(SITE, STUDY);
+    await until(() => site.listings.length === 1, 'the list asked at the click');
+    // The viewer mounts and opens the study while the list is still on its way.
+    const done = start(f, { site: SITE, study: FIELDS });
+    await pause(20);
+    release();
+    expect((await done).complete).toBe(true);
+    expect(site.listings).toEqual([STUDY]);
+    expect(site.asked('lossless')[0]).toBe(s(5));
+  });
+
+  it('asks again when the list asked at the click failed, and reports nothing for the failure itself', async () => {
+    const site = scriptedSite({ [STUDY]: SLICES }, answerAll);
+    const search = site.searchForInstances.bind(site);
+    let calls = 0;
+    site.searchForInstances = async (...args) => {
+      if (calls++ === 0) throw new TransferInterruptedError('the link dropped');
+      return search(...args);
+    };
+    const f = setup(site, { previews: false });
+    f.retriever.listAhead(SITE, STUDY);
+    await pause(10);
+    expect((await start(f, { site: SITE, study: FIELDS })).complete).toBe(true);
+    expect(calls).toBe(2);
+    expect(f.log.records.filter((r) => r.level === 'error')).toEqual([]);
+  });
+
+  it('asks nothing ahead for a study already being retrieved, and the open joins that retrieval', async () => {
+    const site = scriptedSite({ [STUDY]: SLICES }, answerAll);
+    const f = setup(site, { previews: false });
+    const first = start(f, { site: SITE, study: FIELDS });
+    await until(() => site.listings.length === 1, 'the retrieval listing the study');
+    f.retriever.listAhead(SITE, STUDY);
+    expect((await first).complete).toBe(true);
+    expect(site.listings).toEqual([STUDY]);
+  });
+});
+
 describe('progressive retrieval: the order follows the reader', () => {
   it('fetches the slice the reader jumped to before the ones around the old position, without cancelling what is in flight', async () => {
     const site = scriptedSite({ [STUDY]: SLICES }, hold);
