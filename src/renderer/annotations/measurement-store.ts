@@ -3,7 +3,7 @@ import type { Image } from 'cornerstone-core';
 import type { Logger } from '../../shared/log';
 import { createListeners } from '../../shared/store/listeners';
 import type { AnnotationRecord, KeyImageRecord } from '../cache/telerad-db';
-import type { DisplayedInstance } from '../viewer/viewer-store';
+import type { DisplayedInstance } from '../viewer/viewport-store';
 import type { MeasureToolName, ToolEventDetail, ToolsRuntime } from '../viewer/tools-setup';
 import type { AnnotationRepo } from './annotation-repo';
 import {

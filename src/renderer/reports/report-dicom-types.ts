@@ -1,5 +1,6 @@
 import type { AnnotationRecord, ReportKind, ReportPriority, CriticalFinding } from '../cache/telerad-db';
 import type { Calibration } from '../annotations/measure';
+import type { CodeTriplet } from '../referral/referral-codes';
 
 /**
  * The contract between the report editor (drafts, signing, the outbox job)
@@ -132,3 +133,15 @@ export interface ReadReport {
   /** SOP Instance UIDs of the key images the report references. */
   keyImages?: ImageReference[];
 }
+
+/** One numeric figure of a measurement. */
+export interface MeasuredValue {
+  concept: CodeTriplet;
+  value: number;
+  unit: CodeTriplet;
+}
+
+/** What an annotation becomes in the SR: its figures on one SCOORD, or a text comment at a place. */
+export type ReportGraphic =
+  | { kind: 'measurement'; values: MeasuredValue[]; graphicType: string; points: number[] }
+  | { kind: 'comment'; text: string; graphicType: string; points: number[] };

@@ -5,7 +5,7 @@ import { PRIVATE_SCHEME, SopClass } from '../referral/referral-codes';
 import { measureAngle, measureCobbAngle, measureLength } from '../annotations/measure';
 import type { Calibration, Point } from '../annotations/measure';
 import type { AnnotationRecord } from '../cache/telerad-db';
-import type { BuiltInstance, BuiltReport, ImageReference, MeasurementFigures, ReportBuildInput } from './report-dicom-types';
+import type { BuiltInstance, BuiltReport, ImageReference, MeasuredValue, MeasurementFigures, ReportBuildInput, ReportGraphic } from './report-dicom-types';
 import { MEASUREMENT_CODES, PRIORITY_CODES, SR_CODES, UNIT_CODES, sectionCode } from './report-sr-codes';
 import { renderReportPdf } from './report-pdf';
 
@@ -104,17 +104,7 @@ export async function trackingUidOf(annotationId: string): Promise<string> {
 
 // ---- measurements ------------------------------------------------------------
 
-/** One numeric figure of a measurement. */
-export interface MeasuredValue {
-  concept: CodeTriplet;
-  value: number;
-  unit: CodeTriplet;
-}
-
-/** What an annotation becomes in the SR: its figures on one SCOORD, or a text comment at a place. */
-export type ReportGraphic =
-  | { kind: 'measurement'; values: MeasuredValue[]; graphicType: string; points: number[] }
-  | { kind: 'comment'; text: string; graphicType: string; points: number[] };
+export type { MeasuredValue, ReportGraphic } from './report-dicom-types';
 
 function handle(data: Record<string, unknown>, key: string): Point | undefined {
   const handles = data['handles'] as Record<string, { x?: unknown; y?: unknown } | undefined> | undefined;

@@ -2,8 +2,7 @@ import type { PDFFont, PDFPage } from 'pdf-lib';
 import { formatDicomDate, formatPersonName } from '../../shared/dicom/dicomweb-json';
 import type { ReportPriority } from '../cache/telerad-db';
 import type { AnnotationRecord } from '../cache/telerad-db';
-import type { ImageReference, ReportBuildInput } from './report-dicom-types';
-import type { ReportGraphic } from './report-dicom';
+import type { ImageReference, ReportBuildInput, ReportGraphic } from './report-dicom-types';
 
 /**
  * The report as a readable PDF (pdf-lib; standard fonts only, no eval — it

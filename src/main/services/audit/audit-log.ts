@@ -6,6 +6,7 @@ import type { Sha256Hex } from '../../../shared/audit/audit-chain';
 import { AUDIT_GENESIS, AUDIT_LIVE_FILE, orderAuditFileNames, rotatedAuditFileName, sealAuditLine } from '../../../shared/audit/audit-chain';
 import type { Logger } from '../../../shared/log';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, SerialQueue } from '../fs/private-json-file';
+import type { AuditEntry, SystemAuditEntry } from './audit-entry';
 import { AuditThrottle } from './audit-throttle';
 import type { ThrottleTimers } from './audit-throttle';
 
@@ -23,11 +24,7 @@ export const DEFAULT_AUDIT_ROTATE_BYTES = 16 * 1024 * 1024;
 
 export const sha256Hex: Sha256Hex = (text) => createHash('sha256').update(text, 'utf8').digest('hex');
 
-/** An event before main stamps it: everything but seq, time and the chain. */
-export type AuditEntry = Omit<AuditEvent, 'seq' | 'at' | 'prev' | 'hash'>;
-
-/** What main records from what it sees itself; the actor is always "system". */
-export type SystemAuditEntry = Omit<AuditEntry, 'actor' | 'source'>;
+export type { AuditEntry, SystemAuditEntry } from './audit-entry';
 
 export interface AuditLogOptions {
   filePath: string;

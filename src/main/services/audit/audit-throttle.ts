@@ -1,4 +1,4 @@
-import type { SystemAuditEntry } from './audit-log';
+import type { SystemAuditEntry } from './audit-entry';
 
 /** Timers, injected so tests run on a clock they move themselves. */
 export interface ThrottleTimers {
