@@ -7,6 +7,7 @@ import { boundedInflater } from '../shared/dicom/inflate-bounded';
 import { computePixelStats, factsFromDataSet, nativeFirstFrame, pixelReadProblem, storedValues, syntaxInfo } from '../shared/quality';
 import type { DataSetLike, ImageFacts, StoredPixels } from '../shared/quality';
 import type { Decoders } from './qc-codecs';
+import { errorMessage } from '../shared/error-message';
 
 type DicomParser = typeof dicomParserModule;
 // dicom-parser is a UMD bundle: under Node's ESM loader its functions sit on `default`.
@@ -31,7 +32,7 @@ function looksLikeRawDataSet(bytes: Uint8Array): boolean {
 
 function errorText(e: unknown): string {
   const inner = (e as { exception?: unknown } | undefined)?.exception ?? e;
-  return inner instanceof Error ? inner.message : String(inner);
+  return errorMessage(inner);
 }
 
 /** Stored values of the first frame, or why there are none to look at. */

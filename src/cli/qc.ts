@@ -10,6 +10,7 @@ import type { Finding, ImageFacts, QualityLevel } from '../shared/quality';
 import { loadDecoders } from './qc-codecs';
 import type { Decoders } from './qc-codecs';
 import { readFileFacts } from './qc-facts';
+import { errorMessage } from '../shared/error-message';
 
 const USAGE = 'usage: npm run qc -- <folder | DICOMDIR> [--json]\n';
 
@@ -84,7 +85,7 @@ export function runQc(target: string, decoders?: Decoders): QcReport {
       bytes = readFileSync(file);
     } catch (e) {
       // An unreadable sector or a permission problem: reported like a corrupt file, and the run goes on.
-      const reason = `cannot be read: ${e instanceof Error ? e.message : String(e)}`;
+      const reason = `cannot be read: ${errorMessage(e)}`;
       facts.push({ source: rel(file), unreadable: { kind: 'malformed', reason } });
       reports.push({ path: rel(file), status: 'unreadable', reason: `malformed: ${reason}`, worst: 'ok', findings: [] });
       continue;
@@ -166,7 +167,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     report = runQc(targets[0]!, await loadDecoders());
   } catch (e) {
-    process.stderr.write(`qc: cannot read ${targets[0]}: ${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
+    process.stderr.write(`qc: cannot read ${targets[0]}: ${errorMessage(e)}\n${USAGE}`);
     return 2;
   }
   process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));

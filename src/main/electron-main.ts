@@ -17,6 +17,7 @@ import { createFileLogSink, mainLogPath } from './services/log/file-log-sink';
 import { SafeStorageSecretStore } from './services/secrets/safe-storage-secret-store';
 import { loadProvisioningFile } from './services/sites/provisioning';
 import { safeStorageOuterWrap } from './services/vault/safe-storage-outer-wrap';
+import { errorMessage } from '../shared/error-message';
 
 // Must run before `ready`: a standard, secure scheme gets a real origin, fetch and streaming.
 protocol.registerSchemesAsPrivileged([
@@ -102,7 +103,7 @@ if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
   start().catch((err: unknown) => {
-    process.stderr.write(`telerad failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`telerad failed to start: ${errorMessage(err)}\n`);
     app.exit(1);
   });
 }

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import packageJson from '../../package.json';
 import { startWebHost } from './hosts/web/web-host';
+import { errorMessage } from '../shared/error-message';
 
 function usage(message: string): never {
   process.stderr.write(`${message}\nusage: web-host [--port N] [--data-dir DIR] [--sites FILE] [--renderer-dir DIR]\n`);
@@ -56,6 +57,6 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   // A bad provisioning file is the usual cause; its message already says which entry and field.
-  process.stderr.write(`telerad web host failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`telerad web host failed to start: ${errorMessage(err)}\n`);
   process.exit(1);
 });

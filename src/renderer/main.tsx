@@ -60,6 +60,7 @@ import { createQualityService } from './quality/study-quality';
 import { badgeCandidates, createQualityBadges } from './quality/quality-badges';
 import type { StoredPixels } from '../shared/quality';
 import './app/theme.css';
+import { errorMessage } from '../shared/error-message';
 
 /**
  * The composition root: the only place that constructs services and the only
@@ -442,7 +443,7 @@ boot(appRoot).catch((err: unknown) => {
   log.error('Starting the app failed', err);
   appRoot.render(
     <main className="lock-screen" role="alert">
-      The app could not start: {err instanceof Error ? err.message : String(err)}. Reload to try again.
+      The app could not start: {errorMessage(err)}. Reload to try again.
     </main>,
   );
 });

@@ -2,6 +2,7 @@
 /* eslint-disable no-console */
 import type { ServiceClient } from '../../shared/ipc/contract';
 import type { LogRecord, LogSink } from '../../shared/log';
+import { errorMessage } from '../../shared/error-message';
 
 const MAX_SCOPE = 64; // LogEntrySchema limits in the contract
 const MAX_MESSAGE = 4000;
@@ -23,6 +24,6 @@ export function createRendererLogSink(client: ServiceClient): LogSink {
     if (r.level === 'debug') return;
     client.log
       .write({ level: r.level, scope: r.scope.slice(0, MAX_SCOPE), message: r.message.slice(0, MAX_MESSAGE) })
-      .catch((err: unknown) => console.warn(`[log] forwarding to main failed: ${err instanceof Error ? err.message : String(err)}`));
+      .catch((err: unknown) => console.warn(`[log] forwarding to main failed: ${errorMessage(err)}`));
   };
 }

@@ -4,6 +4,7 @@ import { fail, isEnvelope } from '../../shared/ipc/envelope';
 import type { Invoke } from '../../shared/ipc/proxy';
 import { createServiceClient } from '../../shared/ipc/proxy';
 import type { TeleradPreloadBridge } from './telerad-global';
+import { errorMessage } from '../../shared/error-message';
 
 /**
  * The contract over HTTP, as the browser host carries it: `POST /api/<channel>`
@@ -22,7 +23,7 @@ export function httpInvoke(fetchImpl: typeof fetch, base = ''): Invoke {
         credentials: 'same-origin',
       });
     } catch (err) {
-      return fail('INTERNAL', `The app host did not answer on ${channel}: ${err instanceof Error ? err.message : String(err)}`);
+      return fail('INTERNAL', `The app host did not answer on ${channel}: ${errorMessage(err)}`);
     }
     let body: unknown;
     try {

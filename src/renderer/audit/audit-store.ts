@@ -4,6 +4,7 @@ import { createListeners } from '../../shared/store/listeners';
 import type { StudyRetrievedEvent } from '../cache/study-retriever';
 import type { FailedAttempt } from '../outbox/outbox-scheduler';
 import type { DeliveredJob } from '../outbox/outbox-store';
+import { errorMessage } from '../../shared/error-message';
 
 /** What the app reports to main's audit trail; main stamps the rest. */
 export type AuditReport = (event: Omit<AuditRecordRequest, 'actor'>) => Promise<void>;
@@ -90,7 +91,7 @@ export function auditFilterRequest(values: AuditFilterValues): { patient?: strin
 }
 
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }
 
 /**

@@ -18,6 +18,7 @@ import type { InstanceMeta, PreviewPut, StudyCache, StudyUpsert } from './study-
 import { CacheFullError } from './cache-budget';
 import { readPart10Header } from './part10-header';
 import type { Part10Header } from './part10-header';
+import { errorMessage } from '../../shared/error-message';
 
 export interface RetrieveProgress {
   /** Instances stored so far, those that were cached before included. */
@@ -714,7 +715,7 @@ export class StudyRetriever {
       try {
         return await this.retrieve(fanout, run, () => bytes, () => cancelled, shared);
       } catch (err) {
-        handle?.finish(cancelled ? 'cancelled' : 'failed', err instanceof Error ? err.message : String(err));
+        handle?.finish(cancelled ? 'cancelled' : 'failed', errorMessage(err));
         throw err;
       } finally {
         shared.firstSliceDone();
@@ -976,7 +977,7 @@ export class StudyRetriever {
           previewsOn = false;
           for (const p of previews) order.drop('preview', p.sopInstanceUID);
           previewsTotal = previewsDone;
-          log.info(`${site.id} does not answer WADO-RS /rendered (${err instanceof Error ? err.message : String(err)}): no previews, lossless only`);
+          log.info(`${site.id} does not answer WADO-RS /rendered (${errorMessage(err)}): no previews, lossless only`);
           this.rememberRendered(site.id, false);
           report();
         }
@@ -1344,7 +1345,7 @@ export class StudyRetriever {
       if (mode.kind === 'probe') mode.settle(refused ? false : undefined);
       // A site that offers JPEG-LS may still fail to transcode one object (500): that one comes as stored.
       if (!refused && !(mode.kind === 'jpegls' && err instanceof HttpStatusError && err.status === 500)) throw err;
-      this.deps.log.info(`${run.site.id} refused JPEG-LS for ${item.sopInstanceUID} (${err instanceof Error ? err.message : String(err)}); fetching it as stored`);
+      this.deps.log.info(`${run.site.id} refused JPEG-LS for ${item.sopInstanceUID} (${errorMessage(err)}); fetching it as stored`);
       return this.fetchAs(run, item, '*');
     }
     const isJpegLs = answer.header.transferSyntaxUID === TS_JPEG_LS_LOSSLESS;

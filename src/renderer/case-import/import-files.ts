@@ -19,6 +19,7 @@ import type {
 } from './import-types';
 import { instanceFacts, pixelGeometryProblem, readDicom } from './read-instance';
 import type { InstanceFacts } from './read-instance';
+import { errorMessage } from '../../shared/error-message';
 
 export interface ImportDeps {
   log?: Logger;
@@ -142,7 +143,7 @@ async function readAll(entries: readonly ImportEntry[], skipped: SkippedFile[], 
     try {
       bytes = new Uint8Array(await entry.read());
     } catch (e) {
-      skipped.push({ path: entry.path, kind: 'unreadable', reason: `could not be read: ${e instanceof Error ? e.message : String(e)}` });
+      skipped.push({ path: entry.path, kind: 'unreadable', reason: `could not be read: ${errorMessage(e)}` });
       continue;
     }
     if (isZip(bytes)) {
@@ -155,7 +156,7 @@ async function readAll(entries: readonly ImportEntry[], skipped: SkippedFile[], 
         skipped.push(...unzipped.refused);
         queue.push(...unzipped.entries.map((e) => ({ ...e, depth: entry.depth + 1 })));
       } catch (e) {
-        skipped.push({ path: entry.path, kind: 'unreadable', reason: `not a readable zip file: ${e instanceof Error ? e.message : String(e)}` });
+        skipped.push({ path: entry.path, kind: 'unreadable', reason: `not a readable zip file: ${errorMessage(e)}` });
       }
       continue;
     }

@@ -6,6 +6,7 @@ import charlsFactory from '@cornerstonejs/codec-charls/wasmjs';
 import { JPEGLS_ENCODER_WASM_FILE } from '../../shared/csp';
 import { encodeFrameWithCharls } from './jpegls-codec';
 import type { CharlsModule, EncoderRequest, EncoderResponse } from './jpegls-codec';
+import { errorMessage } from '../../shared/error-message';
 
 interface WorkerScope {
   location: { href: string };
@@ -25,5 +26,5 @@ scope.addEventListener('message', (ev) => {
       const encoded = encodeFrameWithCharls(m, pixels, info);
       scope.postMessage({ id, ok: true, encoded }, [encoded.buffer as ArrayBuffer]);
     })
-    .catch((err: unknown) => scope.postMessage({ id, ok: false, error: err instanceof Error ? err.message : String(err) }));
+    .catch((err: unknown) => scope.postMessage({ id, ok: false, error: errorMessage(err) }));
 });

@@ -1,5 +1,6 @@
 import type { DcmjsRuntime, RawDict, RawElement } from '../deidentify/dcmjs-runtime';
 import type { JpegLsFrameCodec } from './jpegls-codec';
+import { errorMessage } from '../../shared/error-message';
 
 /**
  * Re-encodes a case's uncompressed images as JPEG-LS lossless before sending
@@ -143,7 +144,7 @@ export async function transcodeForSending(part10: ArrayBuffer, deps: TranscodeDe
   try {
     parsed = deps.dcmjs.data.DicomMessage.readFile(part10, { ignoreErrors: false, untilTag: null, includeUntilTagValue: false });
   } catch (err) {
-    return keep(`not readable as DICOM (${err instanceof Error ? err.message : String(err)})`);
+    return keep(`not readable as DICOM (${errorMessage(err)})`);
   }
   const { meta, dict } = parsed;
   const syntax = str(meta, '00020010') ?? '';
@@ -176,7 +177,7 @@ export async function transcodeForSending(part10: ArrayBuffer, deps: TranscodeDe
         isSigned: layout.signed,
       });
     } catch (err) {
-      return keep(`the JPEG-LS encoder failed on frame ${f + 1}: ${err instanceof Error ? err.message : String(err)}`);
+      return keep(`the JPEG-LS encoder failed on frame ${f + 1}: ${errorMessage(err)}`);
     }
     encoded.push(out.slice().buffer);
   }

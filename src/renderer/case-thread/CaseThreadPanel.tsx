@@ -9,6 +9,7 @@ import type { ThreadActions, NewAttachmentFile } from './thread-actions';
 import type { CaseThreadStore, ThreadAttachment, ThreadItem } from './thread-store';
 import type { ComposeDrafts } from './compose-drafts';
 import './case-thread.css';
+import { errorMessage } from '../../shared/error-message';
 
 export interface CaseThreadPanelProps {
   store: CaseThreadStore;
@@ -129,7 +130,7 @@ export function CaseThreadPanel(props: CaseThreadPanelProps): JSX.Element {
       } else if (form === 'outcome') await actions.postOutcome(c, text, entries[entries.length - 1]?.reference);
       close();
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
+      const why = errorMessage(err);
       props.log.warn(`Thread action ${form ?? ''} refused: ${why}`);
       setMessage(why);
     } finally {
@@ -143,14 +144,14 @@ export function CaseThreadPanel(props: CaseThreadPanelProps): JSX.Element {
       props
         .loadPdf(siteRef.current, studyInstanceUID, a)
         .then((data) => setPdf({ title: 'Document', data }))
-        .catch((err: unknown) => setPdf({ title: 'Document', error: err instanceof Error ? err.message : String(err) }));
+        .catch((err: unknown) => setPdf({ title: 'Document', error: errorMessage(err) }));
     } else {
       setMessage(undefined);
       store
         .ensureCached(a)
         .then(() => props.onShowSeries(a.seriesInstanceUID))
         .catch((err: unknown) => {
-          const why = err instanceof Error ? err.message : String(err);
+          const why = errorMessage(err);
           props.log.warn(`Thread: photo ${a.sopInstanceUID} cannot be shown: ${why}`);
           setMessage(why);
         });

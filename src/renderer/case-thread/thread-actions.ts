@@ -6,6 +6,7 @@ import type { BuiltInstance, StudyContext } from '../reports/report-dicom-types'
 import { uuidToDicomUid } from '../reports/report-repo';
 import type { CaseNoteInput, NoteReference } from '../case-notes/case-note-types';
 import type { BuiltObject, CaseDicomContext } from '../case-import/attachments-to-dicom';
+import { errorMessage } from '../../shared/error-message';
 
 /**
  * What the user does in the thread: the specialist asks for more
@@ -129,7 +130,7 @@ export function createThreadActions(deps: ThreadActionsDeps): ThreadActions {
           await deps.cache.putSeries([{ seriesInstanceUID: a.seriesInstanceUID, studyInstanceUID: c.studyInstanceUID, modality: header.modality ?? 'XC', description: header.seriesDescription ?? '' }]);
           await deps.cache.putInstance({ sopInstanceUID: a.sopInstanceUID, studyInstanceUID: c.studyInstanceUID, seriesInstanceUID: a.seriesInstanceUID, transferSyntaxUID: a.transferSyntaxUID }, a.bytes);
         } catch (err) {
-          log.warn(`Attachment ${a.sopInstanceUID} not cached locally: ${err instanceof Error ? err.message : String(err)}`);
+          log.warn(`Attachment ${a.sopInstanceUID} not cached locally: ${errorMessage(err)}`);
         }
       }
     }
@@ -162,7 +163,7 @@ export function createThreadActions(deps: ThreadActionsDeps): ThreadActions {
             built.push(isPdfFile(f) ? convert.pdf(f.bytes, base) : convert.photo(f.bytes, f.type, base));
           } catch (err) {
             // Nothing is written: the user fixes the file list and answers again.
-            throw new ThreadActionRefused(`${f.name} (attachment ${i + 1}) cannot be attached: ${err instanceof Error ? err.message : String(err)}`);
+            throw new ThreadActionRefused(`${f.name} (attachment ${i + 1}) cannot be attached: ${errorMessage(err)}`);
           }
         }
       }

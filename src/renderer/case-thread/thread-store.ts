@@ -14,6 +14,7 @@ import { readCaseNote } from '../case-notes/case-note-reader';
 import { buildThread, summarize, threadStatus } from '../case-notes/case-thread';
 import type { ThreadEntry, ThreadStatus } from '../case-notes/case-thread';
 import type { CaseNote, NoteReference } from '../case-notes/case-note-types';
+import { errorMessage } from '../../shared/error-message';
 
 /**
  * The conversation of the open study, both sides, in time order: the case
@@ -176,7 +177,7 @@ export function createCaseThreadStore(deps: CaseThreadStoreDeps): CaseThreadStor
       try {
         out = { report: deps.readReportSr(bytes), seriesInstanceUID: series, sopClassUID };
       } catch (err) {
-        log.warn(`Thread: report SR ${sop} could not be read: ${err instanceof Error ? err.message : String(err)}`);
+        log.warn(`Thread: report SR ${sop} could not be read: ${errorMessage(err)}`);
       }
     }
     parsed.set(sop, out);
@@ -195,7 +196,7 @@ export function createCaseThreadStore(deps: CaseThreadStoreDeps): CaseThreadStor
         const p = parse(bytes, inst.sopInstanceUID, inst.seriesInstanceUID, COMPREHENSIVE_SR);
         if (p) out.push(p);
       } catch (err) {
-        log.warn(`Thread: cached SR ${inst.sopInstanceUID} could not be read: ${err instanceof Error ? err.message : String(err)}`);
+        log.warn(`Thread: cached SR ${inst.sopInstanceUID} could not be read: ${errorMessage(err)}`);
       }
     }
     return out;
@@ -226,7 +227,7 @@ export function createCaseThreadStore(deps: CaseThreadStoreDeps): CaseThreadStor
             await deps.cache.putSeries([{ seriesInstanceUID: series, studyInstanceUID: studyUID, modality: 'SR', description: '' }]);
             await deps.cache.putInstance({ sopInstanceUID: sop, studyInstanceUID: studyUID, seriesInstanceUID: series, transferSyntaxUID: header.transferSyntaxUID }, bytes);
           } catch (err) {
-            log.warn(`Thread: SR ${sop} not cached: ${err instanceof Error ? err.message : String(err)}`);
+            log.warn(`Thread: SR ${sop} not cached: ${errorMessage(err)}`);
           }
         }
         p = parse(bytes, sop, series, cls || COMPREHENSIVE_SR);

@@ -6,6 +6,7 @@ import { dicomParser } from '../lib/dicom-parser';
 import { boundaryOf, parseMultipart } from './multipart';
 import type { MultipartPart } from './multipart';
 import { BadAnswerError, HttpStatusError, TransferInterruptedError } from './site-error';
+import { errorMessage } from '../../shared/error-message';
 
 /** QIDO-RS query parameters; an array value repeats the key (`includefield=a&includefield=b`). */
 export type QidoParams = Record<string, string | readonly string[]>;
@@ -115,7 +116,7 @@ async function readBody(res: Response, signal: AbortSignal | undefined, onBytes?
     }
   } catch (err) {
     if (signal?.aborted) throw err;
-    throw new TransferInterruptedError(`connection dropped after ${total} bytes (${err instanceof Error ? err.message : String(err)})`);
+    throw new TransferInterruptedError(`connection dropped after ${total} bytes (${errorMessage(err)})`);
   }
   const declared = Number(res.headers.get('content-length') ?? NaN);
   // Only a body we received undecoded can be checked against its length.
@@ -174,7 +175,7 @@ export function createDicomWebApiFactory(origin: string, fetchImpl: typeof fetch
       } catch (err) {
         if (signal?.aborted) throw err;
         // No HTTP answer at all: the app host itself is gone (the gateway answers for the sites).
-        throw new HttpStatusError(0, err instanceof Error ? err.message : String(err));
+        throw new HttpStatusError(0, errorMessage(err));
       }
     };
     const qido = async (path: string, params: QidoParams): Promise<DicomJsonDataset[]> => {
@@ -217,7 +218,7 @@ export function createDicomWebApiFactory(origin: string, fetchImpl: typeof fetch
           });
         } catch (err) {
           if (signal?.aborted) throw err;
-          throw new HttpStatusError(0, err instanceof Error ? err.message : String(err));
+          throw new HttpStatusError(0, errorMessage(err));
         }
         if (res.status !== 200) throw new HttpStatusError(res.status, `preview batch ${res.status}`, res.headers, await res.arrayBuffer().catch(() => undefined));
         const raw = await readBody(res, signal, options.onBytes);
@@ -227,7 +228,7 @@ export function createDicomWebApiFactory(origin: string, fetchImpl: typeof fetch
         try {
           parts = parseMultipart(raw, boundary);
         } catch (err) {
-          throw new BadAnswerError(err instanceof Error ? err.message : String(err), true);
+          throw new BadAnswerError(errorMessage(err), true);
         }
         return parts.flatMap((p): RenderedBatchAnswer[] => {
           const sop = p.headers.get('content-location');
@@ -263,7 +264,7 @@ export function createDicomWebApiFactory(origin: string, fetchImpl: typeof fetch
           try {
             parts = parseMultipart(body, boundary);
           } catch (err) {
-            const reason = err instanceof Error ? err.message : String(err);
+            const reason = errorMessage(err);
             if (/no opening boundary/.test(reason)) {
               throw new BadAnswerError(`the multipart body does not contain the boundary its Content-Type names ("${boundary}")`);
             }

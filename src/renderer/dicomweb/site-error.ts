@@ -1,4 +1,5 @@
 import { GATEWAY_ERROR_HEADER } from '../../shared/gateway';
+import { errorMessage } from '../../shared/error-message';
 
 export type SiteFailureKind =
   | 'auth' // the site refused the credentials the gateway holds for it
@@ -126,7 +127,7 @@ export function classifySiteError(err: unknown): SiteFailure {
   if (err instanceof RequestTimeoutError) return { kind: 'timeout', message: `timed out (${err.message})` };
   if (err instanceof SyntaxError) return { kind: 'other', message: 'sent an answer that is not valid JSON' };
   if (typeof err !== 'object' || err === null || !('status' in err)) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     return { kind: 'other', message: `failed: ${message}` };
   }
   const e = err as DicomWebClientError;

@@ -3,6 +3,7 @@ import type { FormEvent, JSX } from 'react';
 import type { ServiceClient, VaultStatus } from '../../shared/ipc/contract';
 import { VAULT_PASSPHRASE_MIN } from '../../shared/ipc/contract';
 import type { Logger } from '../../shared/log';
+import { errorMessage } from '../../shared/error-message';
 
 export interface LockScreenProps {
   vault: ServiceClient['vault'];
@@ -14,9 +15,6 @@ export interface LockScreenProps {
   log: Logger;
 }
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /**
  * What the app shows when it starts and after every lock: no patient data, only the way back in.
@@ -54,7 +52,7 @@ export function LockScreen({ vault, status, onUnlocked, outboxWaiting, log }: Lo
       onUnlocked();
     } catch (err) {
       setSecret('');
-      setError(message(err));
+      setError(errorMessage(err));
       log.warn(isNew ? 'Setting up the passphrase failed' : `Unlock refused (${method})`);
       // The wait main imposes after wrong passphrases, shown as a countdown.
       const s = await vault.status({}).catch(() => undefined);

@@ -1,6 +1,7 @@
 import type { ServiceClient, VaultStatus } from '../../shared/ipc/contract';
 import type { Logger } from '../../shared/log';
 import { createListeners } from '../../shared/store/listeners';
+import { errorMessage } from '../../shared/error-message';
 
 export type LockReason = 'user' | 'idle' | 'os-lock' | 'suspend';
 
@@ -121,7 +122,7 @@ export function createLockController(deps: LockControllerDeps): LockController {
         await deps.vault.setIdleLock({ minutes });
         set({ idleLockMinutes: minutes, error: undefined });
       } catch (err) {
-        set({ error: err instanceof Error ? err.message : String(err) });
+        set({ error: errorMessage(err) });
       }
     },
     async setPin(pin, passphrase) {
@@ -130,7 +131,7 @@ export function createLockController(deps: LockControllerDeps): LockController {
         set({ pinSet: pin !== null, error: undefined });
         return true;
       } catch (err) {
-        set({ error: err instanceof Error ? err.message : String(err) });
+        set({ error: errorMessage(err) });
         return false;
       }
     },

@@ -9,6 +9,7 @@ import { createOutboxStore } from './outbox-store';
 import type { DeliveredJob, OutboxState } from './outbox-store';
 import { StowError } from './stow-client';
 import type { OutboxTransport, StowInstanceFailure, StowOutcome } from './stow-client';
+import { errorMessage } from '../../shared/error-message';
 
 /** Timers, injected so unit tests run on a fake clock. */
 export interface OutboxClock {
@@ -250,7 +251,7 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       // The site is down or failing: its other jobs wait as long, instead of each finding out on its own.
       if (err.kind === 'no-answer' || err.kind === 'server') siteHold.set(job.siteId, nextAttemptAt);
     } else {
-      error = `failed: ${err instanceof Error ? err.message : String(err)}`;
+      error = `failed: ${errorMessage(err)}`;
       nextAttemptAt = now + backoffDelay(Math.max(1, attempts), deps.random, policy);
     }
     const failed = await repo.markFailed(jobId, { error, nextAttemptAt, uncertain, now, countAttempt: bump });

@@ -1,4 +1,5 @@
 import { GATEWAY_ERROR_HEADER } from '../../shared/gateway';
+import { errorMessage } from '../../shared/error-message';
 
 /**
  * The two site calls of the outbox, through the gateway: STOW-RS (PS3.18
@@ -211,7 +212,7 @@ async function readText(res: Response): Promise<string> {
   try {
     return await res.text();
   } catch (err) {
-    throw new StowError('no-answer', `the connection dropped while the answer was arriving (${err instanceof Error ? err.message : String(err)})`, true, res.status);
+    throw new StowError('no-answer', `the connection dropped while the answer was arriving (${errorMessage(err)})`, true, res.status);
   }
 }
 

@@ -8,6 +8,7 @@ import type { ViewerStore } from '../viewer/viewer-store';
 import { goToInstance } from './go-to-image';
 import { firstInstanceOf } from './study-quality';
 import type { QualityResult, QualityService } from './study-quality';
+import { errorMessage } from '../../shared/error-message';
 
 export interface QualityPanelProps {
   quality: QualityService;
@@ -54,7 +55,7 @@ export function QualityPanel({ quality, viewer, studyInstanceUID, onResult, log 
       },
       (err: unknown) => {
         log.warn(`Quality checks of study ${studyInstanceUID} failed`, err);
-        if (live) setState({ kind: 'failed', message: err instanceof Error ? err.message : String(err) });
+        if (live) setState({ kind: 'failed', message: errorMessage(err) });
       },
     );
     return () => {

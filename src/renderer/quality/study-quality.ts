@@ -7,6 +7,7 @@ import { computePixelStats, factsFromDataSet, nativeFirstFrame, pixelReadProblem
 import type { CaseContext, DataSetLike, Finding, ImageFacts, QualityLevel, QualitySummary, ReferralIdentity, StoredPixels } from '../../shared/quality';
 import type { Logger } from '../../shared/log';
 import { dicomParser } from '../lib/dicom-parser';
+import { errorMessage } from '../../shared/error-message';
 
 export interface QualityResult {
   findings: Finding[];
@@ -40,7 +41,7 @@ export interface QualityServiceDeps {
 
 function errorText(e: unknown): string {
   const inner = (e as { exception?: unknown } | undefined)?.exception ?? e;
-  return inner instanceof Error ? inner.message : String(inner);
+  return errorMessage(inner);
 }
 
 function isPart10(bytes: Uint8Array): boolean {

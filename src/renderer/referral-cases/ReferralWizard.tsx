@@ -9,6 +9,8 @@ import type { CaseFields, CaseStudy, DeidentificationPreview, ReferralCases } fr
 import { LOCAL_SITE_ID, MIN_OVERRIDE_REASON_LENGTH } from './referral-case-repo';
 import type { SendEstimate } from './referral-case-wiring';
 import './referral-cases.css';
+import { errorMessage } from '../../shared/error-message';
+import { formatBytes } from '../lib/format-bytes';
 
 export interface WizardSite {
   id: string;
@@ -30,13 +32,6 @@ export interface ReferralWizardProps {
   log: Logger;
 }
 
-function formatBytes(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(0)} kB`;
-  return `${n} B`;
-}
-
 function formatDuration(s: number): string {
   if (s < 60) return `${Math.max(1, Math.round(s))} s`;
   if (s < 3600) return `${Math.round(s / 60)} min`;
@@ -45,10 +40,6 @@ function formatDuration(s: number): string {
 
 function entriesOf(files: FileList | null): ImportEntry[] {
   return [...(files ?? [])].map((f) => ({ path: f.webkitRelativePath || f.name, size: f.size, read: () => f.arrayBuffer() }));
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 const SEVERITY_ORDER: Record<Finding['severity'], number> = { blocker: 0, warning: 1, info: 2 };
@@ -136,7 +127,7 @@ export function ReferralWizard(props: ReferralWizardProps): JSX.Element {
   }, [cases, caseId]);
 
   useEffect(() => {
-    void reload().catch((err: unknown) => setError(`Could not open the case: ${message(err)}`));
+    void reload().catch((err: unknown) => setError(`Could not open the case: ${errorMessage(err)}`));
   }, [reload]);
 
   // After a save only the checks are read again: the fields on screen are what was typed, not an older stored copy.
@@ -155,7 +146,7 @@ export function ReferralWizard(props: ReferralWizardProps): JSX.Element {
       .then(() => refreshChecks())
       .catch((err: unknown) => {
         log.warn(`Saving referral draft ${caseId} failed`, err);
-        setError(`The draft could not be saved: ${message(err)}`);
+        setError(`The draft could not be saved: ${errorMessage(err)}`);
       });
   };
 
@@ -168,7 +159,7 @@ export function ReferralWizard(props: ReferralWizardProps): JSX.Element {
       await reload();
     } catch (err) {
       log.warn(`${what} failed`, err);
-      setError(`${what} failed: ${message(err)}`);
+      setError(`${what} failed: ${errorMessage(err)}`);
     } finally {
       setBusy(undefined);
     }
@@ -201,7 +192,7 @@ export function ReferralWizard(props: ReferralWizardProps): JSX.Element {
       (findings) => mine === qualityRevision.current && setQuality({ key: qualityKey, findings }),
       (err: unknown) => {
         log.warn(`Quality checks of case ${caseId} failed`, err);
-        if (mine === qualityRevision.current) setQuality({ key: qualityKey, findings: undefined, failed: message(err) });
+        if (mine === qualityRevision.current) setQuality({ key: qualityKey, findings: undefined, failed: errorMessage(err) });
       },
     );
   }, [cases, caseId, qualityKey, log]);

@@ -32,6 +32,7 @@ import type { NoteReference } from '../case-notes/case-note-types';
 import { studyContextFromPart10 } from '../reports/study-context';
 import { zeroPreamble } from '../../shared/dicom/preamble';
 import type { AuditRecordRequest } from '../../shared/ipc/contract';
+import { errorMessage } from '../../shared/error-message';
 
 /** The file with its 128-byte preamble zeroed (a copy when it was not). */
 function zeroedPreamble(bytes: ArrayBuffer): ArrayBuffer {
@@ -477,7 +478,7 @@ export function createReferralCases(deps: ReferralCaseDeps): ReferralCases {
           if (f.type === 'application/pdf' || isPdf(f.bytes)) built.push({ obj: pdfToDicom(f.bytes, ctx, { dcmjs, randomBytes }), kind: 'pdf', title });
           else built.push({ obj: photoToDicom(f.bytes, f.type, ctx, { dcmjs, randomBytes }), kind: 'photo', title });
         } catch (err) {
-          const reason = err instanceof UnsupportedImageError ? err.message : `could not be converted: ${err instanceof Error ? err.message : String(err)}`;
+          const reason = err instanceof UnsupportedImageError ? err.message : `could not be converted: ${errorMessage(err)}`;
           log.warn(`Case ${id}: attachment ${f.name} skipped: ${reason}`);
           skipped.push({ path: f.name, kind: 'unreadable', reason });
         }

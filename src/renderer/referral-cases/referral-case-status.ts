@@ -6,6 +6,7 @@ import { createListeners } from '../../shared/store/listeners';
 import type { Logger } from '../../shared/log';
 import type { OutboxJobState, ReferralCaseRecord } from '../cache/telerad-db';
 import type { ReferralCases } from './referral-case-repo';
+import { errorMessage } from '../../shared/error-message';
 
 export type CaseProgress =
   | { state: 'draft' }
@@ -114,7 +115,7 @@ export function createMyReferralsStore(deps: MyReferralsDeps): MyReferralsStore 
       } catch (err) {
         if (mine !== revision) return;
         deps.log.warn('Reading the referral cases failed', err);
-        set({ ...state, loaded: true, error: `Could not read the referral cases: ${err instanceof Error ? err.message : String(err)}` });
+        set({ ...state, loaded: true, error: `Could not read the referral cases: ${errorMessage(err)}` });
       }
     },
   };

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { JSX } from 'react';
 import type { PDFDocumentProxy, RenderTask } from 'pdfjs-dist';
 import type { PdfRuntime } from './pdf-runtime';
+import { errorMessage } from '../../shared/error-message';
 
 export interface PdfViewerProps {
   runtime: PdfRuntime;
@@ -38,7 +39,7 @@ export function PdfViewer({ runtime, data, title, onClose }: PdfViewerProps): JS
         if (live) setDoc(d);
         else void d.destroy();
       })
-      .catch((err: unknown) => live && setError(`The PDF could not be opened: ${err instanceof Error ? err.message : String(err)}`));
+      .catch((err: unknown) => live && setError(`The PDF could not be opened: ${errorMessage(err)}`));
     return () => {
       live = false;
       void opened?.destroy();
@@ -71,7 +72,7 @@ export function PdfViewer({ runtime, data, title, onClose }: PdfViewerProps): JS
       .then(() => live && setPainted(pageNo))
       .catch((err: unknown) => {
         if (!live || (err instanceof Error && err.name === 'RenderingCancelledException')) return;
-        setError(`Page ${pageNo} could not be drawn: ${err instanceof Error ? err.message : String(err)}`);
+        setError(`Page ${pageNo} could not be drawn: ${errorMessage(err)}`);
       });
     return () => {
       live = false;

@@ -3,6 +3,7 @@ import type { Logger } from '../../shared/log';
 import type { ReferralAttachment, ReferralRecord } from '../cache/telerad-db';
 import type { AttachmentLoader, ReferralLookup } from './referral-reader';
 import { createListeners } from '../../shared/store/listeners';
+import { errorMessage } from '../../shared/error-message';
 
 export interface OpenPdf {
   attachment: ReferralAttachment;
@@ -95,7 +96,7 @@ export function createReferralPanelStore(deps: ReferralPanelDeps): ReferralPanel
         })
         .catch((err: unknown) => {
           if (mine !== pdfRev || mySession !== session) return;
-          const message = err instanceof Error ? err.message : String(err);
+          const message = errorMessage(err);
           deps.log.warn(`PDF ${attachment.sopInstanceUID}: ${message}`);
           set({ ...state, pdf: { attachment, phase: 'error', message } });
         });

@@ -9,6 +9,7 @@ import type { ReadSiteReports, ReportPdfRef, SiteReport } from './report-readbac
 import type { ObserveStudyReports, StudyReportSnapshot } from './report-status';
 import { defaultTemplateFor, templateById } from './report-templates';
 import { isReportableMeasurement } from './report-measurements';
+import { errorMessage } from '../../shared/error-message';
 
 /** The case the panel is for: the study open in the viewer. */
 export interface ReportCase {
@@ -108,7 +109,6 @@ export interface ReportPanelStore {
 
 const EMPTY_SNAPSHOT: StudyReportSnapshot = { reports: [], jobs: {}, annotations: [], keyImages: [] };
 
-const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /**
  * The report panel of the open case, outside React. The draft autosaves a
@@ -179,7 +179,7 @@ export function createReportPanelStore(deps: ReportPanelDeps): ReportPanelStore 
         .catch((err: unknown) => {
           log.error(`Saving draft ${draft.id} failed`, err);
           // The text stays in the editor: the next edit or flush tries again.
-          if (mySession === session) set({ save: { ...state.save, phase: 'error', message: `Not saved: ${message(err)}` } });
+          if (mySession === session) set({ save: { ...state.save, phase: 'error', message: `Not saved: ${errorMessage(err)}` } });
           throw err;
         })
         .finally(() => {
@@ -221,7 +221,7 @@ export function createReportPanelStore(deps: ReportPanelDeps): ReportPanelStore 
       .catch((err: unknown) => {
         if (mine !== siteRev) return;
         log.warn(`Reading the reports of ${c.studyInstanceUID} at its site failed`, err);
-        set({ siteReports: { ...state.siteReports, phase: 'error', message: `The site's reports could not be read: ${message(err)}` } });
+        set({ siteReports: { ...state.siteReports, phase: 'error', message: `The site's reports could not be read: ${errorMessage(err)}` } });
       });
   };
 
@@ -234,8 +234,8 @@ export function createReportPanelStore(deps: ReportPanelDeps): ReportPanelStore 
       })
       .catch((err: unknown) => {
         if (mine !== pdfRev) return;
-        log.warn(`Report PDF "${title}": ${message(err)}`);
-        set({ pdf: { title, phase: 'error', message: message(err) } });
+        log.warn(`Report PDF "${title}": ${errorMessage(err)}`);
+        set({ pdf: { title, phase: 'error', message: errorMessage(err) } });
       });
   };
 
@@ -275,7 +275,7 @@ export function createReportPanelStore(deps: ReportPanelDeps): ReportPanelStore 
         .catch((err: unknown) => {
           if (mine !== session) return;
           log.error(`Loading the report of ${c.studyInstanceUID} failed`, err);
-          set({ phase: 'error', error: `The report could not be loaded: ${message(err)}` });
+          set({ phase: 'error', error: `The report could not be loaded: ${errorMessage(err)}` });
         });
       const stopObserving = deps.observe(
         c.studyInstanceUID,
@@ -314,7 +314,7 @@ export function createReportPanelStore(deps: ReportPanelDeps): ReportPanelStore 
         if (mine === session) adoptDraft(draft);
       } catch (err) {
         log.error('Creating a draft failed', err);
-        if (mine === session) set({ error: `The draft could not be created: ${message(err)}` });
+        if (mine === session) set({ error: `The draft could not be created: ${errorMessage(err)}` });
       }
     },
 
@@ -360,7 +360,7 @@ export function createReportPanelStore(deps: ReportPanelDeps): ReportPanelStore 
         lines = await deps.measurementLines(fresh);
       } catch (err) {
         log.error('Describing measurements failed', err);
-        if (mine === session) set({ error: `The measurements could not be read: ${message(err)}` });
+        if (mine === session) set({ error: `The measurements could not be read: ${errorMessage(err)}` });
         return;
       }
       if (mine !== session) return;
@@ -417,7 +417,7 @@ export function createReportPanelStore(deps: ReportPanelDeps): ReportPanelStore 
           // Findings that changed since the tick are ticked again: an acknowledgement covers what was shown.
           set({ signing: false, signNote: undefined, quality: { findings: [...err.findings], acknowledged: false }, error: `Not signed: ${err.message}` });
         } else {
-          set({ signing: false, signNote: undefined, error: `Not signed: ${message(err)}` });
+          set({ signing: false, signNote: undefined, error: `Not signed: ${errorMessage(err)}` });
         }
       }
     },
@@ -437,7 +437,7 @@ export function createReportPanelStore(deps: ReportPanelDeps): ReportPanelStore 
         if (mine === session) adoptDraft(draft);
       } catch (err) {
         log.error(`Starting an ${kind} of ${reportId} failed`, err);
-        if (mine === session) set({ error: `The ${kind} could not be started: ${message(err)}` });
+        if (mine === session) set({ error: `The ${kind} could not be started: ${errorMessage(err)}` });
       }
     },
 
@@ -453,7 +453,7 @@ export function createReportPanelStore(deps: ReportPanelDeps): ReportPanelStore 
         return true;
       } catch (err) {
         log.error('Saving the profile failed', err);
-        set({ error: `The profile could not be saved: ${message(err)}` });
+        set({ error: `The profile could not be saved: ${errorMessage(err)}` });
         return false;
       }
     },

@@ -8,6 +8,7 @@ import { SR_SOP_CLASSES, sameCode } from '../referral/referral-codes';
 import type { CodeTriplet } from '../referral/referral-codes';
 import type { ImageReference, ReadMeasurement, ReadReport } from './report-dicom-types';
 import { PRIORITY_CODES, SR_CODES } from './report-sr-codes';
+import { errorMessage } from '../../shared/error-message';
 
 /**
  * Reading a report SR back (TID 1500, ours or another tool's) with
@@ -247,7 +248,7 @@ export function readReportSr(bytes: ArrayBuffer): ReadReport {
   } catch (err) {
     // dicom-parser throws `{ exception, dataSet }`: the message is the exception.
     const inner = (err as { exception?: unknown } | undefined)?.exception ?? err;
-    throw new Error(`Not a DICOM file: ${inner instanceof Error ? inner.message : String(inner)}`, { cause: err });
+    throw new Error(`Not a DICOM file: ${errorMessage(inner)}`, { cause: err });
   }
   const { ds, decode } = parsed;
   const sopClass = decode(ds, T.SOPClassUID) ?? '';

@@ -1,6 +1,7 @@
 import type { DataSet, Element } from 'dicom-parser';
 import { dicomParser } from '../lib/dicom-parser';
 import type { StudyContext } from './report-dicom-types';
+import { errorMessage } from '../../shared/error-message';
 
 /**
  * The patient and study attributes a report copies from its study, read
@@ -45,7 +46,7 @@ export function studyContextFromPart10(bytes: ArrayBuffer): StudyContext {
   try {
     ds = dicomParser.parseDicom(new Uint8Array(bytes), { untilTag: 'x7fe00010' });
   } catch (err) {
-    throw new Error(`Cannot read the study's patient and study attributes: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(`Cannot read the study's patient and study attributes: ${errorMessage(err)}`, { cause: err });
   }
   const get = reader(ds);
   const studyInstanceUID = get(T.StudyInstanceUID);

@@ -3,6 +3,7 @@ import type { Logger } from '../../shared/log';
 import type { SiteFormErrors } from './site-form';
 import { fieldErrorFromMessage } from './site-form';
 import { createListeners } from '../../shared/store/listeners';
+import { errorMessage } from '../../shared/error-message';
 
 export interface SiteTestState {
   state: 'running' | 'done' | 'error';
@@ -48,7 +49,7 @@ export interface SitesStore {
 }
 
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }
 
 /**

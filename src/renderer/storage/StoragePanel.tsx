@@ -3,14 +3,9 @@ import type { JSX } from 'react';
 import { MB } from './storage-store';
 import type { StorageCaseRow, StorageStore } from './storage-store';
 import './storage.css';
+import { formatBytes } from '../lib/format-bytes';
 
-/** Binary units, like the budget field and the storage-full message (1 MB = 1024 × 1024 bytes), so the figures agree. */
-function formatBytes(n: number): string {
-  if (n >= 1024 * MB) return `${(n / (1024 * MB)).toFixed(2)} GB`;
-  if (n >= MB) return `${(n / MB).toFixed(1)} MB`;
-  if (n >= 1024) return `${Math.round(n / 1024)} kB`;
-  return `${n} B`;
-}
+const formatStored = (n: number): string => formatBytes(n, { binary: true });
 
 function formatDate(da: string): string {
   return /^\d{8}$/.test(da) ? `${da.slice(0, 4)}-${da.slice(4, 6)}-${da.slice(6)}` : da;
@@ -71,7 +66,7 @@ function CaseRow({ row, store, busy }: { row: StorageCaseRow; store: StorageStor
           {formatDate(row.studyDate)} {row.description}
         </div>
       </td>
-      <td className="num">{formatBytes(row.bytes)}</td>
+      <td className="num">{formatStored(row.bytes)}</td>
       <td className="num" data-testid="storage-instances">
         {row.instancesStored} / {row.instancesTotal}
       </td>
@@ -120,7 +115,7 @@ export function StoragePanel({ store, onClose }: { store: StorageStore; onClose?
       <header className="storage-head">
         <h2>Storage</h2>
         <span data-testid="storage-used">
-          {formatBytes(state.usedBytes)} used of {formatBytes(state.budgetBytes)}
+          {formatStored(state.usedBytes)} used of {formatStored(state.budgetBytes)}
         </span>
         {onClose && (
           <button type="button" className="btn btn-small storage-close" onClick={onClose}>
@@ -131,8 +126,8 @@ export function StoragePanel({ store, onClose }: { store: StorageStore; onClose?
       <div className="storage-summary">
         <BudgetField store={store} />
         <span data-testid="storage-quota">
-          Browser: {browser.usage !== undefined ? formatBytes(browser.usage) : '?'} used of{' '}
-          {browser.quota !== undefined ? formatBytes(browser.quota) : 'unknown'} quota
+          Browser: {browser.usage !== undefined ? formatStored(browser.usage) : '?'} used of{' '}
+          {browser.quota !== undefined ? formatStored(browser.quota) : 'unknown'} quota
         </span>
         <span data-testid="storage-persisted" data-persisted={browser.persisted === undefined ? 'unknown' : String(browser.persisted)}>
           {browser.persisted === true
@@ -151,7 +146,7 @@ export function StoragePanel({ store, onClose }: { store: StorageStore; onClose?
       <ul className="storage-sites">
         {state.sites.map((s) => (
           <li key={s.siteId} data-testid="storage-site" data-site-id={s.siteId}>
-            <span>{s.siteName}</span> <span className="num">{formatBytes(s.bytes)}</span>{' '}
+            <span>{s.siteName}</span> <span className="num">{formatStored(s.bytes)}</span>{' '}
             <span className="storage-sub">
               {s.cases} case{s.cases === 1 ? '' : 's'}
             </span>

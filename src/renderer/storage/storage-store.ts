@@ -2,6 +2,7 @@ import type { Logger } from '../../shared/log';
 import type { BrowserStorageInfo, CacheBudget } from '../cache/cache-budget';
 import type { TeleradDB } from '../cache/telerad-db';
 import { createListeners } from '../../shared/store/listeners';
+import { errorMessage } from '../../shared/error-message';
 
 /**
  * The storage panel's state and actions, outside React: what the offline
@@ -153,7 +154,7 @@ export function createStorageStore(deps: StorageStoreDeps): StorageStore {
       await load();
     } catch (err) {
       log.warn('Reading the cache usage failed', err);
-      set({ loading: false, error: `Could not read the cache: ${err instanceof Error ? err.message : String(err)}` });
+      set({ loading: false, error: `Could not read the cache: ${errorMessage(err)}` });
     }
   };
 
@@ -165,7 +166,7 @@ export function createStorageStore(deps: StorageStoreDeps): StorageStore {
       if (changedCache) deps.onCacheChanged?.();
     } catch (err) {
       log.warn(`${what} failed`, err);
-      set({ error: `${what} failed: ${err instanceof Error ? err.message : String(err)}` });
+      set({ error: `${what} failed: ${errorMessage(err)}` });
     } finally {
       set({ busy: false });
       await refresh();

@@ -2,13 +2,7 @@ import { useSyncExternalStore } from 'react';
 import type { JSX } from 'react';
 import type { TransferSnapshot, TransfersStore } from './transfers-store';
 import './transfers.css';
-
-function formatBytes(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
-  if (n >= 1e3) return `${Math.round(n / 1e3)} kB`;
-  return `${n} B`;
-}
+import { formatBytes } from '../lib/format-bytes';
 
 /** Bits per second, as links are sold. */
 function formatRate(bytesPerSecond: number): string {

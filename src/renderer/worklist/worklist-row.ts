@@ -1,4 +1,5 @@
 import type { ReferralPriority, ReferralRecord } from '../cache/telerad-db';
+import { formatBytes } from '../lib/format-bytes';
 
 /**
  * Pure derivations of what a worklist line shows: age, size estimate, case
@@ -165,13 +166,6 @@ export function estimateStudySize(modalities: readonly string[], numInstances: n
   const pool = imaging.length > 0 ? imaging : modalities;
   const perInstance = pool.length > 0 ? Math.max(...pool.map((m) => TYPICAL_INSTANCE_BYTES[m] ?? DEFAULT_INSTANCE_BYTES)) : DEFAULT_INSTANCE_BYTES;
   return { bytes: numInstances * perInstance, exact: false };
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1000) return `${bytes} B`;
-  if (bytes < 1_000_000) return `${Math.round(bytes / 1000)} kB`;
-  if (bytes < 1_000_000_000) return `${(bytes / 1_000_000).toFixed(bytes < 10_000_000 ? 1 : 0)} MB`;
-  return `${(bytes / 1_000_000_000).toFixed(1)} GB`;
 }
 
 export function formatSize(size: SizeEstimate | undefined): string {

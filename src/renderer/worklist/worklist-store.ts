@@ -10,6 +10,7 @@ import type { WorklistFilter, WorklistSort } from './worklist-filter';
 import { deriveCaseStatus, estimateStudySize, patientAge, studyArrivedAt } from './worklist-row';
 import type { LocalCaseStatus, WorklistRow } from './worklist-row';
 import { createListeners } from '../../shared/store/listeners';
+import { errorMessage } from '../../shared/error-message';
 
 export type { WorklistRow } from './worklist-row';
 
@@ -213,7 +214,7 @@ export function createWorklistStore(deps: WorklistDeps): WorklistStore {
     } catch (err) {
       if (rev !== refreshRevision) return;
       deps.log.error('Listing sites failed', err);
-      set({ ...state, hostError: err instanceof Error ? err.message : String(err), refreshing: false });
+      set({ ...state, hostError: errorMessage(err), refreshing: false });
       await cachedDone;
       return;
     }

@@ -3,6 +3,7 @@ import type { CapabilityAnswer, SiteCapabilities, SiteTestFailureKind, SiteTestR
 import type { Logger } from '../../../shared/log';
 import { describeNetworkError, isConnectTimeout, isTlsFailure, tlsFailureReason } from './site-gateway';
 import { isUnencryptedRemoteUrl, plainHttpRefusal } from '../../../shared/sites/plain-http';
+import { errorMessage } from '../../../shared/error-message';
 
 export const JPEG_LS_LOSSLESS = '1.2.840.10008.1.2.4.80';
 const LATENCY_SAMPLES = 3;
@@ -333,7 +334,7 @@ async function answer(check: () => Promise<CapabilityAnswer>): Promise<{ value: 
 
 function asFailure(err: unknown): ProbeFailure {
   if (err instanceof ProbeFailure) return err;
-  return new ProbeFailure('unreachable', err instanceof Error ? err.message : String(err));
+  return new ProbeFailure('unreachable', errorMessage(err));
 }
 
 /** A JPEG stream starts with the SOI marker FF D8 (ITU-T T.81, Table B.1), whatever the Content-Type says. */
