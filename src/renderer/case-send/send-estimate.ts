@@ -54,6 +54,8 @@ export interface CompressedEstimate {
   sampled: number;
   /** True when some instances were extrapolated rather than transcoded. */
   estimated: boolean;
+  /** Why sampled instances stay as they are ("already JPEG-LS lossless", "the JPEG-LS encoder failed …"). */
+  kept?: string[];
 }
 
 /**
@@ -74,6 +76,7 @@ export async function estimateCompressed(part10s: readonly ArrayBuffer[], deps: 
   let sampleIn = 0;
   let sampleOut = 0;
   let bytes = 0;
+  const kept: string[] = [];
   const rest: number[] = [];
   for (let i = 0; i < part10s.length; i++) {
     const b = part10s[i]!;
@@ -83,12 +86,12 @@ export async function estimateCompressed(part10s: readonly ArrayBuffer[], deps: 
       if (r.transcoded) {
         sampleIn += b.byteLength;
         sampleOut += r.bytes.byteLength;
-      }
+      } else if (r.reason) kept.push(r.reason);
     } else {
       rest.push(b.byteLength);
     }
   }
   const ratio = sampleIn > 0 ? sampleOut / sampleIn : 1;
   for (const s of rest) bytes += s * ratio;
-  return { bytes: Math.round(bytes), originalBytes, sampled: picks.size, estimated: rest.length > 0 };
+  return { bytes: Math.round(bytes), originalBytes, sampled: picks.size, estimated: rest.length > 0, ...(kept.length ? { kept } : {}) };
 }

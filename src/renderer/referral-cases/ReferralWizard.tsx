@@ -107,9 +107,12 @@ export function ReferralWizard(props: ReferralWizardProps): JSX.Element {
   // Saves run one after another: each reads the stored case, so two in flight could undo each other.
   const saving = useRef<Promise<unknown>>(Promise.resolve());
   const revision = useRef(0);
+  /** The revision of the reload reading the case now, if one is. */
+  const reloading = useRef<number | undefined>(undefined);
 
   const reload = useCallback(async (): Promise<void> => {
     const mine = ++revision.current;
+    reloading.current = mine;
     const r = await cases.get(caseId);
     if (!r || mine !== revision.current) return;
     const [ids, probs, sz, sts] = await Promise.all([
@@ -124,6 +127,7 @@ export function ReferralWizard(props: ReferralWizardProps): JSX.Element {
     setIdentities(ids);
     setProblems(r.state === 'draft' ? probs : []);
     setSize(sz);
+    if (reloading.current === mine) reloading.current = undefined;
   }, [cases, caseId]);
 
   useEffect(() => {
@@ -141,9 +145,17 @@ export function ReferralWizard(props: ReferralWizardProps): JSX.Element {
     if (!record) return;
     setRecord((prev) => (prev ? { ...prev, ...fields } : prev));
     if (fields.deidentify) setPreview(undefined);
+    // A reload already reading the case (after "Show what is sent", an import) would put back the
+    // record from before this change — the box just ticked unticked again on screen. It is dropped,
+    // and the case read again once this change is saved.
+    const rereadAfter = reloading.current !== undefined;
+    if (rereadAfter) {
+      revision.current++;
+      reloading.current = undefined;
+    }
     saving.current = saving.current
       .then(() => cases.saveFields(caseId, fields))
-      .then(() => refreshChecks())
+      .then(() => (rereadAfter ? reload() : refreshChecks()))
       .catch((err: unknown) => {
         log.warn(`Saving referral draft ${caseId} failed`, err);
         setError(`The draft could not be saved: ${errorMessage(err)}`);

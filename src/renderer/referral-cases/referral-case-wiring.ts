@@ -149,7 +149,9 @@ export function createReferralCaseUi(deps: ReferralCaseWiringDeps): ReferralCase
         const bytes = await deps.cache.readInstanceBytes(r.sopInstanceUID);
         if (bytes) sample.push(bytes);
       }
+      if (sample.length < picks.length) log.warn(`Compressed-size estimate: ${picks.length - sample.length} of ${picks.length} sampled images are not in the cache`);
       const e = await estimateCompressed(sample, await deps.transcodeDeps(), { sampleSize: sample.length });
+      if (e.kept?.length) log.warn(`Compressed-size estimate: ${e.kept.length} of ${sample.length} sampled images stay as they are: ${[...new Set(e.kept)].join('; ')}`);
       return e.originalBytes > 0 ? Math.round((total * e.bytes) / e.originalBytes) : total;
     },
     defaultClinician: async () => {
