@@ -532,6 +532,8 @@ export class StudyRetriever {
    */
   listAhead(site: SiteSummary, studyInstanceUID: string): void {
     const uid = studyInstanceUID;
+    // Lists nobody took (the reader clicked and went elsewhere) are let go.
+    for (const [k, v] of this.listedAhead) if (Date.now() - v.at >= LISTED_AHEAD_MS) this.listedAhead.delete(k);
     const earlier = this.listedAhead.get(uid);
     if (this.runs.has(uid) || (earlier && Date.now() - earlier.at < LISTED_AHEAD_MS)) return;
     const promise = this.deps.dicomweb(site).searchForInstances(uid, { includefield: [...INSTANCE_FIELDS, SOP_CLASS_UID] });
@@ -759,8 +761,14 @@ export class StudyRetriever {
     try {
       let ahead = this.takeListedAhead(uid, site.id);
       listed = await this.withRetry(run, listing, async () => {
-        // An early list that failed is asked again here, as if it had never been asked: the failure is this one's to report.
-        const early = ahead && (await ahead.catch(() => undefined));
+        // An early list that failed is asked again here, as if it had never been asked — but for a timeout,
+        // which has already made the reader wait the whole wait once. A reader leaving stops the wait.
+        const early =
+          ahead &&
+          (await untilAborted(ahead, run.signal).catch((err: unknown) => {
+            if (run.signal.aborted || classifySiteError(err).kind === 'timeout') throw err;
+            return undefined;
+          }));
         ahead = undefined;
         return early ?? run.api.searchForInstances(uid, { includefield: [...INSTANCE_FIELDS, SOP_CLASS_UID] });
       });
@@ -1035,7 +1043,7 @@ export class StudyRetriever {
           for (const other of items.filter((i) => !same.includes(i))) order.want('preview', other.sopInstanceUID);
           const quality = this.deps.previews ? this.deps.previews.quality : DEFAULT_PREVIEWS.quality;
           if (run.beforeRequest) await run.beforeRequest(run.signal);
-          const answers = await run.api.retrieveRenderedBatch!(uid, same, { viewport, quality, onBytes: run.addBytes }, run.signal);
+          const answers = await this.withDeadline(run, (signal) => run.api.retrieveRenderedBatch!(uid, same, { viewport, quality, onBytes: run.addBytes }, signal));
           const answered = new Set<string>();
           for (const a of answers) {
             const item = bySop.get(a.sopInstanceUID);
@@ -1210,13 +1218,30 @@ export class StudyRetriever {
     const quality = this.deps.previews ? this.deps.previews.quality : DEFAULT_PREVIEWS.quality;
     const viewport = previewViewport(item.columns, item.rows, size);
     if (run.beforeRequest) await run.beforeRequest(run.signal);
+    const bytes = await this.withDeadline(run, (signal) => run.api.retrieveRendered(item, { viewport, quality, onBytes: run.addBytes }, signal));
+    return { bytes, ...viewport };
+  }
+
+  /**
+   * One request under the retrieval's signal and our deadline: a controller per request, its
+   * listener removed when it settles (a 300-instance study does not pile them on the study's
+   * signal); a deadline passed rejects with RequestTimeoutError, whatever the fetch said.
+   */
+  private async withDeadline<T>(run: StudyRun, send: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const request = new AbortController();
+    let timedOut = false;
     const onAbort = (): void => request.abort(run.signal.reason);
     run.signal.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => request.abort(new RequestTimeoutError(this.requestTimeoutMs)), this.requestTimeoutMs);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      request.abort(new RequestTimeoutError(this.requestTimeoutMs));
+    }, this.requestTimeoutMs);
     try {
-      const bytes = await run.api.retrieveRendered(item, { viewport, quality, onBytes: run.addBytes }, request.signal);
-      return { bytes, ...viewport };
+      if (run.signal.aborted) throw run.signal.reason;
+      return await send(request.signal);
+    } catch (err) {
+      if (timedOut && !run.signal.aborted) throw new RequestTimeoutError(this.requestTimeoutMs);
+      throw err;
     } finally {
       clearTimeout(timer);
       run.signal.removeEventListener('abort', onAbort);
@@ -1362,27 +1387,7 @@ export class StudyRetriever {
   private async fetchAs(run: StudyRun, item: PlannedInstance, transferSyntax: string): Promise<Fetched> {
     // Paced before the deadline starts: waiting for bandwidth is not the site being slow.
     if (run.beforeRequest) await run.beforeRequest(run.signal);
-    // One controller per request, tied to the retrieval and to our deadline; listeners are
-    // removed when it settles, so a 300-instance study does not pile them on the study's signal.
-    const request = new AbortController();
-    let timedOut = false;
-    const onAbort = (): void => request.abort(run.signal.reason);
-    run.signal.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      request.abort(new RequestTimeoutError(this.requestTimeoutMs));
-    }, this.requestTimeoutMs);
-    let bytes: ArrayBuffer;
-    try {
-      if (run.signal.aborted) throw run.signal.reason;
-      bytes = await run.api.retrieveInstance(item, request.signal, { transferSyntax, onBytes: run.addBytes });
-    } catch (err) {
-      if (timedOut && !run.signal.aborted) throw new RequestTimeoutError(this.requestTimeoutMs);
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      run.signal.removeEventListener('abort', onAbort);
-    }
+    const bytes = await this.withDeadline(run, (signal) => run.api.retrieveInstance(item, signal, { transferSyntax, onBytes: run.addBytes }));
     let header: Part10Header;
     try {
       header = readPart10Header(bytes);

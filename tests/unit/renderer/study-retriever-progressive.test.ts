@@ -7,7 +7,7 @@ import { StudyRetriever, previewViewport } from '../../../src/renderer/cache/stu
 import type { EnsureStudyRequest, EnsureStudyResult, RetrieveProgress, StoredAnyEvent, StudyRetrieverDeps } from '../../../src/renderer/cache/study-retriever';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import type { StudyListingRecord } from '../../../src/renderer/cache/telerad-db';
-import { HttpStatusError, TransferInterruptedError } from '../../../src/renderer/dicomweb/site-error';
+import { HttpStatusError, RequestTimeoutError, TransferInterruptedError } from '../../../src/renderer/dicomweb/site-error';
 import { createTransfersStore } from '../../../src/renderer/transfers/transfers-store';
 import type { TransfersStore } from '../../../src/renderer/transfers/transfers-store';
 import { TEST_SITE, studyFields } from './support/tiny-dicom';
@@ -212,6 +212,20 @@ describe('progressive retrieval: the instance list asked at the click', () => {
     expect((await start(f, { site: SITE, study: FIELDS })).complete).toBe(true);
     expect(calls).toBe(2);
     expect(f.log.records.filter((r) => r.level === 'error')).toEqual([]);
+  });
+
+  it('does not make the reader wait twice when the list asked at the click timed out: the open says the site timed out', async () => {
+    const site = scriptedSite({ [STUDY]: SLICES }, answerAll);
+    let calls = 0;
+    site.searchForInstances = async () => {
+      calls++;
+      throw new RequestTimeoutError(30_000);
+    };
+    const f = setup(site, { previews: false });
+    f.retriever.listAhead(SITE, STUDY);
+    await pause(10);
+    await expect(start(f, { site: SITE, study: FIELDS })).rejects.toThrow(/timed out/);
+    expect(calls).toBe(1);
   });
 
   it('asks nothing ahead for a study already being retrieved, and the open joins that retrieval', async () => {
