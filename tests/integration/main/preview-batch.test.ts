@@ -123,6 +123,23 @@ describe('preview batches through the site gateway', () => {
     }
   });
 
+  it('answers every part of a batch to a site with a wrong password "authentication failed", and tries the password once', async () => {
+    const wrong = await value<SiteSummary>('sites.add', {
+      name: 'Wrong password',
+      url: `${proxy.url}/dicom-web`,
+      auth: { type: 'basic', username: orthanc.username, password: 'not-the-password' },
+    });
+    proxy.resetCounters();
+    const parts = await partsOf(await postBatch(wrong, batchOf(study.sopInstanceUIDs.slice(0, 4))));
+    expect(parts).toHaveLength(4);
+    for (const p of parts) {
+      expect(p.status).toBe(502);
+      expect(p.code).toBe('SITE_AUTH_FAILED');
+    }
+    // One refused login, not four: a PACS may lock an account after a few.
+    expect(proxy.exchanges.filter(isRendered)).toHaveLength(1);
+  });
+
   it('refuses a batch without the launch token, a GET, a malformed body and an unknown site', async () => {
     const sops = study.sopInstanceUIDs.slice(0, 1);
     expect((await postBatch(site, batchOf(sops), 'not-the-token')).status).toBe(401);

@@ -303,14 +303,15 @@ async function previewBatch(
       };
       // The site's own refusal of /rendered (it has no such resource, or not for this object) answers
       // the rest of the batch without asking again: a site without rendering is not asked 32 times.
-      let refusedWith: number | undefined;
+      // So does a refused login: a wrong password is not tried 32 times (a PACS may lock the account).
+      let refusedWith: { status: number; code: string | null } | undefined;
       const one = async (item: PreviewBatchRequest['items'][number]): Promise<void> => {
         let status = 0;
         let code: string | null = null;
         let type = 'application/octet-stream';
         let body = new Uint8Array(0);
         if (refusedWith !== undefined) {
-          status = refusedWith;
+          ({ status, code } = refusedWith);
           type = 'text/plain';
         } else try {
           const res = await gateway(
@@ -322,11 +323,12 @@ async function previewBatch(
           status = res.status;
           code = res.headers.get(GATEWAY_ERROR_HEADER);
           if (status === 200) renders.set(siteId, true);
+          else if (code === 'SITE_AUTH_FAILED') refusedWith = { status, code };
           else if (code === null && RENDERING_REFUSED.has(status) && renders.get(siteId) !== true) {
             // Not known to render, and refused: the site does not render (a site that does answers a single
             // missing instance 404, and only that one).
             renders.set(siteId, false);
-            refusedWith = status;
+            refusedWith = { status, code: null };
           }
           type = res.headers.get('content-type') ?? type;
           const bytes = new Uint8Array(await res.arrayBuffer());
