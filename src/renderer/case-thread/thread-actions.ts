@@ -1,5 +1,7 @@
 import type { Logger } from '../../shared/log';
-import type { CaseNoteRecord, OutboxJobRecord, TeleradDB } from '../cache/telerad-db';
+import type { CaseNoteRecord, TeleradDB } from '../cache/telerad-db';
+import { OUTBOX_TABLE } from '../outbox/outbox-enqueue';
+import type { EnqueueOutboxJob } from '../outbox/outbox-enqueue';
 import type { StudyCache } from '../cache/study-cache';
 import { readPart10Header } from '../cache/part10-header';
 import type { BuiltInstance, StudyContext } from '../reports/report-dicom-types';
@@ -45,7 +47,8 @@ export interface ThreadActionsDeps {
   }>;
   /** The new instances go into the local cache too: photos open in the viewer before the site has them. */
   cache?: Pick<StudyCache, 'putInstance' | 'putSeries'>;
-  wakeOutbox: () => void;
+  /** Puts the note and its attachments into the outbox, in the transaction that records the note. */
+  enqueueOutboxJob: EnqueueOutboxJob;
   now: () => number;
   randomUUID: () => string;
   log: Logger;
@@ -99,29 +102,21 @@ export function createThreadActions(deps: ThreadActionsDeps): ThreadActions {
   const commit = async (c: ThreadCase, kind: Kind, study: StudyContext, note: BuiltInstance, attachments: BuiltObject[], authorName: string): Promise<CaseNoteRecord> => {
     const t = deps.now();
     const jobId = deps.randomUUID();
-    // Attachments first: when the note arrives, what it points at is already there.
-    const instances = [...attachments, note].map((i) => ({ sopInstanceUID: i.sopInstanceUID, sopClassUID: i.sopClassUID, seriesInstanceUID: i.seriesInstanceUID, bytes: i.bytes, state: 'pending' as const }));
-    const job: OutboxJobRecord = {
-      id: jobId,
-      siteId: c.siteId,
-      studyInstanceUID: c.studyInstanceUID,
-      kind: 'referral',
-      label: threadJobLabel(kind, study),
-      instances,
-      state: 'queued',
-      attempts: 0,
-      nextAttemptAt: t,
-      uncertain: false,
-      createdAt: t,
-      updatedAt: t,
-    };
     const row: CaseNoteRecord = { sopInstanceUID: note.sopInstanceUID, studyInstanceUID: c.studyInstanceUID, siteId: c.siteId, kind, outboxJobId: jobId, author: authorName, createdAt: t };
-    await db.transaction('rw', db.outboxJobs, db.caseNotes, async () => {
-      await db.outboxJobs.add(job);
+    await db.transaction('rw', [OUTBOX_TABLE, db.caseNotes], async (tx) => {
+      await deps.enqueueOutboxJob(tx, {
+        id: jobId,
+        siteId: c.siteId,
+        studyInstanceUID: c.studyInstanceUID,
+        kind: 'referral',
+        label: threadJobLabel(kind, study),
+        // Attachments first: when the note arrives, what it points at is already there.
+        instances: [...attachments, note],
+        createdAt: t,
+      });
       await db.caseNotes.add(row);
     });
     log.info(`${LABEL[kind]} ${note.sopInstanceUID} of ${c.studyInstanceUID} written with ${attachments.length} attachment(s): outbox job ${jobId}`);
-    deps.wakeOutbox();
     // The new photos and PDFs into the cache, so they open here before (and without) the site; best effort.
     if (deps.cache && attachments.length > 0) {
       for (const a of attachments) {

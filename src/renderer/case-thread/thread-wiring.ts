@@ -1,4 +1,5 @@
 import type { SiteSummary } from '../../shared/ipc/contract';
+import type { EnqueueOutboxJob } from '../outbox/outbox-enqueue';
 import type { Logger } from '../../shared/log';
 import type { StudyCache } from '../cache/study-cache';
 import type { TeleradDB } from '../cache/telerad-db';
@@ -22,7 +23,7 @@ export interface CaseThreadDeps {
   dicomweb: DicomWebApiFactory;
   /** Loads a PDF of the study (cache, else the site into the cache). */
   loadPdf: AttachmentLoader;
-  wakeOutbox: () => void;
+  enqueueOutboxJob: EnqueueOutboxJob;
   randomUUID: () => string;
   now: () => number;
   log: Logger;
@@ -50,7 +51,7 @@ export function createCaseThread(deps: CaseThreadDeps): CaseThread {
       return { photo: (bytes, mime, ctx) => photoToDicom(bytes, mime, ctx, { dcmjs }), pdf: (bytes, ctx) => pdfToDicom(bytes, ctx, { dcmjs }) };
     },
     cache,
-    wakeOutbox: deps.wakeOutbox,
+    enqueueOutboxJob: deps.enqueueOutboxJob,
     now: deps.now,
     randomUUID: deps.randomUUID,
     log: log.child('actions'),

@@ -5,6 +5,8 @@ import { DEFAULT_BATCH_LIMITS, planBatches, progressAfter } from './outbox-batch
 import type { BatchLimits, SendProgress } from './outbox-batches';
 import { ONLY_BY_USER, createOutboxRepo } from './outbox-repo';
 import type { InstanceResult, OutboxRepo } from './outbox-repo';
+import { createOutboxEnqueue } from './outbox-enqueue';
+import type { EnqueueOutboxJob } from './outbox-enqueue';
 import { createOutboxStore } from './outbox-store';
 import type { DeliveredJob, OutboxState } from './outbox-store';
 import { StowError } from './stow-client';
@@ -65,8 +67,10 @@ export interface Outbox {
   start(): Promise<void>;
   /** Stops sending; a request under way is abandoned and its job stays 'sending' (recovered as uncertain at the next start). */
   stop(): void;
-  /** Something changed (a job was written, the network came back): look for due jobs now. */
+  /** Something changed (the network came back, a job was made due): look for due jobs now. */
   wake(): void;
+  /** A producer's new delivery, in the producer's own transaction; the outbox wakes itself once it commits. */
+  enqueue: EnqueueOutboxJob;
   /** The user's "retry now": the job is due at once, whatever its backoff. */
   retryNow(jobId: string): Promise<void>;
   /** Something else just reached the site (the worklist): its jobs waiting out a backoff go now. */
@@ -406,6 +410,10 @@ export function createOutbox(deps: OutboxDeps): Outbox {
       store.refresh();
       wake();
     },
+    enqueue: createOutboxEnqueue(() => {
+      store.refresh();
+      wake();
+    }),
     async retryNow(jobId) {
       const job = await repo.get(jobId);
       if (job) siteHold.delete(job.siteId);

@@ -9,7 +9,6 @@ import type { QualityContext, QualityService } from '../quality/study-quality';
 import type {
   DeidMappingRecord,
   CaseNoteRecord,
-  OutboxJobRecord,
   QualityOverride,
   ReferralCaseRecord,
   ReferralPriority,
@@ -33,6 +32,8 @@ import { studyContextFromPart10 } from '../reports/study-context';
 import { zeroPreamble } from '../../shared/dicom/preamble';
 import type { AuditRecordRequest } from '../../shared/ipc/contract';
 import { errorMessage } from '../../shared/error-message';
+import { OUTBOX_TABLE } from '../outbox/outbox-enqueue';
+import type { EnqueueOutboxJob } from '../outbox/outbox-enqueue';
 
 /** The file with its 128-byte preamble zeroed (a copy when it was not). */
 function zeroedPreamble(bytes: ArrayBuffer): ArrayBuffer {
@@ -94,7 +95,8 @@ export interface ReferralCaseDeps {
   db: TeleradDB;
   cache: CaseCache;
   loadDcmjs: () => Promise<DcmjsRuntime>;
-  wakeOutbox: () => void;
+  /** Puts the case's files and its referral note into the outbox, in the transaction that marks it queued. */
+  enqueueOutboxJob: EnqueueOutboxJob;
   now: () => number;
   randomUUID: () => string;
   randomBytes?: (n: number) => Uint8Array;
@@ -723,27 +725,21 @@ export function createReferralCases(deps: ReferralCaseDeps): ReferralCases {
 
       const jobId = deps.randomUUID();
       const t = deps.now();
-      const job: OutboxJobRecord = {
-        id: jobId,
-        siteId,
-        studyInstanceUID: sentStudyUID,
-        kind: 'referral',
-        label: referralLabel(c.patient.name, c.clinicalQuestion),
-        instances: files.map((f) => ({ ...f, state: 'pending' as const })),
-        state: 'queued',
-        attempts: 0,
-        nextAttemptAt: t,
-        uncertain: false,
-        createdAt: t,
-        updatedAt: t,
-        ...(qualityOverride ? { qualityOverride } : {}),
-      };
       const noteRow: CaseNoteRecord = { sopInstanceUID: note.sopInstanceUID, studyInstanceUID: sentStudyUID, siteId, kind: 'referral', outboxJobId: jobId, author, createdAt: t };
       const sent: ReferralCaseRecord = { ...c, state: 'queued', outboxJobIds: [jobId], sentStudyInstanceUID: sentStudyUID, sentAt: t, updatedAt: t };
-      await db.transaction('rw', [db.outboxJobs, db.referralCases, db.deidMappings, db.caseNotes], async () => {
+      await db.transaction('rw', [OUTBOX_TABLE, db.referralCases, db.deidMappings, db.caseNotes], async (tx) => {
         const now = await db.referralCases.get(id);
         if (now?.state !== 'draft') throw new SendRefusedError('This case was sent meanwhile.');
-        await db.outboxJobs.add(job);
+        await deps.enqueueOutboxJob(tx, {
+          id: jobId,
+          siteId,
+          studyInstanceUID: sentStudyUID,
+          kind: 'referral',
+          label: referralLabel(c.patient.name, c.clinicalQuestion),
+          instances: files,
+          createdAt: t,
+          ...(qualityOverride ? { qualityOverride } : {}),
+        });
         await db.referralCases.put(sent);
         if (mapping) await db.deidMappings.put({ caseId: id, sentStudyInstanceUID: sentStudyUID, mapping, createdAt: t });
         await db.caseNotes.put(noteRow);
@@ -770,7 +766,6 @@ export function createReferralCases(deps: ReferralCaseDeps): ReferralCases {
           `AUDIT referral sent despite quality blockers: case ${id}, outbox job ${jobId}, by ${JSON.stringify(qualityOverride.by)} at ${new Date(qualityOverride.at).toISOString()}; findings ${JSON.stringify(qualityOverride.findings)}; reason ${JSON.stringify(qualityOverride.reason)}`,
         );
       }
-      deps.wakeOutbox();
       return sent;
     },
 

@@ -1,5 +1,6 @@
 // Referral cases (issue 7) put together for main.tsx: the repo, the "My
 // referrals" store following the outbox, and what the UI asks of them.
+import type { EnqueueOutboxJob } from '../outbox/outbox-enqueue';
 import type { Logger } from '../../shared/log';
 import type { SiteSummary } from '../../shared/ipc/contract';
 import type { ReferralCaseRecord, TeleradDB } from '../cache/telerad-db';
@@ -41,7 +42,7 @@ export interface ReferralCaseWiringDeps {
   db: TeleradDB;
   cache: CaseCache;
   loadDcmjs: () => Promise<DcmjsRuntime>;
-  outbox: { wake(): void; getState(): { jobs: readonly JobProgressView[] }; subscribe(listener: () => void): () => void };
+  outbox: { wake(): void; enqueue: EnqueueOutboxJob; getState(): { jobs: readonly JobProgressView[] }; subscribe(listener: () => void): () => void };
   /** The site of an id, when configured. */
   site: (siteId: string) => SiteSummary | undefined;
   /** Whether the site holds a report for a study (the referral lookup's hasReport). */
@@ -94,7 +95,7 @@ export function createReferralCaseUi(deps: ReferralCaseWiringDeps): ReferralCase
     db,
     cache: deps.cache,
     loadDcmjs: deps.loadDcmjs,
-    wakeOutbox: () => deps.outbox.wake(),
+    enqueueOutboxJob: deps.outbox.enqueue,
     now: deps.now,
     randomUUID: deps.randomUUID,
     log,

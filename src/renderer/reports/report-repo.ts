@@ -2,7 +2,6 @@ import type { Logger } from '../../shared/log';
 import type { Finding } from '../../shared/quality';
 import type {
   AnnotationRecord,
-  OutboxJobRecord,
   ReportContent,
   ReportDraftRecord,
   QualityAcknowledgement,
@@ -18,6 +17,8 @@ import { reportTitle, templateById } from './report-templates';
 import type { AuditRecordRequest } from '../../shared/ipc/contract';
 import { LosslessRequiredError } from './lossless-gate';
 import type { LosslessGate } from './lossless-gate';
+import { OUTBOX_TABLE } from '../outbox/outbox-enqueue';
+import type { EnqueueOutboxJob } from '../outbox/outbox-enqueue';
 
 /** SOP Class of the report SR (Comprehensive SR): the predecessor reference of a correction names it. */
 export const COMPREHENSIVE_SR_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.88.33';
@@ -60,7 +61,8 @@ export interface ReportRepoDeps {
   buildReportInstances: (input: ReportBuildInput) => Promise<BuiltReport>;
   studyContextFromPart10: (bytes: ArrayBuffer) => StudyContext;
   /** Tells the outbox scheduler a job is waiting (it may be asleep in a backoff). */
-  wakeOutbox: () => void;
+  /** Puts the signed report's SR and PDF into the outbox, in the signing transaction. */
+  enqueueOutboxJob: EnqueueOutboxJob;
   /** main's audit trail (issue 9): a signature is recorded once it is committed. Absent in narrow tests. */
   audit?: (event: Omit<AuditRecordRequest, 'actor'>) => Promise<void>;
   now: () => number;
@@ -345,31 +347,19 @@ export function createReportRepo(deps: ReportRepoDeps): ReportRepo {
         outboxJobId: jobId,
         ...(qualityAcknowledged ? { qualityAcknowledged } : {}),
       };
-      const job: OutboxJobRecord = {
-        id: jobId,
-        siteId: draft.siteId,
-        studyInstanceUID: draft.studyInstanceUID,
-        kind: 'report',
-        reportId: report.id,
-        label: outboxLabel(draft.kind, study),
-        instances: [built.sr, built.pdf].map((i) => ({
-          sopInstanceUID: i.sopInstanceUID,
-          sopClassUID: i.sopClassUID,
-          seriesInstanceUID: i.seriesInstanceUID,
-          bytes: i.bytes,
-          state: 'pending' as const,
-        })),
-        state: 'queued',
-        attempts: 0,
-        nextAttemptAt: signedAt,
-        uncertain: false,
-        createdAt: signedAt,
-        updatedAt: signedAt,
-      };
-      await db.transaction('rw', db.reports, db.outboxJobs, db.reportDrafts, async () => {
+      await db.transaction('rw', [db.reports, OUTBOX_TABLE, db.reportDrafts], async (tx) => {
         if (!(await db.reportDrafts.get(draftId))) throw new SignRefusedError('This draft was signed or discarded meanwhile.');
         await db.reports.add(report);
-        await db.outboxJobs.add(job);
+        await deps.enqueueOutboxJob(tx, {
+          id: jobId,
+          siteId: draft.siteId,
+          studyInstanceUID: draft.studyInstanceUID,
+          kind: 'report',
+          reportId: report.id,
+          label: outboxLabel(draft.kind, study),
+          instances: [built.sr, built.pdf],
+          createdAt: signedAt,
+        });
         await db.reportDrafts.delete(draftId);
       });
       log.info(`Signed ${draft.kind} ${report.id} of ${draft.studyInstanceUID}: SR ${uids.srSopInstanceUID}, PDF ${uids.pdfSopInstanceUID}, outbox job ${jobId}`);
@@ -381,7 +371,6 @@ export function createReportRepo(deps: ReportRepoDeps): ReportRepo {
         siteId: draft.siteId,
         outcome: 'success',
       });
-      deps.wakeOutbox();
       return report;
     },
   };

@@ -1,4 +1,5 @@
 import type { Logger } from '../../shared/log';
+import type { EnqueueOutboxJob } from '../outbox/outbox-enqueue';
 import type { QualityService } from '../quality/study-quality';
 import type { TeleradDB } from '../cache/telerad-db';
 import type { DicomWebApiFactory } from '../dicomweb/dicomweb-api';
@@ -28,7 +29,7 @@ export interface ReportsDeps {
   loadSitePdf: AttachmentLoader;
   worklist: WorklistStore;
   /** The outbox's wake(): a signed report's job is waiting. */
-  wakeOutbox: () => void;
+  enqueueOutboxJob: EnqueueOutboxJob;
   /** main's audit trail (issue 9): signatures. */
   audit?: ReportRepoDeps['audit'];
   randomUUID: () => string;
@@ -56,7 +57,7 @@ export function createReports(deps: ReportsDeps): Reports {
     readInstanceBytes: deps.readInstanceBytes,
     buildReportInstances,
     studyContextFromPart10,
-    wakeOutbox: deps.wakeOutbox,
+    enqueueOutboxJob: deps.enqueueOutboxJob,
     ...(deps.audit ? { audit: deps.audit } : {}),
     now: deps.now,
     randomUUID: deps.randomUUID,

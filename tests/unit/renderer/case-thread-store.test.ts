@@ -23,6 +23,7 @@ import type { CaseThreadState, CaseThreadStore } from '../../../src/renderer/cas
 import { generateReferralNote } from '../../fixtures/referral-packet';
 import { cameraJpeg } from '../../fixtures/case-import-attachments';
 import { testRowSealer } from '../../support/test-sealer';
+import { createOutboxEnqueue } from '../../../src/renderer/outbox/outbox-enqueue';
 
 const STUDY = { studyInstanceUID: '1.2.826.0.1.3680043.8.498.4711', patientName: 'DLAMINI^NOMSA', patientId: 'CASE-8', studyDescription: 'HAND XR' };
 const SITE: SiteSummary = { id: 'clinic', name: 'Clinic', url: 'http://pacs.invalid', authType: 'none', gatewayPath: '/sites/clinic/dicom-web' };
@@ -105,11 +106,11 @@ async function setup(t0: number): Promise<Setup> {
       return { photo: (b, m, ctx) => photoToDicom(b, m, ctx, { dcmjs }), pdf: (b, ctx) => pdfToDicom(b, ctx, { dcmjs }) };
     },
     cache,
-    wakeOutbox: () => {
+    enqueueOutboxJob: createOutboxEnqueue(() => {
       wakes.count++;
       // What the outbox would find at the moment it is woken.
       void Promise.all([db.outboxJobs.count(), db.caseNotes.count()]).then(([jobs, notes]) => wakes.atWake.push({ jobs, notes }));
-    },
+    }),
     now: () => clock.t,
     randomUUID: () => crypto.randomUUID(),
     log,

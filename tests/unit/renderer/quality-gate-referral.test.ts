@@ -20,6 +20,7 @@ import { entriesFromDirectory } from '../../fixtures/case-import-entries';
 import { writeSeriesFiles } from '../../fixtures/quality-dicom';
 import type { SeriesFileOptions } from '../../fixtures/quality-dicom';
 import { testRowSealer } from '../../support/test-sealer';
+import { createOutboxEnqueue } from '../../../src/renderer/outbox/outbox-enqueue';
 
 let dcmjs: DcmjsRuntime;
 beforeAll(async () => {
@@ -60,9 +61,9 @@ function setup(): Setup {
     db,
     cache,
     loadDcmjs: async () => dcmjs,
-    wakeOutbox: () => {
+    enqueueOutboxJob: createOutboxEnqueue(() => {
       atWake = db.outboxJobs.toArray();
-    },
+    }),
     now: Date.now,
     randomUUID: () => crypto.randomUUID(),
     log,

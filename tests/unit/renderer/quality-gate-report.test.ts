@@ -21,6 +21,7 @@ import { studyContextFromPart10 } from '../../../src/renderer/reports/study-cont
 import { writeSeriesFiles } from '../../fixtures/quality-dicom';
 import type { SeriesFileOptions } from '../../fixtures/quality-dicom';
 import { testRowSealer } from '../../support/test-sealer';
+import { createOutboxEnqueue } from '../../../src/renderer/outbox/outbox-enqueue';
 
 const dirs: string[] = [];
 let dbs: TeleradDB[] = [];
@@ -67,7 +68,7 @@ async function setup(o: SeriesFileOptions): Promise<Setup> {
     readInstanceBytes: (uid) => cache.readInstanceBytes(uid),
     buildReportInstances,
     studyContextFromPart10,
-    wakeOutbox: () => undefined,
+    enqueueOutboxJob: createOutboxEnqueue(() => undefined),
     now: Date.now,
     randomUUID: () => crypto.randomUUID(),
     log,

@@ -17,6 +17,7 @@ import { cameraJpeg } from '../../fixtures/case-import-attachments';
 import { entryFromBytes } from '../../fixtures/case-import-entries';
 import { generateCtSeries } from '../../fixtures/ct-phantom';
 import { testRowSealer } from '../../support/test-sealer';
+import { createOutboxEnqueue } from '../../../src/renderer/outbox/outbox-enqueue';
 
 let dcmjs: DcmjsRuntime;
 beforeAll(async () => {
@@ -49,12 +50,12 @@ function setup(name = `referral-case-${Math.random()}`): Setup {
     db,
     cache,
     loadDcmjs: async () => dcmjs,
-    wakeOutbox: () => {
+    enqueueOutboxJob: createOutboxEnqueue(() => {
       wakes++;
       pending = (async () => {
         atWake = { jobs: await db.outboxJobs.count(), queuedCases: await db.referralCases.where('state').equals('queued').count() };
       })();
-    },
+    }),
     now: Date.now,
     randomUUID: () => crypto.randomUUID(),
     log: createLogger('test', memorySink()),

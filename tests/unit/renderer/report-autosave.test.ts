@@ -10,6 +10,7 @@ import { createReportRepo } from '../../../src/renderer/reports/report-repo';
 import type { ReportRepo } from '../../../src/renderer/reports/report-repo';
 import { createStudyReportObserver } from '../../../src/renderer/reports/report-status';
 import { testRowSealer } from '../../support/test-sealer';
+import { createOutboxEnqueue } from '../../../src/renderer/outbox/outbox-enqueue';
 
 let dbs: TeleradDB[] = [];
 afterEach(async () => {
@@ -32,7 +33,7 @@ function setup(opts: { autosaveMs: number }): { db: TeleradDB; repo: ReportRepo;
     readInstanceBytes: async () => undefined,
     buildReportInstances: noBuild,
     studyContextFromPart10: noBuild,
-    wakeOutbox: () => undefined,
+    enqueueOutboxJob: createOutboxEnqueue(() => undefined),
     now: Date.now,
     randomUUID: () => crypto.randomUUID(),
     log: createLogger('t', memorySink()),
@@ -135,7 +136,7 @@ describe('draft autosave', () => {
         readInstanceBytes: async () => undefined,
         buildReportInstances: noBuild,
         studyContextFromPart10: noBuild,
-        wakeOutbox: () => undefined,
+        enqueueOutboxJob: createOutboxEnqueue(() => undefined),
         now: Date.now,
         randomUUID: () => crypto.randomUUID(),
         log: createLogger('t', memorySink()),

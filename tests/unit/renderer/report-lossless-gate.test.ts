@@ -13,6 +13,7 @@ import { createLosslessGate } from '../../../src/renderer/reports/lossless-gate'
 import { generateCtSeries } from '../../fixtures/ct-phantom';
 import type { GeneratedSeries } from '../../fixtures/ct-phantom';
 import { testRowSealer } from '../../support/test-sealer';
+import { createOutboxEnqueue } from '../../../src/renderer/outbox/outbox-enqueue';
 
 // Issue 15: a report is signed on lossless images only. A measured slice that is in the cache only
 // as its rendered preview is waited for (first in the queue) while its study streams, or the
@@ -82,7 +83,7 @@ async function setup(opts: { streaming: boolean; timeoutMs?: number }): Promise<
     readInstanceBytes: (uid) => cache.readInstanceBytes(uid),
     buildReportInstances,
     studyContextFromPart10,
-    wakeOutbox: () => undefined,
+    enqueueOutboxJob: createOutboxEnqueue(() => undefined),
     now: () => (t += 1000),
     randomUUID: () => crypto.randomUUID(),
     log: createLogger('test', memorySink()),

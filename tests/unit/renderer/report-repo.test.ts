@@ -13,6 +13,7 @@ import type { ReportRepo } from '../../../src/renderer/reports/report-repo';
 import { defaultTemplateFor } from '../../../src/renderer/reports/report-templates';
 import { generateCtSeries } from '../../fixtures/ct-phantom';
 import { testRowSealer } from '../../support/test-sealer';
+import { createOutboxEnqueue } from '../../../src/renderer/outbox/outbox-enqueue';
 
 let dbs: TeleradDB[] = [];
 afterEach(async () => {
@@ -60,7 +61,7 @@ async function setup(): Promise<{ db: TeleradDB; repo: ReportRepo; studyUID: str
     readInstanceBytes: (uid) => cache.readInstanceBytes(uid),
     buildReportInstances,
     studyContextFromPart10,
-    wakeOutbox: () => void woken++,
+    enqueueOutboxJob: createOutboxEnqueue(() => void woken++),
     now: () => (t += 1000),
     randomUUID: () => crypto.randomUUID(),
     log: createLogger('test', memorySink()),
