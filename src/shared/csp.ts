@@ -4,10 +4,12 @@
  * solely through the gateway under /sites/.
  *
  * Workers may come only from the app's own files ('self'), not from blob: or
- * data: URLs. That is deliberate: the image loader first tries to start its
- * decode worker from an inline blob; when the policy refuses, it falls back to
- * its worker file (DECODE_WORKER_FILE, copied next to the bundle at build
- * time). A worker loaded from a URL gets the policy of its own response, so
+ * data: URLs. That is deliberate: the image loader would start its decode
+ * workers from an inline blob, which inherits this policy (no eval) and which
+ * Chromium refuses only asynchronously, with no fallback; the viewer's
+ * cornerstone-setup.ts swaps that URL for the loader's worker file
+ * (DECODE_WORKER_FILE, copied next to the bundle at build time) while the
+ * loader starts its workers. A worker loaded from a URL gets the policy of its own response, so
  * the worker — and only the worker — can be given the 'unsafe-eval' that the
  * Emscripten/embind glue of its WASM codecs (JPEG-LS, JPEG 2000) needs, while
  * the page itself keeps a policy with no eval at all.

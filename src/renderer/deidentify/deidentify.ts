@@ -7,7 +7,7 @@
 // Table E.1-1 is keyed. Pixel Data is never touched: it is carried over as the
 // ArrayBuffer(s) dcmjs read, so its bytes are identical.
 //
-// What the profile leaves to the implementer, decided here (and in ARCHITECTURE.md):
+// What the profile leaves to the implementer, decided here (and in docs/DECISIONS.md, D32):
 //  - Combined actions without knowing the IOD's Type of each attribute:
 //    X/Z → Z (an empty value is valid for Type 2 and Type 3 alike);
 //    X/D → X; Z/D and X/Z/D → Z, except D where the attribute is Type 1 in the IOD

@@ -104,7 +104,7 @@ async function decodePreview(imageId: string, entry: PreviewEntry): Promise<Imag
  * Wires Cornerstone and its DICOM image loader, once, from the app root —
  * never at import time, so tests and the worklist-only paths import viewer
  * code without starting web workers. Decoding runs in the loader's bundled
- * workers (its WASM codecs inside them), 2 up to one per core.
+ * workers (its WASM codecs inside them), 2 to 4 (decodeWorkerCount).
  */
 export interface DecodeWorkerHost {
   Worker: typeof Worker;
