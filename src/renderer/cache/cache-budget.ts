@@ -1,5 +1,11 @@
 import type { Logger } from '../../shared/log';
-import type { StudyRecord, TeleradDB } from './telerad-db';
+import type { CacheSettingRecord, StudyRecord, TeleradDB } from './telerad-db';
+import { deleteCachedStudy, setStudyPinned } from './study-cache';
+import { CacheFullError } from './cache-write-budget';
+import type { CacheWriteBudget } from './cache-write-budget';
+
+export { CacheFullError, isQuotaExceeded } from './cache-write-budget';
+export type { CacheWriteBudget } from './cache-write-budget';
 
 /**
  * The byte budget of the offline cache and the eviction that keeps it. The
@@ -21,31 +27,6 @@ export const DEFAULT_BUDGET_FALLBACK_BYTES = 2 * GB;
 
 /** How long a running count of the cached bytes is trusted before it is summed again from the studies. */
 const USED_RECOUNT_MS = 5000;
-
-/** The write would not fit, and nothing may be evicted to make room. Final: retrying cannot help. */
-export class CacheFullError extends Error {
-  constructor(
-    readonly usedBytes: number,
-    readonly budgetBytes: number,
-  ) {
-    super(
-      `Local storage is full: ${formatMB(usedBytes)} MB used of ${formatMB(budgetBytes)} MB budget; unpin or evict cases in Storage`,
-    );
-    this.name = 'CacheFullError';
-  }
-}
-
-function formatMB(bytes: number): string {
-  const mb = bytes / MB;
-  return mb >= 10 ? String(Math.round(mb)) : mb.toFixed(1);
-}
-
-/** Whether an IndexedDB write failed for lack of space (Dexie wraps the DOMException; engines name it alike). */
-export function isQuotaExceeded(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const e = err as { name?: unknown; inner?: { name?: unknown } };
-  return e.name === 'QuotaExceededError' || e.inner?.name === 'QuotaExceededError';
-}
 
 /** The default budget from the browser's estimate: a share of the quota, capped; a fixed value without one. */
 export function defaultBudget(quota: number | undefined): number {
@@ -144,14 +125,12 @@ export interface BrowserStorageInfo {
   persisted?: boolean;
 }
 
-/** What `StudyCache` asks of the budget around a write. */
-export interface CacheWriteBudget {
-  /** Makes room for `bytes` more within the user's budget, or throws CacheFullError. */
-  beforeWrite(studyInstanceUID: string, bytes: number): Promise<void>;
-  /** The browser refused a write for lack of space: evicts at least `bytes`, or throws CacheFullError. */
-  afterQuotaExceeded(studyInstanceUID: string, bytes: number): Promise<void>;
-  /** The error for a write that failed for space again after eviction. */
-  fullError(): Promise<CacheFullError>;
+/**
+ * Writes one cache or prefetch setting (the budget here, the prefetch
+ * bandwidth cap from the prefetch settings). This module owns `cacheSettings`.
+ */
+export async function putCacheSetting(db: TeleradDB, setting: CacheSettingRecord): Promise<void> {
+  await db.cacheSettings.put(setting);
 }
 
 /**
@@ -223,7 +202,7 @@ export class CacheBudget implements CacheWriteBudget {
   /** Sets the budget and evicts down to it now (rules as always). Returns the studies evicted. */
   async setBudget(bytes: number): Promise<string[]> {
     if (!Number.isFinite(bytes) || bytes <= 0) throw new Error('The budget must be a positive number of bytes');
-    await this.deps.db.cacheSettings.put({ key: 'budgetBytes', value: Math.floor(bytes) });
+    await putCacheSetting(this.deps.db, { key: 'budgetBytes', value: Math.floor(bytes) });
     return this.serial(async () => {
       const budget = await this.getBudget();
       const candidates = await this.candidates();
@@ -291,7 +270,7 @@ export class CacheBudget implements CacheWriteBudget {
 
   /** Pins or unpins a study (a pinned study is never evicted). */
   async setPinned(studyInstanceUID: string, pinned: boolean): Promise<void> {
-    await this.deps.db.studies.update(studyInstanceUID, { pinned });
+    await setStudyPinned(this.deps.db, studyInstanceUID, pinned);
   }
 
   /** Evicts one study on the user's say-so (pins do not stop the user; an open study does). */
@@ -318,16 +297,7 @@ export class CacheBudget implements CacheWriteBudget {
    * "complete" record over missing instances.
    */
   async evictStudy(studyInstanceUID: string): Promise<void> {
-    const { db } = this.deps;
-    await db.transaction('rw', [db.studies, db.series, db.instances, db.instanceBytes, db.instancePreviews, db.studyListings], async () => {
-      const sops = (await db.instances.where('studyInstanceUID').equals(studyInstanceUID).primaryKeys()) as string[];
-      await db.instanceBytes.bulkDelete(sops);
-      await db.instances.bulkDelete(sops);
-      await db.instancePreviews.where('studyInstanceUID').equals(studyInstanceUID).delete();
-      await db.studyListings.delete(studyInstanceUID);
-      await db.series.where('studyInstanceUID').equals(studyInstanceUID).delete();
-      await db.studies.delete(studyInstanceUID);
-    });
+    await deleteCachedStudy(this.deps.db, studyInstanceUID);
   }
 
   private async makeRoom(goal: Required<EvictionGoal>, why: string): Promise<void> {

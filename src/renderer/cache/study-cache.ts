@@ -1,5 +1,5 @@
-import { isQuotaExceeded } from './cache-budget';
-import type { CacheWriteBudget } from './cache-budget';
+import { isQuotaExceeded } from './cache-write-budget';
+import type { CacheWriteBudget } from './cache-write-budget';
 import type { InstancePreviewRecord, InstanceRecord, SeriesRecord, SiteCapabilityRecord, StudyListingRecord, StudyRecord, TeleradDB } from './telerad-db';
 import { SealedRowError } from './sealing/row-sealer';
 
@@ -367,4 +367,33 @@ export class StudyCache {
       await this.db.siteCapabilities.put({ ...old, ...record });
     });
   }
+}
+
+/*
+ * Writes of the study tables (studies, series, instances, instanceBytes,
+ * instancePreviews, studyListings) made for the cache budget. This module owns
+ * those tables: the budget decides what to pin and what to evict, and these
+ * functions do the writing.
+ */
+
+/** Pins or unpins a study (a pinned study is never evicted). */
+export async function setStudyPinned(db: TeleradDB, studyInstanceUID: string, pinned: boolean): Promise<void> {
+  await db.studies.update(studyInstanceUID, { pinned });
+}
+
+/**
+ * Deletes a study's instances, their bytes, its previews and instance list, its series and its record in
+ * one transaction: an interrupted eviction leaves the study whole, never a
+ * "complete" record over missing instances.
+ */
+export async function deleteCachedStudy(db: TeleradDB, studyInstanceUID: string): Promise<void> {
+  await db.transaction('rw', [db.studies, db.series, db.instances, db.instanceBytes, db.instancePreviews, db.studyListings], async () => {
+    const sops = (await db.instances.where('studyInstanceUID').equals(studyInstanceUID).primaryKeys()) as string[];
+    await db.instanceBytes.bulkDelete(sops);
+    await db.instances.bulkDelete(sops);
+    await db.instancePreviews.where('studyInstanceUID').equals(studyInstanceUID).delete();
+    await db.studyListings.delete(studyInstanceUID);
+    await db.series.where('studyInstanceUID').equals(studyInstanceUID).delete();
+    await db.studies.delete(studyInstanceUID);
+  });
 }

@@ -3,6 +3,7 @@ import type { CaseNoteRecord, TeleradDB } from '../cache/telerad-db';
 import { OUTBOX_TABLE } from '../outbox/outbox-enqueue';
 import type { EnqueueOutboxJob } from '../outbox/outbox-enqueue';
 import type { StudyCache } from '../cache/study-cache';
+import { CASE_NOTES_TABLE, addCaseNote } from './case-note-rows';
 import { readPart10Header } from '../cache/part10-header';
 import type { BuiltInstance, StudyContext } from '../reports/report-dicom-types';
 import { uuidToDicomUid } from '../reports/report-repo';
@@ -103,7 +104,7 @@ export function createThreadActions(deps: ThreadActionsDeps): ThreadActions {
     const t = deps.now();
     const jobId = deps.randomUUID();
     const row: CaseNoteRecord = { sopInstanceUID: note.sopInstanceUID, studyInstanceUID: c.studyInstanceUID, siteId: c.siteId, kind, outboxJobId: jobId, author: authorName, createdAt: t };
-    await db.transaction('rw', [OUTBOX_TABLE, db.caseNotes], async (tx) => {
+    await db.transaction('rw', [OUTBOX_TABLE, CASE_NOTES_TABLE], async (tx) => {
       await deps.enqueueOutboxJob(tx, {
         id: jobId,
         siteId: c.siteId,
@@ -114,7 +115,7 @@ export function createThreadActions(deps: ThreadActionsDeps): ThreadActions {
         instances: [...attachments, note],
         createdAt: t,
       });
-      await db.caseNotes.add(row);
+      await addCaseNote(tx, row);
     });
     log.info(`${LABEL[kind]} ${note.sopInstanceUID} of ${c.studyInstanceUID} written with ${attachments.length} attachment(s): outbox job ${jobId}`);
     // The new photos and PDFs into the cache, so they open here before (and without) the site; best effort.

@@ -8,6 +8,7 @@ import type { StudyCache } from '../cache/study-cache';
 import type { OutboxJobState, TeleradDB } from '../cache/telerad-db';
 import type { DicomWebApiFactory } from '../dicomweb/dicomweb-api';
 import { classifySiteError } from '../dicomweb/site-error';
+import { findOutboxJob } from '../outbox/outbox-jobs';
 import { PHOTO_SOP_CLASSES, SR_SOP_CLASSES, SopClass } from '../referral/referral-codes';
 import type { ReadReport } from '../reports/report-dicom-types';
 import { readCaseNote } from '../case-notes/case-note-reader';
@@ -242,7 +243,7 @@ export function createCaseThreadStore(deps: CaseThreadStoreDeps): CaseThreadStor
     const rows = await db.caseNotes.where('studyInstanceUID').equals(studyUID).toArray();
     const out: LocalNote[] = [];
     for (const row of rows) {
-      const job = await db.outboxJobs.get(row.outboxJobId);
+      const job = await findOutboxJob(db, row.outboxJobId);
       const bytes = job?.instances.find((i) => i.sopInstanceUID === row.sopInstanceUID)?.bytes ?? (await deps.cache.readInstanceBytes(row.sopInstanceUID).catch(() => undefined));
       const note = bytes ? readCaseNote(bytes) : undefined;
       if (!note) {

@@ -1,4 +1,5 @@
 import type { Logger } from '../../shared/log';
+import { putCacheSetting } from '../cache/cache-budget';
 import type { PrefetchMarkRecord, TeleradDB } from '../cache/telerad-db';
 import type { PrefetchPrefs } from './prefetch-scheduler';
 import { createListeners } from '../../shared/store/listeners';
@@ -89,7 +90,7 @@ export function createPrefetchSettings(db: TeleradDB, log: Logger, onChange: () 
     },
     async setBandwidthCap(bytesPerSecond) {
       const value = bytesPerSecond !== undefined && bytesPerSecond > 0 ? Math.round(bytesPerSecond) : 0;
-      await db.cacheSettings.put({ key: 'bandwidthCapBytesPerSecond', value });
+      await putCacheSetting(db, { key: 'bandwidthCapBytesPerSecond', value });
       const { bandwidthCap: _old, ...rest } = state;
       state = { ...rest, revision: state.revision };
       set(value > 0 ? { bandwidthCap: value } : {});

@@ -15,6 +15,7 @@ import { EMPTY_PATIENT, chooseIdentity, createIdentitiesOf, splitByIdentity } fr
 import { addAttachments, importDicom } from './referral-case-import';
 import { caseStudies, previewDeidentification, sizeOf } from './referral-case-preview';
 import { send } from './referral-case-send';
+import { findOutboxJobs } from '../outbox/outbox-jobs';
 import { createCaseStore, isAttachment } from './referral-case-store';
 import type { CaseContext } from './referral-case-store';
 import type { ReferralCaseDeps, ReferralCases } from './referral-case-types';
@@ -99,7 +100,7 @@ export function createReferralCases(deps: ReferralCaseDeps): ReferralCases {
     async settleDelivered() {
       const queued = await db.referralCases.where('state').equals('queued').toArray();
       for (const c of queued) {
-        const jobs = await db.outboxJobs.bulkGet(c.outboxJobIds);
+        const jobs = await findOutboxJobs(db, c.outboxJobIds);
         if (jobs.length > 0 && jobs.every((j) => j?.state === 'sent')) {
           await db.referralCases.update(c.id, { state: 'sent', updatedAt: deps.now() });
         }

@@ -3,6 +3,7 @@
 // mapping and the referral note are written in ONE Dexie transaction (a crash
 // leaves either a draft or a queued case with its job, never half of it), and
 // the outbox delivers when the site answers.
+import { CASE_NOTES_TABLE, addCaseNote } from '../case-thread/case-note-rows';
 import type { CaseNoteRecord, DeidMappingRecord, QualityOverride, ReferralCaseRecord } from '../cache/telerad-db';
 import type { ImportResult } from '../case-import/import-types';
 import { newUid } from '../deidentify/dcmjs-runtime';
@@ -200,7 +201,7 @@ export async function send(ctx: CaseContext, id: string, options: SendOptions | 
   const noteRow: CaseNoteRecord = { sopInstanceUID: note.sopInstanceUID, studyInstanceUID: sentStudyUID, siteId, kind: 'referral', outboxJobId: jobId, author, createdAt: t };
   const sent: ReferralCaseRecord = { ...c, state: 'queued', outboxJobIds: [jobId], sentStudyInstanceUID: sentStudyUID, sentAt: t, updatedAt: t };
   // One transaction: the job, the queued case, the mapping and the note land together or not at all.
-  await db.transaction('rw', [OUTBOX_TABLE, db.referralCases, db.deidMappings, db.caseNotes], async (tx) => {
+  await db.transaction('rw', [OUTBOX_TABLE, db.referralCases, db.deidMappings, CASE_NOTES_TABLE], async (tx) => {
     const now = await db.referralCases.get(id);
     if (now?.state !== 'draft') throw new SendRefusedError('This case was sent meanwhile.');
     await deps.enqueueOutboxJob(tx, {
@@ -215,7 +216,7 @@ export async function send(ctx: CaseContext, id: string, options: SendOptions | 
     });
     await db.referralCases.put(sent);
     if (mapping) await db.deidMappings.put({ caseId: id, sentStudyInstanceUID: sentStudyUID, mapping, createdAt: t });
-    await db.caseNotes.put(noteRow);
+    await addCaseNote(tx, noteRow);
   });
   log.info(`Case ${id} queued for ${siteId}: ${files.length} instance(s) in outbox job ${jobId}${mapping ? ', de-identified' : ''}`);
   auditSent(deps, c, { siteId, jobId, sentStudyUID, files, deidentified: Boolean(mapping), qualityOverride });

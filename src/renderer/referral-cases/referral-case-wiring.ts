@@ -1,6 +1,7 @@
 // Referral cases (issue 7) put together for main.tsx: the repo, the "My
 // referrals" store following the outbox, and what the UI asks of them.
 import type { EnqueueOutboxJob } from '../outbox/outbox-enqueue';
+import { findOutboxJobs } from '../outbox/outbox-jobs';
 import type { Logger } from '../../shared/log';
 import type { SiteSummary } from '../../shared/ipc/contract';
 import type { ReferralCaseRecord, TeleradDB } from '../cache/telerad-db';
@@ -163,7 +164,7 @@ export function createReferralCaseUi(deps: ReferralCaseWiringDeps): ReferralCase
     async openRequest(record, localUid) {
       if (record.state !== 'draft' && record.sentStudyInstanceUID && record.siteId && !localUid) {
         const site = deps.site(record.siteId);
-        const jobs = await db.outboxJobs.bulkGet(record.outboxJobIds);
+        const jobs = await findOutboxJobs(db, record.outboxJobIds);
         return {
           site,
           study: {

@@ -9,6 +9,7 @@ import type {
   SignedReportRecord,
   TeleradDB,
 } from '../cache/telerad-db';
+import { outboxJobDeliveries, studyHasUnsentOutboxJob, studyOutboxJobs } from '../outbox/outbox-jobs';
 import type { LocalCaseStatus } from '../worklist/worklist-row';
 
 /**
@@ -60,8 +61,7 @@ export function startReportStatusSync(deps: ReportStatusSyncDeps): () => void {
   let shown = new Map<string, { siteId: string; studyInstanceUID: string; status: LocalCaseStatus }>();
   const sub = liveQuery(async () => {
     // Job metadata only: the bytes of every queued report need not be read to know their states.
-    const jobs: Pick<OutboxJobRecord, 'kind' | 'siteId' | 'studyInstanceUID' | 'state'>[] = [];
-    await db.outboxJobs.each((j) => void jobs.push({ kind: j.kind, siteId: j.siteId, studyInstanceUID: j.studyInstanceUID, state: j.state }));
+    const jobs = await outboxJobDeliveries(db);
     const drafts = await db.reportDrafts.toArray();
     return localStatuses(drafts, jobs);
   }).subscribe({
@@ -92,10 +92,7 @@ export function createStudyReportObserver(db: TeleradDB): ObserveStudyReports {
     const sub = liveQuery(async (): Promise<StudyReportSnapshot> => {
       const reports = await db.reports.where('studyInstanceUID').equals(studyUID).sortBy('signedAt');
       const jobs: StudyReportSnapshot['jobs'] = {};
-      await db.outboxJobs
-        .where('studyInstanceUID')
-        .equals(studyUID)
-        .each(({ instances: _bytes, ...meta }) => void (jobs[meta.id] = meta));
+      for (const meta of await studyOutboxJobs(db, studyUID)) jobs[meta.id] = meta;
       const annotations = await db.annotations.where('studyInstanceUID').equals(studyUID).sortBy('createdAt');
       const keyImages = await db.keyImages.where('studyInstanceUID').equals(studyUID).sortBy('createdAt');
       return { reports, jobs, annotations, keyImages };
@@ -111,11 +108,5 @@ export function createStudyReportObserver(db: TeleradDB): ObserveStudyReports {
  */
 export async function hasUnsentReportWork(db: TeleradDB, studyInstanceUID: string): Promise<boolean> {
   if ((await db.reportDrafts.where('studyInstanceUID').equals(studyInstanceUID).count()) > 0) return true;
-  let unsent = false;
-  await db.outboxJobs
-    .where('studyInstanceUID')
-    .equals(studyInstanceUID)
-    .until(() => unsent)
-    .each((j) => void (unsent ||= j.state !== 'sent'));
-  return unsent;
+  return studyHasUnsentOutboxJob(db, studyInstanceUID);
 }

@@ -1,5 +1,6 @@
 import type { Logger } from '../../shared/log';
 import type { EnqueueOutboxJob } from '../outbox/outbox-enqueue';
+import { findOutboxJob } from '../outbox/outbox-jobs';
 import type { QualityService } from '../quality/study-quality';
 import type { TeleradDB } from '../cache/telerad-db';
 import type { DicomWebApiFactory } from '../dicomweb/dicomweb-api';
@@ -81,7 +82,7 @@ export function createReports(deps: ReportsDeps): Reports {
     },
     readSiteReports: createReportReadback({ dicomweb: deps.dicomweb, isReportSr, readReportSr, readCached: deps.readInstanceBytes, log: log.child('readback') }),
     async loadLocalPdf(report) {
-      const job = await db.outboxJobs.get(report.outboxJobId);
+      const job = await findOutboxJob(db, report.outboxJobId);
       const inst = job?.instances.find((i) => i.sopInstanceUID === report.pdfSopInstanceUID);
       if (inst?.bytes) return extractEncapsulatedPdf(inst.bytes);
       // The job was cleared after delivery: the site has the PDF.

@@ -177,7 +177,8 @@ describe('progress while sending', () => {
       if (view?.state === 'sending' && view.progress?.bytesPerSecond !== undefined && view.instances.filter((i) => i.state === 'stored').length === 10) seen ??= s;
     });
     await outbox.start();
-    await until(async () => (await job(j.id)).state === 'sent', 'sent');
+    // 15 MB through the sealed fake IndexedDB: seconds on a loaded 2-core machine.
+    await until(async () => (await job(j.id)).state === 'sent', 'sent', 20_000);
     unsubscribe();
     expect(seen).toBeDefined();
     const html = renderToStaticMarkup(createElement(OutboxPanel, { outbox: { getState: () => seen!, subscribe: () => () => undefined, retryNow: async () => undefined }, onClose: () => undefined }));
