@@ -1,0 +1,5 @@
+/** A site the wizard can send a case to. */
+export interface WizardSite {
+  id: string;
+  name: string;
+}
