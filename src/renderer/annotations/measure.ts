@@ -192,19 +192,25 @@ export function probeValue(p: Point, src: PixelSource): number | undefined {
   return src.pixels[j * src.columns + i]! * src.slope + src.intercept;
 }
 
+/** The arm from `from` to `to`, in millimetres when calibrated, else in pixels. */
+function arm(from: Point, to: Point, cal: Calibration | undefined): Point {
+  return { x: (to.x - from.x) * (cal ? cal.columnSpacingMm : 1), y: (to.y - from.y) * (cal ? cal.rowSpacingMm : 1) };
+}
+
+/** The cosine of the angle between `u` and `v`; undefined when either has no length. */
+function cosBetween(u: Point, v: Point): number | undefined {
+  const nu = Math.hypot(u.x, u.y);
+  const nv = Math.hypot(v.x, v.y);
+  if (nu === 0 || nv === 0) return undefined;
+  return (u.x * v.x + u.y * v.y) / (nu * nv);
+}
+
+const degrees = (radians: number): number => (radians * 180) / Math.PI;
+
 /** The angle at `vertex` between the arms to `a` and `b`, in degrees, in physical space when calibrated. */
 export function measureAngle(a: Point, vertex: Point, b: Point, cal: Calibration | undefined): number {
-  const sx = cal ? cal.columnSpacingMm : 1;
-  const sy = cal ? cal.rowSpacingMm : 1;
-  const ux = (a.x - vertex.x) * sx;
-  const uy = (a.y - vertex.y) * sy;
-  const vx = (b.x - vertex.x) * sx;
-  const vy = (b.y - vertex.y) * sy;
-  const nu = Math.hypot(ux, uy);
-  const nv = Math.hypot(vx, vy);
-  if (nu === 0 || nv === 0) return 0;
-  const cos = Math.max(-1, Math.min(1, (ux * vx + uy * vy) / (nu * nv)));
-  return (Math.acos(cos) * 180) / Math.PI;
+  const cos = cosBetween(arm(vertex, a, cal), arm(vertex, b, cal));
+  return cos === undefined ? 0 : degrees(Math.acos(Math.max(-1, Math.min(1, cos))));
 }
 
 /**
@@ -212,17 +218,8 @@ export function measureAngle(a: Point, vertex: Point, b: Point, cal: Calibration
  * as lines rather than rays, so 0–90°; in physical space when calibrated.
  */
 export function measureCobbAngle(a1: Point, a2: Point, b1: Point, b2: Point, cal: Calibration | undefined): number | undefined {
-  const sx = cal ? cal.columnSpacingMm : 1;
-  const sy = cal ? cal.rowSpacingMm : 1;
-  const ux = (a2.x - a1.x) * sx;
-  const uy = (a2.y - a1.y) * sy;
-  const vx = (b2.x - b1.x) * sx;
-  const vy = (b2.y - b1.y) * sy;
-  const nu = Math.hypot(ux, uy);
-  const nv = Math.hypot(vx, vy);
-  if (nu === 0 || nv === 0) return undefined;
-  const cos = Math.min(1, Math.abs(ux * vx + uy * vy) / (nu * nv));
-  return (Math.acos(cos) * 180) / Math.PI;
+  const cos = cosBetween(arm(a1, a2, cal), arm(b1, b2, cal));
+  return cos === undefined ? undefined : degrees(Math.acos(Math.min(1, Math.abs(cos))));
 }
 
 /** The pixels `ellipseStats` counts (exported so tests can compute the truth over the same set). */

@@ -261,21 +261,28 @@ const WRITE_BATCH = 8;
 const WRITE_DELAY_MS = 40;
 
 /**
- * The write-behind buffer of one retrieval. One IndexedDB transaction per
- * instance held a 300-slice CT to 75–125 MB/s in Chromium; 8 per transaction
- * reach 170–215 MB/s (bench/cache.bench.ts). Each instance's promise settles when its batch has
- * committed — whole or not at all — so nothing counts as stored before it is.
+ * A write-behind buffer of one retrieval: items queue until `size` of them
+ * wait, or `WRITE_DELAY_MS` after the first, then go to `write` in one call.
+ * One IndexedDB transaction per instance held a 300-slice CT to 75–125 MB/s
+ * in Chromium; 8 per transaction reach 170–215 MB/s (bench/cache.bench.ts).
+ * Each item's promise settles when its batch has committed — whole or not at
+ * all — so nothing counts as stored before it is; `outcome` turns what the
+ * batch's write returned into what each item's promise says.
  */
-class WriteBehind {
-  private pending: Array<{ meta: InstanceMeta; bytes: ArrayBuffer; resolve: () => void; reject: (err: unknown) => void }> = [];
+class WriteBehind<T, W, R> {
+  private pending: Array<{ item: T; resolve: (result: R) => void; reject: (err: unknown) => void }> = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly cache: StudyCache) {}
+  constructor(
+    private readonly size: number,
+    private readonly write: (items: T[]) => Promise<W>,
+    private readonly outcome: (written: W) => (item: T) => R,
+  ) {}
 
-  /** Queues an instance; `now` writes it (and whatever is queued) at once, as for the first image of a series. */
-  add(meta: InstanceMeta, bytes: ArrayBuffer, now: boolean): Promise<void> {
-    const written = new Promise<void>((resolve, reject) => this.pending.push({ meta, bytes, resolve, reject }));
-    if (now || this.pending.length >= WRITE_BATCH) this.flush();
+  /** Queues an item; `now` writes it (and whatever is queued) at once, as for the first image of a series. */
+  add(item: T, now = false): Promise<R> {
+    const written = new Promise<R>((resolve, reject) => this.pending.push({ item, resolve, reject }));
+    if (now || this.pending.length >= this.size) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), WRITE_DELAY_MS);
     return written;
   }
@@ -287,8 +294,11 @@ class WriteBehind {
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    this.cache.putInstances(batch.map(({ meta, bytes }) => ({ meta, bytes }))).then(
-      () => batch.forEach((b) => b.resolve()),
+    this.write(batch.map((b) => b.item)).then(
+      (written) => {
+        const of = this.outcome(written);
+        batch.forEach((b) => b.resolve(of(b.item)));
+      },
       (err: unknown) => batch.forEach((b) => b.reject(err)),
     );
   }
@@ -297,34 +307,21 @@ class WriteBehind {
 /** Previews written together (they are small; one transaction each would cost more than the JPEGs). */
 const PREVIEW_BATCH = 16;
 
+/** The write-behind buffer for instances; each promise settles when its instance is stored. */
+function instanceWriter(cache: StudyCache): WriteBehind<{ meta: InstanceMeta; bytes: ArrayBuffer }, unknown, void> {
+  return new WriteBehind<{ meta: InstanceMeta; bytes: ArrayBuffer }, unknown, void>(WRITE_BATCH, (items) => cache.putInstances(items), () => () => undefined);
+}
+
 /** The write-behind buffer for previews; each promise says whether its preview was kept (not when its lossless file was there first). */
-class PreviewWriteBehind {
-  private pending: Array<{ put: PreviewPut; resolve: (kept: boolean) => void; reject: (err: unknown) => void }> = [];
-  private timer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(private readonly cache: StudyCache) {}
-
-  add(put: PreviewPut): Promise<boolean> {
-    const written = new Promise<boolean>((resolve, reject) => this.pending.push({ put, resolve, reject }));
-    if (this.pending.length >= PREVIEW_BATCH) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), WRITE_DELAY_MS);
-    return written;
-  }
-
-  flush(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return;
-    this.cache.putPreviews(batch.map((b) => b.put)).then(
-      (kept) => {
-        const set = new Set(kept);
-        batch.forEach((b) => b.resolve(set.has(b.put.sopInstanceUID)));
-      },
-      (err: unknown) => batch.forEach((b) => b.reject(err)),
-    );
-  }
+function previewWriterOf(cache: StudyCache): WriteBehind<PreviewPut, readonly string[], boolean> {
+  return new WriteBehind<PreviewPut, readonly string[], boolean>(
+    PREVIEW_BATCH,
+    (puts) => cache.putPreviews(puts),
+    (kept) => {
+      const set = new Set(kept);
+      return (put) => set.has(put.sopInstanceUID);
+    },
+  );
 }
 
 /** What one task knows of the retrieval it belongs to. */
@@ -854,8 +851,8 @@ export class StudyRetriever {
 
     const listedAt = Date.now();
     let losslessInFlight = 0;
-    const writer = new WriteBehind(cache);
-    const previewWriter = new PreviewWriteBehind(cache);
+    const writer = instanceWriter(cache);
+    const previewWriter = previewWriterOf(cache);
     const writes: Promise<unknown>[] = [];
     let inFlight = 0;
     let settleRun!: () => void;
@@ -898,7 +895,7 @@ export class StudyRetriever {
           const { fetched } = downloaded;
           const write = (async () => {
             try {
-              await writer.add(downloaded.meta, fetched.bytes, item.firstOfSeries);
+              await writer.add({ meta: downloaded.meta, bytes: fetched.bytes }, item.firstOfSeries);
             } finally {
               downloaded.release();
             }

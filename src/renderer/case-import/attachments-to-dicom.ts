@@ -4,7 +4,7 @@
 // Capture, decoded to RGB; a PDF → Encapsulated PDF. Each carries the case's
 // patient and study attributes, so any DICOMweb PACS files it into the study.
 import { newUid, defaultRandomBytes } from '../deidentify/dcmjs-runtime';
-import type { DcmjsRuntime } from '../deidentify/dcmjs-runtime';
+import type { DcmjsDeps } from '../deidentify/dcmjs-runtime';
 import { isJpeg, jpegInfo, stripJpegMetadata } from './jpeg-info';
 import { UnsupportedImageError, decodePng, isPng } from './png-decode';
 
@@ -39,11 +39,7 @@ export interface CaseDicomContext {
   description?: string;
 }
 
-export interface AttachmentDeps {
-  dcmjs: DcmjsRuntime;
-  randomBytes?: (n: number) => Uint8Array;
-  now?: () => Date;
-}
+export type AttachmentDeps = DcmjsDeps;
 
 export interface BuiltObject {
   bytes: ArrayBuffer;

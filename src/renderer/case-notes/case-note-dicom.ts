@@ -2,7 +2,7 @@ import type * as DcmjsModule from 'dcmjs';
 import type { SrCodedConcept } from 'dcmjs';
 import { PRIVATE_SCHEME, REFERRAL_CODES, SopClass, URGENCY_CODES } from '../referral/referral-codes';
 import type { CodeTriplet } from '../referral/referral-codes';
-import { MANUFACTURER, authorPersonName, dicomDateTime, writePart10 } from '../reports/report-dicom';
+import { MANUFACTURER, authorPersonName, dicomDateTime, evidence, writePart10 } from '../reports/report-dicom';
 import type { BuiltInstance } from '../reports/report-dicom-types';
 import { SR_CODES, sectionCode } from '../reports/report-sr-codes';
 import { CONSULT_STATUS_CODES, NOTE_CODES, NOTE_PURPOSE_CODES, NOTE_SERIES_NUMBERS, NOTE_TITLES } from './case-note-codes';
@@ -154,23 +154,6 @@ function contentTree(sr: Sr, input: CaseNoteInput): Dataset[] {
   if (input.answers) items.push(composite(NOTE_CODES.inReplyTo, input.answers));
   for (const a of input.attachments ?? []) items.push(composite(NOTE_CODES.attachment, a));
   return items;
-}
-
-/** Hierarchical SOP Instance Reference (PS3.3 C.17.2.1) of every instance the note points at, by series, once each. */
-function evidence(studyInstanceUID: string, refs: NoteReference[]): Dataset {
-  const bySeries = new Map<string, Dataset[]>();
-  const seen = new Set<string>();
-  for (const ref of refs) {
-    if (seen.has(ref.sopInstanceUID)) continue;
-    seen.add(ref.sopInstanceUID);
-    const list = bySeries.get(ref.seriesInstanceUID) ?? [];
-    list.push({ ReferencedSOPClassUID: ref.sopClassUID, ReferencedSOPInstanceUID: ref.sopInstanceUID });
-    bySeries.set(ref.seriesInstanceUID, list);
-  }
-  return {
-    StudyInstanceUID: studyInstanceUID,
-    ReferencedSeriesSequence: [...bySeries].map(([SeriesInstanceUID, ReferencedSOPSequence]) => ({ SeriesInstanceUID, ReferencedSOPSequence })),
-  };
 }
 
 /** The note as a naturalized dataset (exported for tests that look at single attributes). */

@@ -26,6 +26,13 @@ export interface DcmjsRuntime {
   log?: { setLevel?(level: string): void };
 }
 
+/** What a builder of DICOM objects is given: dcmjs, and (for tests) its sources of UIDs' randomness and of the time. */
+export interface DcmjsDeps {
+  dcmjs: DcmjsRuntime;
+  randomBytes?: (n: number) => Uint8Array;
+  now?: () => Date;
+}
+
 /** dcmjs is large (1.3 MB): loaded when first needed, not with the app. */
 export async function loadDcmjs(): Promise<DcmjsRuntime> {
   const mod = (await import('dcmjs')) as unknown as DcmjsRuntime & { default?: DcmjsRuntime };

@@ -35,7 +35,7 @@
 import { ANNEX_E_TABLE } from './annex-e-table';
 import type { AnnexERow, BasicAction } from './annex-e-table';
 import { defaultRandomBytes, newUid } from './dcmjs-runtime';
-import type { DcmjsRuntime, RawDict, RawElement } from './dcmjs-runtime';
+import type { DcmjsDeps, RawDict, RawElement } from './dcmjs-runtime';
 
 export interface DeidentifyOptions {
   /** "Retain Longitudinal Temporal Information with Full Dates": dates and times kept as they are. */
@@ -48,11 +48,7 @@ export interface DeidentifyOptions {
   previous?: DeidentificationMapping;
 }
 
-export interface DeidentifyDeps {
-  dcmjs: DcmjsRuntime;
-  randomBytes?: (n: number) => Uint8Array;
-  now?: () => Date;
-}
+export type DeidentifyDeps = DcmjsDeps;
 
 export interface PatientIdentityValues {
   name: string;

@@ -382,8 +382,14 @@ function referencedImages(measurements: PreparedMeasurement[], keyImages: ImageR
   return out;
 }
 
-/** Hierarchical SOP Instance Reference (PS3.3 C.17.2.1): one study, its series, their instances. */
-function evidence(studyInstanceUID: string, images: ImageReference[]): Dataset {
+/**
+ * Hierarchical SOP Instance Reference (PS3.3 C.17.2.1): one study, its series,
+ * their instances, once each (shared with the case-note builder).
+ */
+export function evidence(
+  studyInstanceUID: string,
+  images: ReadonlyArray<{ seriesInstanceUID: string; sopInstanceUID: string; sopClassUID: string }>,
+): Dataset {
   const bySeries = new Map<string, Dataset[]>();
   const seen = new Set<string>();
   for (const image of images) {

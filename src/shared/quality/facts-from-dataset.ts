@@ -36,42 +36,53 @@ function number(ds: DataSetLike, tag: string): number | undefined {
   return numbers(ds, tag)?.[0];
 }
 
+const uint16 = (ds: DataSetLike, tag: string): number | undefined => ds.uint16(tag);
+const methods = (ds: DataSetLike, tag: string): string[] | undefined => text(ds, tag)?.split('\\').map((m) => m.trim());
+
+/** One attribute read as it stands: the key it fills, how it is read (typed to that key), its tag. */
+type Field = { [K in keyof ImageFacts]-?: readonly [K, (ds: DataSetLike, tag: string) => ImageFacts[K] | undefined, string] }[keyof ImageFacts];
+
+/** The attributes read as they stand, in the order they are set. */
+const FIELDS: readonly Field[] = [
+  ['sopClassUID', text, 'x00080016'],
+  ['sopInstanceUID', text, 'x00080018'],
+  ['studyInstanceUID', text, 'x0020000d'],
+  ['seriesInstanceUID', text, 'x0020000e'],
+  ['patientId', text, 'x00100020'],
+  ['patientName', text, 'x00100010'],
+  ['patientBirthDate', text, 'x00100030'],
+  ['patientSex', text, 'x00100040'],
+  ['modality', text, 'x00080060'],
+  ['rows', uint16, 'x00280010'],
+  ['columns', uint16, 'x00280011'],
+  ['samplesPerPixel', uint16, 'x00280002'],
+  ['photometricInterpretation', text, 'x00280004'],
+  ['bitsAllocated', uint16, 'x00280100'],
+  ['bitsStored', uint16, 'x00280101'],
+  ['pixelRepresentation', uint16, 'x00280103'],
+  ['numberOfFrames', number, 'x00280008'],
+  ['transferSyntaxUID', text, 'x00020010'],
+  ['lossyImageCompression', text, 'x00282110'],
+  ['lossyImageCompressionRatio', numbers, 'x00282112'],
+  ['lossyImageCompressionMethod', methods, 'x00282114'],
+  ['pixelSpacing', numbers, 'x00280030'],
+  ['imagerPixelSpacing', numbers, 'x00181164'],
+  ['instanceNumber', number, 'x00200013'],
+  ['imagePositionPatient', numbers, 'x00200032'],
+  ['imageOrientationPatient', numbers, 'x00200037'],
+  ['sliceThickness', number, 'x00180050'],
+  ['frameOfReferenceUID', text, 'x00200052'],
+  ['burnedInAnnotation', text, 'x00280301'],
+];
+
 /** Everything but the pixel statistics and the content hash, which need the pixels. */
 export function factsFromDataSet(ds: DataSetLike, source: string, transferSyntaxUID?: string): ImageFacts {
   const facts: ImageFacts = { source };
-  const set = <K extends keyof ImageFacts>(key: K, value: ImageFacts[K] | undefined): void => {
-    if (value !== undefined) facts[key] = value;
-  };
-  set('sopClassUID', text(ds, 'x00080016'));
-  set('sopInstanceUID', text(ds, 'x00080018'));
-  set('studyInstanceUID', text(ds, 'x0020000d'));
-  set('seriesInstanceUID', text(ds, 'x0020000e'));
-  set('patientId', text(ds, 'x00100020'));
-  set('patientName', text(ds, 'x00100010'));
-  set('patientBirthDate', text(ds, 'x00100030'));
-  set('patientSex', text(ds, 'x00100040'));
-  set('modality', text(ds, 'x00080060'));
-  set('rows', ds.uint16('x00280010'));
-  set('columns', ds.uint16('x00280011'));
-  set('samplesPerPixel', ds.uint16('x00280002'));
-  set('photometricInterpretation', text(ds, 'x00280004'));
-  set('bitsAllocated', ds.uint16('x00280100'));
-  set('bitsStored', ds.uint16('x00280101'));
-  set('pixelRepresentation', ds.uint16('x00280103'));
-  set('numberOfFrames', number(ds, 'x00280008'));
-  set('transferSyntaxUID', transferSyntaxUID ?? text(ds, 'x00020010'));
-  set('lossyImageCompression', text(ds, 'x00282110'));
-  set('lossyImageCompressionRatio', numbers(ds, 'x00282112'));
-  const method = text(ds, 'x00282114');
-  if (method) facts.lossyImageCompressionMethod = method.split('\\').map((m) => m.trim());
-  set('pixelSpacing', numbers(ds, 'x00280030'));
-  set('imagerPixelSpacing', numbers(ds, 'x00181164'));
-  set('instanceNumber', number(ds, 'x00200013'));
-  set('imagePositionPatient', numbers(ds, 'x00200032'));
-  set('imageOrientationPatient', numbers(ds, 'x00200037'));
-  set('sliceThickness', number(ds, 'x00180050'));
-  set('frameOfReferenceUID', text(ds, 'x00200052'));
-  set('burnedInAnnotation', text(ds, 'x00280301'));
+  for (const [key, read, tag] of FIELDS) {
+    // A transfer syntax the caller knows (from the file meta it parsed) wins over the data set's.
+    const value = key === 'transferSyntaxUID' ? (transferSyntaxUID ?? read(ds, tag)) : read(ds, tag);
+    if (value !== undefined) (facts as unknown as Record<string, unknown>)[key] = value;
+  }
   const px = ds.elements[PIXEL_DATA];
   if (px) {
     const encapsulated = Boolean(px.encapsulatedPixelData) || Boolean(syntaxInfo(facts.transferSyntaxUID)?.encapsulated);

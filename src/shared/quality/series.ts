@@ -65,6 +65,29 @@ export function finding(
   return f;
 }
 
+/** What a per-series check says of one series: `where` defaults to its first image, `severity` to the check's. */
+export interface SeriesHit {
+  message: string;
+  instances: EvidenceItem[];
+  values?: Finding['evidence']['values'];
+  where?: ImageFacts;
+  severity?: Severity;
+}
+
+/** One finding at most per series (as `bySeries` groups them, in its order): each series the check describes. */
+export function seriesFindings(
+  check: { id: string; group: Finding['group']; title: string; severity: Severity },
+  images: readonly ImageFacts[],
+  describe: (list: ImageFacts[]) => SeriesHit | undefined,
+): Finding[] {
+  const out: Finding[] = [];
+  for (const [, list] of bySeries(images)) {
+    const hit = describe(list);
+    if (hit) out.push(finding(check, hit.severity ?? check.severity, hit.message, hit.where ?? list[0], hit.instances, hit.values));
+  }
+  return out;
+}
+
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

@@ -1,8 +1,8 @@
 // Acquisition: what the pixels themselves say — clipped exposure, little
 // contrast, blank images, and images much less sharp than the rest of their
 // series (a possible sign of motion or blur, never a certainty).
-import { bySeries, evidenceOf, finding, median, seriesLabel, whichImages } from '../series';
-import type { Finding, ImageFacts, PixelStats, QualityCheck } from '../types';
+import { evidenceOf, median, seriesFindings, seriesLabel, whichImages } from '../series';
+import type { ImageFacts, PixelStats, QualityCheck } from '../types';
 
 /** Projection radiography, where a plateau at the extremes means the detector saturated or saw nothing. */
 const PROJECTION = new Set(['CR', 'DX', 'MG', 'RF', 'XA', 'IO', 'PX']);
@@ -34,26 +34,19 @@ export const clipping: QualityCheck = {
   title: 'Exposure clipping',
   severity: 'warning',
   run(images) {
-    const out: Finding[] = [];
-    for (const [, list] of bySeries(images)) {
+    return seriesFindings(this, images, (list) => {
       const hits = withStats(list).filter(
         ({ im, s }) => PROJECTION.has(im.modality ?? '') && !isBlank(s) && Math.max(s.shareAtMin, s.shareAtMax) > CLIPPING_SHARE,
       );
-      if (!hits.length) continue;
+      if (!hits.length) return undefined;
       const worst = hits.reduce((a, b) => (Math.max(b.s.shareAtMin, b.s.shareAtMax) > Math.max(a.s.shareAtMin, a.s.shareAtMax) ? b : a));
       const high = worst.s.shareAtMax >= worst.s.shareAtMin;
-      out.push(
-        finding(
-          this,
-          'warning',
-          `Exposure clipped: ${pct(high ? worst.s.shareAtMax : worst.s.shareAtMin)} of pixels at the ${high ? 'brightest' : 'darkest'} value (${high ? worst.s.max : worst.s.min}) — detail there is lost; ${whichImages(hits.map((h) => h.im), list.length)}`,
-          list[0],
-          hits.map(({ im, s }) => evidenceOf(im, Math.round(Math.max(s.shareAtMin, s.shareAtMax) * 1000) / 1000)),
-          { threshold: CLIPPING_SHARE },
-        ),
-      );
-    }
-    return out;
+      return {
+        message: `Exposure clipped: ${pct(high ? worst.s.shareAtMax : worst.s.shareAtMin)} of pixels at the ${high ? 'brightest' : 'darkest'} value (${high ? worst.s.max : worst.s.min}) — detail there is lost; ${whichImages(hits.map((h) => h.im), list.length)}`,
+        instances: hits.map(({ im, s }) => evidenceOf(im, Math.round(Math.max(s.shareAtMin, s.shareAtMax) * 1000) / 1000)),
+        values: { threshold: CLIPPING_SHARE },
+      };
+    });
   },
 };
 
@@ -63,22 +56,15 @@ export const blankImage: QualityCheck = {
   title: 'Blank or near-uniform image',
   severity: 'warning',
   run(images) {
-    const out: Finding[] = [];
-    for (const [, list] of bySeries(images)) {
+    return seriesFindings(this, images, (list) => {
       const hits = withStats(list).filter(({ s }) => isBlank(s));
-      if (!hits.length) continue;
-      out.push(
-        finding(
-          this,
-          'warning',
-          `Blank or near-uniform: ${whichImages(hits.map((h) => h.im), list.length)} of the ${seriesLabel(list[0])} show almost no structure`,
-          list[0],
-          hits.map(({ im, s }) => evidenceOf(im, Math.round(s.nearUniformShare * 1000) / 1000)),
-          { threshold: BLANK_SHARE },
-        ),
-      );
-    }
-    return out;
+      if (!hits.length) return undefined;
+      return {
+        message: `Blank or near-uniform: ${whichImages(hits.map((h) => h.im), list.length)} of the ${seriesLabel(list[0])} show almost no structure`,
+        instances: hits.map(({ im, s }) => evidenceOf(im, Math.round(s.nearUniformShare * 1000) / 1000)),
+        values: { threshold: BLANK_SHARE },
+      };
+    });
   },
 };
 
@@ -88,24 +74,17 @@ export const lowDynamicRange: QualityCheck = {
   title: 'Low dynamic range',
   severity: 'warning',
   run(images) {
-    const out: Finding[] = [];
-    for (const [, list] of bySeries(images)) {
+    return seriesFindings(this, images, (list) => {
       const hits = withStats(list).filter(
         ({ im, s }) => !isBlank(s) && s.effectiveBits < ((im.bitsStored ?? 16) >= 10 ? LOW_RANGE_BITS : LOW_RANGE_BITS_8BIT),
       );
-      if (!hits.length) continue;
+      if (!hits.length) return undefined;
       const levels = Math.round(2 ** Math.min(...hits.map((h) => h.s.effectiveBits)));
-      out.push(
-        finding(
-          this,
-          'warning',
-          `Low dynamic range: as few as ${levels} grey levels between the 1st and 99th percentile (${hits[0]!.im.bitsStored ?? '?'} bits stored) — under- or over-exposed, or rescaled; ${whichImages(hits.map((h) => h.im), list.length)}`,
-          list[0],
-          hits.map(({ im, s }) => evidenceOf(im, Math.round(2 ** s.effectiveBits))),
-        ),
-      );
-    }
-    return out;
+      return {
+        message: `Low dynamic range: as few as ${levels} grey levels between the 1st and 99th percentile (${hits[0]!.im.bitsStored ?? '?'} bits stored) — under- or over-exposed, or rescaled; ${whichImages(hits.map((h) => h.im), list.length)}`,
+        instances: hits.map(({ im, s }) => evidenceOf(im, Math.round(2 ** s.effectiveBits))),
+      };
+    });
   },
 };
 
@@ -115,29 +94,22 @@ export const possibleBlur: QualityCheck = {
   title: 'Possible motion or blur',
   severity: 'warning',
   run(images) {
-    const out: Finding[] = [];
-    for (const [, list] of bySeries(images)) {
+    return seriesFindings(this, images, (list) => {
       const usable = withStats(list).filter(({ s }) => !isBlank(s) && s.laplacianVariance > 0);
-      if (usable.length < BLUR_MIN_SERIES) continue;
+      if (usable.length < BLUR_MIN_SERIES) return undefined;
       const logs = usable.map(({ s }) => Math.log(s.laplacianVariance));
       const m = median(logs);
       const mad = median(logs.map((l) => Math.abs(l - m))) * 1.4826;
       const cut = Math.min(m + Math.log(BLUR_RATIO), m - BLUR_MADS * mad);
       const hits = usable.filter((_, i) => logs[i]! < cut);
-      if (!hits.length) continue;
+      if (!hits.length) return undefined;
       const seriesMedian = Math.exp(m);
-      out.push(
-        finding(
-          this,
-          'warning',
-          `Possible motion or blur: ${whichImages(hits.map((h) => h.im), list.length)} of the ${seriesLabel(list[0])} are much less sharp than the rest of the series (${Math.round((hits[0]!.s.laplacianVariance / seriesMedian) * 100)} % of its median sharpness) — look at them before relying on fine detail`,
-          list[0],
-          hits.map(({ im, s }) => evidenceOf(im, Math.round((s.laplacianVariance / seriesMedian) * 1000) / 1000)),
-          { seriesMedianLaplacianVariance: Math.round(seriesMedian) },
-        ),
-      );
-    }
-    return out;
+      return {
+        message: `Possible motion or blur: ${whichImages(hits.map((h) => h.im), list.length)} of the ${seriesLabel(list[0])} are much less sharp than the rest of the series (${Math.round((hits[0]!.s.laplacianVariance / seriesMedian) * 100)} % of its median sharpness) — look at them before relying on fine detail`,
+        instances: hits.map(({ im, s }) => evidenceOf(im, Math.round((s.laplacianVariance / seriesMedian) * 1000) / 1000)),
+        values: { seriesMedianLaplacianVariance: Math.round(seriesMedian) },
+      };
+    });
   },
 };
 
@@ -147,22 +119,15 @@ export const pixelChecksSkipped: QualityCheck = {
   title: 'Pixel checks skipped',
   severity: 'info',
   run(images) {
-    const out: Finding[] = [];
-    for (const [, list] of bySeries(images)) {
+    return seriesFindings(this, images, (list) => {
       const skipped = list.filter((im) => !im.pixelStats && im.pixelStatsSkipped);
-      if (!skipped.length) continue;
+      if (!skipped.length) return undefined;
       const reasons = [...new Set(skipped.map((im) => im.pixelStatsSkipped))].join('; ');
-      out.push(
-        finding(
-          this,
-          'info',
-          `Pixel checks skipped: ${reasons} — ${whichImages(skipped, list.length)} of the ${seriesLabel(list[0])}`,
-          list[0],
-          skipped.map((im) => evidenceOf(im, im.pixelStatsSkipped)),
-        ),
-      );
-    }
-    return out;
+      return {
+        message: `Pixel checks skipped: ${reasons} — ${whichImages(skipped, list.length)} of the ${seriesLabel(list[0])}`,
+        instances: skipped.map((im) => evidenceOf(im, im.pixelStatsSkipped)),
+      };
+    });
   },
 };
 

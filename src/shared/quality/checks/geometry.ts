@@ -1,8 +1,8 @@
 // Series geometry: a volume with a hole, or one whose slices do not share a
 // thickness, an orientation or a frame of reference, misleads every
 // measurement and reconstruction made on it.
-import { bySeries, evidenceOf, finding, median, seriesLabel } from '../series';
-import type { Finding, ImageFacts, QualityCheck } from '../types';
+import { evidenceOf, median, seriesFindings, seriesLabel } from '../series';
+import type { ImageFacts, QualityCheck } from '../types';
 
 /** Gaps wider than this many times the series' usual spacing hold missing slices. */
 export const GAP_FACTOR = 1.5;
@@ -60,12 +60,11 @@ export const missingSlices: QualityCheck = {
   title: 'Missing slices',
   severity: 'blocker',
   run(images) {
-    const out: Finding[] = [];
-    for (const [, list] of bySeries(images)) {
+    return seriesFindings(this, images, (list) => {
       const slices = slicesOf(list);
-      if (slices.length < 2) continue;
+      if (slices.length < 2) return undefined;
       const gaps = findSliceGaps(slices);
-      if (!gaps.missingInstanceNumbers.length && !gaps.positionGaps.length) continue;
+      if (!gaps.missingInstanceNumbers.length && !gaps.positionGaps.length) return undefined;
       const parts: string[] = [];
       if (gaps.missingInstanceNumbers.length) {
         const shown = gaps.missingInstanceNumbers.slice(0, 10).join(', ');
@@ -78,22 +77,17 @@ export const missingSlices: QualityCheck = {
       }
       // Numbering alone can skip legitimately (a scout split off); a hole in the positions cannot.
       const severity = gaps.positionGaps.length ? 'blocker' : 'warning';
-      out.push(
-        finding(
-          this,
-          severity,
-          `Missing slices in the ${seriesLabel(list[0])} of ${slices.length} images: ${parts.join('; ')} — the volume is incomplete; ask for the full series`,
-          list[0],
-          gaps.positionGaps.flatMap((g) => [evidenceOf(g.after, 'before the gap'), evidenceOf(g.before, 'after the gap')]),
-          {
-            missingInstanceNumbers: gaps.missingInstanceNumbers.join(',') || null,
-            spacingMm: gaps.spacingMm ?? null,
-            positionGaps: gaps.positionGaps.length,
-          },
-        ),
-      );
-    }
-    return out;
+      return {
+        severity,
+        message: `Missing slices in the ${seriesLabel(list[0])} of ${slices.length} images: ${parts.join('; ')} — the volume is incomplete; ask for the full series`,
+        instances: gaps.positionGaps.flatMap((g) => [evidenceOf(g.after, 'before the gap'), evidenceOf(g.before, 'after the gap')]),
+        values: {
+          missingInstanceNumbers: gaps.missingInstanceNumbers.join(',') || null,
+          spacingMm: gaps.spacingMm ?? null,
+          positionGaps: gaps.positionGaps.length,
+        },
+      };
+    });
   },
 };
 
@@ -103,28 +97,21 @@ export const inconsistentThickness: QualityCheck = {
   title: 'Inconsistent slice thickness',
   severity: 'warning',
   run(images) {
-    const out: Finding[] = [];
-    for (const [, list] of bySeries(images)) {
+    return seriesFindings(this, images, (list) => {
       const withThickness = slicesOf(list).filter((im) => im.sliceThickness !== undefined);
       const values: number[] = [];
       for (const im of withThickness) {
         if (!values.some((v) => Math.abs(v - im.sliceThickness!) <= THICKNESS_TOLERANCE_MM)) values.push(im.sliceThickness!);
       }
-      if (values.length < 2) continue;
+      if (values.length < 2) return undefined;
       const common = median(withThickness.map((im) => im.sliceThickness!));
       const odd = withThickness.filter((im) => Math.abs(im.sliceThickness! - common) > THICKNESS_TOLERANCE_MM);
-      out.push(
-        finding(
-          this,
-          'warning',
-          `Slice thickness varies within the ${seriesLabel(list[0])}: ${values.sort((a, b) => a - b).map(mm).join(', ')} — distances and volumes across slices are unreliable`,
-          list[0],
-          odd.map((im) => evidenceOf(im, im.sliceThickness)),
-          { thicknesses: values.join(',') },
-        ),
-      );
-    }
-    return out;
+      return {
+        message: `Slice thickness varies within the ${seriesLabel(list[0])}: ${values.sort((a, b) => a - b).map(mm).join(', ')} — distances and volumes across slices are unreliable`,
+        instances: odd.map((im) => evidenceOf(im, im.sliceThickness)),
+        values: { thicknesses: values.join(',') },
+      };
+    });
   },
 };
 
@@ -134,25 +121,18 @@ export const inconsistentOrientation: QualityCheck = {
   title: 'Inconsistent orientation',
   severity: 'warning',
   run(images) {
-    const out: Finding[] = [];
-    for (const [, list] of bySeries(images)) {
+    return seriesFindings(this, images, (list) => {
       const oriented = slicesOf(list).filter((im) => im.imageOrientationPatient?.length === 6);
-      if (oriented.length < 2) continue;
+      if (oriented.length < 2) return undefined;
       const first = oriented[0]!.imageOrientationPatient!;
       const odd = oriented.filter((im) => im.imageOrientationPatient!.some((v, i) => Math.abs(v - first[i]!) > ORIENTATION_TOLERANCE));
-      if (!odd.length) continue;
-      out.push(
-        finding(
-          this,
-          'warning',
-          `Image orientation differs within the ${seriesLabel(list[0])} (${odd.length} of ${oriented.length} images differ from the first): it is not one stack — scrolling and reconstructions mix planes`,
-          list[0],
-          odd.map((im) => evidenceOf(im, im.imageOrientationPatient!.join('\\'))),
-          { firstOrientation: first.join('\\') },
-        ),
-      );
-    }
-    return out;
+      if (!odd.length) return undefined;
+      return {
+        message: `Image orientation differs within the ${seriesLabel(list[0])} (${odd.length} of ${oriented.length} images differ from the first): it is not one stack — scrolling and reconstructions mix planes`,
+        instances: odd.map((im) => evidenceOf(im, im.imageOrientationPatient!.join('\\'))),
+        values: { firstOrientation: first.join('\\') },
+      };
+    });
   },
 };
 
@@ -162,8 +142,7 @@ export const mixedFrameOfReference: QualityCheck = {
   title: 'Mixed frames of reference',
   severity: 'warning',
   run(images) {
-    const out: Finding[] = [];
-    for (const [, list] of bySeries(images)) {
+    return seriesFindings(this, images, (list) => {
       const frames = new Map<string, ImageFacts[]>();
       for (const im of list) {
         if (!im.frameOfReferenceUID) continue;
@@ -171,20 +150,14 @@ export const mixedFrameOfReference: QualityCheck = {
         if (g) g.push(im);
         else frames.set(im.frameOfReferenceUID, [im]);
       }
-      if (frames.size < 2) continue;
+      if (frames.size < 2) return undefined;
       const minority = [...frames.values()].sort((a, b) => a.length - b.length).slice(0, -1).flat();
-      out.push(
-        finding(
-          this,
-          'warning',
-          `${frames.size} frames of reference in one ${seriesLabel(list[0])}: positions in it are not comparable (the patient may have moved or been re-positioned)`,
-          list[0],
-          minority.map((im) => evidenceOf(im, im.frameOfReferenceUID)),
-          { framesOfReference: frames.size },
-        ),
-      );
-    }
-    return out;
+      return {
+        message: `${frames.size} frames of reference in one ${seriesLabel(list[0])}: positions in it are not comparable (the patient may have moved or been re-positioned)`,
+        instances: minority.map((im) => evidenceOf(im, im.frameOfReferenceUID)),
+        values: { framesOfReference: frames.size },
+      };
+    });
   },
 };
 

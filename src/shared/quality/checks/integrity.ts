@@ -1,6 +1,6 @@
 // Integrity: is the file whole, does its pixel data have the size its header
 // promises, and can the viewer decode its transfer syntax at all.
-import { bySeries, evidenceOf, finding, seriesLabel, whichImages } from '../series';
+import { evidenceOf, finding, seriesFindings, seriesLabel, whichImages } from '../series';
 import { syntaxInfo } from '../transfer-syntax';
 import type { Finding, ImageFacts, QualityCheck } from '../types';
 
@@ -42,8 +42,7 @@ export const pixelLength: QualityCheck = {
   title: 'Pixel data length does not match the image size',
   severity: 'blocker',
   run(images) {
-    const out: Finding[] = [];
-    for (const [, list] of bySeries(images)) {
+    return seriesFindings(this, images, (list) => {
       const short: ImageFacts[] = [];
       const details: string[] = [];
       for (const im of list) {
@@ -63,18 +62,12 @@ export const pixelLength: QualityCheck = {
           details.push(`${have} bytes, ${expected} expected for ${im.rows}×${im.columns}×${im.samplesPerPixel ?? 1}×${im.bitsAllocated} bits×${im.numberOfFrames ?? 1} frames`);
         }
       }
-      if (!short.length) continue;
-      out.push(
-        finding(
-          this,
-          'blocker',
-          `Pixel data length does not match the image size in ${whichImages(short, list.length)} of the ${seriesLabel(list[0])} (${details[0]}): the image cannot be shown as acquired`,
-          list[0],
-          short.map((im, i) => evidenceOf(im, details[i])),
-        ),
-      );
-    }
-    return out;
+      if (!short.length) return undefined;
+      return {
+        message: `Pixel data length does not match the image size in ${whichImages(short, list.length)} of the ${seriesLabel(list[0])} (${details[0]}): the image cannot be shown as acquired`,
+        instances: short.map((im, i) => evidenceOf(im, details[i])),
+      };
+    });
   },
 };
 
@@ -84,23 +77,16 @@ export const unsupportedSyntax: QualityCheck = {
   title: 'Unsupported transfer syntax',
   severity: 'blocker',
   run(images) {
-    const out: Finding[] = [];
-    for (const [, list] of bySeries(images)) {
+    return seriesFindings(this, images, (list) => {
       const bad = list.filter((im) => im.pixelData && syntaxInfo(im.transferSyntaxUID)?.supported === false);
-      if (!bad.length) continue;
+      if (!bad.length) return undefined;
       const name = syntaxInfo(bad[0]!.transferSyntaxUID)!.name;
-      out.push(
-        finding(
-          this,
-          'blocker',
-          `Unsupported transfer syntax (${name}) in ${whichImages(bad, list.length)} of the ${seriesLabel(list[0])}: the viewer cannot display them — ask the site to send them uncompressed or lossless`,
-          list[0],
-          bad.map((im) => evidenceOf(im, im.transferSyntaxUID)),
-          { transferSyntaxUID: bad[0]!.transferSyntaxUID ?? null },
-        ),
-      );
-    }
-    return out;
+      return {
+        message: `Unsupported transfer syntax (${name}) in ${whichImages(bad, list.length)} of the ${seriesLabel(list[0])}: the viewer cannot display them — ask the site to send them uncompressed or lossless`,
+        instances: bad.map((im) => evidenceOf(im, im.transferSyntaxUID)),
+        values: { transferSyntaxUID: bad[0]!.transferSyntaxUID ?? null },
+      };
+    });
   },
 };
 

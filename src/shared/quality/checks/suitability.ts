@@ -1,9 +1,9 @@
 // Diagnostic suitability, after the ACR–AAPM–SIIM Technical Standard for
 // Electronic Practice of Medical Imaging: lossy compression, matrix size, bit
 // depth and spatial calibration.
-import { bySeries, evidenceOf, finding, seriesLabel, whichImages } from '../series';
+import { evidenceOf, seriesFindings, seriesLabel, whichImages } from '../series';
 import { lossyMethodName, syntaxInfo } from '../transfer-syntax';
-import type { Finding, ImageFacts, QualityCheck } from '../types';
+import type { ImageFacts, QualityCheck } from '../types';
 
 /** Why an image is lossy, or undefined when nothing says so. */
 export function lossyDescription(im: ImageFacts): { method: string; ratio?: number } | undefined {
@@ -30,27 +30,20 @@ export const lossyCompression: QualityCheck = {
   title: 'Lossy compression',
   severity: 'warning',
   run(images) {
-    const out: Finding[] = [];
-    for (const [, list] of bySeries(images)) {
+    return seriesFindings(this, images, (list) => {
       const hits = list.map((im) => ({ im, lossy: lossyDescription(im) })).filter((h) => h.lossy);
-      if (!hits.length) continue;
+      if (!hits.length) return undefined;
       const methods = [...new Set(hits.map((h) => h.lossy!.method))].join(', ');
       const ratios = hits.map((h) => h.lossy!.ratio).filter((r): r is number => r !== undefined);
       const ratioText = ratios.length
         ? `, ratio ${Math.min(...ratios) === Math.max(...ratios) ? formatRatio(ratios[0]!) : `${formatRatio(Math.min(...ratios)).slice(0, -2)}–${formatRatio(Math.max(...ratios))}`}`
         : ', ratio not recorded';
-      out.push(
-        finding(
-          this,
-          'warning',
-          `Lossy compressed (${methods}${ratioText}): not for primary diagnosis — ${whichImages(hits.map((h) => h.im), list.length)} of the ${seriesLabel(list[0])}`,
-          list[0],
-          hits.map((h) => evidenceOf(h.im, h.lossy!.ratio !== undefined ? `${h.lossy!.method} ${formatRatio(h.lossy!.ratio)}` : h.lossy!.method)),
-          { method: methods, ratio: ratios.length ? Math.max(...ratios) : null },
-        ),
-      );
-    }
-    return out;
+      return {
+        message: `Lossy compressed (${methods}${ratioText}): not for primary diagnosis — ${whichImages(hits.map((h) => h.im), list.length)} of the ${seriesLabel(list[0])}`,
+        instances: hits.map((h) => evidenceOf(h.im, h.lossy!.ratio !== undefined ? `${h.lossy!.method} ${formatRatio(h.lossy!.ratio)}` : h.lossy!.method)),
+        values: { method: methods, ratio: ratios.length ? Math.max(...ratios) : null },
+      };
+    });
   },
 };
 
@@ -63,29 +56,23 @@ export const matrixSize: QualityCheck = {
   title: 'Matrix below the modality’s usual minimum',
   severity: 'warning',
   run(images) {
-    const out: Finding[] = [];
-    for (const [, list] of bySeries(images)) {
+    return seriesFindings(this, images, (list) => {
       const small = list.filter((im) => {
         if (!im.rows || !im.columns) return false;
         if (im.modality === 'CR' || im.modality === 'DX') return Math.max(im.rows, im.columns) < PROJECTION_MATRIX_MIN;
         if (im.modality === 'CT') return Math.min(im.rows, im.columns) < CT_MATRIX_MIN;
         return false;
       });
-      if (!small.length) continue;
+      if (!small.length) return undefined;
       const im = small[0]!;
       const min = im.modality === 'CT' ? `${CT_MATRIX_MIN}×${CT_MATRIX_MIN}` : `${PROJECTION_MATRIX_MIN} pixels on the long side`;
-      out.push(
-        finding(
-          this,
-          'warning',
-          `Matrix ${im.columns}×${im.rows} is below the usual minimum for ${im.modality} (${min}): fine detail may be lost — ${whichImages(small, list.length)}`,
-          im,
-          small.map((s) => evidenceOf(s, `${s.columns}×${s.rows}`)),
-          { columns: im.columns ?? null, rows: im.rows ?? null },
-        ),
-      );
-    }
-    return out;
+      return {
+        message: `Matrix ${im.columns}×${im.rows} is below the usual minimum for ${im.modality} (${min}): fine detail may be lost — ${whichImages(small, list.length)}`,
+        where: im,
+        instances: small.map((s) => evidenceOf(s, `${s.columns}×${s.rows}`)),
+        values: { columns: im.columns ?? null, rows: im.rows ?? null },
+      };
+    });
   },
 };
 
@@ -98,25 +85,19 @@ export const bitDepth: QualityCheck = {
   title: 'Grayscale bit depth below 10',
   severity: 'warning',
   run(images) {
-    const out: Finding[] = [];
-    for (const [, list] of bySeries(images)) {
+    return seriesFindings(this, images, (list) => {
       const shallow = list.filter(
         (im) => DEEP_MODALITIES.has(im.modality ?? '') && (im.samplesPerPixel ?? 1) === 1 && im.bitsStored !== undefined && im.bitsStored < MIN_BITS,
       );
-      if (!shallow.length) continue;
+      if (!shallow.length) return undefined;
       const im = shallow[0]!;
-      out.push(
-        finding(
-          this,
-          'warning',
-          `Only ${im.bitsStored} bits stored for ${im.modality} (at least ${MIN_BITS} expected): contrast was reduced, likely by a screen capture or an 8-bit export — ${whichImages(shallow, list.length)}`,
-          im,
-          shallow.map((s) => evidenceOf(s, s.bitsStored)),
-          { bitsStored: im.bitsStored ?? null },
-        ),
-      );
-    }
-    return out;
+      return {
+        message: `Only ${im.bitsStored} bits stored for ${im.modality} (at least ${MIN_BITS} expected): contrast was reduced, likely by a screen capture or an 8-bit export — ${whichImages(shallow, list.length)}`,
+        where: im,
+        instances: shallow.map((s) => evidenceOf(s, s.bitsStored)),
+        values: { bitsStored: im.bitsStored ?? null },
+      };
+    });
   },
 };
 
@@ -129,8 +110,7 @@ export const calibration: QualityCheck = {
   title: 'No pixel spacing: measurements uncalibrated',
   severity: 'warning',
   run(images) {
-    const out: Finding[] = [];
-    for (const [, list] of bySeries(images)) {
+    return seriesFindings(this, images, (list) => {
       const uncalibrated = list.filter(
         (im) =>
           im.pixelData &&
@@ -138,18 +118,12 @@ export const calibration: QualityCheck = {
           !(im.pixelSpacing?.length === 2 && im.pixelSpacing.every((v) => v > 0)) &&
           !(im.imagerPixelSpacing?.length === 2 && im.imagerPixelSpacing.every((v) => v > 0)),
       );
-      if (!uncalibrated.length) continue;
-      out.push(
-        finding(
-          this,
-          'warning',
-          `No Pixel Spacing or Imager Pixel Spacing in ${whichImages(uncalibrated, list.length)} of the ${seriesLabel(list[0])}: measurements would be in pixels, not millimetres`,
-          list[0],
-          uncalibrated.map((im) => evidenceOf(im)),
-        ),
-      );
-    }
-    return out;
+      if (!uncalibrated.length) return undefined;
+      return {
+        message: `No Pixel Spacing or Imager Pixel Spacing in ${whichImages(uncalibrated, list.length)} of the ${seriesLabel(list[0])}: measurements would be in pixels, not millimetres`,
+        instances: uncalibrated.map((im) => evidenceOf(im)),
+      };
+    });
   },
 };
 
