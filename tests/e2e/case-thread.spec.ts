@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
@@ -9,6 +9,7 @@ import { generateReferralPacket } from '../fixtures/referral-packet';
 import { startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
 import { stowInstances } from '../support/stow';
+import { writeSitesFile } from './support/sites-file';
 import { startWebHostProcess } from './support/web-host-process';
 import type { WebHostProcess } from './support/web-host-process';
 
@@ -96,8 +97,7 @@ test.beforeAll(async ({ browser }) => {
     photo: false,
   });
   await stowInstances(orthanc.dicomWebUrl, orthanc.authorization, packet.files);
-  const sitesFile = path.join(tmp, 'sites.json');
-  writeFileSync(sitesFile, JSON.stringify([{ name: 'District hospital', url: orthanc.dicomWebUrl, auth: { type: 'basic', username: orthanc.username, password: orthanc.password } }]));
+  const sitesFile = writeSitesFile(tmp, orthanc, 'District hospital');
   [referrerHost, specialistHost] = await Promise.all([
     startWebHostProcess(['--data-dir', path.join(tmp, 'referrer'), '--sites', sitesFile]),
     startWebHostProcess(['--data-dir', path.join(tmp, 'specialist'), '--sites', sitesFile]),

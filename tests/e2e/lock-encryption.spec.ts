@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, expect, test } from '@playwright/test';
 import type { BrowserContext, Locator, Page } from '@playwright/test';
 import { loadCtStudy, startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
+import { writeSitesFile } from './support/sites-file';
 import { startWebHostProcess } from './support/web-host-process';
 import type { WebHostProcess } from './support/web-host-process';
 import { E2E_PASSPHRASE } from './support/unlock';
@@ -75,8 +76,7 @@ test.beforeAll(async () => {
   const loaded = await loadCtStudy(orthanc, { patientName: PATIENT, patientId: PATIENT_ID, slices: SLICES, studyDescription: 'CT THORAX' });
   studyUid = loaded.studyInstanceUID;
   orthancIds = loaded.orthancIds;
-  const sitesFile = path.join(tmp, 'sites.json');
-  writeFileSync(sitesFile, JSON.stringify([{ name: 'Hospital A', url: orthanc.dicomWebUrl, auth: { type: 'basic', username: orthanc.username, password: orthanc.password } }]));
+  const sitesFile = writeSitesFile(tmp, orthanc);
   host = await startWebHostProcess(['--data-dir', path.join(tmp, 'data'), '--sites', sitesFile], { locked: true });
 });
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
@@ -9,6 +9,7 @@ import { loadCtStudy, startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
 import { stowInstances } from '../support/stow';
 import { probeViewportCanvas } from './support/canvas';
+import { writeSitesFile } from './support/sites-file';
 import { startWebHostProcess } from './support/web-host-process';
 import type { WebHostProcess } from './support/web-host-process';
 
@@ -56,11 +57,7 @@ test.beforeAll(async ({ browser }) => {
   // A routine case the user marks for prefetch in the worklist.
   markedStudy = (await loadCtStudy(orthanc, { patientName: 'MARKED^MO', patientId: 'OFF-3', slices: 3, rows: 256, columns: 256, seed: 4 })).studyInstanceUID;
 
-  const sitesFile = path.join(tmp, 'sites.json');
-  writeFileSync(
-    sitesFile,
-    JSON.stringify([{ name: 'Hospital A', url: orthanc.dicomWebUrl, auth: { type: 'basic', username: orthanc.username, password: orthanc.password } }]),
-  );
+  const sitesFile = writeSitesFile(tmp, orthanc);
   host = await startWebHostProcess(['--data-dir', path.join(tmp, 'data'), '--sites', sitesFile]);
   page = await browser.newPage();
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
@@ -7,6 +7,7 @@ import { writeSeriesFiles } from '../fixtures/quality-dicom';
 import { startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
 import { stowInstances } from '../support/stow';
+import { writeSitesFile } from './support/sites-file';
 import { startWebHostProcess } from './support/web-host-process';
 import type { WebHostProcess } from './support/web-host-process';
 
@@ -75,11 +76,7 @@ test.beforeAll(async ({ browser }) => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'telerad-e2e-quality-'));
   orthanc = await startOrthanc();
   lossy = await stowLossyStudy(orthanc, mkdtempSync(path.join(tmp, 'lossy-')));
-  const sitesFile = path.join(tmp, 'sites.json');
-  writeFileSync(
-    sitesFile,
-    JSON.stringify([{ name: 'Hospital A', url: orthanc.dicomWebUrl, auth: { type: 'basic', username: orthanc.username, password: orthanc.password } }]),
-  );
+  const sitesFile = writeSitesFile(tmp, orthanc);
   host = await startWebHostProcess(['--data-dir', path.join(tmp, 'data'), '--sites', sitesFile]);
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
 });

@@ -8,6 +8,7 @@ import type { OrthancHandle } from '../support/orthanc';
 import { writeDicomdirFixture } from '../fixtures/dicomdir';
 import type { DicomdirFixture } from '../fixtures/dicomdir';
 import { cameraJpeg } from '../fixtures/case-import-attachments';
+import { writeSitesFile } from './support/sites-file';
 import { startWebHostProcess } from './support/web-host-process';
 import type { WebHostProcess } from './support/web-host-process';
 
@@ -34,8 +35,7 @@ test.beforeAll(async () => {
   cd = writeDicomdirFixture({ parent: tmp, ctSlices: CT_SLICES });
   photoPath = path.join(tmp, 'lesion.jpg');
   writeFileSync(photoPath, cameraJpeg().jpeg);
-  const sitesFile = path.join(tmp, 'sites.json');
-  writeFileSync(sitesFile, JSON.stringify([{ name: 'Hospital A', url: orthanc.dicomWebUrl, auth: { type: 'basic', username: orthanc.username, password: orthanc.password } }]));
+  const sitesFile = writeSitesFile(tmp, orthanc);
   [referrer, specialist] = await Promise.all([
     startWebHostProcess(['--data-dir', path.join(tmp, 'referrer'), '--sites', sitesFile]),
     startWebHostProcess(['--data-dir', path.join(tmp, 'specialist'), '--sites', sitesFile]),

@@ -1,10 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import type { Locator, Page } from '@playwright/test';
 import { loadCtStudy, startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
+import { dragOnImage } from './support/canvas';
+import { writeSitesFile } from './support/sites-file';
 import { startWebHostProcess } from './support/web-host-process';
 import type { WebHostProcess } from './support/web-host-process';
 
@@ -35,24 +37,11 @@ async function openStudy(p: Page): Promise<void> {
   await expect(viewport(p)).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
 }
 
-/** Page coordinates of an image point: Cornerstone fits the image to the canvas and centres it. */
-async function pageXY(p: Page, pt: { x: number; y: number }): Promise<{ x: number; y: number }> {
-  const canvas = viewport(p).locator('canvas').first();
-  const box = await canvas.boundingBox();
-  if (!box) throw new Error('no canvas');
-  const dims = await canvas.evaluate((c: HTMLCanvasElement) => ({ w: c.width, h: c.height }));
-  const scale = Math.min(dims.w / SIZE, dims.h / SIZE);
-  const offX = (dims.w - SIZE * scale) / 2;
-  const offY = (dims.h - SIZE * scale) / 2;
-  return { x: box.x + ((offX + pt.x * scale) * box.width) / dims.w, y: box.y + ((offY + pt.y * scale) * box.height) / dims.h };
-}
-
 test.beforeAll(async ({ browser }) => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'telerad-e2e-report-'));
   orthanc = await startOrthanc();
   studyUid = (await loadCtStudy(orthanc, { patientName: 'DOE^JANE', patientId: 'REP-1', slices: SLICES, studyDescription: 'CT CHEST' })).studyInstanceUID;
-  const sitesFile = path.join(tmp, 'sites.json');
-  writeFileSync(sitesFile, JSON.stringify([{ name: 'Hospital A', url: orthanc.dicomWebUrl, auth: { type: 'basic', username: orthanc.username, password: orthanc.password } }]));
+  const sitesFile = writeSitesFile(tmp, orthanc);
   host = await startWebHostProcess(['--data-dir', path.join(tmp, 'data'), '--sites', sitesFile]);
   page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
 });
@@ -71,13 +60,7 @@ test('a report signed with the site down waits in the outbox, is delivered when 
 
   // A length measurement across the body on the shown slice.
   await page.getByTestId('tool-length').click();
-  const a = await pageXY(page, { x: 120, y: 256 });
-  const b = await pageXY(page, { x: 392, y: 256 });
-  await page.mouse.move(a.x, a.y);
-  await page.mouse.down();
-  await page.mouse.move((a.x + b.x) / 2, b.y, { steps: 5 });
-  await page.mouse.move(b.x, b.y, { steps: 5 });
-  await page.mouse.up();
+  await dragOnImage(viewport(page).locator('canvas').first(), { columns: SIZE, rows: SIZE }, { x: 120, y: 256 }, { x: 392, y: 256 });
   await expect(page.locator('[data-testid="measurement"][data-kind="length"]')).toHaveCount(1);
   const lengthText = (await page.locator('[data-testid="measurement"][data-kind="length"] .measurement-value').textContent())!.trim();
   expect(lengthText).toMatch(/^\d+\.\d mm$/);

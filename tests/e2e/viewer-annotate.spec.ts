@@ -1,12 +1,15 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import type { Page } from '@playwright/test';
+import type { Locator, Page } from '@playwright/test';
 import { generateChestXray } from '../fixtures/chest-xray';
 import { startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
+import { dragOnImage, imagePointOnPage } from './support/canvas';
+import type { ImagePoint } from './support/canvas';
+import { writeSitesFile } from './support/sites-file';
 import { startWebHostProcess } from './support/web-host-process';
 import type { WebHostProcess } from './support/web-host-process';
 
@@ -41,27 +44,10 @@ function uncalibratedXray(): { studyInstanceUID: string; bytes: Uint8Array } {
   return { studyInstanceUID: xr.studyInstanceUID, bytes: new Uint8Array(msg.write()) };
 }
 
-/** Page (CSS) coordinates of an image point: Cornerstone fits the image to the canvas and centres it. */
-async function pageXY(p: { x: number; y: number }): Promise<{ x: number; y: number }> {
-  const canvas = page.locator('[data-testid="viewport"] canvas');
-  const box = await canvas.boundingBox();
-  if (!box) throw new Error('no canvas');
-  const dims = await canvas.evaluate((c: HTMLCanvasElement) => ({ w: c.width, h: c.height }));
-  const scale = Math.min(dims.w / SIZE, dims.h / SIZE);
-  const offX = (dims.w - SIZE * scale) / 2;
-  const offY = (dims.h - SIZE * scale) / 2;
-  return { x: box.x + ((offX + p.x * scale) * box.width) / dims.w, y: box.y + ((offY + p.y * scale) * box.height) / dims.h };
-}
-
-async function drag(from: { x: number; y: number }, to: { x: number; y: number }): Promise<void> {
-  const a = await pageXY(from);
-  const b = await pageXY(to);
-  await page.mouse.move(a.x, a.y);
-  await page.mouse.down();
-  await page.mouse.move((a.x + b.x) / 2, (a.y + b.y) / 2, { steps: 5 });
-  await page.mouse.move(b.x, b.y, { steps: 5 });
-  await page.mouse.up();
-}
+const IMAGE = { columns: SIZE, rows: SIZE };
+const canvas = (): Locator => page.locator('[data-testid="viewport"] canvas');
+const pageXY = (p: ImagePoint): Promise<ImagePoint> => imagePointOnPage(canvas(), IMAGE, p);
+const drag = (from: ImagePoint, to: ImagePoint): Promise<void> => dragOnImage(canvas(), IMAGE, from, to);
 
 const viewport = (): ReturnType<Page['locator']> => page.locator('[data-testid="viewport"]');
 const measurement = (kind: string): ReturnType<Page['locator']> => page.locator(`[data-testid="measurement"][data-kind="${kind}"]`);
@@ -89,11 +75,7 @@ test.beforeAll(async ({ browser }) => {
   const xr = uncalibratedXray();
   studyUid = xr.studyInstanceUID;
   await orthanc.upload(xr.bytes);
-  const sitesFile = path.join(tmp, 'sites.json');
-  writeFileSync(
-    sitesFile,
-    JSON.stringify([{ name: 'Hospital A', url: orthanc.dicomWebUrl, auth: { type: 'basic', username: orthanc.username, password: orthanc.password } }]),
-  );
+  const sitesFile = writeSitesFile(tmp, orthanc);
   host = await startWebHostProcess(['--data-dir', path.join(tmp, 'data'), '--sites', sitesFile]);
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
 });

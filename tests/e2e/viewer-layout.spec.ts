@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { newUid, writePart10 } from '../fixtures/dicom-common';
 import { loadCtStudy, startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
 import { stowInstances } from '../support/stow';
+import { writeSitesFile } from './support/sites-file';
 import { startWebHostProcess } from './support/web-host-process';
 import type { WebHostProcess } from './support/web-host-process';
 
@@ -94,11 +95,7 @@ test.beforeAll(async ({ browser }) => {
   for (const f of b.files) await orthanc.upload(f);
   const stow = await stowInstances(orthanc.dicomWebUrl, basic(), [truncatedInstance(studyUid)]);
   expect(stow.failed).toEqual([]);
-  const sitesFile = path.join(tmp, 'sites.json');
-  writeFileSync(
-    sitesFile,
-    JSON.stringify([{ name: 'Hospital A', url: orthanc.dicomWebUrl, auth: { type: 'basic', username: orthanc.username, password: orthanc.password } }]),
-  );
+  const sitesFile = writeSitesFile(tmp, orthanc);
   host = await startWebHostProcess(['--data-dir', path.join(tmp, 'data'), '--sites', sitesFile]);
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 });

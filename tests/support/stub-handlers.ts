@@ -1,17 +1,21 @@
 import type { ServiceHandlers } from '../../src/shared/ipc/contract';
+import { createDispatcher } from '../../src/shared/ipc/dispatcher';
+import type { Dispatch } from '../../src/shared/ipc/dispatcher';
 import { ServiceError } from '../../src/shared/ipc/envelope';
+import { createLogger, memorySink } from '../../src/shared/log';
+import type { LogSink } from '../../src/shared/log';
 
 const notHere = (code: 'BAD_REQUEST' | 'UNAUTHORIZED' = 'BAD_REQUEST') => async (): Promise<never> => {
   throw new ServiceError(code, 'not in this test');
 };
 
-type Overrides = { [S in keyof ServiceHandlers]?: Partial<ServiceHandlers[S]> };
+export type StubOverrides = { [S in keyof ServiceHandlers]?: Partial<ServiceHandlers[S]> };
 
 /**
  * Narrow handlers for every channel of the contract, for tests of the dispatcher and the proxy: what a
  * test does not use refuses plainly; a test replaces what it checks. One place to add a new channel.
  */
-export function stubHandlers(overrides: Overrides = {}): ServiceHandlers {
+export function stubHandlers(overrides: StubOverrides = {}): ServiceHandlers {
   const base: ServiceHandlers = {
     app: { info: async () => ({ name: 'Telerad Workstation', version: '1.0.0', host: 'web' }) },
     sites: {
@@ -47,4 +51,9 @@ export function stubHandlers(overrides: Overrides = {}): ServiceHandlers {
     vault: { ...base.vault, ...overrides.vault },
     audit: { ...base.audit, ...overrides.audit },
   };
+}
+
+/** The dispatcher over `stubHandlers(overrides)`, logging to `sink`. */
+export function stubDispatch(overrides: StubOverrides = {}, sink: LogSink = memorySink()): Dispatch {
+  return createDispatcher(stubHandlers(overrides), createLogger('t', sink));
 }

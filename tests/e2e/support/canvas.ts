@@ -1,4 +1,4 @@
-import type { Page } from '@playwright/test';
+import type { Locator, Page } from '@playwright/test';
 
 export interface CanvasProbe {
   width: number;
@@ -55,4 +55,35 @@ export async function probeViewportCanvas(
     },
     { image, point },
   );
+}
+
+export interface ImagePoint {
+  x: number;
+  y: number;
+}
+
+/**
+ * Page (CSS) coordinates of an image point on `canvas`: Cornerstone fits the
+ * image to the canvas and centres it.
+ */
+export async function imagePointOnPage(canvas: Locator, image: { columns: number; rows: number }, p: ImagePoint): Promise<ImagePoint> {
+  const box = await canvas.boundingBox();
+  if (!box) throw new Error('no canvas');
+  const dims = await canvas.evaluate((c: HTMLCanvasElement) => ({ w: c.width, h: c.height }));
+  const scale = Math.min(dims.w / image.columns, dims.h / image.rows);
+  const offX = (dims.w - image.columns * scale) / 2;
+  const offY = (dims.h - image.rows * scale) / 2;
+  return { x: box.x + ((offX + p.x * scale) * box.width) / dims.w, y: box.y + ((offY + p.y * scale) * box.height) / dims.h };
+}
+
+/** Drags the primary button on `canvas` from one image point to another, by way of the midpoint. */
+export async function dragOnImage(canvas: Locator, image: { columns: number; rows: number }, from: ImagePoint, to: ImagePoint): Promise<void> {
+  const mouse = canvas.page().mouse;
+  const a = await imagePointOnPage(canvas, image, from);
+  const b = await imagePointOnPage(canvas, image, to);
+  await mouse.move(a.x, a.y);
+  await mouse.down();
+  await mouse.move((a.x + b.x) / 2, (a.y + b.y) / 2, { steps: 5 });
+  await mouse.move(b.x, b.y, { steps: 5 });
+  await mouse.up();
 }

@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { ServiceHandlers } from '../../../src/shared/ipc/contract';
-import { createDispatcher } from '../../../src/shared/ipc/dispatcher';
 import { ServiceError } from '../../../src/shared/ipc/envelope';
-import { createLogger, memorySink } from '../../../src/shared/log';
-import { stubHandlers } from '../../support/stub-handlers';
-
-function handlers(overrides: Partial<{ list: ServiceHandlers['sites']['list'] }> = {}): ServiceHandlers {
-  return stubHandlers(overrides.list ? { sites: { list: overrides.list } } : {});
-}
+import { memorySink } from '../../../src/shared/log';
+import { stubDispatch } from '../../support/stub-handlers';
 
 describe('dispatcher', () => {
   it('answers a payload that fails its schema with BAD_REQUEST naming the field', async () => {
-    const dispatch = createDispatcher(handlers(), createLogger('t', memorySink()));
+    const dispatch = stubDispatch();
     const env = await dispatch('log.write', { level: 'loud', scope: 'x', message: 'm' });
     expect(env.ok).toBe(false);
     if (env.ok) return;
@@ -21,7 +15,7 @@ describe('dispatcher', () => {
   });
 
   it('answers an unknown channel with UNKNOWN_CHANNEL, including prototype names', async () => {
-    const dispatch = createDispatcher(handlers(), createLogger('t', memorySink()));
+    const dispatch = stubDispatch();
     for (const channel of ['nope.nothing', 'sites.constructor', '__proto__.x', 'sites']) {
       const env = await dispatch(channel, {});
       expect(env).toMatchObject({ ok: false, error: { code: 'UNKNOWN_CHANNEL' } });
@@ -30,13 +24,15 @@ describe('dispatcher', () => {
 
   it('reports a throwing handler as INTERNAL without its message or stack, and logs it in main', async () => {
     const sink = memorySink();
-    const dispatch = createDispatcher(
-      handlers({
-        list: async () => {
-          throw new Error('ENOENT: /home/dr/secret/path/sites.json');
+    const dispatch = stubDispatch(
+      {
+        sites: {
+          list: async () => {
+            throw new Error('ENOENT: /home/dr/secret/path/sites.json');
+          },
         },
-      }),
-      createLogger('t', sink),
+      },
+      sink,
     );
     const env = await dispatch('sites.list', {});
     expect(env).toEqual({ ok: false, error: { code: 'INTERNAL', message: 'Internal error in sites.list' } });
@@ -45,14 +41,13 @@ describe('dispatcher', () => {
   });
 
   it('passes a ServiceError code and message through unchanged', async () => {
-    const dispatch = createDispatcher(
-      handlers({
+    const dispatch = stubDispatch({
+      sites: {
         list: async () => {
           throw new ServiceError('NOT_FOUND', 'No such site');
         },
-      }),
-      createLogger('t', memorySink()),
-    );
+      },
+    });
     expect(await dispatch('sites.list', {})).toEqual({ ok: false, error: { code: 'NOT_FOUND', message: 'No such site' } });
   });
 
@@ -66,7 +61,7 @@ describe('dispatcher', () => {
       gatewayPath: '/sites/a/dicom-web',
       password: 'hunter22',
     };
-    const dispatch = createDispatcher(handlers({ list: async () => [leaky] }), createLogger('t', memorySink()));
+    const dispatch = stubDispatch({ sites: { list: async () => [leaky] } });
     const env = await dispatch('sites.list', {});
     expect(env.ok).toBe(true);
     expect(JSON.stringify(env)).not.toContain('hunter22');

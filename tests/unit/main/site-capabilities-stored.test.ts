@@ -4,9 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../../src/shared/ipc/envelope';
 import type { SiteSummary } from '../../../src/shared/ipc/contract';
-import { Redactor, memorySink } from '../../../src/shared/log';
-import { createAppServices } from '../../../src/main/services/app-services';
-import { FileSecretStore } from '../../../src/main/services/secrets/file-secret-store';
+import { startWebServices } from '../../support/contract';
 
 // The previews probe (`rendered`) came after sites.json files were written
 // with the capabilities of their day: those files must still load, and their
@@ -26,8 +24,7 @@ describe('capabilities stored before the previews probe existed', () => {
       join(dir, 'sites.json'),
       JSON.stringify({ version: 1, sites: [{ id: 'old-site', name: 'Old site', url: 'https://pacs.old.example/dicom-web', authType: 'none', capabilities: before }] }),
     );
-    const redactor = new Redactor();
-    const services = createAppServices({ dataDir: dir, host: 'web', version: 't', secretStore: new FileSecretStore(dir, redactor), logSink: memorySink(), redactor });
+    const services = startWebServices(dir);
     try {
       const env = (await services.dispatch('sites.list', {})) as Envelope<SiteSummary[]>;
       if (!env.ok) throw new Error(`sites.list: ${env.error.code} ${env.error.message}`);

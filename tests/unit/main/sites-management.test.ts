@@ -8,12 +8,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GATEWAY_ERROR_HEADER } from '../../../src/shared/gateway';
 import type { SiteCapabilities, SiteSummary } from '../../../src/shared/ipc/contract';
-import type { Envelope } from '../../../src/shared/ipc/envelope';
-import { Redactor, memorySink } from '../../../src/shared/log';
-import { createAppServices } from '../../../src/main/services/app-services';
 import type { AppServices } from '../../../src/main/services/app-services';
-import { FileSecretStore } from '../../../src/main/services/secrets/file-secret-store';
 import { fileMetaTransferSyntax, returnedTransferSyntax } from '../../../src/main/services/sites/site-tester';
+import { contractCalls, overJson, startWebServices } from '../../support/contract';
 
 // Site management over the contract, the way the renderer drives it: every
 // request goes through the dispatcher (schema validation, response stripping).
@@ -32,34 +29,18 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tlsDir, { recursive: true, force: true }));
 
-function start(): AppServices {
-  const redactor = new Redactor();
-  return createAppServices({ dataDir: dir, host: 'web', version: 't', secretStore: new FileSecretStore(dir, redactor), logSink: memorySink(), redactor });
-}
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'telerad-sites-mgmt-'));
-  services = start();
+  services = startWebServices(dir);
 });
 afterEach(async () => {
   await services.sites.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function call<T>(channel: string, payload: unknown): Promise<Envelope<T>> {
-  // JSON both ways, as over HTTP or IPC.
-  return JSON.parse(JSON.stringify(await services.dispatch(channel, JSON.parse(JSON.stringify(payload))))) as Envelope<T>;
-}
-async function value<T>(channel: string, payload: unknown): Promise<T> {
-  const env = await call<T>(channel, payload);
-  if (!env.ok) throw new Error(`${channel} failed: ${env.error.code} ${env.error.message}`);
-  return env.value;
-}
-async function errorOf(channel: string, payload: unknown): Promise<{ code: string; message: string }> {
-  const env = await call(channel, payload);
-  if (env.ok) throw new Error(`${channel} unexpectedly succeeded`);
-  return env.error;
-}
+// JSON both ways, as over HTTP or IPC.
+const { call, value, errorOf } = contractCalls(overJson((channel, payload) => services.dispatch(channel, payload)));
 
 const BASIC_SITE = { name: 'Hospital A', url: 'https://pacs.a.example/dicom-web/', auth: { type: 'basic', username: 'reader', password: 'pw-alpha-7731' } };
 const BEARER_SITE = { name: 'Clinic B', url: 'http://127.0.0.1:9/dicom-web', auth: { type: 'bearer', token: 'tok-bravo-5521' } };
@@ -116,7 +97,7 @@ describe('adding a site', () => {
   it('persists added sites across a restart', async () => {
     await value('sites.add', { ...BASIC_SITE, timeouts: { idleMs: 9000 } });
     await services.sites.close();
-    services = start();
+    services = startWebServices(dir);
     expect(await value<SiteSummary[]>('sites.list', {})).toMatchObject([{ id: 'hospital-a', timeouts: { connectMs: 30_000, idleMs: 9000 } }]);
     expect(await services.sites.authHeaders('hospital-a')).toEqual({ authorization: `Basic ${Buffer.from('reader:pw-alpha-7731').toString('base64')}` });
   });

@@ -7,10 +7,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GATEWAY_ERROR_HEADER } from '../../../src/shared/gateway';
 import type { SiteSummary } from '../../../src/shared/ipc/contract';
-import type { Envelope } from '../../../src/shared/ipc/envelope';
 import { Redactor, createLogger, memorySink } from '../../../src/shared/log';
 import { isUnencryptedRemoteUrl } from '../../../src/shared/sites/plain-http';
-import { createAppServices } from '../../../src/main/services/app-services';
 import type { AppServices } from '../../../src/main/services/app-services';
 import { FileSecretStore } from '../../../src/main/services/secrets/file-secret-store';
 import { loadProvisioningFile } from '../../../src/main/services/sites/provisioning';
@@ -18,6 +16,7 @@ import { createSiteGateway } from '../../../src/main/services/sites/site-gateway
 import { SiteRepository } from '../../../src/main/services/sites/site-repository';
 import { testSiteConnection } from '../../../src/main/services/sites/site-tester';
 import { SitesService } from '../../../src/main/services/sites/sites-service';
+import { contractCalls, overJson, startWebServices } from '../../support/contract';
 
 // Plain http:// sends images, reports and the site's password in clear. It is
 // allowed without asking only to this machine itself; to any other host the
@@ -29,28 +28,16 @@ let logs: ReturnType<typeof memorySink>;
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'telerad-plain-http-'));
-  const redactor = new Redactor();
   logs = memorySink();
-  services = createAppServices({ dataDir: dir, host: 'web', version: 't', secretStore: new FileSecretStore(dir, redactor), logSink: logs, redactor });
+  services = startWebServices(dir, logs);
 });
 afterEach(async () => {
   await services.sites.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function call<T>(channel: string, payload: unknown): Promise<Envelope<T>> {
-  return JSON.parse(JSON.stringify(await services.dispatch(channel, JSON.parse(JSON.stringify(payload))))) as Envelope<T>;
-}
-async function value<T>(channel: string, payload: unknown): Promise<T> {
-  const env = await call<T>(channel, payload);
-  if (!env.ok) throw new Error(`${channel} failed: ${env.error.code} ${env.error.message}`);
-  return env.value;
-}
-async function errorOf(channel: string, payload: unknown): Promise<{ code: string; message: string }> {
-  const env = await call(channel, payload);
-  if (env.ok) throw new Error(`${channel} unexpectedly succeeded`);
-  return env.error;
-}
+// JSON both ways, as over HTTP or IPC.
+const { value, errorOf } = contractCalls(overJson((channel, payload) => services.dispatch(channel, payload)));
 
 const REMOTE_HTTP = { name: 'Rural Clinic', url: 'http://pacs.clinic.example/dicom-web', auth: { type: 'basic', username: 'reader', password: 'pw-clinic-4410' } };
 
@@ -108,7 +95,7 @@ describe('adding and changing a site', () => {
     expect(added).toMatchObject({ id: 'rural-clinic', url: 'http://pacs.clinic.example/dicom-web', allowInsecureHttp: true });
     expect(JSON.parse(readFileSync(join(dir, 'sites.json'), 'utf8')).sites[0].allowInsecureHttp).toBe(true);
     await services.sites.close();
-    services = createAppServices({ dataDir: dir, host: 'web', version: 't', secretStore: new FileSecretStore(dir, new Redactor()), logSink: memorySink(), redactor: new Redactor() });
+    services = startWebServices(dir);
     expect((await value<SiteSummary[]>('sites.list', {}))[0]?.allowInsecureHttp).toBe(true);
   });
 

@@ -4,11 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VaultKeysSchema } from '../../../src/shared/ipc/contract';
 import type { VaultKeys, VaultStatus } from '../../../src/shared/ipc/contract';
-import type { Envelope } from '../../../src/shared/ipc/envelope';
-import { Redactor, memorySink } from '../../../src/shared/log';
-import { createAppServices } from '../../../src/main/services/app-services';
 import type { AppServices } from '../../../src/main/services/app-services';
-import { FileSecretStore } from '../../../src/main/services/secrets/file-secret-store';
+import { contractCalls, startWebServices } from '../../support/contract';
 
 // The vault the way the renderer drives it: every request through the dispatcher, at the product's scrypt cost.
 
@@ -16,23 +13,16 @@ const RIGHT = ['correct', 'horse', 'battery', 'staple'].join(' ');
 let dir: string;
 let services: AppServices;
 
-function start(): AppServices {
-  const redactor = new Redactor();
-  return createAppServices({ dataDir: dir, host: 'web', version: 't', secretStore: new FileSecretStore(dir, redactor), logSink: memorySink(), redactor });
-}
-
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'telerad-vault-contract-'));
-  services = start();
+  services = startWebServices(dir);
 });
 afterEach(async () => {
   await services.audit.readMatching({});
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function call<T>(channel: string, payload: unknown = {}): Promise<Envelope<T>> {
-  return (await services.dispatch(channel, payload)) as Envelope<T>;
-}
+const { call } = contractCalls((channel, payload) => services.dispatch(channel, payload));
 
 describe('vault over the contract', () => {
   it('sets up, locks through the host hook, serves only the outbox key while locked, and unlocks after a restart', async () => {
@@ -48,7 +38,7 @@ describe('vault over the contract', () => {
       'locked because the operating system locked the screen',
     ]);
 
-    services = start();
+    services = startWebServices(dir);
     expect(await call<VaultStatus>('vault.status')).toMatchObject({ ok: true, value: { state: 'locked', outboxKeyAvailable: false } });
     expect(await call('vault.unlock', { method: 'passphrase', secret: RIGHT })).toEqual({ ok: true, value: setup.value });
     expect(await call('vault.lock', { reason: 'user' })).toEqual({ ok: true, value: null });

@@ -1,8 +1,7 @@
 import 'fake-indexeddb/auto';
-import Dexie from 'dexie';
 import type { Image } from 'cornerstone-core';
 import type { MeasurementData } from 'cornerstone-tools';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import { createAnnotationRepo } from '../../../src/renderer/annotations/annotation-repo';
@@ -12,17 +11,13 @@ import { annotationShortcuts } from '../../../src/renderer/annotations/annotatio
 import type { TextHandlers, ToolsRuntime } from '../../../src/renderer/viewer/tools-setup';
 import type { DisplayedInstance } from '../../../src/renderer/viewer/viewer-store';
 import { testRowSealer } from '../../support/test-sealer';
+import { deleteDbsAfterEach } from '../../support/test-dbs';
 
 // The store against a real (fake-indexeddb) database. cornerstone-tools is
 // replaced by what the store sees of it: events on each viewport element, a
 // tool state per image id, and the text callbacks of the arrow tool.
 const EVENTS = { completed: 'completed', modified: 'modified', removed: 'removed' };
-let dbs: TeleradDB[] = [];
-afterEach(async () => {
-  for (const db of dbs) db.close();
-  for (const name of new Set(dbs.map((db) => db.name))) await Dexie.delete(name);
-  dbs = [];
-});
+const dbs = deleteDbsAfterEach();
 
 type Item = { tool: string; data: MeasurementData };
 interface FakeTools extends ToolsRuntime {

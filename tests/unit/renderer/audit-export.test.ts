@@ -5,11 +5,10 @@ import { DOMParser } from '@xmldom/xmldom';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditRecordRequestSchema } from '../../../src/shared/ipc/contract';
 import { createServiceClient } from '../../../src/shared/ipc/proxy';
-import { Redactor, createLogger, memorySink } from '../../../src/shared/log';
-import { createAppServices } from '../../../src/main/services/app-services';
+import { createLogger, memorySink } from '../../../src/shared/log';
 import type { AppServices } from '../../../src/main/services/app-services';
-import { FileSecretStore } from '../../../src/main/services/secrets/file-secret-store';
 import { createAuditReporter, createAuditStore, deliveryAuditRecord, failedDeliveryAuditRecord, retrievalAuditRecord } from '../../../src/renderer/audit/audit-store';
+import { overJson, startWebServices } from '../../support/contract';
 
 // The Audit view's ATNA export and the records the composition root makes of
 // retrievals and failed deliveries, against the real main-side services.
@@ -17,12 +16,11 @@ let dir: string;
 let services: AppServices;
 const log = createLogger('t', memorySink());
 const client = (): ReturnType<typeof createServiceClient> =>
-  createServiceClient(async (channel, payload) => JSON.parse(JSON.stringify(await services.dispatch(channel, JSON.parse(JSON.stringify(payload))))));
+  createServiceClient(overJson((channel, payload) => services.dispatch(channel, payload)));
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'telerad-audit-export-'));
-  const redactor = new Redactor();
-  services = createAppServices({ dataDir: dir, host: 'web', version: 't', secretStore: new FileSecretStore(dir, redactor), logSink: memorySink(), redactor });
+  services = startWebServices(dir);
 });
 afterEach(async () => {
   await services.sites.close();

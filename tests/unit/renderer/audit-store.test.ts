@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServiceClient } from '../../../src/shared/ipc/proxy';
-import { Redactor, createLogger, memorySink } from '../../../src/shared/log';
-import { createAppServices } from '../../../src/main/services/app-services';
+import { createLogger, memorySink } from '../../../src/shared/log';
 import type { AppServices } from '../../../src/main/services/app-services';
-import { FileSecretStore } from '../../../src/main/services/secrets/file-secret-store';
 import { auditFilterRequest, createAuditReporter, createAuditStore } from '../../../src/renderer/audit/audit-store';
+import { overJson, startWebServices } from '../../support/contract';
 
 // The renderer's audit store against the real main-side services, over the
 // contract (JSON both ways, as over HTTP). The transport can hold one answer
@@ -19,7 +18,7 @@ const log = createLogger('t', memorySink());
 
 function client(): ReturnType<typeof createServiceClient> {
   return createServiceClient(async (channel, payload) => {
-    const answer = JSON.parse(JSON.stringify(await services.dispatch(channel, JSON.parse(JSON.stringify(payload)))));
+    const answer = await overJson((c, p) => services.dispatch(c, p))(channel, payload);
     if (hold && hold.channel === channel && !hold.release) {
       const held = hold;
       await new Promise<void>((resolve) => (held.release = resolve));
@@ -30,8 +29,7 @@ function client(): ReturnType<typeof createServiceClient> {
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'telerad-audit-store-'));
-  const redactor = new Redactor();
-  services = createAppServices({ dataDir: dir, host: 'web', version: 't', secretStore: new FileSecretStore(dir, redactor), logSink: memorySink(), redactor });
+  services = startWebServices(dir);
   hold = undefined;
 });
 afterEach(async () => {

@@ -1,6 +1,6 @@
 // @vitest-environment node
 import 'fake-indexeddb/auto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SiteSummary } from '../../../src/shared/ipc/contract';
 import type { DicomJsonDataset } from '../../../src/shared/dicom/dicomweb-json';
 import { createLogger, memorySink } from '../../../src/shared/log';
@@ -12,6 +12,7 @@ import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
 import { createTransfersStore } from '../../../src/renderer/transfers/transfers-store';
 import { TEST_SITE, instanceList, tinyPart10 } from './support/tiny-dicom';
 import { testRowSealer } from '../../support/test-sealer';
+import { deleteDbsAfterEach } from '../../support/test-dbs';
 
 // The quota path seen from where the user sees it: the transfer row and the error the viewer shows.
 
@@ -34,14 +35,7 @@ function fakeApi(): DicomWebApi {
   } as unknown as DicomWebApi;
 }
 
-let dbs: TeleradDB[] = [];
-afterEach(async () => {
-  for (const db of dbs) {
-    db.close();
-    await db.delete();
-  }
-  dbs = [];
-});
+const dbs = deleteDbsAfterEach();
 
 describe('a retrieval into a full cache', () => {
   it('fails with the storage-full message on the transfer row and in the error the viewer shows', async () => {

@@ -1,6 +1,6 @@
 // @vitest-environment node
 import 'fake-indexeddb/auto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CacheBudget, CacheFullError, chooseEvictions, defaultBudget, DEFAULT_BUDGET_FALLBACK_BYTES, DEFAULT_BUDGET_MAX_BYTES } from '../../../src/renderer/cache/cache-budget';
 import type { EvictionCandidate } from '../../../src/renderer/cache/cache-budget';
 import { StudyCache } from '../../../src/renderer/cache/study-cache';
@@ -8,6 +8,7 @@ import type { InstanceMeta } from '../../../src/renderer/cache/study-cache';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { testRowSealer } from '../../support/test-sealer';
+import { deleteDbsAfterEach } from '../../support/test-dbs';
 
 function candidate(uid: string, over: Partial<EvictionCandidate> = {}): EvictionCandidate {
   return { studyInstanceUID: uid, storedBytes: 100, reported: false, pinned: false, open: false, unsentWork: false, ...over };
@@ -57,15 +58,8 @@ describe('defaultBudget', () => {
   });
 });
 
-let dbs: TeleradDB[] = [];
+const dbs = deleteDbsAfterEach();
 let counter = 0;
-afterEach(async () => {
-  for (const db of dbs) {
-    db.close();
-    await db.delete();
-  }
-  dbs = [];
-});
 
 const KB = 1024;
 

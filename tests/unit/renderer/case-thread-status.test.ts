@@ -2,49 +2,19 @@
 import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import type { SiteSummary } from '../../../src/shared/ipc/contract';
-import type { DicomJsonDataset } from '../../../src/shared/dicom/dicomweb-json';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
-import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
-import { HttpStatusError } from '../../../src/renderer/dicomweb/site-error';
 import { buildCaseNote } from '../../../src/renderer/case-notes/case-note-dicom';
 import { createReferralLookup } from '../../../src/renderer/referral/referral-reader';
 import { deriveCaseStatus } from '../../../src/renderer/worklist/worklist-row';
 import { generateReferralNote, generateReportSr } from '../../fixtures/referral-packet';
+import { fakeSite } from '../../support/fake-sr-site';
+import type { SiteObject } from '../../support/fake-sr-site';
 import { testRowSealer } from '../../support/test-sealer';
 
 const STUDY = { studyInstanceUID: '1.2.826.0.1.3680043.8.498.5150', patientName: 'DLAMINI^NOMSA', patientId: 'CASE-9' };
 const SITE: SiteSummary = { id: 'clinic', name: 'Clinic', url: 'http://pacs.invalid', authType: 'none', gatewayPath: '/sites/clinic/dicom-web' };
 const log = createLogger('test', memorySink());
-
-interface SiteObject {
-  sopInstanceUID: string;
-  seriesInstanceUID: string;
-  sopClassUID: string;
-  bytes: Uint8Array | ArrayBuffer;
-}
-
-function fakeSite(objects: SiteObject[]): DicomWebApi {
-  return {
-    searchForInstances: (study: string) =>
-      Promise.resolve(
-        objects.map(
-          (o): DicomJsonDataset => ({
-            '0020000D': { vr: 'UI', Value: [study] },
-            '0020000E': { vr: 'UI', Value: [o.seriesInstanceUID] },
-            '00080018': { vr: 'UI', Value: [o.sopInstanceUID] },
-            '00080016': { vr: 'UI', Value: [o.sopClassUID] },
-            '00080060': { vr: 'CS', Value: ['SR'] },
-          }),
-        ),
-      ),
-    retrieveInstance: (uids: { sopInstanceUID: string }) => {
-      const o = objects.find((x) => x.sopInstanceUID === uids.sopInstanceUID);
-      if (!o) return Promise.reject(new HttpStatusError(404, 'not found'));
-      return Promise.resolve((o.bytes instanceof Uint8Array ? o.bytes.slice() : new Uint8Array(o.bytes).slice()).buffer);
-    },
-  } as unknown as DicomWebApi;
-}
 
 async function consult(status: 'more-info-needed' | 'final', n: number): Promise<SiteObject> {
   const base = {

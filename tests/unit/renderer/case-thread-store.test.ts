@@ -1,14 +1,10 @@
 // @vitest-environment node
 import 'fake-indexeddb/auto';
-import Dexie from 'dexie';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SiteSummary } from '../../../src/shared/ipc/contract';
-import type { DicomJsonDataset } from '../../../src/shared/dicom/dicomweb-json';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { StudyCache } from '../../../src/renderer/cache/study-cache';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
-import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
-import { HttpStatusError } from '../../../src/renderer/dicomweb/site-error';
 import { buildCaseNote } from '../../../src/renderer/case-notes/case-note-dicom';
 import type { CaseNoteInput } from '../../../src/renderer/case-notes/case-note-types';
 import { pdfToDicom, photoToDicom } from '../../../src/renderer/case-import/attachments-to-dicom';
@@ -22,8 +18,11 @@ import { createCaseThreadStore } from '../../../src/renderer/case-thread/thread-
 import type { CaseThreadState, CaseThreadStore } from '../../../src/renderer/case-thread/thread-store';
 import { generateReferralNote } from '../../fixtures/referral-packet';
 import { cameraJpeg } from '../../fixtures/case-import-attachments';
+import { fakeSite } from '../../support/fake-sr-site';
+import type { SiteObject } from '../../support/fake-sr-site';
 import { testRowSealer } from '../../support/test-sealer';
 import { createOutboxEnqueue } from '../../../src/renderer/outbox/outbox-enqueue';
+import { deleteDbsAfterEach } from '../../support/test-dbs';
 
 const STUDY = { studyInstanceUID: '1.2.826.0.1.3680043.8.498.4711', patientName: 'DLAMINI^NOMSA', patientId: 'CASE-8', studyDescription: 'HAND XR' };
 const SITE: SiteSummary = { id: 'clinic', name: 'Clinic', url: 'http://pacs.invalid', authType: 'none', gatewayPath: '/sites/clinic/dicom-web' };
@@ -31,45 +30,7 @@ const SPECIALIST = { name: 'Amara Nwosu', credentials: 'FCRad' };
 const log = createLogger('test', memorySink());
 const HOUR = 3_600_000;
 
-interface SiteObject {
-  sopInstanceUID: string;
-  seriesInstanceUID: string;
-  sopClassUID: string;
-  bytes: Uint8Array | ArrayBuffer;
-}
-
-/** A site holding the given objects: QIDO lists them, WADO-RS returns their bytes; `down` makes both fail like an unreachable gateway. */
-function fakeSite(objects: SiteObject[], down = { value: false }): DicomWebApi {
-  return {
-    searchForInstances: (study: string) => {
-      if (down.value) return Promise.reject(new HttpStatusError(502, 'SITE_UNREACHABLE'));
-      return Promise.resolve(
-        objects.map(
-          (o): DicomJsonDataset => ({
-            '0020000D': { vr: 'UI', Value: [study] },
-            '0020000E': { vr: 'UI', Value: [o.seriesInstanceUID] },
-            '00080018': { vr: 'UI', Value: [o.sopInstanceUID] },
-            '00080016': { vr: 'UI', Value: [o.sopClassUID] },
-            '00080060': { vr: 'CS', Value: ['SR'] },
-          }),
-        ),
-      );
-    },
-    retrieveInstance: (uids: { sopInstanceUID: string }) => {
-      if (down.value) return Promise.reject(new HttpStatusError(502, 'SITE_UNREACHABLE'));
-      const o = objects.find((x) => x.sopInstanceUID === uids.sopInstanceUID);
-      if (!o) return Promise.reject(new HttpStatusError(404, 'not found'));
-      return Promise.resolve((o.bytes instanceof Uint8Array ? o.bytes.slice() : new Uint8Array(o.bytes).slice()).buffer);
-    },
-  } as unknown as DicomWebApi;
-}
-
-let dbs: TeleradDB[] = [];
-afterEach(async () => {
-  for (const db of dbs) db.close();
-  for (const name of new Set(dbs.map((db) => db.name))) await Dexie.delete(name);
-  dbs = [];
-});
+const dbs = deleteDbsAfterEach();
 
 interface Setup {
   db: TeleradDB;

@@ -1,18 +1,12 @@
 import 'fake-indexeddb/auto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import { createComposeDrafts } from '../../../src/renderer/case-thread/compose-drafts';
 import { createLogger } from '../../../src/shared/log';
 import { testRowSealer } from '../../support/test-sealer';
+import { deleteDbsAfterEach } from '../../support/test-dbs';
 
-let dbs: TeleradDB[] = [];
-afterEach(async () => {
-  for (const db of dbs) {
-    db.close();
-    await db.delete();
-  }
-  dbs = [];
-});
+const dbs = deleteDbsAfterEach();
 
 function setup(name = `compose-${Math.random()}`) {
   const db = new TeleradDB(name, { sealer: testRowSealer() });

@@ -5,8 +5,7 @@ import 'fake-indexeddb/auto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import Dexie from 'dexie';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import type { LogRecord } from '../../../src/shared/log';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
@@ -21,6 +20,7 @@ import { writeSeriesFiles } from '../../fixtures/quality-dicom';
 import type { SeriesFileOptions } from '../../fixtures/quality-dicom';
 import { testRowSealer } from '../../support/test-sealer';
 import { createOutboxEnqueue } from '../../../src/renderer/outbox/outbox-enqueue';
+import { deleteDbsAfterEach } from '../../support/test-dbs';
 
 let dcmjs: DcmjsRuntime;
 beforeAll(async () => {
@@ -28,12 +28,7 @@ beforeAll(async () => {
 });
 
 const dirs: string[] = [];
-let dbs: TeleradDB[] = [];
-afterEach(async () => {
-  for (const db of dbs) db.close();
-  for (const name of new Set(dbs.map((db) => db.name))) await Dexie.delete(name);
-  dbs = [];
-});
+const dbs = deleteDbsAfterEach();
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });

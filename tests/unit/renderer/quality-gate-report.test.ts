@@ -4,8 +4,7 @@ import 'fake-indexeddb/auto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import Dexie from 'dexie';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import { StudyCache } from '../../../src/renderer/cache/study-cache';
@@ -22,14 +21,10 @@ import { writeSeriesFiles } from '../../fixtures/quality-dicom';
 import type { SeriesFileOptions } from '../../fixtures/quality-dicom';
 import { testRowSealer } from '../../support/test-sealer';
 import { createOutboxEnqueue } from '../../../src/renderer/outbox/outbox-enqueue';
+import { deleteDbsAfterEach } from '../../support/test-dbs';
 
 const dirs: string[] = [];
-let dbs: TeleradDB[] = [];
-afterEach(async () => {
-  for (const db of dbs) db.close();
-  for (const name of new Set(dbs.map((db) => db.name))) await Dexie.delete(name);
-  dbs = [];
-});
+const dbs = deleteDbsAfterEach();
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });

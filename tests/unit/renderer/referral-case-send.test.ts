@@ -1,6 +1,5 @@
 import 'fake-indexeddb/auto';
-import Dexie from 'dexie';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import { StudyCache } from '../../../src/renderer/cache/study-cache';
@@ -18,18 +17,14 @@ import { entryFromBytes } from '../../fixtures/case-import-entries';
 import { generateCtSeries } from '../../fixtures/ct-phantom';
 import { testRowSealer } from '../../support/test-sealer';
 import { createOutboxEnqueue } from '../../../src/renderer/outbox/outbox-enqueue';
+import { deleteDbsAfterEach } from '../../support/test-dbs';
 
 let dcmjs: DcmjsRuntime;
 beforeAll(async () => {
   dcmjs = await loadDcmjs();
 });
 
-let dbs: TeleradDB[] = [];
-afterEach(async () => {
-  for (const db of dbs) db.close();
-  for (const name of new Set(dbs.map((db) => db.name))) await Dexie.delete(name);
-  dbs = [];
-});
+const dbs = deleteDbsAfterEach();
 
 interface Setup {
   db: TeleradDB;

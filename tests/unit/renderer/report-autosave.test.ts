@@ -1,6 +1,5 @@
 import 'fake-indexeddb/auto';
-import Dexie from 'dexie';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import type { ReportContent } from '../../../src/renderer/cache/telerad-db';
@@ -11,13 +10,9 @@ import type { ReportRepo } from '../../../src/renderer/reports/report-repo';
 import { createStudyReportObserver } from '../../../src/renderer/reports/report-status';
 import { testRowSealer } from '../../support/test-sealer';
 import { createOutboxEnqueue } from '../../../src/renderer/outbox/outbox-enqueue';
+import { deleteDbsAfterEach } from '../../support/test-dbs';
 
-let dbs: TeleradDB[] = [];
-afterEach(async () => {
-  for (const db of dbs) db.close();
-  for (const name of new Set(dbs.map((db) => db.name))) await Dexie.delete(name);
-  dbs = [];
-});
+const dbs = deleteDbsAfterEach();
 
 const STUDY = '1.2.3.4';
 const noBuild = (): never => {

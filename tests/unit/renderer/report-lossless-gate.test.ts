@@ -1,6 +1,5 @@
 import 'fake-indexeddb/auto';
-import Dexie from 'dexie';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import type { AnnotationRecord } from '../../../src/renderer/cache/telerad-db';
@@ -14,17 +13,13 @@ import { generateCtSeries } from '../../fixtures/ct-phantom';
 import type { GeneratedSeries } from '../../fixtures/ct-phantom';
 import { testRowSealer } from '../../support/test-sealer';
 import { createOutboxEnqueue } from '../../../src/renderer/outbox/outbox-enqueue';
+import { deleteDbsAfterEach } from '../../support/test-dbs';
 
 // Issue 15: a report is signed on lossless images only. A measured slice that is in the cache only
 // as its rendered preview is waited for (first in the queue) while its study streams, or the
 // signature is refused with the reason.
 
-let dbs: TeleradDB[] = [];
-afterEach(async () => {
-  for (const db of dbs) db.close();
-  for (const name of new Set(dbs.map((db) => db.name))) await Dexie.delete(name);
-  dbs = [];
-});
+const dbs = deleteDbsAfterEach();
 
 type Listener = (e: { studyInstanceUID: string; sopInstanceUID: string; kind: 'lossless' | 'preview' }) => void;
 

@@ -1,6 +1,5 @@
 import 'fake-indexeddb/auto';
-import Dexie from 'dexie';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import type { AnnotationRecord } from '../../../src/renderer/cache/telerad-db';
@@ -14,13 +13,9 @@ import { defaultTemplateFor } from '../../../src/renderer/reports/report-templat
 import { generateCtSeries } from '../../fixtures/ct-phantom';
 import { testRowSealer } from '../../support/test-sealer';
 import { createOutboxEnqueue } from '../../../src/renderer/outbox/outbox-enqueue';
+import { deleteDbsAfterEach } from '../../support/test-dbs';
 
-let dbs: TeleradDB[] = [];
-afterEach(async () => {
-  for (const db of dbs) db.close();
-  for (const name of new Set(dbs.map((db) => db.name))) await Dexie.delete(name);
-  dbs = [];
-});
+const dbs = deleteDbsAfterEach();
 
 /** A database holding a small cached CT with one length measurement on slice 2, and a repo over it. */
 async function setup(): Promise<{ db: TeleradDB; repo: ReportRepo; studyUID: string; length: AnnotationRecord; wakes: () => number }> {

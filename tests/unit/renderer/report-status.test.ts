@@ -1,6 +1,5 @@
 import 'fake-indexeddb/auto';
-import Dexie from 'dexie';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import type { OutboxJobRecord } from '../../../src/renderer/cache/telerad-db';
@@ -8,13 +7,9 @@ import { hasUnsentReportWork, localStatusOf, localStatuses, startReportStatusSyn
 import { deriveCaseStatus } from '../../../src/renderer/worklist/worklist-row';
 import type { LocalCaseStatus } from '../../../src/renderer/worklist/worklist-row';
 import { testRowSealer } from '../../support/test-sealer';
+import { deleteDbsAfterEach } from '../../support/test-dbs';
 
-let dbs: TeleradDB[] = [];
-afterEach(async () => {
-  for (const db of dbs) db.close();
-  for (const name of new Set(dbs.map((db) => db.name))) await Dexie.delete(name);
-  dbs = [];
-});
+const dbs = deleteDbsAfterEach();
 
 describe('case status from drafts and the outbox', () => {
   it('a draft reads "draft"; a queued, sending or failed report reads "queued"; a delivered one "reported"', () => {

@@ -11,6 +11,7 @@ import type { AppServices } from '../../../src/main/services/app-services';
 import { SafeStorageSecretStore } from '../../../src/main/services/secrets/safe-storage-secret-store';
 import type { SafeStorageApi } from '../../../src/main/services/secrets/safe-storage-secret-store';
 import { createSitesStore } from '../../../src/renderer/sites/sites-store';
+import { overJson } from '../../support/contract';
 
 // The Sites form's knowledge of how passwords are protected, from the
 // renderer's store over the contract to main's secret store (Linux without a
@@ -32,7 +33,7 @@ beforeEach(() => {
   const redactor = new Redactor();
   const secretStore = new SafeStorageSecretStore(noKeyring, join(dir, 'secrets.enc.json'), redactor, { platform: 'linux', allowBasicText: false });
   services = createAppServices({ dataDir: dir, host: 'electron', version: 't', secretStore, logSink: memorySink(), redactor });
-  dispatch = async (channel, payload) => JSON.parse(JSON.stringify(await services.dispatch(channel, JSON.parse(JSON.stringify(payload)))));
+  dispatch = overJson(services.dispatch);
 });
 afterEach(async () => {
   await services.sites.close();

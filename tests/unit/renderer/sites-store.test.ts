@@ -3,13 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServiceClient } from '../../../src/shared/ipc/proxy';
-import { Redactor, createLogger, memorySink } from '../../../src/shared/log';
-import { createAppServices } from '../../../src/main/services/app-services';
+import { createLogger, memorySink } from '../../../src/shared/log';
 import type { AppServices } from '../../../src/main/services/app-services';
-import { FileSecretStore } from '../../../src/main/services/secrets/file-secret-store';
 import { buildSiteRequest, emptySiteForm, fieldErrorFromMessage, needsInsecureHttpConsent, siteFormFor } from '../../../src/renderer/sites/site-form';
 import { createSitesStore } from '../../../src/renderer/sites/sites-store';
 import type { SitesStore } from '../../../src/renderer/sites/sites-store';
+import { overJson, startWebServices } from '../../support/contract';
 
 // The renderer's sites store against the real main-side services, over the
 // contract (JSON both ways, as over HTTP).
@@ -20,9 +19,8 @@ let changes: number;
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'telerad-sites-store-'));
-  const redactor = new Redactor();
-  services = createAppServices({ dataDir: dir, host: 'web', version: 't', secretStore: new FileSecretStore(dir, redactor), logSink: memorySink(), redactor });
-  const client = createServiceClient(async (channel, payload) => JSON.parse(JSON.stringify(await services.dispatch(channel, JSON.parse(JSON.stringify(payload))))));
+  services = startWebServices(dir);
+  const client = createServiceClient(overJson((channel, payload) => services.dispatch(channel, payload)));
   changes = 0;
   store = createSitesStore({ client, onSitesChanged: () => changes++, log: createLogger('t', memorySink()) });
 });

@@ -1,6 +1,6 @@
 // @vitest-environment node
 import 'fake-indexeddb/auto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CacheBudget } from '../../../src/renderer/cache/cache-budget';
 import { StudyCache } from '../../../src/renderer/cache/study-cache';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
@@ -8,16 +8,10 @@ import { createStorageStore, MB } from '../../../src/renderer/storage/storage-st
 import type { StorageStore } from '../../../src/renderer/storage/storage-store';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { testRowSealer } from '../../support/test-sealer';
+import { deleteDbsAfterEach } from '../../support/test-dbs';
 
-let dbs: TeleradDB[] = [];
+const dbs = deleteDbsAfterEach();
 let counter = 0;
-afterEach(async () => {
-  for (const db of dbs) {
-    db.close();
-    await db.delete();
-  }
-  dbs = [];
-});
 
 const KB = 1024;
 

@@ -1,7 +1,7 @@
 // @vitest-environment node
 import 'fake-indexeddb/auto';
 import Dexie from 'dexie';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { CacheBudget, CacheFullError } from '../../../src/renderer/cache/cache-budget';
 import type { CacheWriteBudget } from '../../../src/renderer/cache/cache-budget';
@@ -12,6 +12,7 @@ import type { StudyListingRecord } from '../../../src/renderer/cache/telerad-db'
 import { SEALED_FIELD } from '../../../src/renderer/cache/sealing/sealing-middleware';
 import { testRowSealer } from '../../support/test-sealer';
 import { tinyJpeg } from './support/scripted-site';
+import { deleteDbsAfterEach } from '../../support/test-dbs';
 
 // The cache's side of progressive reading: a study's instance list, kept so a
 // study streamed part way reopens offline with its whole stack, and the
@@ -22,15 +23,8 @@ const STUDY = '1.2.826.0.1.3680043.2.1125.150';
 const OTHER = '1.2.826.0.1.3680043.2.1125.151';
 const sop = (k: number, study = STUDY): string => `${study}.1.${k}`;
 
-let dbs: TeleradDB[] = [];
+const dbs = deleteDbsAfterEach();
 let counter = 0;
-afterEach(async () => {
-  for (const db of dbs) {
-    db.close();
-    await db.delete();
-  }
-  dbs = [];
-});
 
 function openCache(options: { clear?: boolean; budget?: CacheWriteBudget } = {}): { db: TeleradDB; cache: StudyCache } {
   const db = new TeleradDB(`telerad-previews-${process.pid}-${Date.now()}-${counter++}`, { sealer: options.clear ? null : testRowSealer() });

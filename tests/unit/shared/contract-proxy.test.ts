@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { CHANNEL_NAMES } from '../../../src/shared/ipc/contract';
-import type { ServiceHandlers } from '../../../src/shared/ipc/contract';
-import { createDispatcher } from '../../../src/shared/ipc/dispatcher';
+import type { Dispatch } from '../../../src/shared/ipc/dispatcher';
 import { ServiceError } from '../../../src/shared/ipc/envelope';
 import { createServiceClient } from '../../../src/shared/ipc/proxy';
-import { createLogger, memorySink } from '../../../src/shared/log';
-import { stubHandlers } from '../../support/stub-handlers';
+import { overJson } from '../../support/contract';
+import { stubDispatch } from '../../support/stub-handlers';
 
-function handlers(): ServiceHandlers {
-  return stubHandlers({
+function dispatch(): Dispatch {
+  return stubDispatch({
     app: { info: async () => ({ name: 'Telerad', version: '0.0.0', host: 'web' }) },
     sites: {
       list: async () => {
@@ -26,8 +25,7 @@ function handlers(): ServiceHandlers {
 
 // The transport in between is JSON, as over HTTP or structured clone over IPC.
 function jsonClient(): ReturnType<typeof createServiceClient> {
-  const dispatch = createDispatcher(handlers(), createLogger('test', memorySink()));
-  return createServiceClient(async (channel, payload) => JSON.parse(JSON.stringify(await dispatch(channel, JSON.parse(JSON.stringify(payload))))));
+  return createServiceClient(overJson(dispatch()));
 }
 
 describe('contract proxy', () => {
