@@ -2,6 +2,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import { rendererFeatures } from './eslint-rules/renderer-features.mjs';
 
 /**
  * Layering, after VS Code's `local/code-layering`: dependencies point inward.
@@ -10,7 +11,8 @@ import globals from 'globals';
  *   src/preload  imports only src/shared
  *   src/renderer imports only src/shared
  *   src/cli      (Node command-line tools such as npm run qc) imports only src/shared
- * Enforced with no-restricted-imports patterns per folder; tests/unit/lint-layering.test.ts
+ * Enforced with no-restricted-imports patterns per folder (and, inside src/renderer, the
+ * local/renderer-features rule: features meet through public entries); tests/unit/lint-layering.test.ts
  * proves the rule fires on a file that breaks it.
  */
 const layer = (forbidden, message) => ({
@@ -57,6 +59,13 @@ export default tseslint.config(
   { files: ['src/main/**'], rules: layer(['renderer', 'preload'], 'src/main imports only src/shared.') },
   { files: ['src/preload/**'], rules: layer(['renderer', 'main'], 'src/preload imports only src/shared.') },
   { files: ['src/renderer/**'], rules: layer(['main', 'preload'], 'src/renderer imports only src/shared.') },
+  // Inside the renderer: features use lib/, types/, cache/, dicomweb/, storage/ and other
+  // features' public entries only (eslint-rules/renderer-features.mjs; tests/unit/lint-layering.test.ts).
+  {
+    files: ['src/renderer/**/*.ts', 'src/renderer/**/*.tsx'],
+    plugins: { local: { rules: { 'renderer-features': rendererFeatures } } },
+    rules: { 'local/renderer-features': 'error' },
+  },
   // The Node command-line tools (npm run qc) run the shared checks; they reach no app layer.
   { files: ['src/cli/**'], rules: layer(['main', 'preload', 'renderer'], 'src/cli imports only src/shared.') },
   {

@@ -13,7 +13,7 @@ import type { RowSealer } from '../src/renderer/cache/sealing/row-sealer';
 import { SEALED_FIELD } from '../src/renderer/cache/sealing/sealing-middleware';
 import { StudyCache } from '../src/renderer/cache/study-cache';
 import { TeleradDB } from '../src/renderer/cache/telerad-db';
-import { dicomParser } from '../src/renderer/lib/dicom-parser';
+import { dicomParser } from '../src/renderer/lib/dicom/dicom-parser';
 
 /** One run of the app's path: putInstances in batches of 8, then every instance read back to pixels. */
 export interface AppPathRun {

@@ -21,7 +21,7 @@ import { createCharlsFrameCodec } from '../src/renderer/case-send/jpegls-codec';
 import type { CharlsModule } from '../src/renderer/case-send/jpegls-codec';
 import { prepareCaseForSending } from '../src/renderer/case-send/prepare-send';
 import type { TranscodeDeps } from '../src/renderer/case-send/transcode';
-import { loadDcmjs } from '../src/renderer/deidentify/dcmjs-runtime';
+import { loadDcmjs } from '../src/renderer/lib/dicom/dcmjs-runtime';
 import { planBatches } from '../src/renderer/outbox/outbox-batches';
 import { entriesFromDirectory } from '../tests/fixtures/case-import-entries';
 import { writeDicomdirFixture } from '../tests/fixtures/dicomdir';

@@ -30,7 +30,7 @@ import { TeleradDB } from '../src/renderer/cache/telerad-db';
 import { createRowSealer } from '../src/renderer/cache/sealing/row-sealer';
 import { DECODED_IMAGE_CACHE_BYTES, decodeWorkerCount, initCornerstone, preloadConcurrency } from '../src/renderer/viewer/cornerstone-setup';
 import { createStackPreloader, preloadWindow, type StackPreloader } from '../src/renderer/viewer/stack-preloader';
-import { dicomParser } from '../src/renderer/lib/dicom-parser';
+import { dicomParser } from '../src/renderer/lib/dicom/dicom-parser';
 
 declare const __VIEWER_MODE__: 'app' | 'baseline';
 /** Loads in flight for the preloader; 0 = the viewer's setting (preloadConcurrency). */

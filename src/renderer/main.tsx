@@ -21,7 +21,7 @@ import { createDicomWebApiFactory, instanceListsAfterTheFirstSlice } from './dic
 import { isOfflineFailure } from './dicomweb/site-error';
 import { createConnectivityStore, windowNetworkSignal } from './app/connectivity';
 import { browserNetworkStatus, createPrefetch } from './prefetch/prefetch-wiring';
-import { createPdfRuntime } from './referral/pdf-runtime';
+import { createPdfRuntime } from './lib/pdf/pdf-runtime';
 import { createReferralPanelStore } from './referral/referral-panel-store';
 import { createPdfAttachmentLoader, createReferralLookup } from './referral/referral-reader';
 import { DECODE_WORKER_FILE, JPEGLS_ENCODER_WORKER_FILE } from '../shared/csp';
@@ -33,8 +33,8 @@ import { createCaseThread } from './case-thread/thread-wiring';
 import { hasUnsentReportWork } from './reports/report-status';
 import { createStackPreloader } from './viewer/stack-preloader';
 import { initTools } from './viewer/tools-setup';
-import { createAnnotationRepo } from './annotations/annotation-repo';
-import { createMeasurementStore } from './annotations/measurement-store';
+import { createAnnotationRepo } from './viewer/annotations/annotation-repo';
+import { createMeasurementStore } from './viewer/annotations/measurement-store';
 import type { ViewerStore } from './viewer/viewer-store';
 import { createStorageStore } from './storage/storage-store';
 import { startAutoRefresh } from './worklist/auto-refresh';
@@ -42,7 +42,7 @@ import { createCachedStudyBytes, createStoredInstanceCounts } from './worklist/c
 import { classifyWorklistError, querySiteStudies } from './worklist/qido-worklist';
 import { createWorklistStore } from './worklist/worklist-store';
 import { createSitesStore } from './sites/sites-store';
-import { createTransfersStore } from './transfers/transfers-store';
+import { createTransfersStore } from './cache/transfers-store';
 import pdfWorkerUrl from 'pdfjs-dist/build/pdf.worker.min.mjs?url';
 import { createDeliveryNotices } from './outbox/delivery-notices';
 import { createOutbox } from './outbox/outbox-scheduler';
@@ -53,7 +53,7 @@ import { createAuditReporter, createAuditStore, deliveryAuditRecord, failedDeliv
 import { liveQuery } from 'dexie';
 import { lastDownloadBytesPerSecond, measuredBitsPerSecond } from './case-send/send-estimate';
 import { createWorkerFrameCodec } from './case-send/jpegls-codec';
-import { loadDcmjs } from './deidentify/dcmjs-runtime';
+import { loadDcmjs } from './lib/dicom/dcmjs-runtime';
 import { createSiteTransport } from './outbox/stow-client';
 import { gatewayPathForSite } from '../shared/gateway';
 import { createQualityService } from './quality/study-quality';

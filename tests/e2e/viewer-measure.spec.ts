@@ -4,7 +4,7 @@ import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import type { Locator, Page } from '@playwright/test';
 import { CT_PIXEL_SPACING_MM, ctSliceHU, markerPosition } from '../fixtures/ct-phantom';
-import { ellipsePixels, rectanglePixels } from '../../src/renderer/annotations/measure';
+import { ellipsePixels, rectanglePixels } from '../../src/renderer/lib/measure';
 import { loadCtStudy, startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
 import { dragOnImage, imagePointOnPage } from './support/canvas';

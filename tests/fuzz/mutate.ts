@@ -2,7 +2,7 @@
 // of (seed file, mutation seed), so a crash found in CI is reproduced by its
 // seed alone (`npm run fuzz -- --seed S --count N`).
 import { seededRandom } from '../fixtures/dicom-common';
-import { parseDicom } from '../../src/renderer/lib/dicom-parser';
+import { parseDicom } from '../../src/renderer/lib/dicom/dicom-parser';
 
 type DataSet = ReturnType<typeof parseDicom>;
 

@@ -3,10 +3,10 @@
 import { deflateSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { importFiles } from '../../src/renderer/case-import/import-files';
-import { readCaseNote } from '../../src/renderer/case-notes/case-note-reader';
-import { parseSrDocument } from '../../src/renderer/referral/referral-sr';
-import { readReportSr } from '../../src/renderer/reports/report-sr-reader';
-import { loadDcmjs } from '../../src/renderer/deidentify/dcmjs-runtime';
+import { readCaseNote } from '../../src/renderer/lib/dicom/case-note-reader';
+import { parseSrDocument } from '../../src/renderer/lib/dicom/referral-sr';
+import { readReportSr } from '../../src/renderer/lib/dicom/report-sr-reader';
+import { loadDcmjs } from '../../src/renderer/lib/dicom/dcmjs-runtime';
 import { decodeRleFrame } from '../../src/cli/qc-codecs';
 import { readFileFacts } from '../../src/cli/qc-facts';
 import { boundedInflater } from '../../src/shared/dicom/inflate-bounded';

@@ -8,14 +8,14 @@
 import { zipSync } from 'fflate';
 import { importFiles } from '../../src/renderer/case-import/import-files';
 import { readDicom } from '../../src/renderer/case-import/read-instance';
-import { readCaseNote } from '../../src/renderer/case-notes/case-note-reader';
-import { parseSrDocument, readReferralNote } from '../../src/renderer/referral/referral-sr';
-import { readReportSr } from '../../src/renderer/reports/report-sr-reader';
+import { readCaseNote } from '../../src/renderer/lib/dicom/case-note-reader';
+import { parseSrDocument, readReferralNote } from '../../src/renderer/lib/dicom/referral-sr';
+import { readReportSr } from '../../src/renderer/lib/dicom/report-sr-reader';
 import { readDicomdir } from '../../src/shared/dicom/dicomdir';
 import { runQualityChecks } from '../../src/shared/quality';
 import { readFileFacts } from '../../src/cli/qc-facts';
 import type { Decoders } from '../../src/cli/qc-codecs';
-import type { DcmjsRuntime } from '../../src/renderer/deidentify/dcmjs-runtime';
+import type { DcmjsRuntime } from '../../src/renderer/lib/dicom/dcmjs-runtime';
 import type { ImportEntry } from '../../src/renderer/case-import/import-types';
 
 export type Verdict = 'accepted' | 'rejected' | 'crashed';

@@ -3,7 +3,7 @@
 // long (a hang) and starts another; a crash of the process itself (out of
 // memory, a native abort) is seen by the parent as an exit.
 import { loadDecoders } from '../../src/cli/qc-codecs';
-import { loadDcmjs } from '../../src/renderer/deidentify/dcmjs-runtime';
+import { loadDcmjs } from '../../src/renderer/lib/dicom/dcmjs-runtime';
 import { runTargets } from './targets';
 
 export interface WorkRequest {

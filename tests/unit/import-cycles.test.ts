@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importCycles, importGraph } from '../support/import-graph';
 
@@ -11,6 +11,23 @@ describe('import cycles', () => {
   it('src/ has none, type-only imports included', () => {
     const root = resolve('src');
     expect(importCycles(importGraph(root), root)).toEqual([]);
+  });
+
+  it('the folders of src/renderer depend on each other without a cycle', () => {
+    // Feature to feature, the public entries must not go round either: two features that need
+    // each other are one feature, or share something that belongs in lib/.
+    const root = resolve('src/renderer');
+    const folderOf = (file: string): string => relative(root, file).split(sep)[0]!;
+    const folders = new Map<string, string[]>();
+    for (const [file, deps] of importGraph(root)) {
+      const from = folderOf(file);
+      if (from === 'app' || from === 'main.tsx') continue; // the composition root depends on everything
+      const to = folders.get(from) ?? [];
+      for (const d of deps) if (folderOf(d) !== from && !to.includes(folderOf(d))) to.push(folderOf(d));
+      folders.set(from, to);
+    }
+    const asPaths = new Map([...folders].map(([f, ds]) => [join(root, f), ds.map((d) => join(root, d))]));
+    expect(importCycles(asPaths, root)).toEqual([]);
   });
 
   it('finds a planted cycle through a type-only import and a re-export', () => {

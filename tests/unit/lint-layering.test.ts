@@ -39,3 +39,48 @@ describe('layering rule', () => {
     expect(errors).toEqual([]);
   });
 });
+
+// Inside the renderer: features meet through public entries (eslint-rules/renderer-features.mjs).
+async function featureErrors(filePath: string, code: string): Promise<string[]> {
+  const eslint = new ESLint({ cwd: process.cwd() });
+  const [result] = await eslint.lintText(code, { filePath });
+  return (result?.messages ?? []).filter((m) => m.ruleId === 'local/renderer-features').map((m) => `${m.line}: ${m.message}`);
+}
+
+describe('renderer feature rule', () => {
+  it("rejects a feature importing another feature's internals", async () => {
+    const errors = await featureErrors(
+      'src/renderer/reports/bad.ts',
+      "import { selectWorklistRows } from '../worklist/worklist-store';\nexport const y = selectWorklistRows;\n",
+    );
+    expect(errors).toEqual([expect.stringMatching(/^1: 'reports' reaches into the 'worklist' feature's internals/)]);
+  });
+
+  it('rejects a planted deep import written as a re-export or a dynamic import', async () => {
+    const errors = await featureErrors(
+      'src/renderer/viewer/bad.ts',
+      "export { readReportSr } from '../reports/report-panel-store';\nexport const m = import('../case-thread/thread-store');\n",
+    );
+    expect(errors.map((e) => e.split(':')[0])).toEqual(['1', '2']);
+  });
+
+  it('rejects the platform importing a feature, even its public entry', async () => {
+    const errors = await featureErrors('src/renderer/cache/bad.ts', "import type { WorklistStore } from '../worklist';\nexport type Y = WorklistStore;\n");
+    expect(errors.join('\n')).toMatch(/Platform folder 'cache' imports the 'worklist' feature/);
+  });
+
+  it('rejects a feature importing the composition root', async () => {
+    const errors = await featureErrors('src/renderer/worklist/bad.ts', "import { App } from '../app/App';\nexport const y = App;\n");
+    expect(errors.join('\n')).toMatch(/imports the composition root/);
+  });
+
+  it("accepts the platform, another feature's public entry, its own folder, and the composition root reaching anything", async () => {
+    const code =
+      "import { formatBytes } from '../lib/format-bytes';\nimport type { WorklistStore } from '../worklist';\nimport { x } from './here';\nexport const y = [formatBytes, x];\nexport type Z = WorklistStore;\n";
+    expect(await featureErrors('src/renderer/reports/good.ts', code)).toEqual([]);
+    expect(await featureErrors('src/renderer/app/good.ts', "import { createReportRepo } from '../reports/report-repo';\nexport const y = createReportRepo;\n")).toEqual([]);
+    expect(await featureErrors('src/renderer/main.tsx', "import { createReportRepo } from './reports/report-repo';\nexport const y = createReportRepo;\n")).toEqual([]);
+  });
+
+  // The whole tree is held to the rule by the lint gate of `npm test` (scripts/test-all.mjs).
+});

@@ -2,8 +2,8 @@ import type { AuditAction, AuditEvent, AuditRecordRequest, ServiceClient } from 
 import type { Logger } from '../../shared/log';
 import { createListeners } from '../../shared/store/listeners';
 import type { StudyRetrievedEvent } from '../cache/study-retriever';
-import type { FailedAttempt } from '../outbox/outbox-scheduler';
-import type { DeliveredJob } from '../outbox/outbox-store';
+import type { FailedAttempt } from '../outbox';
+import type { DeliveredJob } from '../outbox';
 import { errorMessage } from '../../shared/error-message';
 
 /** What the app reports to main's audit trail; main stamps the rest. */

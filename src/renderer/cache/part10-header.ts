@@ -1,5 +1,5 @@
 import type { DataSet } from 'dicom-parser';
-import { dicomParser } from '../lib/dicom-parser';
+import { dicomParser } from '../lib/dicom/dicom-parser';
 
 /** What the cache and the viewer need from a Part 10 file's header. */
 export interface Part10Header {

@@ -3,6 +3,9 @@ import type { Table } from 'dexie';
 import type { RowSealer } from './sealing/row-sealer';
 import type { SealingPolicy } from './sealing/sealing-middleware';
 import { createSealingMiddleware } from './sealing/sealing-middleware';
+import type { AnnotationRecord, CriticalFinding, ReferralPriority, ReportKind, ReportPriority } from '../lib/clinical-types';
+
+export type { AnnotationRecord, CriticalFinding, ReferralPriority, ReportKind, ReportPriority } from '../lib/clinical-types';
 
 /**
  * The whole IndexedDB schema of the workstation, in one place, so every
@@ -141,8 +144,6 @@ export interface InstanceBytesRecord {
   bytes: ArrayBuffer;
 }
 
-export type ReferralPriority = 'STAT' | 'urgent' | 'routine';
-
 /** One object attached to a referral packet (PS3.3 Encapsulated PDF, VL Photographic, Secondary Capture). */
 export interface ReferralAttachment {
   sopInstanceUID: string;
@@ -186,41 +187,6 @@ export interface SiteCapabilityRecord {
   probedAt: number;
 }
 
-/**
- * v4: one measurement or annotation drawn on an instance. `data` is the
- * cornerstone-tools measurement data as the tool keeps it (handles in image
- * pixel coordinates, so it survives any zoom, pan or window size).
- */
-export interface AnnotationRecord {
-  /** The tool's measurement uuid. */
-  id: string;
-  studyInstanceUID: string;
-  seriesInstanceUID: string;
-  sopInstanceUID: string;
-  /**
-   * cornerstone-tools tool name: 'Length', 'EllipticalRoi', 'Angle', 'Probe',
-   * 'CobbAngle', 'ArrowAnnotate' (`data.text`), 'TextMarker' (free text,
-   * `data.text`), or 'Calibration': the instance's manual calibration, a line
-   * (`data.handles.start/end`) across a reference of `referenceMm` millimetres.
-   */
-  tool: string;
-  data: Record<string, unknown>;
-  /** Who drew it: the user profile's name when set, else the local seam "me". */
-  author: string;
-  createdAt: number;
-  updatedAt: number;
-  /** A locked annotation cannot be moved, edited or deleted until unlocked. */
-  locked?: boolean;
-  /** Calibration only: the reference object's known size in mm. */
-  referenceMm?: number;
-  /**
-   * ROI statistics and probe values as computed from the decoded pixels when
-   * the annotation was last drawn or moved (measure.ts, modality units): a
-   * report signed later needs them and cannot decode the image itself.
-   */
-  pixelFigures?: { stats?: { mean: number; stdDev: number; min: number; max: number }; probeValue?: number; modality?: string };
-}
-
 /** v4: an instance the reader flagged as a key image of its study. */
 export interface KeyImageRecord {
   sopInstanceUID: string;
@@ -228,17 +194,6 @@ export interface KeyImageRecord {
   seriesInstanceUID: string;
   author: string;
   createdAt: number;
-}
-
-/** v5: result priority of a report (how fast the referrer must act on it). */
-export type ReportPriority = 'routine' | 'urgent' | 'stat';
-/** v5: a first report, or a correction of a signed one (which references it). */
-export type ReportKind = 'report' | 'addendum' | 'amendment';
-
-/** v5: a critical finding and how it was communicated (name, role or phone; when). */
-export interface CriticalFinding {
-  communicatedTo: string;
-  communicatedAt: number;
 }
 
 /**

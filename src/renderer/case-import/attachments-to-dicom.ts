@@ -3,8 +3,8 @@
 // (JPEG Baseline; its EXIF/metadata segments dropped); a PNG → Secondary
 // Capture, decoded to RGB; a PDF → Encapsulated PDF. Each carries the case's
 // patient and study attributes, so any DICOMweb PACS files it into the study.
-import { newUid, defaultRandomBytes } from '../deidentify/dcmjs-runtime';
-import type { DcmjsDeps } from '../deidentify/dcmjs-runtime';
+import { newUid, defaultRandomBytes } from '../lib/dicom/dcmjs-runtime';
+import type { DcmjsDeps } from '../lib/dicom/dcmjs-runtime';
 import { isJpeg, jpegInfo, stripJpegMetadata } from './jpeg-info';
 import { UnsupportedImageError, decodePng, isPng } from './png-decode';
 

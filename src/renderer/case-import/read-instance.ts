@@ -1,5 +1,5 @@
 // Reading one file for the import: is it DICOM, is it whole, and who/what is in it.
-import { parseDicom } from '../lib/dicom-parser';
+import { parseDicom } from '../lib/dicom/dicom-parser';
 import type { ImportedInstance, PatientIdentity, SkipKind } from './import-types';
 
 type DataSet = ReturnType<typeof parseDicom>;

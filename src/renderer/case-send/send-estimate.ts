@@ -1,4 +1,4 @@
-import type { TransfersState } from '../transfers/transfers-store';
+import type { TransfersState } from '../cache/transfers-store';
 import type { TranscodeDeps } from './transcode';
 import { transcodeForSending } from './transcode';
 

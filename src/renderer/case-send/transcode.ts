@@ -1,4 +1,4 @@
-import type { DcmjsRuntime, RawDict, RawElement } from '../deidentify/dcmjs-runtime';
+import type { DcmjsRuntime, RawDict, RawElement } from '../lib/dicom/dcmjs-runtime';
 import type { JpegLsFrameCodec } from './jpegls-codec';
 import { errorMessage } from '../../shared/error-message';
 

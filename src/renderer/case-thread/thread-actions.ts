@@ -1,14 +1,14 @@
 import type { Logger } from '../../shared/log';
 import type { CaseNoteRecord, TeleradDB } from '../cache/telerad-db';
-import { OUTBOX_TABLE } from '../outbox/outbox-enqueue';
-import type { EnqueueOutboxJob } from '../outbox/outbox-enqueue';
+import { OUTBOX_TABLE } from '../outbox';
+import type { EnqueueOutboxJob } from '../outbox';
 import type { StudyCache } from '../cache/study-cache';
 import { CASE_NOTES_TABLE, addCaseNote } from './case-note-rows';
 import { readPart10Header } from '../cache/part10-header';
-import type { BuiltInstance, StudyContext } from '../reports/report-dicom-types';
-import { uuidToDicomUid } from '../reports/report-repo';
-import type { CaseNoteInput, NoteReference } from '../case-notes/case-note-types';
-import type { BuiltObject, CaseDicomContext } from '../case-import/attachments-to-dicom';
+import type { BuiltInstance, StudyContext } from '../lib/dicom/report-dicom-types';
+import { uuidToDicomUid } from '../lib/dicom/uid';
+import type { CaseNoteInput, NoteReference } from '../lib/dicom/case-note-types';
+import type { BuiltObject, CaseDicomContext } from '../case-import';
 import { errorMessage } from '../../shared/error-message';
 
 /**

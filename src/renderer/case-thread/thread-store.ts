@@ -8,13 +8,13 @@ import type { StudyCache } from '../cache/study-cache';
 import type { OutboxJobState, TeleradDB } from '../cache/telerad-db';
 import type { DicomWebApiFactory } from '../dicomweb/dicomweb-api';
 import { classifySiteError } from '../dicomweb/site-error';
-import { findOutboxJob } from '../outbox/outbox-jobs';
-import { PHOTO_SOP_CLASSES, SR_SOP_CLASSES, SopClass } from '../referral/referral-codes';
-import type { ReadReport } from '../reports/report-dicom-types';
-import { readCaseNote } from '../case-notes/case-note-reader';
-import { buildThread, summarize, threadStatus } from '../case-notes/case-thread';
-import type { ThreadEntry, ThreadStatus } from '../case-notes/case-thread';
-import type { CaseNote, NoteReference } from '../case-notes/case-note-types';
+import { findOutboxJob } from '../outbox';
+import { PHOTO_SOP_CLASSES, SR_SOP_CLASSES, SopClass } from '../lib/dicom/referral-codes';
+import type { ReadReport } from '../lib/dicom/report-dicom-types';
+import { readCaseNote } from '../lib/dicom/case-note-reader';
+import { buildThread, summarize, threadStatus } from './thread-model';
+import type { ThreadEntry, ThreadStatus } from './thread-model';
+import type { CaseNote, NoteReference } from '../lib/dicom/case-note-types';
 import { errorMessage } from '../../shared/error-message';
 
 /**

@@ -34,8 +34,8 @@
 //    a heuristic: the UI shows cleaned descriptors before the case is sent.
 import { ANNEX_E_TABLE } from './annex-e-table';
 import type { AnnexERow, BasicAction } from './annex-e-table';
-import { defaultRandomBytes, newUid } from './dcmjs-runtime';
-import type { DcmjsDeps, RawDict, RawElement } from './dcmjs-runtime';
+import { defaultRandomBytes, newUid } from '../lib/dicom/dcmjs-runtime';
+import type { DcmjsDeps, RawDict, RawElement } from '../lib/dicom/dcmjs-runtime';
 
 export interface DeidentifyOptions {
   /** "Retain Longitudinal Temporal Information with Full Dates": dates and times kept as they are. */

@@ -2,7 +2,7 @@ import type { SiteSummary } from '../../shared/ipc/contract';
 import type { DicomJsonDataset } from '../../shared/dicom/dicomweb-json';
 import { GATEWAY_ERROR_HEADER, PREVIEW_PART_STATUS_HEADER, previewBatchPathForSite } from '../../shared/gateway';
 import type { PreviewBatchRequest } from '../../shared/gateway';
-import { dicomParser } from '../lib/dicom-parser';
+import { dicomParser } from '../lib/dicom/dicom-parser';
 import { boundaryOf, parseMultipart } from './multipart';
 import type { MultipartPart } from './multipart';
 import { BadAnswerError, HttpStatusError, TransferInterruptedError } from './site-error';

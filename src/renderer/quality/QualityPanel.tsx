@@ -4,7 +4,7 @@ import { useCallback, useEffect, useState } from 'react';
 import type { JSX } from 'react';
 import type { Finding } from '../../shared/quality';
 import type { Logger } from '../../shared/log';
-import type { ViewerStore } from '../viewer/viewer-store';
+import type { ViewerStore } from '../viewer';
 import { goToInstance } from './go-to-image';
 import { firstInstanceOf } from './study-quality';
 import type { QualityResult, QualityService } from './study-quality';

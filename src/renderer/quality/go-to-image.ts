@@ -1,5 +1,5 @@
 // "Go to image": the finding's instance, in its series, on the active viewport.
-import type { ViewerStore } from '../viewer/viewer-store';
+import type { ViewerStore } from '../viewer';
 
 /**
  * Loads the series in the active viewport (unless it is there already) and

@@ -6,7 +6,7 @@
 import { computePixelStats, factsFromDataSet, nativeFirstFrame, pixelReadProblem, runQualityChecks, summarizeFindings, syntaxInfo } from '../../shared/quality';
 import type { CaseContext, DataSetLike, Finding, ImageFacts, QualityLevel, QualitySummary, ReferralIdentity, StoredPixels } from '../../shared/quality';
 import type { Logger } from '../../shared/log';
-import { dicomParser } from '../lib/dicom-parser';
+import { dicomParser } from '../lib/dicom/dicom-parser';
 import { errorMessage } from '../../shared/error-message';
 
 export interface QualityResult {

@@ -1,7 +1,7 @@
 import type { JSX } from 'react';
 import type { Logger } from '../../shared/log';
 import type { SiteSummary } from '../../shared/ipc/contract';
-import type { OpenRequest } from '../viewer/viewer-store';
+import type { OpenRequest } from '../viewer';
 import { MyReferrals } from './MyReferrals';
 import { ReferralWizard } from './ReferralWizard';
 import type { ReferralCaseUi } from './referral-case-wiring';

@@ -2,7 +2,7 @@
 // question, site, clinician, an unresolved identity) and the quality gate
 // (issue 8), which blocks on blocker findings unless "Send anyway" gives a reason.
 import type { Finding } from '../../shared/quality';
-import type { QualityContext } from '../quality/study-quality';
+import type { QualityContext } from '../quality';
 import type { QualityOverride, ReferralCaseRecord } from '../cache/telerad-db';
 import { samePatient } from './referral-case-identity';
 import { isAttachment } from './referral-case-store';

@@ -2,10 +2,10 @@
 // name (attachments excluded, they carry the case's patient), choosing one, or
 // splitting the case into one case per patient.
 import type { ReferralCaseRecord } from '../cache/telerad-db';
-import { identityConflicts } from '../case-import/import-files';
-import type { IdentityGroup } from '../case-import/import-files';
-import type { PatientIdentity } from '../case-import/import-types';
-import { newUid } from '../deidentify/dcmjs-runtime';
+import { identityConflicts } from '../case-import';
+import type { IdentityGroup } from '../case-import';
+import type { PatientIdentity } from '../case-import';
+import { newUid } from '../lib/dicom/dcmjs-runtime';
 import { isAttachment } from './referral-case-store';
 import type { CaseContext, CaseStore } from './referral-case-store';
 

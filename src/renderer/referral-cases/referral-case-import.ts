@@ -3,10 +3,10 @@
 // All of it lives under the local pseudo site, pinned, until the case is sent.
 import type { ReferralCaseRecord, SeriesRecord } from '../cache/telerad-db';
 import type { InstanceMeta } from '../cache/study-cache';
-import { importFiles, identityConflicts } from '../case-import/import-files';
-import type { ImportEntry, ImportResult, ImportedInstance, PatientIdentity, SkippedFile } from '../case-import/import-types';
-import { UnsupportedImageError, isPdf, pdfToDicom, photoToDicom } from '../case-import/attachments-to-dicom';
-import type { BuiltObject, CaseDicomContext } from '../case-import/attachments-to-dicom';
+import { importFiles, identityConflicts } from '../case-import';
+import type { ImportEntry, ImportResult, ImportedInstance, PatientIdentity, SkippedFile } from '../case-import';
+import { UnsupportedImageError, isPdf, pdfToDicom, photoToDicom } from '../case-import';
+import type { BuiltObject, CaseDicomContext } from '../case-import';
 import { errorMessage } from '../../shared/error-message';
 import { EMPTY_PATIENT, asCasePatient } from './referral-case-identity';
 import { isAttachment } from './referral-case-store';

@@ -1,9 +1,9 @@
 // What the wizard shows of a case before it is sent: its local studies, its
 // size, and what de-identification would make of its descriptors. Read-only:
 // nothing here writes the case or the cache.
-import { deidentifyCase } from '../deidentify/deidentify';
-import type { RawDict } from '../deidentify/dcmjs-runtime';
-import { ANNEX_E_TABLE } from '../deidentify/annex-e-table';
+import { deidentifyCase } from '../deidentify';
+import type { RawDict } from '../lib/dicom/dcmjs-runtime';
+import { ANNEX_E_TABLE } from '../deidentify';
 import type { CaseStore } from './referral-case-store';
 import type { CaseStudy, DeidentificationPreview } from './referral-case-types';
 

@@ -9,13 +9,13 @@
 // each handed the per-repo store (deps, record access, identity memo) as an
 // argument so two repos never share state.
 import type { ReferralCaseRecord, ReferralPriority } from '../cache/telerad-db';
-import { newUid } from '../deidentify/dcmjs-runtime';
+import { newUid } from '../lib/dicom/dcmjs-runtime';
 import { problemsOf, qualityOf } from './referral-case-gate';
 import { EMPTY_PATIENT, chooseIdentity, createIdentitiesOf, splitByIdentity } from './referral-case-identity';
 import { addAttachments, importDicom } from './referral-case-import';
 import { caseStudies, previewDeidentification, sizeOf } from './referral-case-preview';
 import { send } from './referral-case-send';
-import { findOutboxJobs } from '../outbox/outbox-jobs';
+import { findOutboxJobs } from '../outbox';
 import { createCaseStore, isAttachment } from './referral-case-store';
 import type { CaseContext } from './referral-case-store';
 import type { ReferralCaseDeps, ReferralCases } from './referral-case-types';

@@ -3,17 +3,17 @@
 // mapping and the referral note are written in ONE Dexie transaction (a crash
 // leaves either a draft or a queued case with its job, never half of it), and
 // the outbox delivers when the site answers.
-import { CASE_NOTES_TABLE, addCaseNote } from '../case-thread/case-note-rows';
+import { CASE_NOTES_TABLE, addCaseNote } from '../case-thread';
 import type { CaseNoteRecord, DeidMappingRecord, QualityOverride, ReferralCaseRecord } from '../cache/telerad-db';
-import type { ImportResult } from '../case-import/import-types';
-import { newUid } from '../deidentify/dcmjs-runtime';
-import type { DcmjsRuntime, RawDict } from '../deidentify/dcmjs-runtime';
-import { deidentifyCase } from '../deidentify/deidentify';
-import { buildCaseNote } from '../case-notes/case-note-dicom';
-import type { NoteReference } from '../case-notes/case-note-types';
-import { studyContextFromPart10 } from '../reports/study-context';
+import type { ImportResult } from '../case-import';
+import { newUid } from '../lib/dicom/dcmjs-runtime';
+import type { DcmjsRuntime, RawDict } from '../lib/dicom/dcmjs-runtime';
+import { deidentifyCase } from '../deidentify';
+import { buildCaseNote } from '../lib/dicom/case-note-dicom';
+import type { NoteReference } from '../lib/dicom/case-note-types';
+import { studyContextFromPart10 } from '../lib/dicom/study-context';
 import { zeroPreamble } from '../../shared/dicom/preamble';
-import { OUTBOX_TABLE } from '../outbox/outbox-enqueue';
+import { OUTBOX_TABLE } from '../outbox';
 import { passQualityGate, problemsOf } from './referral-case-gate';
 import { samePatient } from './referral-case-identity';
 import { isAttachment } from './referral-case-store';

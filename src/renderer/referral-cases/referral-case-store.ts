@@ -3,9 +3,9 @@
 // argument, never a module singleton: each repo (and each test) has its own db,
 // clock and identity memo.
 import type { ReferralCaseRecord } from '../cache/telerad-db';
-import { importFiles } from '../case-import/import-files';
-import type { IdentityGroup } from '../case-import/import-files';
-import type { ImportEntry, ImportResult } from '../case-import/import-types';
+import { importFiles } from '../case-import';
+import type { IdentityGroup } from '../case-import';
+import type { ImportEntry, ImportResult } from '../case-import';
 import { SendRefusedError } from './referral-case-types';
 import type { ReferralCaseDeps } from './referral-case-types';
 

@@ -4,14 +4,14 @@
 // referral-case-repo.ts re-exports everything here: callers import from there.
 import type { Logger } from '../../shared/log';
 import type { Finding } from '../../shared/quality';
-import type { QualityService } from '../quality/study-quality';
+import type { QualityService } from '../quality';
 import type { ReferralCaseRecord, SeriesRecord, StudyRecord, TeleradDB } from '../cache/telerad-db';
 import type { InstanceMeta, StudyUpsert } from '../cache/study-cache';
-import type { IdentityGroup } from '../case-import/import-files';
-import type { ImportEntry, PatientIdentity, SkippedFile } from '../case-import/import-types';
-import type { DcmjsRuntime } from '../deidentify/dcmjs-runtime';
+import type { IdentityGroup } from '../case-import';
+import type { ImportEntry, PatientIdentity, SkippedFile } from '../case-import';
+import type { DcmjsRuntime } from '../lib/dicom/dcmjs-runtime';
 import type { AuditRecordRequest } from '../../shared/ipc/contract';
-import type { EnqueueOutboxJob } from '../outbox/outbox-enqueue';
+import type { EnqueueOutboxJob } from '../outbox';
 
 /** The pseudo site imported cases live under in the cache: not a real site, so nothing is retrieved for them. */
 export const LOCAL_SITE_ID = 'local';

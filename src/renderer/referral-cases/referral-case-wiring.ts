@@ -1,16 +1,16 @@
 // Referral cases (issue 7) put together for main.tsx: the repo, the "My
 // referrals" store following the outbox, and what the UI asks of them.
-import type { EnqueueOutboxJob } from '../outbox/outbox-enqueue';
-import { findOutboxJobs } from '../outbox/outbox-jobs';
+import type { EnqueueOutboxJob } from '../outbox';
+import { findOutboxJobs } from '../outbox';
 import type { Logger } from '../../shared/log';
 import type { SiteSummary } from '../../shared/ipc/contract';
 import type { ReferralCaseRecord, TeleradDB } from '../cache/telerad-db';
-import type { DcmjsRuntime } from '../deidentify/dcmjs-runtime';
-import { estimateCompressed, estimateSend } from '../case-send/send-estimate';
+import type { DcmjsRuntime } from '../lib/dicom/dcmjs-runtime';
+import { estimateCompressed, estimateSend } from '../case-send';
 import { trackPendingSaves } from './pending-saves';
-import { prepareCaseForSending } from '../case-send/prepare-send';
-import type { TranscodeDeps } from '../case-send/transcode';
-import type { OpenRequest } from '../viewer/viewer-store';
+import { prepareCaseForSending } from '../case-send';
+import type { TranscodeDeps } from '../case-send';
+import type { OpenRequest } from '../viewer';
 import { LOCAL_SITE_ID, createReferralCases } from './referral-case-repo';
 import type { CaseCache, CaseQualityChecker, ReferralCaseDeps, ReferralCases, SendFile } from './referral-case-repo';
 import { createMyReferralsStore } from './referral-case-status';

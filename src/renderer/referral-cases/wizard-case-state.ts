@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Dispatch, SetStateAction } from 'react';
 import type { ReferralCaseRecord } from '../cache/telerad-db';
-import type { IdentityGroup } from '../case-import/import-files';
+import type { IdentityGroup } from '../case-import';
 import type { Logger } from '../../shared/log';
 import type { CaseFields, CaseStudy, DeidentificationPreview, ReferralCases } from './referral-case-repo';
 import { errorMessage } from '../../shared/error-message';

@@ -1,7 +1,7 @@
 import { useEffect, useRef } from 'react';
 import type { JSX } from 'react';
 import type { ReferralCaseRecord } from '../cache/telerad-db';
-import type { ImportEntry } from '../case-import/import-types';
+import type { ImportEntry } from '../case-import';
 import type { CaseStudy, ReferralCases } from './referral-case-repo';
 
 export interface WizardImportStepProps {

@@ -1,6 +1,6 @@
 import type { Dispatch, JSX, SetStateAction } from 'react';
 import type { ReferralCaseRecord } from '../cache/telerad-db';
-import type { IdentityGroup } from '../case-import/import-files';
+import type { IdentityGroup } from '../case-import';
 import type { CaseFields, ReferralCases } from './referral-case-repo';
 
 export interface WizardPatientStepProps {

@@ -2,8 +2,8 @@ import { useEffect, useRef, useSyncExternalStore } from 'react';
 import type { JSX } from 'react';
 import type { SiteSummary } from '../../shared/ipc/contract';
 import type { ReferralAttachment, ReferralPriority } from '../cache/telerad-db';
-import type { PdfRuntime } from './pdf-runtime';
-import { PdfViewer } from './PdfViewer';
+import type { PdfRuntime } from '../lib/pdf/pdf-runtime';
+import { PdfViewer } from '../lib/pdf/PdfViewer';
 import type { ReferralPanelStore } from './referral-panel-store';
 import './referral.css';
 

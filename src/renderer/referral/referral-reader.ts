@@ -7,12 +7,12 @@ import { classifySiteError } from '../dicomweb/site-error';
 import type { ReferralAttachment, ReferralRecord, TeleradDB } from '../cache/telerad-db';
 import type { StudyCache } from '../cache/study-cache';
 import { readPart10Header } from '../cache/part10-header';
-import { dicomParser } from '../lib/dicom-parser';
-import { PHOTO_SOP_CLASSES, SR_SOP_CLASSES, SopClass } from './referral-codes';
-import { isReferralNote, parseSrDocument, readReferralNote } from './referral-sr';
-import type { ReferralNoteFields } from './referral-sr';
-import { REPORT_PDF_QIDO_FIELDS, isReportPdfDataset } from '../reports/report-pdf-identity';
-import { isCaseNoteTitle, readCaseNote } from '../case-notes/case-note-reader';
+import { extractEncapsulatedPdf } from '../lib/dicom/encapsulated-pdf';
+import { PHOTO_SOP_CLASSES, SR_SOP_CLASSES, SopClass } from '../lib/dicom/referral-codes';
+import { isReferralNote, parseSrDocument, readReferralNote } from '../lib/dicom/referral-sr';
+import type { ReferralNoteFields } from '../lib/dicom/referral-sr';
+import { REPORT_PDF_QIDO_FIELDS, isReportPdfDataset } from '../lib/dicom/report-pdf-identity';
+import { isCaseNoteTitle, readCaseNote } from '../lib/dicom/case-note-reader';
 
 /** Document Title (0042,0010): the name of an Encapsulated PDF, in the instance-level QIDO answer. */
 const DocumentTitleTag = '00420010';
@@ -207,22 +207,6 @@ function fieldsOf(r: ReferralRecord): ReferralNoteFields {
   if (r.referringClinician) out.referringClinician = r.referringClinician;
   if (r.requestedSpecialty) out.requestedSpecialty = r.requestedSpecialty;
   return out;
-}
-
-/** The PDF inside an Encapsulated PDF file: (0042,0011), cut to (0042,0015) when the file gives its length. */
-export function extractEncapsulatedPdf(bytes: ArrayBuffer | Uint8Array): Uint8Array {
-  const arr = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  const ds = dicomParser.parseDicom(arr);
-  const mime = ds.string('x00420012')?.trim();
-  if (mime && mime !== 'application/pdf') throw new Error(`The attached document is ${mime}, not a PDF`);
-  const el = ds.elements['x00420011'];
-  if (!el || el.length <= 0) throw new Error('The attached document has no Encapsulated Document (0042,0011)');
-  const declared = ds.uint32('x00420015');
-  const length = declared !== undefined && declared > 0 && declared <= el.length ? declared : el.length;
-  const pdf = arr.slice(el.dataOffset, el.dataOffset + length);
-  // "%PDF-": refuse something else before handing it to the PDF renderer.
-  if (pdf[0] !== 0x25 || pdf[1] !== 0x50 || pdf[2] !== 0x44 || pdf[3] !== 0x46) throw new Error('The attached document is not a PDF file');
-  return pdf;
 }
 
 export type AttachmentLoader = (site: SiteSummary | undefined, studyInstanceUID: string, attachment: ReferralAttachment) => Promise<Uint8Array>;

@@ -1,9 +1,9 @@
 import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { JSX } from 'react';
 import type { OutboxJobState, ReportKind, ReportPriority, SignedReportRecord, UserProfileRecord } from '../cache/telerad-db';
-import type { PdfRuntime } from '../referral/pdf-runtime';
-import { PdfViewer } from '../referral/PdfViewer';
-import type { ReadReport } from './report-dicom-types';
+import type { PdfRuntime } from '../lib/pdf/pdf-runtime';
+import { PdfViewer } from '../lib/pdf/PdfViewer';
+import type { ReadReport } from '../lib/dicom/report-dicom-types';
 import type { ReportCase, ReportPanelState, ReportPanelStore } from './report-panel-store';
 import { nestCorrections } from './report-readback';
 import type { SiteReport } from './report-readback';

@@ -1,5 +1,5 @@
 import { createListeners } from '../../shared/store/listeners';
-import type { WorklistState } from '../worklist/worklist-store';
+import type { WorklistState } from '../worklist';
 
 /** One "new report" notice: a study of the worklist whose site now holds a report. */
 export interface NewReportNotice {

@@ -1,8 +1,8 @@
 import type { AnnotationRecord } from '../cache/telerad-db';
-import { calibrationFrom, effectiveCalibration, measureAngle, measureCobbAngle, measureLength, formatLength } from '../annotations/measure';
-import type { Calibration, Point, SpacingAttributes } from '../annotations/measure';
-import { dicomParser } from '../lib/dicom-parser';
-import type { ImageReference } from './report-dicom-types';
+import { calibrationFrom, effectiveCalibration, measureAngle, measureCobbAngle, measureLength, formatLength } from '../lib/measure';
+import type { Calibration, Point, SpacingAttributes } from '../lib/measure';
+import { dicomParser } from '../lib/dicom/dicom-parser';
+import type { ImageReference } from '../lib/dicom/report-dicom-types';
 
 /**
  * Measurements as a report writes them: one readable line per annotation,

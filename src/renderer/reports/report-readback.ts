@@ -4,9 +4,9 @@ import { Tag, getString } from '../../shared/dicom/dicomweb-json';
 import type { DicomJsonDataset } from '../../shared/dicom/dicomweb-json';
 import type { DicomWebApiFactory } from '../dicomweb/dicomweb-api';
 import { classifySiteError } from '../dicomweb/site-error';
-import { SR_SOP_CLASSES, SopClass } from '../referral/referral-codes';
-import type { ReadReport } from './report-dicom-types';
-import { REPORT_PDF_QIDO_FIELDS, isReportPdfDataset, sourceSrOf, sourceSrOfPart10 } from './report-pdf-identity';
+import { SR_SOP_CLASSES, SopClass } from '../lib/dicom/referral-codes';
+import type { ReadReport } from '../lib/dicom/report-dicom-types';
+import { REPORT_PDF_QIDO_FIELDS, isReportPdfDataset, sourceSrOf, sourceSrOfPart10 } from '../lib/dicom/report-pdf-identity';
 
 /** Document Title (0042,0010) of an Encapsulated PDF. */
 const DocumentTitleTag = '00420010';

@@ -10,15 +10,16 @@ import type {
   TeleradDB,
   UserProfileRecord,
 } from '../cache/telerad-db';
-import type { BuiltReport, ImageReference, MeasurementFigures, ReportBuildInput, StudyContext } from './report-dicom-types';
+import type { BuiltReport, ImageReference, MeasurementFigures, ReportBuildInput, StudyContext } from '../lib/dicom/report-dicom-types';
 import { isReportableMeasurement, measuredImageFromPart10, measurementCalibration } from './report-measurements';
 import type { MeasuredImage } from './report-measurements';
 import { reportTitle, templateById } from './report-templates';
 import type { AuditRecordRequest } from '../../shared/ipc/contract';
 import { LosslessRequiredError } from './lossless-gate';
 import type { LosslessGate } from './lossless-gate';
-import { OUTBOX_TABLE } from '../outbox/outbox-enqueue';
-import type { EnqueueOutboxJob } from '../outbox/outbox-enqueue';
+import { OUTBOX_TABLE } from '../outbox';
+import type { EnqueueOutboxJob } from '../outbox';
+import { uuidToDicomUid } from '../lib/dicom/uid';
 
 /** SOP Class of the report SR (Comprehensive SR): the predecessor reference of a correction names it. */
 export const COMPREHENSIVE_SR_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.88.33';
@@ -106,13 +107,6 @@ export interface ReportRepo {
   startCorrection(reportId: string, kind: Exclude<ReportKind, 'report'>): Promise<ReportDraftRecord>;
   /** Refused (QualityAcknowledgementRequiredError) while the study has warnings or blockers not acknowledged in `options`. */
   sign(draftId: string, options?: SignOptions): Promise<SignedReportRecord>;
-}
-
-/** "2.25." + the UUID as one decimal integer (PS3.5 §B.2): unique without an org root. */
-export function uuidToDicomUid(uuid: string): string {
-  const hex = uuid.replace(/-/g, '');
-  if (!/^[0-9a-f]{32}$/i.test(hex)) throw new Error(`Not a UUID: ${uuid}`);
-  return `2.25.${BigInt(`0x${hex}`).toString(10)}`;
 }
 
 const KIND_LABEL: Record<ReportKind, string> = { report: 'Report', addendum: 'Addendum', amendment: 'Amendment' };

@@ -9,8 +9,8 @@ import type {
   SignedReportRecord,
   TeleradDB,
 } from '../cache/telerad-db';
-import { outboxJobDeliveries, studyHasUnsentOutboxJob, studyOutboxJobs } from '../outbox/outbox-jobs';
-import type { LocalCaseStatus } from '../worklist/worklist-row';
+import { outboxJobDeliveries, studyHasUnsentOutboxJob, studyOutboxJobs } from '../outbox';
+import type { LocalCaseStatus } from '../worklist';
 
 /**
  * What this workstation is doing with a case, derived from its report drafts

@@ -1,4 +1,4 @@
-import type { ReportSectionSpec } from './report-dicom-types';
+import type { ReportSectionSpec } from '../lib/dicom/report-dicom-types';
 
 /**
  * Report templates: one typed table. A template says which narrative

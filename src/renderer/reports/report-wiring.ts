@@ -1,16 +1,16 @@
 import type { Logger } from '../../shared/log';
-import type { EnqueueOutboxJob } from '../outbox/outbox-enqueue';
-import { findOutboxJob } from '../outbox/outbox-jobs';
-import type { QualityService } from '../quality/study-quality';
+import type { EnqueueOutboxJob } from '../outbox';
+import { findOutboxJob } from '../outbox';
+import type { QualityService } from '../quality';
 import type { TeleradDB } from '../cache/telerad-db';
 import type { DicomWebApiFactory } from '../dicomweb/dicomweb-api';
-import type { AttachmentLoader } from '../referral/referral-reader';
-import { extractEncapsulatedPdf } from '../referral/referral-reader';
-import { SopClass } from '../referral/referral-codes';
-import type { WorklistStore } from '../worklist/worklist-store';
+import type { AttachmentLoader } from '../referral';
+import { extractEncapsulatedPdf } from '../lib/dicom/encapsulated-pdf';
+import { SopClass } from '../lib/dicom/referral-codes';
+import type { WorklistStore } from '../worklist';
 import { createNewReportNotices } from './new-report-notices';
 import type { NewReportNotices } from './new-report-notices';
-import { buildReportInstances } from './report-dicom';
+import { buildReportInstances } from '../lib/dicom/report-dicom';
 import { measuredImageFromPart10, measurementCalibration, measurementLine } from './report-measurements';
 import { createReportPanelStore } from './report-panel-store';
 import type { ReportPanelStore } from './report-panel-store';
@@ -19,8 +19,8 @@ import { createReportRepo } from './report-repo';
 import type { ReportRepo, ReportRepoDeps } from './report-repo';
 import type { LosslessGate } from './lossless-gate';
 import { createStudyReportObserver, startReportStatusSync } from './report-status';
-import { isReportSr, readReportSr } from './report-sr-reader';
-import { studyContextFromPart10 } from './study-context';
+import { isReportSr, readReportSr } from '../lib/dicom/report-sr-reader';
+import { studyContextFromPart10 } from '../lib/dicom/study-context';
 
 export interface ReportsDeps {
   db: TeleradDB;

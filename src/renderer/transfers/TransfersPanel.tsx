@@ -1,6 +1,6 @@
 import { useSyncExternalStore } from 'react';
 import type { JSX } from 'react';
-import type { TransferSnapshot, TransfersStore } from './transfers-store';
+import type { TransferSnapshot, TransfersStore } from '../cache/transfers-store';
 import './transfers.css';
 import { formatBytes } from '../lib/format-bytes';
 

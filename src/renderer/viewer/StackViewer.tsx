@@ -3,10 +3,10 @@ import type { JSX } from 'react';
 import { formatDicomDate } from '../../shared/dicom/dicomweb-json';
 import type { OpenRequest, SeriesOption, ViewerStore } from './viewer-store';
 import { CINE_FPS_CHOICES, LAYOUTS, LAYOUT_NAMES, POINTER_MODES, viewportCount } from './viewer-store';
-import { MeasurementPanel, MeasureToolBar } from '../annotations/MeasurementPanel';
+import { MeasurementPanel, MeasureToolBar } from './annotations/MeasurementPanel';
 import type { ViewerShortcut } from './viewer-shortcut';
 import { runShortcut, viewerShortcuts } from './viewer-shortcuts';
-import { annotationShortcuts } from '../annotations/annotation-shortcuts';
+import { annotationShortcuts } from './annotations/annotation-shortcuts';
 import { SERIES_DRAG_TYPE, ViewportView } from './ViewportView';
 
 export interface StackViewerProps {

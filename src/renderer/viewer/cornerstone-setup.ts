@@ -3,7 +3,7 @@ import cornerstone from 'cornerstone-core';
 import type { Image } from 'cornerstone-core';
 import cornerstoneWADOImageLoader from 'cornerstone-wado-image-loader';
 import type { Logger } from '../../shared/log';
-import { dicomParser } from '../lib/dicom-parser';
+import { dicomParser } from '../lib/dicom/dicom-parser';
 
 /** What the viewer needs from Cornerstone, handed to it by the app root rather than imported. */
 export interface ImagingRuntime {

@@ -2,7 +2,7 @@ import type { Logger } from '../../shared/log';
 import type { StudyCache } from '../cache/study-cache';
 import type { StudyRetriever, RetrieveProgress } from '../cache/study-retriever';
 import type { ImagingRuntime } from './cornerstone-setup';
-import type { MeasurementStore } from '../annotations/measurement-store';
+import type { MeasurementStore } from './annotations/measurement-store';
 import { createListeners } from '../../shared/store/listeners';
 import { createStudySession } from './study-session';
 import type { OpenRequest, SeriesOption, SessionPhase, StudySession } from './study-session';

@@ -8,9 +8,9 @@ import { isFilterActive, nextSort } from './worklist-filter';
 import type { SortKey, WorklistSort } from './worklist-filter';
 import { CASE_STATUSES, CASE_STATUS_LABEL, PRIORITIES, formatSize, formatWaiting, turnaroundState, waitingMs } from './worklist-row';
 import type { WorklistRow } from './worklist-row';
-import type { QualityBadges } from '../quality/quality-badges';
-import { badgeText } from '../quality/quality-badges';
-import type { QualityResult } from '../quality/study-quality';
+import type { QualityBadges } from '../quality';
+import { badgeText } from '../quality';
+import type { QualityResult } from '../quality';
 
 export interface WorklistViewProps {
   store: WorklistStore;

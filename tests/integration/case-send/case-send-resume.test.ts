@@ -6,7 +6,7 @@ import type { CharlsModule } from '../../../src/renderer/case-send/jpegls-codec'
 import { prepareCaseForSending } from '../../../src/renderer/case-send/prepare-send';
 import type { TranscodeDeps } from '../../../src/renderer/case-send/transcode';
 import { JPEG_LS_LOSSLESS } from '../../../src/renderer/case-send/transcode';
-import { loadDcmjs } from '../../../src/renderer/deidentify/dcmjs-runtime';
+import { loadDcmjs } from '../../../src/renderer/lib/dicom/dcmjs-runtime';
 import type { Outbox } from '../../../src/renderer/outbox/outbox-scheduler';
 import { buildStowBody } from '../../../src/renderer/outbox/stow-client';
 import { generateCtSeries } from '../../fixtures/ct-phantom';

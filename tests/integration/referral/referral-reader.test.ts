@@ -10,7 +10,7 @@ import type { WebHost } from '../../../src/main/hosts/web/web-host';
 import { StudyCache } from '../../../src/renderer/cache/study-cache';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import { createDicomWebApiFactory } from '../../../src/renderer/dicomweb/dicomweb-api';
-import { SopClass } from '../../../src/renderer/referral/referral-codes';
+import { SopClass } from '../../../src/renderer/lib/dicom/referral-codes';
 import { createPdfAttachmentLoader, createReferralLookup } from '../../../src/renderer/referral/referral-reader';
 import { generateChestXray } from '../../fixtures/chest-xray';
 import { generateReferralPacket, generateReportSr } from '../../fixtures/referral-packet';

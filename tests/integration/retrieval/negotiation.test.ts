@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dicomParser } from '../../../src/renderer/lib/dicom-parser';
+import { dicomParser } from '../../../src/renderer/lib/dicom/dicom-parser';
 import { TS_JPEG_LS_LOSSLESS } from '../../../src/renderer/dicomweb/dicomweb-api';
 import { isWado } from '../../support/fault-proxy';
 import { startRetrievalHarness } from './harness';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { calibrationFrom, describeCalibration, effectiveCalibration, ellipsePixels, ellipseStats, formatEllipse, formatLength, manualCalibration, measureAngle, measureCobbAngle, measureLength, probeValue, rectangleStats } from '../../../src/renderer/annotations/measure';
+import { calibrationFrom, describeCalibration, effectiveCalibration, ellipsePixels, ellipseStats, formatEllipse, formatLength, manualCalibration, measureAngle, measureCobbAngle, measureLength, probeValue, rectangleStats } from '../../../src/renderer/lib/measure';
 
 describe('measurement calibration', () => {
   it('uses PixelSpacing (row, column) when present', () => {

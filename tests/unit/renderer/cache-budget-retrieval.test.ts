@@ -9,7 +9,7 @@ import { StudyCache } from '../../../src/renderer/cache/study-cache';
 import { StudyRetriever } from '../../../src/renderer/cache/study-retriever';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
-import { createTransfersStore } from '../../../src/renderer/transfers/transfers-store';
+import { createTransfersStore } from '../../../src/renderer/cache/transfers-store';
 import { TEST_SITE, instanceList, tinyPart10 } from './support/tiny-dicom';
 import { testRowSealer } from '../../support/test-sealer';
 import { deleteDbsAfterEach } from '../../support/test-dbs';

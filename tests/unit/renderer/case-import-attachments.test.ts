@@ -7,9 +7,9 @@ import { SOP_CLASS, TRANSFER_SYNTAX, UnsupportedImageError, pdfToDicom, photoToD
 import type { CaseDicomContext } from '../../../src/renderer/case-import/attachments-to-dicom';
 import { importFiles } from '../../../src/renderer/case-import/import-files';
 import { decodePng } from '../../../src/renderer/case-import/png-decode';
-import { loadDcmjs } from '../../../src/renderer/deidentify/dcmjs-runtime';
-import type { DcmjsRuntime } from '../../../src/renderer/deidentify/dcmjs-runtime';
-import { dicomParser } from '../../../src/renderer/lib/dicom-parser';
+import { loadDcmjs } from '../../../src/renderer/lib/dicom/dcmjs-runtime';
+import type { DcmjsRuntime } from '../../../src/renderer/lib/dicom/dcmjs-runtime';
+import { dicomParser } from '../../../src/renderer/lib/dicom/dicom-parser';
 import { EXIF_SECRETS, cameraJpeg, encodePng } from '../../fixtures/case-import-attachments';
 import { entryFromBytes } from '../../fixtures/case-import-entries';
 import { generateCtSeries } from '../../fixtures/ct-phantom';

@@ -1,14 +1,14 @@
 // @vitest-environment node
 import { describe, expect, it } from 'vitest';
-import { dicomParser } from '../../../src/renderer/lib/dicom-parser';
-import { SopClass } from '../../../src/renderer/referral/referral-codes';
-import { isReferralNote, parseSrDocument, readReferralNote } from '../../../src/renderer/referral/referral-sr';
-import type { StudyContext } from '../../../src/renderer/reports/report-dicom-types';
-import { buildReportInstances } from '../../../src/renderer/reports/report-dicom';
-import { isReportSr } from '../../../src/renderer/reports/report-sr-reader';
-import { buildCaseNote } from '../../../src/renderer/case-notes/case-note-dicom';
-import { isCaseNoteTitle, readCaseNote } from '../../../src/renderer/case-notes/case-note-reader';
-import type { CaseNoteInput, NoteReference } from '../../../src/renderer/case-notes/case-note-types';
+import { dicomParser } from '../../../src/renderer/lib/dicom/dicom-parser';
+import { SopClass } from '../../../src/renderer/lib/dicom/referral-codes';
+import { isReferralNote, parseSrDocument, readReferralNote } from '../../../src/renderer/lib/dicom/referral-sr';
+import type { StudyContext } from '../../../src/renderer/lib/dicom/report-dicom-types';
+import { buildReportInstances } from '../../../src/renderer/lib/dicom/report-dicom';
+import { isReportSr } from '../../../src/renderer/lib/dicom/report-sr-reader';
+import { buildCaseNote } from '../../../src/renderer/lib/dicom/case-note-dicom';
+import { isCaseNoteTitle, readCaseNote } from '../../../src/renderer/lib/dicom/case-note-reader';
+import type { CaseNoteInput, NoteReference } from '../../../src/renderer/lib/dicom/case-note-types';
 import { generateReferralNote, generateReportSr } from '../../fixtures/referral-packet';
 
 const STUDY_UID = '1.2.826.0.1.3680043.8.498.77';

@@ -1,11 +1,11 @@
 // @vitest-environment node
 import { describe, expect, it } from 'vitest';
-import { SopClass } from '../../../src/renderer/referral/referral-codes';
-import type { ReadReport, StudyContext } from '../../../src/renderer/reports/report-dicom-types';
-import { buildCaseNote } from '../../../src/renderer/case-notes/case-note-dicom';
-import { readCaseNote } from '../../../src/renderer/case-notes/case-note-reader';
-import type { CaseNote, CaseNoteInput } from '../../../src/renderer/case-notes/case-note-types';
-import { buildThread, compareUids, summarize, threadStatus } from '../../../src/renderer/case-notes/case-thread';
+import { SopClass } from '../../../src/renderer/lib/dicom/referral-codes';
+import type { ReadReport, StudyContext } from '../../../src/renderer/lib/dicom/report-dicom-types';
+import { buildCaseNote } from '../../../src/renderer/lib/dicom/case-note-dicom';
+import { readCaseNote } from '../../../src/renderer/lib/dicom/case-note-reader';
+import type { CaseNote, CaseNoteInput } from '../../../src/renderer/lib/dicom/case-note-types';
+import { buildThread, compareUids, summarize, threadStatus } from '../../../src/renderer/case-thread/thread-model';
 
 const STUDY_UID = '1.2.826.0.1.3680043.8.498.78';
 const STUDY: StudyContext = { studyInstanceUID: STUDY_UID, patientName: 'DLAMINI^NOMSA', patientId: 'CASE-8', studyId: '8' };

@@ -5,8 +5,8 @@ import type { CharlsModule } from '../../../src/renderer/case-send/jpegls-codec'
 import { estimateCompressed, estimateSend, lastDownloadBytesPerSecond, measuredBitsPerSecond } from '../../../src/renderer/case-send/send-estimate';
 import { transcodeForSending } from '../../../src/renderer/case-send/transcode';
 import type { TranscodeDeps } from '../../../src/renderer/case-send/transcode';
-import { loadDcmjs } from '../../../src/renderer/deidentify/dcmjs-runtime';
-import type { TransferSnapshot } from '../../../src/renderer/transfers/transfers-store';
+import { loadDcmjs } from '../../../src/renderer/lib/dicom/dcmjs-runtime';
+import type { TransferSnapshot } from '../../../src/renderer/cache/transfers-store';
 import { generateCtSeries } from '../../fixtures/ct-phantom';
 import { generateEncapsulatedPdf, labResultsPdf } from '../../fixtures/referral-packet';
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { SiteSummary } from '../../../src/shared/ipc/contract';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
-import { buildCaseNote } from '../../../src/renderer/case-notes/case-note-dicom';
+import { buildCaseNote } from '../../../src/renderer/lib/dicom/case-note-dicom';
 import { createReferralLookup } from '../../../src/renderer/referral/referral-reader';
 import { deriveCaseStatus } from '../../../src/renderer/worklist/worklist-row';
 import { generateReferralNote, generateReportSr } from '../../fixtures/referral-packet';

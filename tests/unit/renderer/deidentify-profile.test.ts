@@ -5,9 +5,9 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { deidentifyCase, relink, relinkPatient } from '../../../src/renderer/deidentify/deidentify';
 import type { DeidentifyOptions, DeidentifyResult } from '../../../src/renderer/deidentify/deidentify';
-import { loadDcmjs } from '../../../src/renderer/deidentify/dcmjs-runtime';
-import type { DcmjsRuntime, RawDict, RawElement } from '../../../src/renderer/deidentify/dcmjs-runtime';
-import { dicomParser } from '../../../src/renderer/lib/dicom-parser';
+import { loadDcmjs } from '../../../src/renderer/lib/dicom/dcmjs-runtime';
+import type { DcmjsRuntime, RawDict, RawElement } from '../../../src/renderer/lib/dicom/dcmjs-runtime';
+import { dicomParser } from '../../../src/renderer/lib/dicom/dicom-parser';
 import {
   IDENTIFIED_PATIENT,
   PRIVATE_CREATOR,

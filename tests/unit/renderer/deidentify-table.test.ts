@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ANNEX_E_TABLE } from '../../../src/renderer/deidentify/annex-e-table';
 import { actionFor, deidentifyCase } from '../../../src/renderer/deidentify/deidentify';
-import { loadDcmjs } from '../../../src/renderer/deidentify/dcmjs-runtime';
+import { loadDcmjs } from '../../../src/renderer/lib/dicom/dcmjs-runtime';
 import { photoToDicom } from '../../../src/renderer/case-import/attachments-to-dicom';
-import { dicomParser } from '../../../src/renderer/lib/dicom-parser';
+import { dicomParser } from '../../../src/renderer/lib/dicom/dicom-parser';
 import { cameraJpeg } from '../../fixtures/case-import-attachments';
 import { generateReferralNote } from '../../fixtures/referral-packet';
 

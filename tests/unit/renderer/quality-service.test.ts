@@ -7,7 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/shared/log';
 import { StudyCache } from '../../../src/renderer/cache/study-cache';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
-import { dicomParser } from '../../../src/renderer/lib/dicom-parser';
+import { dicomParser } from '../../../src/renderer/lib/dicom/dicom-parser';
 import { createQualityService } from '../../../src/renderer/quality/study-quality';
 import { badgeCandidates, badgeText, createQualityBadges } from '../../../src/renderer/quality/quality-badges';
 import { writeSeriesFiles } from '../../fixtures/quality-dicom';

@@ -7,9 +7,10 @@ import { createLogger, memorySink } from '../../../src/shared/log';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
 import { HttpStatusError } from '../../../src/renderer/dicomweb/site-error';
-import { SopClass } from '../../../src/renderer/referral/referral-codes';
-import { createReferralLookup, extractEncapsulatedPdf } from '../../../src/renderer/referral/referral-reader';
-import { isReferralNote, parseSrDocument, readReferralNote } from '../../../src/renderer/referral/referral-sr';
+import { SopClass } from '../../../src/renderer/lib/dicom/referral-codes';
+import { createReferralLookup } from '../../../src/renderer/referral/referral-reader';
+import { extractEncapsulatedPdf } from '../../../src/renderer/lib/dicom/encapsulated-pdf';
+import { isReferralNote, parseSrDocument, readReferralNote } from '../../../src/renderer/lib/dicom/referral-sr';
 import {
   generateEncapsulatedPdf,
   generateReferralNote,

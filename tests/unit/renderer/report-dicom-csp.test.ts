@@ -1,6 +1,6 @@
 // @vitest-environment node
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ReportBuildInput } from '../../../src/renderer/reports/report-dicom-types';
+import type { ReportBuildInput } from '../../../src/renderer/lib/dicom/report-dicom-types';
 
 // The renderer's CSP has no 'unsafe-eval': building a report must not compile
 // code at run time. dcmjs and pdf-lib are loaded lazily by the builder, so
@@ -35,7 +35,7 @@ const CT = { sopInstanceUID: `${STUDY}.1.1`, sopClassUID: '1.2.840.10008.5.1.4.1
 
 describe('building a report under a CSP without unsafe-eval', () => {
   it('loads dcmjs and pdf-lib and builds both instances without Function() or eval()', async () => {
-    const { buildReportInstances } = await import('../../../src/renderer/reports/report-dicom');
+    const { buildReportInstances } = await import('../../../src/renderer/lib/dicom/report-dicom');
     const input: ReportBuildInput = {
       kind: 'report',
       title: 'CT report',

@@ -2,16 +2,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PDFDocument } from 'pdf-lib';
 import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs';
-import { dicomParser } from '../../../src/renderer/lib/dicom-parser';
+import { dicomParser } from '../../../src/renderer/lib/dicom/dicom-parser';
 import type { AnnotationRecord } from '../../../src/renderer/cache/telerad-db';
-import { measureAngle, measureCobbAngle, measureLength } from '../../../src/renderer/annotations/measure';
-import type { Calibration } from '../../../src/renderer/annotations/measure';
-import { SopClass } from '../../../src/renderer/referral/referral-codes';
-import { extractEncapsulatedPdf } from '../../../src/renderer/referral/referral-reader';
-import { buildReportInstances, trackingUidOf } from '../../../src/renderer/reports/report-dicom';
-import type { ImageReference, ReadMeasurement, ReportBuildInput } from '../../../src/renderer/reports/report-dicom-types';
-import { isReportSr, readReportSr } from '../../../src/renderer/reports/report-sr-reader';
-import { studyContextFromPart10 } from '../../../src/renderer/reports/study-context';
+import { measureAngle, measureCobbAngle, measureLength } from '../../../src/renderer/lib/measure';
+import type { Calibration } from '../../../src/renderer/lib/measure';
+import { SopClass } from '../../../src/renderer/lib/dicom/referral-codes';
+import { extractEncapsulatedPdf } from '../../../src/renderer/lib/dicom/encapsulated-pdf';
+import { buildReportInstances, trackingUidOf } from '../../../src/renderer/lib/dicom/report-dicom';
+import type { ImageReference, ReadMeasurement, ReportBuildInput } from '../../../src/renderer/lib/dicom/report-dicom-types';
+import { isReportSr, readReportSr } from '../../../src/renderer/lib/dicom/report-sr-reader';
+import { studyContextFromPart10 } from '../../../src/renderer/lib/dicom/study-context';
 import { generateCtSeries } from '../../fixtures/ct-phantom';
 import { generateReferralNote } from '../../fixtures/referral-packet';
 

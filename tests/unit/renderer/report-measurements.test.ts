@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AnnotationRecord } from '../../../src/renderer/cache/telerad-db';
 import { isReportableMeasurement, measurementCalibration, measurementLine } from '../../../src/renderer/reports/report-measurements';
-import type { Calibration } from '../../../src/renderer/annotations/measure';
+import type { Calibration } from '../../../src/renderer/lib/measure';
 
 function rec(tool: string, data: Record<string, unknown>, extra: Partial<AnnotationRecord> = {}): AnnotationRecord {
   return {

@@ -8,7 +8,7 @@ import { StudyRetriever } from '../../../src/renderer/cache/study-retriever';
 import type { StudyRetrievedEvent } from '../../../src/renderer/cache/study-retriever';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
-import { createTransfersStore } from '../../../src/renderer/transfers/transfers-store';
+import { createTransfersStore } from '../../../src/renderer/cache/transfers-store';
 import { TEST_SITE, instanceList, studyFields, tinyPart10 } from './support/tiny-dicom';
 import { testRowSealer } from '../../support/test-sealer';
 

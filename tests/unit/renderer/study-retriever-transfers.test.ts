@@ -1,6 +1,6 @@
 // @vitest-environment node
 import { describe, expect, it, vi } from 'vitest';
-import { createTransfersStore } from '../../../src/renderer/transfers/transfers-store';
+import { createTransfersStore } from '../../../src/renderer/cache/transfers-store';
 
 const init = { studyInstanceUID: '1.2.3', siteId: 'a', siteName: 'Hospital A', label: 'TESTER · CT CHEST' };
 

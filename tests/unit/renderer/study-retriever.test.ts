@@ -12,7 +12,7 @@ import type { InstanceRecord } from '../../../src/renderer/cache/telerad-db';
 import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
 import { sortStack } from '../../../src/shared/dicom/stack-order';
 import { HttpStatusError } from '../../../src/renderer/dicomweb/site-error';
-import { createTransfersStore } from '../../../src/renderer/transfers/transfers-store';
+import { createTransfersStore } from '../../../src/renderer/cache/transfers-store';
 import { TEST_SITE, instanceList, studyFields, tinyPart10 } from './support/tiny-dicom';
 import { testRowSealer } from '../../support/test-sealer';
 

@@ -1,7 +1,7 @@
 // @vitest-environment node
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createTransfersStore } from '../../../src/renderer/transfers/transfers-store';
-import type { TransferSnapshot } from '../../../src/renderer/transfers/transfers-store';
+import { createTransfersStore } from '../../../src/renderer/cache/transfers-store';
+import type { TransferSnapshot } from '../../../src/renderer/cache/transfers-store';
 import { streamingLabel } from '../../../src/renderer/worklist/WorklistView';
 
 // The transfers panel's side of progressive reading: pause and continue, and

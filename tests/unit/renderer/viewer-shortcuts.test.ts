@@ -1,7 +1,7 @@
 // @vitest-environment node
 import { describe, expect, it } from 'vitest';
-import { annotationShortcuts } from '../../../src/renderer/annotations/annotation-shortcuts';
-import type { MeasurementStore } from '../../../src/renderer/annotations/measurement-store';
+import { annotationShortcuts } from '../../../src/renderer/viewer/annotations/annotation-shortcuts';
+import type { MeasurementStore } from '../../../src/renderer/viewer/annotations/measurement-store';
 import { runShortcut, viewerShortcuts } from '../../../src/renderer/viewer/viewer-shortcuts';
 import type { ViewerStore } from '../../../src/renderer/viewer/viewer-store';
 
