@@ -1,15 +1,16 @@
 import type { SiteSummary } from '../../shared/ipc/contract';
 import type { DicomJsonDataset } from '../../shared/dicom/dicomweb-json';
-import { GATEWAY_ERROR_HEADER, PREVIEW_PART_STATUS_HEADER, previewBatchPathForSite } from '../../shared/gateway';
-import type { PreviewBatchRequest } from '../../shared/gateway';
-import { dicomParser } from '../lib/dicom/dicom-parser';
-import { boundaryOf, parseMultipart } from './multipart';
-import type { MultipartPart } from './multipart';
-import { BadAnswerError, HttpStatusError, TransferInterruptedError } from './site-error';
-import { errorMessage } from '../../shared/error-message';
+import { previewBatchPathForSite } from '../../shared/gateway';
+import { createDicomWebHttp, failedAnswer, readBody, toQuery } from './dicomweb-http';
+import type { DicomWebHttp, QidoParams } from './dicomweb-http';
+import { findStoredInstances, storeInstances } from './stow-store';
+import type { StowInstance, StowOutcome } from './stow-answer';
+import { retrieveInstance, retrieveRendered, retrieveRenderedBatch, wadoInstanceAccept } from './wado-retrieve';
 
-/** QIDO-RS query parameters; an array value repeats the key (`includefield=a&includefield=b`). */
-export type QidoParams = Record<string, string | readonly string[]>;
+export type { QidoParams } from './dicomweb-http';
+export { wadoInstanceAccept } from './wado-retrieve';
+import type { RenderedBatchAnswer, RenderedOptions, RetrieveInstanceOptions } from './wado-types';
+export type { RenderedBatchAnswer, RenderedOptions, RetrieveInstanceOptions } from './wado-types';
 
 /**
  * The DICOMweb calls the workstation makes. The rest of the renderer
@@ -62,103 +63,77 @@ export interface DicomWebApi {
   ): Promise<RenderedBatchAnswer[]>;
 }
 
-/** One item of a preview batch: its JPEG, or why there is none. */
-export type RenderedBatchAnswer =
-  | { sopInstanceUID: string; ok: true; bytes: ArrayBuffer }
-  | { sopInstanceUID: string; ok: false; error: HttpStatusError | BadAnswerError };
-
-/** A rendered preview (WADO-RS Retrieve Rendered, PS3.18 §9.5): `viewport` raster size and JPEG quality. */
-export interface RenderedOptions {
-  viewport: { width: number; height: number };
-  quality: number;
-  onBytes?: (n: number) => void;
-}
-
-export interface RetrieveInstanceOptions {
-  /** Transfer syntax UID to ask the site for; '*' (the default) is the file as stored. */
-  transferSyntax?: string;
-  /** Told of each chunk of the body as it arrives (bytes after HTTP decoding), for bandwidth and ETA. */
-  onBytes?: (n: number) => void;
-}
-
 /** JPEG-LS lossless (PS3.5 A.4.3): about 0.4× the bytes of a CT slice, decoded in the browser by the image loader. */
 export const TS_JPEG_LS_LOSSLESS = '1.2.840.10008.1.2.4.80';
 
 export type DicomWebApiFactory = (site: SiteSummary) => DicomWebApi;
 
-function toQuery(params: QidoParams): string {
-  const q = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) for (const v of typeof value === 'string' ? [value] : value) q.append(key, v);
-  const text = q.toString();
-  return text ? `?${text}` : '';
-}
-
-/** Accept header of a WADO-RS instance retrieve in `transferSyntax` ('*': the file as stored, no transcoding at the site). */
-export function wadoInstanceAccept(transferSyntax = '*'): string {
-  return `multipart/related; type="application/dicom"; transfer-syntax=${transferSyntax}`;
-}
-
 export const WADO_INSTANCE_ACCEPT = wadoInstanceAccept('*');
 
-/** Reads a body to the end, telling `onBytes` of each chunk; a broken connection becomes TransferInterruptedError. */
-async function readBody(res: Response, signal: AbortSignal | undefined, onBytes?: (n: number) => void): Promise<ArrayBuffer> {
-  if (!res.body) return new ArrayBuffer(0);
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      total += value.byteLength;
-      onBytes?.(value.byteLength);
-    }
-  } catch (err) {
-    if (signal?.aborted) throw err;
-    throw new TransferInterruptedError(`connection dropped after ${total} bytes (${errorMessage(err)})`);
-  }
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  // Only a body we received undecoded can be checked against its length.
-  if (Number.isFinite(declared) && !res.headers.has('content-encoding') && declared !== total) {
-    throw new BadAnswerError(`the body stopped at ${total} of the ${declared} bytes it announced`, true);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out.buffer;
+/**
+ * The store side of a site's client (STOW-RS, PS3.18 §10.5). Both calls
+ * reject with StowError (stow-answer.ts), which says whether the request may
+ * have reached the site: the outbox asks before sending again.
+ */
+export interface DicomWebStore {
+  /** Stores the instances with one STOW-RS request; rejects with StowError when there is no per-instance answer. */
+  storeInstances(instances: readonly StowInstance[], signal: AbortSignal): Promise<StowOutcome>;
+  /**
+   * Which of `sopInstanceUIDs` the site holds in the study (QIDO-RS with a
+   * literal comma-separated UID list, `perQuery` UIDs a request, default 40).
+   * Rejects with StowError when it cannot tell.
+   */
+  findStoredInstances(studyInstanceUID: string, sopInstanceUIDs: readonly string[], signal: AbortSignal, perQuery?: number): Promise<Set<string>>;
 }
-
-/** The transfer-syntax parameter of a part's Content-Type, when the site states one. */
-function declaredTransferSyntax(contentType: string | undefined): string | undefined {
-  const m = contentType ? /;\s*transfer-syntax\s*=\s*"?([0-9.]+)"?/i.exec(contentType) : null;
-  return m?.[1];
-}
-
-/** 0002,0010 of a Part 10 file; undefined when the bytes are not Part 10 at all. */
-function fileMetaTransferSyntax(bytes: ArrayBuffer): string | undefined {
-  try {
-    return dicomParser.readPart10Header(new Uint8Array(bytes)).string('x00020010')?.trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The largest preview accepted: a 256-pixel JPEG is a few kB; anything near this is not what was asked for. */
-const MAX_PREVIEW_BYTES = 4 * 1024 * 1024;
 
 /**
- * A JPEG received whole: SOI (FF D8) first, EOI (FF D9) last. A preview cut
- * short would otherwise decode to a half-grey image and be shown as a slice.
+ * One site's DICOMweb client, after OHIF's DicomWebDataSource: search
+ * (QIDO-RS), retrieve (WADO-RS, rendered previews too) and store (STOW-RS) on
+ * one object, over one fetch. Search and retrieve reject with
+ * HttpStatusError / BadAnswerError (read by classifySiteError), store with
+ * StowError (worded by stowErrorFor, since a sender must know whether the
+ * request may have arrived); both decide what an answer means with the one
+ * classifier, shared/gateway-answer.ts.
  */
-function checkWholeJpeg(bytes: ArrayBuffer): void {
-  const b = new Uint8Array(bytes);
-  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) throw new BadAnswerError('the rendered preview is not a JPEG');
-  if (b.length > MAX_PREVIEW_BYTES) throw new BadAnswerError(`the rendered preview is ${b.length} bytes, far more than a preview`);
-  if (b[b.length - 2] !== 0xff || b[b.length - 1] !== 0xd9) throw new BadAnswerError('the rendered preview is cut short (no end-of-image marker)', true);
+export interface DicomWebClient extends DicomWebApi, DicomWebStore {}
+
+export type DicomWebClientFactory = (site: SiteSummary) => DicomWebClient;
+
+export interface DicomWebClientOptions {
+  /** The site's DICOMweb base URL as the page reaches it: `origin + /sites/<id>/dicom-web`. */
+  baseUrl: string;
+  /** The gateway's preview batch URL for the site (shared/gateway.ts); without it there is no retrieveRenderedBatch. */
+  previewBatchUrl?: string;
+  fetchImpl: typeof fetch;
+}
+
+async function qido(http: DicomWebHttp, url: string): Promise<DicomJsonDataset[]> {
+  const res = await http.get(url, 'application/dicom+json');
+  // No match is 204 No Content (PS3.18 §8.3.4.4), or an empty array.
+  if (res.status === 204) return [];
+  if (res.status !== 200) throw await failedAnswer(res, `QIDO-RS ${res.status}`);
+  const text = new TextDecoder().decode(await readBody(res, undefined));
+  // JSON.parse's SyntaxError is what callers read as "not valid JSON".
+  const body: unknown = JSON.parse(text);
+  if (!Array.isArray(body)) throw new Error('QIDO-RS answer is not a JSON array');
+  return body as DicomJsonDataset[];
+}
+
+/** One site's client over `fetchImpl`. */
+export function createDicomWebClient(options: DicomWebClientOptions): DicomWebClient {
+  const { baseUrl, previewBatchUrl } = options;
+  const http = createDicomWebHttp(options.fetchImpl);
+  return {
+    searchForStudies: (params) => qido(http, `${baseUrl}/studies${toQuery(params)}`),
+    searchForInstances: (studyUid, params) => qido(http, `${baseUrl}/studies/${encodeURIComponent(studyUid)}/instances${toQuery(params)}`),
+    retrieveInstance: (uids, signal, opts) => retrieveInstance(http, baseUrl, uids, signal, opts),
+    retrieveRendered: (uids, opts, signal) => retrieveRendered(http, baseUrl, uids, opts, signal),
+    ...(previewBatchUrl !== undefined
+      ? { retrieveRenderedBatch: (studyUid, items, opts, signal) => retrieveRenderedBatch(http, previewBatchUrl, studyUid, items, opts, signal) }
+      : {}),
+    storeInstances: (instances, signal) => storeInstances(http, baseUrl, instances, signal),
+    findStoredInstances: (studyUid, uids, signal, perQuery) => findStoredInstances(http, baseUrl, studyUid, uids, signal, perQuery),
+  } satisfies DicomWebClient;
 }
 
 /**
@@ -166,128 +141,8 @@ function checkWholeJpeg(bytes: ArrayBuffer): void {
  * `origin + site.gatewayPath`. The gateway adds credentials; the renderer's
  * requests carry only the app's own cookie (same origin, so fetch sends it).
  */
-export function createDicomWebApiFactory(origin: string, fetchImpl: typeof fetch): DicomWebApiFactory {
-  return (site) => {
-    const baseUrl = origin + site.gatewayPath;
-    const get = async (url: string, accept: string, signal?: AbortSignal): Promise<Response> => {
-      try {
-        return await fetchImpl(url, { headers: { accept }, credentials: 'same-origin', ...(signal ? { signal } : {}) });
-      } catch (err) {
-        if (signal?.aborted) throw err;
-        // No HTTP answer at all: the app host itself is gone (the gateway answers for the sites).
-        throw new HttpStatusError(0, errorMessage(err));
-      }
-    };
-    const qido = async (path: string, params: QidoParams): Promise<DicomJsonDataset[]> => {
-      const res = await get(`${baseUrl}${path}${toQuery(params)}`, 'application/dicom+json');
-      // No match is 204 No Content (PS3.18 §8.3.4.4), or an empty array.
-      if (res.status === 204) return [];
-      if (res.status !== 200) throw new HttpStatusError(res.status, `QIDO-RS ${res.status}`, res.headers, await res.arrayBuffer().catch(() => undefined));
-      const text = new TextDecoder().decode(await readBody(res, undefined));
-      // JSON.parse's SyntaxError is what callers read as "not valid JSON".
-      const body: unknown = JSON.parse(text);
-      if (!Array.isArray(body)) throw new Error('QIDO-RS answer is not a JSON array');
-      return body as DicomJsonDataset[];
-    };
-    return {
-      searchForStudies: (params) => qido('/studies', params),
-      searchForInstances: (studyUid, params) => qido(`/studies/${encodeURIComponent(studyUid)}/instances`, params),
-      async retrieveRendered(uids, options, signal) {
-        const { width, height } = options.viewport;
-        const url = `${baseUrl}/studies/${encodeURIComponent(uids.studyInstanceUID)}/series/${encodeURIComponent(uids.seriesInstanceUID)}/instances/${encodeURIComponent(uids.sopInstanceUID)}/rendered?viewport=${width},${height}&quality=${options.quality}`;
-        const res = await get(url, 'image/jpeg', signal);
-        if (res.status !== 200) {
-          const errBody = await res.arrayBuffer().catch(() => undefined);
-          throw new HttpStatusError(res.status, `WADO-RS rendered ${res.status}`, res.headers, errBody);
-        }
-        const body = await readBody(res, signal, options.onBytes);
-        checkWholeJpeg(body);
-        return body;
-      },
-      async retrieveRenderedBatch(studyUid, items, options, signal) {
-        const url = `${origin}${previewBatchPathForSite(site.id)}`;
-        const body: PreviewBatchRequest = { studyInstanceUID: studyUid, items: items.map((i) => ({ seriesInstanceUID: i.seriesInstanceUID, sopInstanceUID: i.sopInstanceUID })), viewport: options.viewport, quality: options.quality };
-        let res: Response;
-        try {
-          res = await fetchImpl(url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', accept: 'multipart/related; type="image/jpeg"' },
-            body: JSON.stringify(body),
-            credentials: 'same-origin',
-            ...(signal ? { signal } : {}),
-          });
-        } catch (err) {
-          if (signal?.aborted) throw err;
-          throw new HttpStatusError(0, errorMessage(err));
-        }
-        if (res.status !== 200) throw new HttpStatusError(res.status, `preview batch ${res.status}`, res.headers, await res.arrayBuffer().catch(() => undefined));
-        const raw = await readBody(res, signal, options.onBytes);
-        const boundary = boundaryOf(res.headers.get('content-type'));
-        if (!boundary) throw new BadAnswerError('the preview batch answer is not multipart');
-        let parts: MultipartPart[];
-        try {
-          parts = parseMultipart(raw, boundary);
-        } catch (err) {
-          throw new BadAnswerError(errorMessage(err), true);
-        }
-        return parts.flatMap((p): RenderedBatchAnswer[] => {
-          const sop = p.headers.get('content-location');
-          if (!sop) return [];
-          const status = Number(p.headers.get(PREVIEW_PART_STATUS_HEADER) ?? NaN);
-          if (status !== 200) {
-            const code = p.headers.get(GATEWAY_ERROR_HEADER);
-            const headers = new Headers(code ? { [GATEWAY_ERROR_HEADER]: code } : {});
-            return [{ sopInstanceUID: sop, ok: false, error: new HttpStatusError(Number.isFinite(status) ? status : 0, `WADO-RS rendered ${status}`, headers) }];
-          }
-          try {
-            checkWholeJpeg(p.body);
-            return [{ sopInstanceUID: sop, ok: true, bytes: p.body }];
-          } catch (err) {
-            return [{ sopInstanceUID: sop, ok: false, error: err as BadAnswerError }];
-          }
-        });
-      },
-      async retrieveInstance(uids, signal, options = {}) {
-        const url = `${baseUrl}/studies/${encodeURIComponent(uids.studyInstanceUID)}/series/${encodeURIComponent(uids.seriesInstanceUID)}/instances/${encodeURIComponent(uids.sopInstanceUID)}`;
-        const res = await get(url, wadoInstanceAccept(options.transferSyntax), signal);
-        if (res.status !== 200) {
-          const errBody = await res.arrayBuffer().catch(() => undefined);
-          throw new HttpStatusError(res.status, `WADO-RS ${res.status}`, res.headers, errBody);
-        }
-        const body = await readBody(res, signal, options.onBytes);
-        const contentType = res.headers.get('content-type');
-        const boundary = boundaryOf(contentType);
-        let part: ArrayBuffer | undefined = body;
-        let partType: string | undefined = contentType ?? undefined;
-        if (boundary) {
-          let parts: MultipartPart[];
-          try {
-            parts = parseMultipart(body, boundary);
-          } catch (err) {
-            const reason = errorMessage(err);
-            if (/no opening boundary/.test(reason)) {
-              throw new BadAnswerError(`the multipart body does not contain the boundary its Content-Type names ("${boundary}")`);
-            }
-            throw new BadAnswerError(reason, /truncated/.test(reason));
-          }
-          part = parts[0]?.body;
-          partType = parts[0]?.headers.get('content-type');
-        } else if (contentType && !/^\s*application\/(dicom|octet-stream)/i.test(contentType)) {
-          // A server may answer a single instance as a bare application/dicom body; anything else is not a file.
-          throw new BadAnswerError(`the answer is ${contentType.split(';')[0]}, not DICOM`);
-        }
-        if (!part || part.byteLength === 0) throw new BadAnswerError(`no DICOM part in the answer for ${uids.sopInstanceUID}`);
-        const declared = declaredTransferSyntax(partType);
-        if (declared) {
-          const inFile = fileMetaTransferSyntax(part);
-          if (inFile && inFile !== declared) {
-            throw new BadAnswerError(`the part says transfer syntax ${declared} but the file is ${inFile}`);
-          }
-        }
-        return part;
-      },
-    };
-  };
+export function createDicomWebApiFactory(origin: string, fetchImpl: typeof fetch): DicomWebClientFactory {
+  return (site) => createDicomWebClient({ baseUrl: origin + site.gatewayPath, previewBatchUrl: `${origin}${previewBatchPathForSite(site.id)}`, fetchImpl });
 }
 
 /**

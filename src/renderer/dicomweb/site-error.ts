@@ -1,5 +1,7 @@
 import { GATEWAY_ERROR_HEADER } from '../../shared/gateway';
 import { errorMessage } from '../../shared/error-message';
+import { classifyGatewayAnswer, gatewayCodeInBody } from '../../shared/gateway-answer';
+import type { GatewayAnswerFamily } from '../../shared/gateway-answer';
 
 export type SiteFailureKind =
   | 'auth' // the site refused the credentials the gateway holds for it
@@ -86,27 +88,6 @@ interface DicomWebClientError {
   response?: unknown;
 }
 
-function bodyCode(response: unknown): string | undefined {
-  let body: unknown = response;
-  if (response instanceof ArrayBuffer) {
-    try {
-      body = JSON.parse(new TextDecoder().decode(response));
-    } catch {
-      return undefined;
-    }
-  } else if (typeof response === 'string') {
-    try {
-      body = JSON.parse(response);
-    } catch {
-      return undefined;
-    }
-  }
-  if (typeof body === 'object' && body !== null && typeof (body as { code?: unknown }).code === 'string') {
-    return (body as { code: string }).code;
-  }
-  return undefined;
-}
-
 function headerCode(request: DicomWebClientError['request']): string | undefined {
   try {
     return request?.getResponseHeader?.(GATEWAY_ERROR_HEADER) ?? undefined;
@@ -115,11 +96,29 @@ function headerCode(request: DicomWebClientError['request']): string | undefined
   }
 }
 
+/** The gateway's code of a failed request: its header first, its JSON body second. */
+function codeOf(e: DicomWebClientError): string | undefined {
+  return headerCode(e.request) ?? gatewayCodeInBody(e.response);
+}
+
+/** How each failure family reads after the site's name, for the worklist, the viewer and the logs. */
+const FAILURE_WORDING: Record<GatewayAnswerFamily, (status: number | undefined) => Pick<SiteFailure, 'kind' | 'message'>> = {
+  credentials: () => ({ kind: 'auth', message: 'authentication failed' }),
+  timeout: () => ({ kind: 'timeout', message: 'timed out' }),
+  unreachable: () => ({ kind: 'unreachable', message: 'unreachable' }),
+  session: () => ({ kind: 'host', message: 'session expired — reopen the app from the address the host printed' }),
+  'gateway-refused': () => ({ kind: 'http', message: 'request refused by the gateway' }),
+  'no-host': () => ({ kind: 'host', message: 'no connection to the app host' }),
+  'unknown-site': (status) => ({ kind: 'http', message: `failed (HTTP ${status})` }),
+  busy: (status) => ({ kind: 'http', message: `failed (HTTP ${status})` }),
+  server: (status) => ({ kind: 'http', message: `failed (HTTP ${status})` }),
+  refused: (status) => ({ kind: 'http', message: `failed (HTTP ${status})` }),
+};
+
 /**
  * Turns whatever a DICOMweb call threw into a failure a clinician can read.
- * The gateway's own code (header first, JSON body second) wins over the
- * status: a 502 may mean "wrong password" or "no route", and only the code
- * tells which.
+ * Which answer means what is decided by classifyGatewayAnswer (shared, so the
+ * outbox's STOW-RS and main's connection test read the same codes the same way).
  */
 export function classifySiteError(err: unknown): SiteFailure {
   if (err instanceof BadAnswerError) return { kind: 'other', message: `sent a malformed answer: ${err.message}` };
@@ -132,35 +131,15 @@ export function classifySiteError(err: unknown): SiteFailure {
   }
   const e = err as DicomWebClientError;
   const status = typeof e.status === 'number' ? e.status : undefined;
-  const code = headerCode(e.request) ?? bodyCode(e.response);
+  const code = codeOf(e);
   const base = { ...(status !== undefined ? { status } : {}), ...(code !== undefined ? { code } : {}) };
-  switch (code) {
-    case 'SITE_AUTH_FAILED':
-      return { ...base, kind: 'auth', message: 'authentication failed' };
-    case 'SITE_TIMEOUT':
-      return { ...base, kind: 'timeout', message: 'timed out' };
-    case 'SITE_UNREACHABLE':
-      return { ...base, kind: 'unreachable', message: 'unreachable' };
-    case 'UNAUTHORIZED':
-      return { ...base, kind: 'host', message: 'session expired — reopen the app from the address the host printed' };
-    case 'FORBIDDEN':
-      return { ...base, kind: 'http', message: 'request refused by the gateway' };
-    default:
-      break;
-  }
-  if (status === 0 || status === undefined) return { ...base, kind: 'host', message: 'no connection to the app host' };
-  if (status === 401 || status === 403) return { ...base, kind: 'auth', message: 'authentication failed' };
-  if (status === 504) return { ...base, kind: 'timeout', message: 'timed out' };
-  return { ...base, kind: 'http', message: `failed (HTTP ${status})` };
+  return { ...base, ...FAILURE_WORDING[classifyGatewayAnswer(status, code).family](status) };
 }
 
 /** Failures after which waiting on the network is pointless and the cache is all there is. */
 export function isOfflineFailure(f: SiteFailure): boolean {
   return f.kind === 'unreachable' || f.kind === 'timeout' || f.kind === 'host';
 }
-
-/** Gateway codes that a second try cannot change: wrong credentials, a refused path, an unknown site. */
-const FINAL_GATEWAY_CODES = new Set(['SITE_AUTH_FAILED', 'FORBIDDEN', 'NOT_FOUND', 'UNAUTHORIZED', 'BAD_REQUEST']);
 
 /**
  * Whether a failed DICOMweb request is worth another try after a pause:
@@ -175,9 +154,5 @@ export function isRetryableSiteError(err: unknown): boolean {
   if (typeof err !== 'object' || err === null || !('status' in err)) return false;
   if ((err as { name?: unknown }).name === 'AbortError') return false;
   const e = err as DicomWebClientError;
-  const code = headerCode(e.request) ?? bodyCode(e.response);
-  if (code !== undefined && FINAL_GATEWAY_CODES.has(code)) return false;
-  const status = typeof e.status === 'number' ? e.status : undefined;
-  if (status === undefined || status === 0) return true;
-  return status >= 500 || status === 408 || status === 429;
+  return classifyGatewayAnswer(typeof e.status === 'number' ? e.status : undefined, codeOf(e)).retryable;
 }

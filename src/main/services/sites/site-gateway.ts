@@ -1,4 +1,3 @@
-import type { GatewayErrorBody } from '../../../shared/gateway';
 import {
   GATEWAY_ERROR_HEADER,
   PREVIEW_PART_STATUS_HEADER,
@@ -13,6 +12,10 @@ import type { PreviewBatchRequest } from '../../../shared/gateway';
 import type { Logger } from '../../../shared/log';
 import type { SiteDirectory } from './sites-service';
 import { isUnencryptedRemoteUrl, plainHttpRefusal } from '../../../shared/sites/plain-http';
+import { forwardToSite, gatewayError } from './site-forward';
+
+export { gatewayError } from './site-forward';
+export { describeNetworkError, isConnectTimeout, isTlsFailure, tlsFailureReason } from './network-errors';
 
 /** One gateway request: the WHATWG shape, so Node's http bridge and Electron's protocol.handle share it. */
 export type SiteGateway = (request: Request) => Promise<Response>;
@@ -36,45 +39,6 @@ export interface SiteGatewayOptions {
 }
 
 export const DEFAULT_GATEWAY_TIMEOUT_MS = 30_000;
-
-/** Request headers the renderer may pass to a site. Authorization and Cookie are never among them. */
-const FORWARDED_REQUEST_HEADERS = ['accept', 'content-type', 'accept-language', 'if-none-match', 'if-modified-since', 'range'];
-
-/** RFC 9110 §7.6.1 hop-by-hop headers, plus cookies and auth challenges that belong to the site, not to the app origin. */
-const DROPPED_RESPONSE_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'set-cookie',
-  'set-cookie2',
-  'www-authenticate',
-]);
-
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
-
-export function gatewayError(status: number, body: GatewayErrorBody): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: {
-      'content-type': 'application/json; charset=utf-8',
-      'cache-control': 'no-store',
-      [GATEWAY_ERROR_HEADER]: body.code,
-    },
-  });
-}
-
-class TimeoutError extends Error {
-  constructor(readonly phase: 'headers' | 'body') {
-    super(`Site timed out waiting for ${phase}`);
-    this.name = 'TimeoutError';
-  }
-}
 
 /**
  * The site gateway: `/sites/<id>/dicom-web/<rest>` on the app origin →
@@ -122,8 +86,6 @@ export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
       log.warn(`Refused to forward to ${site.id}: plain HTTP to a remote host without the user's allowance`);
       return done(gatewayError(403, { code: 'FORBIDDEN', message: `${site.name}: ${plainHttpRefusal(site.url)}` }), siteId, rest);
     }
-    const timeoutMs = site.timeouts?.connectMs ?? defaultTimeoutMs;
-    const idleTimeoutMs = site.timeouts?.idleMs ?? defaultIdleTimeoutMs;
     // The site's own Agent: connections kept alive between requests, and its custom CA if it has one.
     const siteFetch = options.fetchImpl ?? (await options.sites.fetchFor?.(site.id)) ?? fetch;
 
@@ -139,114 +101,22 @@ export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
       );
     }
 
-    const headers = new Headers();
-    for (const name of FORWARDED_REQUEST_HEADERS) {
-      const value = request.headers.get(name);
-      if (value !== null) headers.set(name, value);
-    }
-    for (const [name, value] of Object.entries(auth)) headers.set(name, value);
-
-    // One controller for the whole exchange: the timers and the renderer going away all end it.
-    const controller = new AbortController();
-    let timedOut: TimeoutError | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const arm = (phase: 'headers' | 'body', ms: number): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        timedOut = new TimeoutError(phase);
-        controller.abort(timedOut);
-      }, ms);
-    };
-    const disarm = (): void => clearTimeout(timer);
-    const onClientAbort = (): void => controller.abort(request.signal.reason);
-    if (request.signal.aborted) onClientAbort();
-    else request.signal.addEventListener('abort', onClientAbort, { once: true });
-    const cleanup = (): void => {
-      disarm();
-      request.signal.removeEventListener('abort', onClientAbort);
-    };
-
-    const hasBody = method !== 'GET' && method !== 'HEAD' && request.body !== null;
-    const upstreamUrl = `${site.url}${rest}${url.search}`;
-    let upstream: Response;
-    arm('headers', timeoutMs);
-    try {
-      upstream = await siteFetch(upstreamUrl, {
+    return done(
+      await forwardToSite(request, {
+        site,
+        rest,
+        search: url.search,
         method,
-        headers,
-        body: hasBody ? request.body : null,
-        signal: controller.signal,
-        redirect: 'manual',
-        // Node's fetch needs this to send a streamed STOW-RS body.
-        ...(hasBody ? { duplex: 'half' } : {}),
-      } as RequestInit);
-    } catch (err) {
-      cleanup();
-      if (timedOut) {
-        return done(
-          gatewayError(504, {
-            code: 'SITE_TIMEOUT',
-            message: `${site.name} did not answer within ${Math.round(timeoutMs / 1000)} s`,
-          }),
-          siteId,
-          rest,
-        );
-      }
-      const cause = describeNetworkError(err);
-      log.warn(`${site.id} unreachable`, cause);
-      if (isConnectTimeout(cause)) {
-        return done(
-          gatewayError(504, { code: 'SITE_TIMEOUT', message: `${site.name} did not accept a connection in time` }),
-          siteId,
-          rest,
-        );
-      }
-      const tls = isTlsFailure(cause);
-      return done(
-        gatewayError(502, {
-          code: 'SITE_UNREACHABLE',
-          message: tls ? `${site.name}: TLS certificate error: ${tlsFailureReason(cause)}` : `${site.name} could not be reached`,
-        }),
-        siteId,
-        rest,
-      );
-    }
-
-    if (upstream.status === 401 || upstream.status === 403) {
-      cleanup();
-      await upstream.body?.cancel().catch(() => undefined);
-      const studyInstanceUID = /^\/studies\/([0-9.]+)(?:\/|$)/.exec(rest)?.[1];
-      options.onSiteAuthFailed?.({ siteId: site.id, status: upstream.status, ...(studyInstanceUID ? { studyInstanceUID } : {}) });
-      return done(
-        gatewayError(502, { code: 'SITE_AUTH_FAILED', message: `Authentication failed at ${site.name}` }),
-        siteId,
-        rest,
-      );
-    }
-
-    const responseHeaders = copyResponseHeaders(upstream.headers);
-    if (NULL_BODY_STATUSES.has(upstream.status) || method === 'HEAD' || upstream.body === null) {
-      cleanup();
-      await upstream.body?.cancel().catch(() => undefined);
-      return done(new Response(null, { status: upstream.status, headers: responseHeaders }), siteId, rest);
-    }
-
-    // From here on the idle timer guards the body: it restarts on every chunk.
-    arm('body', idleTimeoutMs);
-    const body = upstream.body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, ctrl) {
-          arm('body', idleTimeoutMs);
-          ctrl.enqueue(chunk);
-        },
-        flush() {
-          cleanup();
-        },
+        siteFetch,
+        auth,
+        timeoutMs: site.timeouts?.connectMs ?? defaultTimeoutMs,
+        idleTimeoutMs: site.timeouts?.idleMs ?? defaultIdleTimeoutMs,
+        log,
+        onSiteAuthFailed: options.onSiteAuthFailed,
       }),
+      siteId,
+      rest,
     );
-    // A stalled or cancelled body ends with an error on the stream; release the timer then too.
-    controller.signal.addEventListener('abort', cleanup, { once: true });
-    return done(new Response(body, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders }), siteId, rest);
   };
   return gateway;
 }
@@ -374,53 +244,4 @@ async function previewBatch(
     status: 200,
     headers: { 'content-type': `multipart/related; type="image/jpeg"; boundary=${boundary}`, 'cache-control': 'no-store' },
   });
-}
-
-function copyResponseHeaders(source: Headers): Headers {
-  const out = new Headers();
-  const connectionListed = new Set(
-    (source.get('connection') ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
-  // fetch has already decoded a compressed body, so its encoding and length no longer describe what we send.
-  const decoded = source.has('content-encoding');
-  source.forEach((value, name) => {
-    if (DROPPED_RESPONSE_HEADERS.has(name) || connectionListed.has(name)) return;
-    if (decoded && (name === 'content-encoding' || name === 'content-length')) return;
-    out.set(name, value);
-  });
-  return out;
-}
-
-/** The most specific code in a fetch failure: `ECONNREFUSED`, `DEPTH_ZERO_SELF_SIGNED_CERT`, … */
-export function describeNetworkError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? err.message;
-}
-
-/** undici's own connect timer (10 s in Node's fetch) fired before ours. */
-export function isConnectTimeout(code: string): boolean {
-  return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT';
-}
-
-/**
- * A TLS failure code in plain words, code kept: "Test connection" and the
- * gateway say the same thing, and neither ever retries without verification.
- */
-export function tlsFailureReason(code: string): string {
-  if (/SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code)) return `the site's certificate is not signed by a trusted CA (${code}); add the site's CA certificate`;
-  if (/EXPIRED|NOT_YET_VALID/.test(code)) return `the site's certificate is outside its validity period (${code})`;
-  if (/ALTNAME|HOSTNAME/.test(code)) return `the site's certificate is for another host name (${code})`;
-  return code;
-}
-
-/** OpenSSL / Node codes for a certificate the client does not trust, or a failed handshake. */
-export function isTlsFailure(code: string): boolean {
-  return (
-    /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME_MISMATCH/.test(code) ||
-    code === 'ERR_TLS_CERT_ALTNAME_INVALID'
-  );
 }

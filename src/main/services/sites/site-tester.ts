@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import type { CapabilityAnswer, SiteCapabilities, SiteTestFailureKind, SiteTestResult, SiteTimeouts } from '../../../shared/ipc/contract';
 import type { Logger } from '../../../shared/log';
-import { describeNetworkError, isConnectTimeout, isTlsFailure, tlsFailureReason } from './site-gateway';
+import { describeNetworkError, isConnectTimeout, isTlsFailure, tlsFailureReason } from './network-errors';
 import { isUnencryptedRemoteUrl, plainHttpRefusal } from '../../../shared/sites/plain-http';
 import { errorMessage } from '../../../shared/error-message';
+import { classifyGatewayAnswer } from '../../../shared/gateway-answer';
 
 export const JPEG_LS_LOSSLESS = '1.2.840.10008.1.2.4.80';
 const LATENCY_SAMPLES = 3;
@@ -95,26 +96,10 @@ export async function testSiteConnection(site: SiteTestTarget, deps: SiteTestDep
   const probe = createProber(site, deps);
 
   // 1. QIDO-RS, three times: the first answer decides reachability, the median is the latency.
-  const samples: number[] = [];
   let studies: unknown;
+  let samples: number[];
   try {
-    for (let i = 0; i < LATENCY_SAMPLES; i++) {
-      const res = await probe('GET', '/studies?limit=1', { accept: 'application/dicom+json' });
-      if (res.status === 401 || res.status === 403) throw new ProbeFailure('auth', `authentication failed (the site answered HTTP ${res.status})`);
-      if (res.status !== 200 && res.status !== 204) {
-        capabilities.qido = 'no';
-        notes.qido = `a study search answered HTTP ${res.status}; is the URL the site's DICOMweb base?`;
-        throw new ProbeFailure('http', `the site answered HTTP ${res.status} to a study search`);
-      }
-      const json = res.status === 204 ? [] : parseJson(res.body);
-      if (!Array.isArray(json)) {
-        capabilities.qido = 'no';
-        notes.qido = 'a study search did not answer with DICOM JSON';
-        throw new ProbeFailure('http', 'the site did not answer a study search with DICOM JSON');
-      }
-      studies ??= json;
-      samples.push(res.ms);
-    }
+    ({ studies, samples } = await searchStudies(probe, capabilities, notes));
   } catch (err) {
     const failure = asFailure(err);
     deps.log.info(`Test of ${site.id}: ${failure.kind}: ${failure.message}`);
@@ -132,6 +117,50 @@ export async function testSiteConnection(site: SiteTestTarget, deps: SiteTestDep
   }
 
   // 3. WADO-RS, 4. JPEG-LS lossless and 5. previews (/rendered).
+  await checkRetrieval(probe, target, capabilities, notes);
+
+  // 6. STOW-RS with nothing in it.
+  const stow = await answer(() => checkStow(probe, notes));
+  capabilities.stow = stow.value;
+  if (stow.note) notes.stow = stow.note;
+
+  deps.log.info(
+    `Test of ${site.id}: latency ${capabilities.latencyMs} ms, QIDO ${capabilities.qido}, WADO ${capabilities.wado}, STOW ${capabilities.stow}, JPEG-LS ${capabilities.jpegLsLossless}, previews ${capabilities.rendered}`,
+  );
+  return { siteId: site.id, ok: true, capabilities, notes };
+}
+
+/**
+ * Step 1: three one-study searches. The first answer decides whether the
+ * site can be used at all (throws ProbeFailure: refused credentials, not a
+ * DICOMweb base); the round trips give the latency.
+ */
+async function searchStudies(probe: Prober, capabilities: SiteCapabilities, notes: SiteTestResult['notes']): Promise<{ studies: unknown; samples: number[] }> {
+  const samples: number[] = [];
+  let studies: unknown;
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    const res = await probe('GET', '/studies?limit=1', { accept: 'application/dicom+json' });
+    // The same reading of a status as the workstation's DICOMweb client (shared/gateway-answer.ts).
+    if (classifyGatewayAnswer(res.status).family === 'credentials') throw new ProbeFailure('auth', `authentication failed (the site answered HTTP ${res.status})`);
+    if (res.status !== 200 && res.status !== 204) {
+      capabilities.qido = 'no';
+      notes.qido = `a study search answered HTTP ${res.status}; is the URL the site's DICOMweb base?`;
+      throw new ProbeFailure('http', `the site answered HTTP ${res.status} to a study search`);
+    }
+    const json = res.status === 204 ? [] : parseJson(res.body);
+    if (!Array.isArray(json)) {
+      capabilities.qido = 'no';
+      notes.qido = 'a study search did not answer with DICOM JSON';
+      throw new ProbeFailure('http', 'the site did not answer a study search with DICOM JSON');
+    }
+    studies ??= json;
+    samples.push(res.ms);
+  }
+  return { studies, samples };
+}
+
+/** Steps 3–5 on the instance found: WADO-RS, JPEG-LS lossless and previews (/rendered); each unknown with its reason when it cannot tell. */
+async function checkRetrieval(probe: Prober, target: InstanceRef | undefined, capabilities: SiteCapabilities, notes: SiteTestResult['notes']): Promise<void> {
   if (!target) {
     notes.wado ??= 'the site holds no instance to retrieve';
     notes.jpegLsLossless = 'the site holds no image to try';
@@ -196,36 +225,29 @@ export async function testSiteConnection(site: SiteTestTarget, deps: SiteTestDep
       if (rendered.note) notes.rendered = rendered.note;
     }
   }
+}
 
-  // 6. STOW-RS with nothing in it.
-  const stow = await answer(async () => {
-    const boundary = `telerad-probe-${Math.random().toString(36).slice(2)}`;
-    const res = await probe(
-      'POST',
-      '/studies',
-      { accept: 'application/dicom+json', 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` },
-      PROBE_READ_LIMIT,
-      `--${boundary}--\r\n`,
-    );
-    if (res.status === 200 || res.status === 202 || res.status === 409) return 'yes';
-    if (res.status === 404 || res.status === 405 || res.status === 501) {
-      notes.stow = `the site has no STOW-RS endpoint (HTTP ${res.status})`;
-      return 'no';
-    }
-    if (res.status === 401 || res.status === 403) {
-      notes.stow = `these credentials may not store at the site (HTTP ${res.status})`;
-      return 'no';
-    }
-    notes.stow = `an empty store request answered HTTP ${res.status}, which does not tell`;
-    return 'unknown';
-  });
-  capabilities.stow = stow.value;
-  if (stow.note) notes.stow = stow.note;
-
-  deps.log.info(
-    `Test of ${site.id}: latency ${capabilities.latencyMs} ms, QIDO ${capabilities.qido}, WADO ${capabilities.wado}, STOW ${capabilities.stow}, JPEG-LS ${capabilities.jpegLsLossless}, previews ${capabilities.rendered}`,
+/** Step 6: a STOW-RS POST of an empty multipart/related, which stores nothing. */
+async function checkStow(probe: Prober, notes: SiteTestResult['notes']): Promise<CapabilityAnswer> {
+  const boundary = `telerad-probe-${Math.random().toString(36).slice(2)}`;
+  const res = await probe(
+    'POST',
+    '/studies',
+    { accept: 'application/dicom+json', 'content-type': `multipart/related; type="application/dicom"; boundary=${boundary}` },
+    PROBE_READ_LIMIT,
+    `--${boundary}--\r\n`,
   );
-  return { siteId: site.id, ok: true, capabilities, notes };
+  if (res.status === 200 || res.status === 202 || res.status === 409) return 'yes';
+  if (res.status === 404 || res.status === 405 || res.status === 501) {
+    notes.stow = `the site has no STOW-RS endpoint (HTTP ${res.status})`;
+    return 'no';
+  }
+  if (classifyGatewayAnswer(res.status).family === 'credentials') {
+    notes.stow = `these credentials may not store at the site (HTTP ${res.status})`;
+    return 'no';
+  }
+  notes.stow = `an empty store request answered HTTP ${res.status}, which does not tell`;
+  return 'unknown';
 }
 
 type Prober = (method: 'GET' | 'POST', path: string, headers: Record<string, string>, readLimit?: number, body?: string) => Promise<ProbeResponse>;

@@ -1,0 +1,199 @@
+import type { GatewayErrorBody } from '../../../shared/gateway';
+import { GATEWAY_ERROR_HEADER } from '../../../shared/gateway';
+import type { Logger } from '../../../shared/log';
+import { describeNetworkError, isConnectTimeout, isTlsFailure, tlsFailureReason } from './network-errors';
+
+/**
+ * One request forwarded to a site, after the gateway has decided it may go:
+ * the allowed request headers plus the site's credentials, a deadline for the
+ * response headers and an idle deadline for the body, and the site's answer
+ * streamed back (a multi-hundred-megabyte WADO-RS retrieve never sits in
+ * main's memory). Failures main produces itself carry the gateway's codes.
+ */
+
+/** Request headers the renderer may pass to a site. Authorization and Cookie are never among them. */
+const FORWARDED_REQUEST_HEADERS = ['accept', 'content-type', 'accept-language', 'if-none-match', 'if-modified-since', 'range'];
+
+/** RFC 9110 §7.6.1 hop-by-hop headers, plus cookies and auth challenges that belong to the site, not to the app origin. */
+const DROPPED_RESPONSE_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'set-cookie',
+  'set-cookie2',
+  'www-authenticate',
+]);
+
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+export function gatewayError(status: number, body: GatewayErrorBody): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      [GATEWAY_ERROR_HEADER]: body.code,
+    },
+  });
+}
+
+export interface ForwardTarget {
+  site: { id: string; name: string; url: string };
+  /** The DICOMweb path after the site's base, and the query string as it came. */
+  rest: string;
+  search: string;
+  method: string;
+  siteFetch: typeof fetch;
+  auth: Record<string, string>;
+  timeoutMs: number;
+  idleTimeoutMs: number;
+  log: Logger;
+  /** Told when the site refuses the stored credentials (upstream 401/403), for the audit trail. */
+  onSiteAuthFailed?: ((failure: { siteId: string; status: number; studyInstanceUID?: string }) => void) | undefined;
+}
+
+type Phase = 'headers' | 'body';
+
+class TimeoutError extends Error {
+  constructor(readonly phase: Phase) {
+    super(`Site timed out waiting for ${phase}`);
+    this.name = 'TimeoutError';
+  }
+}
+
+/**
+ * One controller for the whole exchange: the timers and the renderer going
+ * away all end it. `timedOut` says which deadline passed, if one did.
+ */
+function openExchange(clientSignal: AbortSignal): {
+  signal: AbortSignal;
+  arm(phase: Phase, ms: number): void;
+  cleanup(): void;
+  timedOut(): Phase | undefined;
+  /** From now on an abort (a stalled or cancelled body) releases the timer too. */
+  cleanupOnAbort(): void;
+} {
+  const controller = new AbortController();
+  let timedOut: Phase | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const onClientAbort = (): void => controller.abort(clientSignal.reason);
+  if (clientSignal.aborted) onClientAbort();
+  else clientSignal.addEventListener('abort', onClientAbort, { once: true });
+  const cleanup = (): void => {
+    clearTimeout(timer);
+    clientSignal.removeEventListener('abort', onClientAbort);
+  };
+  return {
+    signal: controller.signal,
+    arm(phase, ms) {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        timedOut = phase;
+        controller.abort(new TimeoutError(phase));
+      }, ms);
+    },
+    cleanup,
+    timedOut: () => timedOut,
+    cleanupOnAbort: () => controller.signal.addEventListener('abort', cleanup, { once: true }),
+  };
+}
+
+/** The gateway's answer when the site gave none: timed out (ours or undici's), a TLS failure, or unreachable. */
+function noUpstreamAnswer(err: unknown, timedOut: boolean, t: ForwardTarget): Response {
+  const { site } = t;
+  if (timedOut) {
+    return gatewayError(504, { code: 'SITE_TIMEOUT', message: `${site.name} did not answer within ${Math.round(t.timeoutMs / 1000)} s` });
+  }
+  const cause = describeNetworkError(err);
+  t.log.warn(`${site.id} unreachable`, cause);
+  if (isConnectTimeout(cause)) return gatewayError(504, { code: 'SITE_TIMEOUT', message: `${site.name} did not accept a connection in time` });
+  const tls = isTlsFailure(cause);
+  return gatewayError(502, {
+    code: 'SITE_UNREACHABLE',
+    message: tls ? `${site.name}: TLS certificate error: ${tlsFailureReason(cause)}` : `${site.name} could not be reached`,
+  });
+}
+
+function copyResponseHeaders(source: Headers): Headers {
+  const out = new Headers();
+  const connectionListed = new Set(
+    (source.get('connection') ?? '')
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  // fetch has already decoded a compressed body, so its encoding and length no longer describe what we send.
+  const decoded = source.has('content-encoding');
+  source.forEach((value, name) => {
+    if (DROPPED_RESPONSE_HEADERS.has(name) || connectionListed.has(name)) return;
+    if (decoded && (name === 'content-encoding' || name === 'content-length')) return;
+    out.set(name, value);
+  });
+  return out;
+}
+
+/** Forwards `request` to the site and answers with what the site said, or with the gateway's own error. */
+export async function forwardToSite(request: Request, t: ForwardTarget): Promise<Response> {
+  const headers = new Headers();
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = request.headers.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  for (const [name, value] of Object.entries(t.auth)) headers.set(name, value);
+
+  const exchange = openExchange(request.signal);
+  const hasBody = t.method !== 'GET' && t.method !== 'HEAD' && request.body !== null;
+  let upstream: Response;
+  exchange.arm('headers', t.timeoutMs);
+  try {
+    upstream = await t.siteFetch(`${t.site.url}${t.rest}${t.search}`, {
+      method: t.method,
+      headers,
+      body: hasBody ? request.body : null,
+      signal: exchange.signal,
+      redirect: 'manual',
+      // Node's fetch needs this to send a streamed STOW-RS body.
+      ...(hasBody ? { duplex: 'half' } : {}),
+    } as RequestInit);
+  } catch (err) {
+    exchange.cleanup();
+    return noUpstreamAnswer(err, exchange.timedOut() !== undefined, t);
+  }
+
+  if (upstream.status === 401 || upstream.status === 403) {
+    exchange.cleanup();
+    await upstream.body?.cancel().catch(() => undefined);
+    const studyInstanceUID = /^\/studies\/([0-9.]+)(?:\/|$)/.exec(t.rest)?.[1];
+    t.onSiteAuthFailed?.({ siteId: t.site.id, status: upstream.status, ...(studyInstanceUID ? { studyInstanceUID } : {}) });
+    return gatewayError(502, { code: 'SITE_AUTH_FAILED', message: `Authentication failed at ${t.site.name}` });
+  }
+
+  const responseHeaders = copyResponseHeaders(upstream.headers);
+  if (NULL_BODY_STATUSES.has(upstream.status) || t.method === 'HEAD' || upstream.body === null) {
+    exchange.cleanup();
+    await upstream.body?.cancel().catch(() => undefined);
+    return new Response(null, { status: upstream.status, headers: responseHeaders });
+  }
+
+  // From here on the idle timer guards the body: it restarts on every chunk.
+  exchange.arm('body', t.idleTimeoutMs);
+  const body = upstream.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, ctrl) {
+        exchange.arm('body', t.idleTimeoutMs);
+        ctrl.enqueue(chunk);
+      },
+      flush() {
+        exchange.cleanup();
+      },
+    }),
+  );
+  exchange.cleanupOnAbort();
+  return new Response(body, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders });
+}
