@@ -338,6 +338,62 @@ function Filters({ store, state, rows }: { store: WorklistStore; state: Worklist
   );
 }
 
+/** One line per site (loading, its count, or why it failed), and the host's own failure. */
+function SiteStatuses({ hostError, sites }: { hostError: string | undefined; sites: readonly SiteStatus[] }): JSX.Element {
+  return (
+    <ul className="site-statuses">
+      {hostError && (
+        <li className="site-status" data-state="error" role="alert">
+          Sites unavailable: {hostError}
+        </li>
+      )}
+      {sites.map((s) => (
+        <li
+          key={s.site.id}
+          className="site-status"
+          data-testid="site-status"
+          data-site-id={s.site.id}
+          data-state={s.state}
+          title={s.site.url}
+        >
+          <span className="dot" aria-hidden="true" />
+          {statusText(s)}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** The sortable column headers; a click cycles the column's sort. */
+function GridHeader({ store, sort }: { store: WorklistStore; sort: WorklistSort }): JSX.Element {
+  return (
+    <div role="rowgroup" className="wl-head">
+      <div role="row" aria-rowindex={1} className="wl-row">
+        {COLUMNS.map((c, i) => (
+          <div
+            key={c.id}
+            role="columnheader"
+            aria-colindex={i + 1}
+            aria-sort={ariaSort(sort, c.sort)}
+            className={`wl-cell${c.className ? ` ${c.className}` : ''}`}
+          >
+            {c.sort ? (
+              <button type="button" className="wl-sort" data-testid={`sort-${c.id}`} onClick={() => store.setSort(nextSort(sort, c.sort!))}>
+                {c.label}
+                <span className="wl-sort-mark" aria-hidden="true">
+                  {sort.key === c.sort ? (sort.dir === 'asc' ? '▲' : '▼') : ''}
+                </span>
+              </button>
+            ) : (
+              <span className="visually-hidden">{c.id === 'open' ? 'Open' : c.label}</span>
+            )}
+          </div>
+        ))}
+      </div>
+    </div>
+  );
+}
+
 /**
  * The merged worklist: every site's studies and every cached one, one
  * status line per site, filters, sortable headers, and a virtualized grid
@@ -412,26 +468,7 @@ export function WorklistView({ store, onOpen, clockTickMs = 30_000, prefetchMark
         <button type="button" className="btn" onClick={() => void store.refresh()} disabled={state.refreshing} data-testid="refresh">
           {state.refreshing ? 'Refreshing…' : 'Refresh'}
         </button>
-        <ul className="site-statuses">
-          {state.hostError && (
-            <li className="site-status" data-state="error" role="alert">
-              Sites unavailable: {state.hostError}
-            </li>
-          )}
-          {sites.map((s) => (
-            <li
-              key={s.site.id}
-              className="site-status"
-              data-testid="site-status"
-              data-site-id={s.site.id}
-              data-state={s.state}
-              title={s.site.url}
-            >
-              <span className="dot" aria-hidden="true" />
-              {statusText(s)}
-            </li>
-          ))}
-        </ul>
+        <SiteStatuses hostError={state.hostError} sites={sites} />
       </div>
       <Filters store={store} state={state} rows={merged} />
       <div className="worklist-count" data-testid="worklist-count" aria-live="polite">
@@ -446,30 +483,7 @@ export function WorklistView({ store, onOpen, clockTickMs = 30_000, prefetchMark
         aria-colcount={COLUMNS.length}
         style={{ ['--wl-columns' as string]: GRID_TEMPLATE, ['--wl-min-width' as string]: GRID_MIN_WIDTH }}
       >
-        <div role="rowgroup" className="wl-head">
-          <div role="row" aria-rowindex={1} className="wl-row">
-            {COLUMNS.map((c, i) => (
-              <div
-                key={c.id}
-                role="columnheader"
-                aria-colindex={i + 1}
-                aria-sort={ariaSort(sort, c.sort)}
-                className={`wl-cell${c.className ? ` ${c.className}` : ''}`}
-              >
-                {c.sort ? (
-                  <button type="button" className="wl-sort" data-testid={`sort-${c.id}`} onClick={() => store.setSort(nextSort(sort, c.sort!))}>
-                    {c.label}
-                    <span className="wl-sort-mark" aria-hidden="true">
-                      {sort.key === c.sort ? (sort.dir === 'asc' ? '▲' : '▼') : ''}
-                    </span>
-                  </button>
-                ) : (
-                  <span className="visually-hidden">{c.id === 'open' ? 'Open' : c.label}</span>
-                )}
-              </div>
-            ))}
-          </div>
-        </div>
+        <GridHeader store={store} sort={sort} />
         <div role="rowgroup" className="wl-body" style={{ height: virtualizer.getTotalSize() }}>
           {virtualizer.getVirtualItems().map((v) => {
             const r = rows[v.index];

@@ -1,10 +1,9 @@
 import type { SiteSummary } from '../../shared/ipc/contract';
-import type { Logger } from '../../shared/log';
 import type { StudyRecord } from '../cache/telerad-db';
-import type { SiteFailure } from '../dicomweb/site-error';
-import type { SiteStudies, StudyRow } from './qido-worklist';
 import { createReferralLookups, referralKey } from './referral-lookups';
-import type { LookupReferral, ReferralEntry } from './referral-lookups';
+import { loadCached, querySite } from './worklist-loads';
+import type { WorklistLoadContext } from './worklist-loads';
+import type { ReferralEntry } from './referral-lookups';
 import { DEFAULT_SORT, EMPTY_FILTER, filterRows, sortRows } from './worklist-filter';
 import type { WorklistFilter, WorklistSort } from './worklist-filter';
 import { deriveCaseStatus, estimateStudySize, patientAge, studyArrivedAt } from './worklist-row';
@@ -13,60 +12,9 @@ import { createListeners } from '../../shared/store/listeners';
 import { errorMessage } from '../../shared/error-message';
 
 export type { WorklistRow } from './worklist-row';
+import type { WorklistState, WorklistDeps } from './worklist-types';
+export type { SiteLoadState, SiteStatus, WorklistState, WorklistDeps } from './worklist-types';
 
-export type SiteLoadState = 'loading' | 'ok' | 'error';
-
-export interface SiteStatus {
-  site: SiteSummary;
-  state: SiteLoadState;
-  /** For 'error': short reason, e.g. "authentication failed". */
-  message?: string;
-  /** The last answer of this site; emptied on error (stale rows would claim studies the site may no longer have). */
-  rows: StudyRow[];
-  /** Set when the site holds more studies than the worklist fetched (the per-site cap). */
-  cappedAt?: number;
-}
-
-export interface WorklistState {
-  /** Sites in the order the host lists them. */
-  sites: SiteStatus[];
-  /** Studies in the offline cache; listed whatever the sites say. */
-  cached: StudyRecord[];
-  /** Exact stored bytes of the cache's complete studies, by study UID. */
-  cachedBytes: ReadonlyMap<string, number>;
-  /** Instances stored per partly cached study (the "48 % offline" badge); complete studies are not listed. */
-  storedCounts?: ReadonlyMap<string, number>;
-  /** Referral answers by `referralKey(siteId, studyUID)`; they fill in after the rows. */
-  referrals: ReadonlyMap<string, ReferralEntry>;
-  /** Draft / queued / sent, by `referralKey(siteId, studyUID)`: what only this workstation knows. */
-  localStatus: ReadonlyMap<string, LocalCaseStatus>;
-  /** False when no referral lookup is wired: rows then never wait for one (routine, new). */
-  referralLookups: boolean;
-  filter: WorklistFilter;
-  sort: WorklistSort;
-  /** Set when the host could not even list the sites; cached studies still list. */
-  hostError?: string;
-  refreshing: boolean;
-  /** When the last refresh started (ms since epoch), for the refresh timer. */
-  lastRefreshAt?: number;
-}
-
-export interface WorklistDeps {
-  listSites: () => Promise<SiteSummary[]>;
-  queryStudies: (site: SiteSummary) => Promise<SiteStudies>;
-  listCachedStudies: () => Promise<StudyRecord[]>;
-  /** Exact bytes of cached studies (complete ones are asked for); optional: sizes stay estimates without it. */
-  cachedStudyBytes?: (studyUIDs: readonly string[]) => Promise<ReadonlyMap<string, number>>;
-  /** Instances stored per study (partly cached ones are asked for); optional: partial studies then show no share. */
-  storedInstanceCounts?: (studyUIDs: readonly string[]) => Promise<ReadonlyMap<string, number>>;
-  /** Reads a study's referral; without it every study counts as having none (routine, new). */
-  lookupReferral?: LookupReferral;
-  /** Referral lookups in flight at most; default 4. */
-  referralConcurrency?: number;
-  classifyError: (err: unknown) => SiteFailure;
-  log: Logger;
-  now?: () => number;
-}
 
 export interface WorklistStore {
   getState(): WorklistState;
@@ -107,16 +55,11 @@ export function createWorklistStore(deps: WorklistDeps): WorklistStore {
     refreshing: false,
   };
   const listeners = createListeners();
-  const siteRevision = new Map<string, number>();
-  let cacheRevision = 0;
   let refreshRevision = 0;
 
   const set = (next: WorklistState): void => {
     state = next;
     listeners.notify();
-  };
-  const updateSite = (siteId: string, patch: Partial<SiteStatus>): void => {
-    set({ ...state, sites: state.sites.map((s) => (s.site.id === siteId ? { ...s, ...patch } : s)) });
   };
 
   const lookup = deps.lookupReferral;
@@ -132,77 +75,11 @@ export function createWorklistStore(deps: WorklistDeps): WorklistStore {
   /** Asks for the referral of every listed or cached study not read at its current instance count. */
   const requestReferrals = (): void => {
     if (!lookups) return;
-    const sitesById = new Map(state.sites.map((s) => [s.site.id, s.site]));
-    const items: { site: SiteSummary; studyUID: string; version: string }[] = [];
-    const listed = new Set<string>();
-    for (const s of state.sites) {
-      for (const r of s.rows) {
-        listed.add(r.studyInstanceUID);
-        items.push({ site: s.site, studyUID: r.studyInstanceUID, version: String(r.numInstances ?? '') });
-      }
-    }
-    for (const c of state.cached) {
-      const site = sitesById.get(c.siteId);
-      if (site && !listed.has(c.studyInstanceUID)) items.push({ site, studyUID: c.studyInstanceUID, version: String(c.numInstances) });
-    }
-    const pending = lookups.request(items, state.referrals);
+    const pending = lookups.request(referralRequests(state), state.referrals);
     if (pending.size > 0) set({ ...state, referrals: new Map([...state.referrals, ...pending]) });
   };
-
-  const refreshCached = async (): Promise<void> => {
-    const rev = ++cacheRevision;
-    try {
-      const cached = await deps.listCachedStudies();
-      const complete = cached.filter((c) => c.complete).map((c) => c.studyInstanceUID);
-      let cachedBytes: ReadonlyMap<string, number> = state.cachedBytes;
-      if (deps.cachedStudyBytes) {
-        try {
-          cachedBytes = await deps.cachedStudyBytes(complete);
-        } catch (err) {
-          deps.log.warn('Reading cached study sizes failed', err);
-        }
-      }
-      let storedCounts = state.storedCounts;
-      if (deps.storedInstanceCounts) {
-        try {
-          storedCounts = await deps.storedInstanceCounts(cached.filter((c) => !c.complete).map((c) => c.studyInstanceUID));
-        } catch (err) {
-          deps.log.warn('Reading cached instance counts failed', err);
-        }
-      }
-      if (rev !== cacheRevision) return;
-      set({ ...state, cached, cachedBytes, ...(storedCounts ? { storedCounts } : {}) });
-      requestReferrals();
-    } catch (err) {
-      deps.log.error('Reading cached studies failed', err);
-    }
-  };
-
-  const querySite = async (site: SiteSummary): Promise<void> => {
-    const rev = (siteRevision.get(site.id) ?? 0) + 1;
-    siteRevision.set(site.id, rev);
-    const current = (): boolean => siteRevision.get(site.id) === rev;
-    updateSite(site.id, { state: 'loading' });
-    try {
-      const { rows, cappedAt } = await deps.queryStudies(site);
-      if (!current()) return;
-      set({
-        ...state,
-        sites: state.sites.map((s) =>
-          s.site.id === site.id ? { site, state: 'ok' as const, rows, ...(cappedAt !== undefined ? { cappedAt } : {}) } : s,
-        ),
-      });
-      requestReferrals();
-    } catch (err) {
-      if (!current()) return;
-      const failure = deps.classifyError(err);
-      deps.log.warn(`Worklist query at ${site.id} failed: ${failure.message}`);
-      set({
-        ...state,
-        sites: state.sites.map((s) => (s.site.id === site.id ? { site, state: 'error' as const, message: failure.message, rows: [] } : s)),
-      });
-    }
-  };
+  const loads: WorklistLoadContext = { deps, state: () => state, set, requestReferrals, siteRevision: new Map(), revisions: { cache: 0 } };
+  const refreshCached = (): Promise<void> => loadCached(loads);
 
   const refresh = async (): Promise<void> => {
     const rev = ++refreshRevision;
@@ -226,7 +103,7 @@ export function createWorklistStore(deps: WorklistDeps): WorklistStore {
       hostError: undefined,
       sites: sites.map((site) => ({ ...(previous.get(site.id) ?? { rows: [] }), site, state: 'loading' as const })),
     });
-    await Promise.all([cachedDone, ...sites.map(querySite)]);
+    await Promise.all([cachedDone, ...sites.map((site) => querySite(loads, site))]);
     if (rev === refreshRevision) set({ ...state, refreshing: false });
   };
 
@@ -254,6 +131,24 @@ export function createWorklistStore(deps: WorklistDeps): WorklistStore {
       await lookups?.idle();
     },
   };
+}
+
+/** Every listed study, then every cached one no site listed (if its site is still configured), at its instance count. */
+function referralRequests(state: WorklistState): { site: SiteSummary; studyUID: string; version: string }[] {
+  const sitesById = new Map(state.sites.map((s) => [s.site.id, s.site]));
+  const items: { site: SiteSummary; studyUID: string; version: string }[] = [];
+  const listed = new Set<string>();
+  for (const s of state.sites) {
+    for (const r of s.rows) {
+      listed.add(r.studyInstanceUID);
+      items.push({ site: s.site, studyUID: r.studyInstanceUID, version: String(r.numInstances ?? '') });
+    }
+  }
+  for (const c of state.cached) {
+    const site = sitesById.get(c.siteId);
+    if (site && !listed.has(c.studyInstanceUID)) items.push({ site, studyUID: c.studyInstanceUID, version: String(c.numInstances) });
+  }
+  return items;
 }
 
 /** The inputs of the merged rows; filter and sort changes leave them alone, so the merge is not redone on every keystroke. */
