@@ -1,4 +1,5 @@
-import { createListeners } from '../../shared/store/listeners';
+import { createNoticeList } from '../../shared/store/notice-list';
+import type { NoticeList } from '../../shared/store/notice-list';
 import type { DeliveredJob } from './outbox-store';
 
 export interface DeliveryNotice {
@@ -8,10 +9,7 @@ export interface DeliveryNotice {
   jobId: string;
 }
 
-export interface DeliveryNotices {
-  getState(): readonly DeliveryNotice[];
-  subscribe(listener: () => void): () => void;
-  dismiss(key: number): void;
+export interface DeliveryNotices extends NoticeList<DeliveryNotice> {
   /** Stops listening to the outbox. */
   dispose(): void;
 }
@@ -30,20 +28,12 @@ export function createDeliveryNotices(deps: {
   setTimeout: (fn: () => void, ms: number) => unknown;
   showMs?: number;
 }): DeliveryNotices {
-  const listeners = createListeners();
-  let list: readonly DeliveryNotice[] = [];
+  const notices = createNoticeList<DeliveryNotice>();
   let seq = 0;
-  const dismiss = (key: number): void => {
-    const next = list.filter((n) => n.key !== key);
-    if (next.length === list.length) return;
-    list = next;
-    listeners.notify();
-  };
   const unsubscribe = deps.onDelivered((job) => {
     const key = ++seq;
-    list = [...list, { key, text: deliveryText(job), jobId: job.jobId }];
-    listeners.notify();
-    deps.setTimeout(() => dismiss(key), deps.showMs ?? 8000);
+    notices.add([{ key, text: deliveryText(job), jobId: job.jobId }]);
+    deps.setTimeout(() => notices.dismiss(key), deps.showMs ?? 8000);
   });
-  return { getState: () => list, subscribe: listeners.subscribe, dismiss, dispose: unsubscribe };
+  return { getState: notices.getState, subscribe: notices.subscribe, dismiss: notices.dismiss, dispose: unsubscribe };
 }

@@ -3,13 +3,12 @@ import type { Logger } from '../../shared/log';
 import type { ReferralAttachment, ReferralRecord } from '../cache/telerad-db';
 import type { AttachmentLoader, ReferralLookup } from './referral-reader';
 import { createListeners } from '../../shared/store/listeners';
+import type { LoadState } from '../../shared/store/load-state';
 import { errorMessage } from '../../shared/error-message';
 
-export interface OpenPdf {
+/** The attachment shown in the PDF viewer, as it loads. */
+export interface OpenPdf extends LoadState<Uint8Array> {
   attachment: ReferralAttachment;
-  phase: 'loading' | 'ready' | 'error';
-  data?: Uint8Array;
-  message?: string;
 }
 
 export interface ReferralPanelState {

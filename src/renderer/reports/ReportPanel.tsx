@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { JSX } from 'react';
-import type { OutboxJobState, ReportKind, ReportPriority, SignedReportRecord, UserProfileRecord } from '../cache/telerad-db';
+import type { CriticalFinding, OutboxJobState, ReportDraftRecord, ReportKind, ReportPriority, SignedReportRecord, UserProfileRecord } from '../cache/telerad-db';
 import type { PdfRuntime } from '../lib/pdf/pdf-runtime';
 import { PdfViewer } from '../lib/pdf/PdfViewer';
 import type { ReadReport } from '../lib/dicom/report-dicom-types';
@@ -8,6 +8,7 @@ import type { ReportCase, ReportPanelState, ReportPanelStore } from './report-pa
 import { nestCorrections } from './report-readback';
 import type { SiteReport } from './report-readback';
 import { REPORT_TEMPLATES, templateById } from './report-templates';
+import type { ReportTemplate } from './report-templates';
 import './report.css';
 
 export interface ReportPanelProps {
@@ -85,43 +86,40 @@ function ProfileForm({ profile, onSave, onCancel }: { profile?: UserProfileRecor
   );
 }
 
-function Editor({ store, state }: { store: ReportPanelStore; state: ReportPanelState }): JSX.Element | null {
-  const draft = state.draft;
-  if (!draft) return null;
-  const template = templateById(draft.content.templateId);
-  const predecessor = draft.predecessorReportId ? state.snapshot.reports.find((r) => r.id === draft.predecessorReportId) : undefined;
-  const critical = draft.content.critical;
-  const pending = state.snapshot.annotations.filter((a) => !draft.content.measurementIds.includes(a.id)).length;
-  const onBlur = (): void => void store.flush();
+type DraftProps = { store: ReportPanelStore; draft: ReportDraftRecord; template: ReportTemplate };
+
+/** Template and result priority, above the sections. */
+function DraftSettings({ store, draft, template }: DraftProps): JSX.Element {
   return (
-    <div className="report-editor" data-testid="report-editor" data-kind={draft.kind}>
-      {draft.kind !== 'report' && (
-        <p className="report-hint" data-testid="report-correction-of">
-          {KIND_LABEL[draft.kind]} to the report signed {predecessor ? dateTime(predecessor.signedAt) : 'earlier'}
-        </p>
-      )}
-      <div className="report-row">
-        <label>
-          Template
-          <select data-testid="report-template" value={template.id} onChange={(e) => store.setTemplate(e.target.value)}>
-            {REPORT_TEMPLATES.map((t) => (
-              <option key={t.id} value={t.id}>
-                {t.label}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Result priority
-          <select data-testid="report-priority" value={draft.content.priority} onChange={(e) => store.setPriority(e.target.value as ReportPriority)}>
-            {(Object.keys(PRIORITY_LABEL) as ReportPriority[]).map((p) => (
-              <option key={p} value={p}>
-                {PRIORITY_LABEL[p]}
-              </option>
-            ))}
-          </select>
-        </label>
-      </div>
+    <div className="report-row">
+      <label>
+        Template
+        <select data-testid="report-template" value={template.id} onChange={(e) => store.setTemplate(e.target.value)}>
+          {REPORT_TEMPLATES.map((t) => (
+            <option key={t.id} value={t.id}>
+              {t.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Result priority
+        <select data-testid="report-priority" value={draft.content.priority} onChange={(e) => store.setPriority(e.target.value as ReportPriority)}>
+          {(Object.keys(PRIORITY_LABEL) as ReportPriority[]).map((p) => (
+            <option key={p} value={p}>
+              {PRIORITY_LABEL[p]}
+            </option>
+          ))}
+        </select>
+      </label>
+    </div>
+  );
+}
+
+/** One field per section of the template: the referral's question quoted, the others written. */
+function DraftSections({ store, draft, template, onBlur }: DraftProps & { onBlur: () => void }): JSX.Element {
+  return (
+    <>
       {template.sections.map((s) =>
         template.readOnlySectionIds.includes(s.id) ? (
           <div key={s.id} className="report-section">
@@ -143,6 +141,112 @@ function Editor({ store, state }: { store: ReportPanelStore; state: ReportPanelS
           </label>
         ),
       )}
+    </>
+  );
+}
+
+/** The critical finding: ticked, it asks whom it was communicated to and when. */
+function CriticalFindingFields({ store, critical, onBlur }: { store: ReportPanelStore; critical: CriticalFinding | undefined; onBlur: () => void }): JSX.Element {
+  return (
+    <fieldset className="report-critical">
+      <legend>
+        <label>
+          <input
+            type="checkbox"
+            data-testid="report-critical"
+            checked={critical !== undefined}
+            onChange={(e) => store.setCritical(e.target.checked ? { communicatedTo: '', communicatedAt: Date.now() } : undefined)}
+          />{' '}
+          Critical finding
+        </label>
+      </legend>
+      {critical && (
+        <>
+          <label>
+            Communicated to
+            <input
+              data-testid="report-critical-to"
+              value={critical.communicatedTo}
+              placeholder="Name, role or phone"
+              onChange={(e) => store.setCritical({ ...critical, communicatedTo: e.target.value })}
+              onBlur={onBlur}
+            />
+          </label>
+          <label>
+            When
+            <input
+              type="datetime-local"
+              data-testid="report-critical-when"
+              value={localInputValue(critical.communicatedAt)}
+              onChange={(e) => {
+                const t = new Date(e.target.value).getTime();
+                if (Number.isFinite(t)) store.setCritical({ ...critical, communicatedAt: t });
+              }}
+              onBlur={onBlur}
+            />
+          </label>
+        </>
+      )}
+    </fieldset>
+  );
+}
+
+/** The study's key images, each ticked to be named by the report. */
+function KeyImageChoices({ store, draft, state }: { store: ReportPanelStore; draft: ReportDraftRecord; state: ReportPanelState }): JSX.Element {
+  return (
+    <fieldset className="report-key-images">
+      <legend>Key images</legend>
+      {state.snapshot.keyImages.map((k, i) => (
+        <label key={k.sopInstanceUID}>
+          <input
+            type="checkbox"
+            data-testid="report-key-image"
+            checked={draft.content.keyImageSopInstanceUIDs.includes(k.sopInstanceUID)}
+            onChange={() => store.toggleKeyImage(k.sopInstanceUID)}
+          />{' '}
+          Key image {i + 1}
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
+/** The quality findings a refused signature asked to acknowledge, and the tick that does. */
+function QualityAcknowledgement({ store, quality }: { store: ReportPanelStore; quality: NonNullable<ReportPanelState['quality']> }): JSX.Element {
+  return (
+    <fieldset className="report-quality" data-testid="report-quality">
+      <legend>Image quality findings</legend>
+      <ul>
+        {quality.findings.map((f, k) => (
+          <li key={`${f.checkId}|${f.seriesInstanceUID ?? ''}|${k}`} data-severity={f.severity}>
+            <strong>{f.severity}</strong> · {f.title}: {f.message}
+          </li>
+        ))}
+      </ul>
+      <label>
+        <input type="checkbox" data-testid="report-quality-ack" checked={quality.acknowledged} onChange={(e) => store.acknowledgeQuality(e.currentTarget.checked)} /> I have seen
+        these quality findings
+      </label>
+    </fieldset>
+  );
+}
+
+function Editor({ store, state }: { store: ReportPanelStore; state: ReportPanelState }): JSX.Element | null {
+  const draft = state.draft;
+  if (!draft) return null;
+  const template = templateById(draft.content.templateId);
+  const predecessor = draft.predecessorReportId ? state.snapshot.reports.find((r) => r.id === draft.predecessorReportId) : undefined;
+  const pending = state.snapshot.annotations.filter((a) => !draft.content.measurementIds.includes(a.id)).length;
+  const onBlur = (): void => void store.flush();
+  return (
+    <div className="report-editor" data-testid="report-editor" data-kind={draft.kind}>
+      {draft.kind !== 'report' && (
+        <p className="report-hint" data-testid="report-correction-of">
+          {KIND_LABEL[draft.kind]} to the report signed {predecessor ? dateTime(predecessor.signedAt) : 'earlier'}
+        </p>
+      )}
+      <DraftSettings store={store} draft={draft} template={template} />
+      <DraftSections store={store} draft={draft} template={template} onBlur={onBlur} />
       <div className="report-row">
         <button type="button" className="btn btn-small" data-testid="report-insert-measurements" disabled={pending === 0} onClick={() => void store.insertMeasurements()}>
           Insert measurements{pending > 0 ? ` (${pending})` : ''}
@@ -151,78 +255,9 @@ function Editor({ store, state }: { store: ReportPanelStore; state: ReportPanelS
           {draft.content.measurementIds.length} inserted
         </span>
       </div>
-      <fieldset className="report-critical">
-        <legend>
-          <label>
-            <input
-              type="checkbox"
-              data-testid="report-critical"
-              checked={critical !== undefined}
-              onChange={(e) => store.setCritical(e.target.checked ? { communicatedTo: '', communicatedAt: Date.now() } : undefined)}
-            />{' '}
-            Critical finding
-          </label>
-        </legend>
-        {critical && (
-          <>
-            <label>
-              Communicated to
-              <input
-                data-testid="report-critical-to"
-                value={critical.communicatedTo}
-                placeholder="Name, role or phone"
-                onChange={(e) => store.setCritical({ ...critical, communicatedTo: e.target.value })}
-                onBlur={onBlur}
-              />
-            </label>
-            <label>
-              When
-              <input
-                type="datetime-local"
-                data-testid="report-critical-when"
-                value={localInputValue(critical.communicatedAt)}
-                onChange={(e) => {
-                  const t = new Date(e.target.value).getTime();
-                  if (Number.isFinite(t)) store.setCritical({ ...critical, communicatedAt: t });
-                }}
-                onBlur={onBlur}
-              />
-            </label>
-          </>
-        )}
-      </fieldset>
-      {state.snapshot.keyImages.length > 0 && (
-        <fieldset className="report-key-images">
-          <legend>Key images</legend>
-          {state.snapshot.keyImages.map((k, i) => (
-            <label key={k.sopInstanceUID}>
-              <input
-                type="checkbox"
-                data-testid="report-key-image"
-                checked={draft.content.keyImageSopInstanceUIDs.includes(k.sopInstanceUID)}
-                onChange={() => store.toggleKeyImage(k.sopInstanceUID)}
-              />{' '}
-              Key image {i + 1}
-            </label>
-          ))}
-        </fieldset>
-      )}
-      {state.quality && state.quality.findings.length > 0 && (
-        <fieldset className="report-quality" data-testid="report-quality">
-          <legend>Image quality findings</legend>
-          <ul>
-            {state.quality.findings.map((f, k) => (
-              <li key={`${f.checkId}|${f.seriesInstanceUID ?? ''}|${k}`} data-severity={f.severity}>
-                <strong>{f.severity}</strong> · {f.title}: {f.message}
-              </li>
-            ))}
-          </ul>
-          <label>
-            <input type="checkbox" data-testid="report-quality-ack" checked={state.quality.acknowledged} onChange={(e) => store.acknowledgeQuality(e.currentTarget.checked)} /> I have seen
-            these quality findings
-          </label>
-        </fieldset>
-      )}
+      <CriticalFindingFields store={store} critical={draft.content.critical} onBlur={onBlur} />
+      {state.snapshot.keyImages.length > 0 && <KeyImageChoices store={store} draft={draft} state={state} />}
+      {state.quality && state.quality.findings.length > 0 && <QualityAcknowledgement store={store} quality={state.quality} />}
       <div className="report-actions">
         <button type="button" className="btn" data-testid="report-sign" disabled={state.signing} onClick={() => void store.sign()}>
           {state.signing ? 'Signing…' : `Sign ${KIND_LABEL[draft.kind].toLowerCase()}`}

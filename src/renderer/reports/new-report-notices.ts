@@ -1,4 +1,5 @@
-import { createListeners } from '../../shared/store/listeners';
+import { createNoticeList } from '../../shared/store/notice-list';
+import type { NoticeList } from '../../shared/store/notice-list';
 import type { WorklistState } from '../worklist';
 
 /** One "new report" notice: a study of the worklist whose site now holds a report. */
@@ -10,10 +11,7 @@ export interface NewReportNotice {
   at: number;
 }
 
-export interface NewReportNotices {
-  getState(): readonly NewReportNotice[];
-  subscribe(listener: () => void): () => void;
-  dismiss(key: string): void;
+export interface NewReportNotices extends NoticeList<NewReportNotice> {
   /** Stops watching the worklist. */
   stop(): void;
 }
@@ -30,8 +28,7 @@ export interface NewReportNoticesDeps {
  * the app on a worklist full of reported cases raises nothing.
  */
 export function createNewReportNotices(deps: NewReportNoticesDeps): NewReportNotices {
-  const listeners = createListeners();
-  let notices: NewReportNotice[] = [];
+  const notices = createNoticeList<NewReportNotice>();
   const known = new Map<string, boolean>();
   let lastReferrals: WorklistState['referrals'] | undefined;
 
@@ -45,26 +42,20 @@ export function createNewReportNotices(deps: NewReportNoticesDeps): NewReportNot
       const has = entry.record?.hasReport === true;
       const before = known.get(key);
       known.set(key, has);
-      if (has && before === false && !notices.some((n) => n.key === key)) {
+      if (has && before === false && !notices.has(key)) {
         const uid = key.slice(key.indexOf('|') + 1);
         const row = state.sites.flatMap((s) => s.rows).find((r) => r.studyInstanceUID === uid) ?? state.cached.find((c) => c.studyInstanceUID === uid);
         fresh.push({ key, studyInstanceUID: uid, patientName: row?.patientName ?? '', description: row?.description ?? '', at: deps.now() });
       }
     }
-    if (fresh.length > 0) {
-      notices = [...notices, ...fresh];
-      listeners.notify();
-    }
+    notices.add(fresh);
   };
   check();
   const unsubscribe = deps.worklist.subscribe(check);
   return {
-    getState: () => notices,
-    subscribe: listeners.subscribe,
-    dismiss(key) {
-      notices = notices.filter((n) => n.key !== key);
-      listeners.notify();
-    },
+    getState: notices.getState,
+    subscribe: notices.subscribe,
+    dismiss: notices.dismiss,
     stop: unsubscribe,
   };
 }
