@@ -113,6 +113,140 @@ interface Entry {
 
 const ACTIVE: ReadonlySet<TransferState> = new Set(['queued', 'running', 'paused']);
 
+/** A new row for `begin`: queued, nothing counted yet. */
+function newEntry(init: TransferInit, controls: TransferControls, run: number, startedAt: number): Entry {
+  return {
+    snap: {
+      ...init,
+      state: 'queued',
+      instancesDone: 0,
+      instancesTotal: 0,
+      previewsDone: 0,
+      previewsTotal: 0,
+      bytes: 0,
+      bandwidthBps: 0,
+      startedAt,
+      resumable: false,
+      pausable: controls.pause !== undefined,
+    },
+    samples: [],
+    cancel: controls.cancel,
+    resume: controls.resume,
+    pause: controls.pause,
+    run,
+  };
+}
+
+/** Bytes per second over the window ending at `t`; drops the samples that fell out of it. */
+function bandwidthOf(e: Entry, t: number, windowMs: number): number {
+  while (e.samples.length > 0 && e.samples[0]![0] < t - windowMs) e.samples.shift();
+  if (e.samples.length === 0) return 0;
+  const bytes = e.samples.reduce((sum, [, n]) => sum + n, 0);
+  // Early on, divide by the time the transfer has actually run, not the whole window.
+  const span = Math.max(250, Math.min(windowMs, t - e.snap.startedAt));
+  return (bytes * 1000) / span;
+}
+
+/**
+ * Recomputes an active row's bandwidth (and, when running, its ETA) at `t`; finished rows keep theirs.
+ * Answers whether the row is active and the bandwidth it adds to the total (a paused row adds none).
+ */
+function refreshRates(e: Entry, t: number, windowMs: number): { active: boolean; countedBps: number } {
+  if (e.snap.state === 'paused') {
+    const { etaSeconds: _old, ...rest } = e.snap;
+    e.snap = { ...rest, bandwidthBps: bandwidthOf(e, t, windowMs) };
+    return { active: true, countedBps: 0 };
+  }
+  if (!ACTIVE.has(e.snap.state)) return { active: false, countedBps: 0 };
+  const bps = bandwidthOf(e, t, windowMs);
+  const { instancesDone: done, instancesTotal: all, bytes } = e.snap;
+  // Bytes per instance so far predicts the rest; needs at least one instance and some bandwidth.
+  const eta = done > 0 && bps > 0 && all > done ? Math.round(((bytes / done) * (all - done)) / bps) : undefined;
+  const { etaSeconds: _old, ...rest } = e.snap;
+  e.snap = { ...rest, bandwidthBps: bps, ...(eta !== undefined ? { etaSeconds: eta } : {}) };
+  return { active: true, countedBps: bps };
+}
+
+/**
+ * Byte counts arrive per chunk; coalesce them. While anything runs, a slow
+ * heartbeat keeps recomputing so a stalled link shows its bandwidth falling.
+ * Returns `schedule(delay)`: publish within `delay` ms (an earlier due time stands).
+ */
+function createPublishTimer(notifyIntervalMs: number, publish: () => void, anyActive: () => boolean): (delay?: number) => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timerDue = 0;
+  const schedule = (delay = notifyIntervalMs): void => {
+    if (timer !== undefined && timerDue <= Date.now() + delay) return;
+    if (timer !== undefined) clearTimeout(timer);
+    timerDue = Date.now() + delay;
+    timer = setTimeout(() => {
+      timer = undefined;
+      publish();
+      if (anyActive()) schedule(1000);
+    }, delay);
+    (timer as { unref?: () => void }).unref?.();
+  };
+  return schedule;
+}
+
+/** The final snapshot of a row: no rate, the finish time, and the error worth keeping. */
+function finishedSnapshot(e: Entry, finalState: 'done' | 'failed' | 'cancelled', error: string | undefined, at: number): TransferSnapshot {
+  const { etaSeconds: _eta, lastError, ...rest } = e.snap;
+  const message = error ?? (finalState === 'done' ? undefined : lastError);
+  return {
+    ...rest,
+    state: finalState,
+    bandwidthBps: 0,
+    finishedAt: at,
+    resumable: finalState !== 'done' && e.resume !== undefined,
+    pausable: false,
+    ...(message !== undefined ? { lastError: message } : {}),
+  };
+}
+
+/**
+ * The retriever's handle on one row. `live` answers the row only while this run owns it and it is
+ * active, so a handle of an earlier run, or one called after `finish`, writes nothing.
+ */
+function transferHandle(live: () => Entry | undefined, now: () => number, publish: () => void, schedule: () => void): TransferHandle {
+  const keepPaused = (e: Entry): TransferState => (e.snap.state === 'paused' ? 'paused' : 'running');
+  return {
+    progress(done, total) {
+      const e = live();
+      if (!e) return;
+      e.snap = { ...e.snap, state: keepPaused(e), instancesDone: done, instancesTotal: total };
+      // An instance more is worth showing at once; byte counts are coalesced.
+      publish();
+    },
+    previews(done, total) {
+      const e = live();
+      if (!e) return;
+      e.snap = { ...e.snap, previewsDone: done, previewsTotal: total };
+      schedule();
+    },
+    addBytes(n) {
+      const e = live();
+      if (!e) return;
+      e.samples.push([now(), n]);
+      e.snap = { ...e.snap, state: keepPaused(e), bytes: e.snap.bytes + n };
+      schedule();
+    },
+    noteError(message) {
+      const e = live();
+      if (!e) return;
+      e.snap = { ...e.snap, lastError: message };
+      schedule();
+    },
+    finish(finalState, error) {
+      const e = live();
+      if (!e) return;
+      e.snap = finishedSnapshot(e, finalState, error, now());
+      e.samples = [];
+      publish();
+    },
+  };
+}
+
 export function createTransfersStore(options: TransfersStoreOptions = {}): TransfersStore {
   const now = options.now ?? Date.now;
   const windowMs = options.windowMs ?? 5000;
@@ -122,16 +256,6 @@ export function createTransfersStore(options: TransfersStoreOptions = {}): Trans
   const listeners = createListeners();
   let runs = 0;
   let state: TransfersState = { revision: 0, transfers: [], active: 0, bandwidthBps: 0 };
-  let timer: ReturnType<typeof setTimeout> | undefined;
-
-  const bandwidth = (e: Entry, t: number): number => {
-    while (e.samples.length > 0 && e.samples[0]![0] < t - windowMs) e.samples.shift();
-    if (e.samples.length === 0) return 0;
-    const bytes = e.samples.reduce((sum, [, n]) => sum + n, 0);
-    // Early on, divide by the time the transfer has actually run, not the whole window.
-    const span = Math.max(250, Math.min(windowMs, t - e.snap.startedAt));
-    return (bytes * 1000) / span;
-  };
 
   const rebuild = (): void => {
     const t = now();
@@ -139,41 +263,16 @@ export function createTransfersStore(options: TransfersStoreOptions = {}): Trans
     let total = 0;
     const transfers: TransferSnapshot[] = [];
     for (const e of entries.values()) {
-      if (e.snap.state === 'paused') {
-        const { etaSeconds: _old, ...rest } = e.snap;
-        e.snap = { ...rest, bandwidthBps: bandwidth(e, t) };
-        active++;
-      } else if (ACTIVE.has(e.snap.state)) {
-        active++;
-        const bps = bandwidth(e, t);
-        total += bps;
-        const { instancesDone: done, instancesTotal: all, bytes } = e.snap;
-        // Bytes per instance so far predicts the rest; needs at least one instance and some bandwidth.
-        const eta = done > 0 && bps > 0 && all > done ? Math.round(((bytes / done) * (all - done)) / bps) : undefined;
-        const { etaSeconds: _old, ...rest } = e.snap;
-        e.snap = { ...rest, bandwidthBps: bps, ...(eta !== undefined ? { etaSeconds: eta } : {}) };
-      }
+      const rates = refreshRates(e, t, windowMs);
+      if (rates.active) active++;
+      total += rates.countedBps;
       transfers.push(e.snap);
     }
     transfers.sort((a, b) => b.startedAt - a.startedAt);
     state = { revision: state.revision + 1, transfers, active, bandwidthBps: total };
     listeners.notify();
   };
-
-  // Byte counts arrive per chunk; coalesce them. While anything runs, a slow
-  // heartbeat keeps recomputing so a stalled link shows its bandwidth falling.
-  let timerDue = 0;
-  const schedule = (delay = notifyIntervalMs): void => {
-    if (timer !== undefined && timerDue <= Date.now() + delay) return;
-    if (timer !== undefined) clearTimeout(timer);
-    timerDue = Date.now() + delay;
-    timer = setTimeout(() => {
-      timer = undefined;
-      rebuild();
-      if (state.active > 0) schedule(1000);
-    }, delay);
-    (timer as { unref?: () => void }).unref?.();
-  };
+  const schedule = createPublishTimer(notifyIntervalMs, rebuild, () => state.active > 0);
 
   const trim = (): void => {
     const finished = [...entries.values()].filter((e) => !ACTIVE.has(e.snap.state)).sort((a, b) => a.snap.startedAt - b.snap.startedAt);
@@ -185,27 +284,7 @@ export function createTransfersStore(options: TransfersStoreOptions = {}): Trans
     subscribe: listeners.subscribe,
     begin(init, controls) {
       const run = ++runs;
-      const entry: Entry = {
-        snap: {
-          ...init,
-          state: 'queued',
-          instancesDone: 0,
-          instancesTotal: 0,
-          previewsDone: 0,
-          previewsTotal: 0,
-          bytes: 0,
-          bandwidthBps: 0,
-          startedAt: now(),
-          resumable: false,
-          pausable: controls.pause !== undefined,
-        },
-        samples: [],
-        cancel: controls.cancel,
-        resume: controls.resume,
-        pause: controls.pause,
-        run,
-      };
-      entries.set(init.studyInstanceUID, entry);
+      entries.set(init.studyInstanceUID, newEntry(init, controls, run, now()));
       trim();
       rebuild();
       schedule(1000);
@@ -213,51 +292,7 @@ export function createTransfersStore(options: TransfersStoreOptions = {}): Trans
         const e = entries.get(init.studyInstanceUID);
         return e && e.run === run && ACTIVE.has(e.snap.state) ? e : undefined;
       };
-      return {
-        progress(done, total) {
-          const e = live();
-          if (!e) return;
-          e.snap = { ...e.snap, state: e.snap.state === 'paused' ? 'paused' : 'running', instancesDone: done, instancesTotal: total };
-          // An instance more is worth showing at once; byte counts are coalesced.
-          rebuild();
-        },
-        previews(done, total) {
-          const e = live();
-          if (!e) return;
-          e.snap = { ...e.snap, previewsDone: done, previewsTotal: total };
-          schedule();
-        },
-        addBytes(n) {
-          const e = live();
-          if (!e) return;
-          e.samples.push([now(), n]);
-          e.snap = { ...e.snap, state: e.snap.state === 'paused' ? 'paused' : 'running', bytes: e.snap.bytes + n };
-          schedule();
-        },
-        noteError(message) {
-          const e = live();
-          if (!e) return;
-          e.snap = { ...e.snap, lastError: message };
-          schedule();
-        },
-        finish(finalState, error) {
-          const e = live();
-          if (!e) return;
-          const { etaSeconds: _eta, lastError, ...rest } = e.snap;
-          const message = error ?? (finalState === 'done' ? undefined : lastError);
-          e.snap = {
-            ...rest,
-            state: finalState,
-            bandwidthBps: 0,
-            finishedAt: now(),
-            resumable: finalState !== 'done' && e.resume !== undefined,
-            pausable: false,
-            ...(message !== undefined ? { lastError: message } : {}),
-          };
-          e.samples = [];
-          rebuild();
-        },
-      };
+      return transferHandle(live, now, rebuild, () => schedule());
     },
     cancel(uid) {
       const e = entries.get(uid);
