@@ -1,5 +1,5 @@
-import { PRIVATE_SCHEME } from './referral-codes';
-import type { CodeTriplet } from './referral-codes';
+import { DOCUMENT_TITLES, PRIVATE_SCHEME } from './vocabulary';
+import type { CodeTriplet } from './vocabulary';
 
 /**
  * The codes of a case note (the conversation around a referral), in one
@@ -25,9 +25,9 @@ import type { CodeTriplet } from './referral-codes';
  * "99" are local). Code values are SH (at most 16 characters).
  */
 export const NOTE_TITLES = {
-  referral: { value: '57133-1', scheme: 'LN', meaning: 'Referral note' },
-  consult: { value: '11488-4', scheme: 'LN', meaning: 'Consult note' },
-  progress: { value: '11506-3', scheme: 'LN', meaning: 'Progress note' },
+  referral: DOCUMENT_TITLES.referralNote,
+  consult: DOCUMENT_TITLES.consultNote,
+  progress: DOCUMENT_TITLES.progressNote,
 } as const satisfies Record<string, CodeTriplet>;
 
 export const NOTE_CODES = {

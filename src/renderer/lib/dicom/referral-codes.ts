@@ -22,51 +22,27 @@
  * with "99" are local); a site that has its own codes maps them here.
  */
 
-export interface CodeTriplet {
-  value: string;
-  scheme: string;
-  meaning: string;
-}
+import { DOCUMENT_TITLES, OBSERVER_CODES, PRIORITY_VALUE_CODES, PRIVATE_SCHEME } from './vocabulary';
+import type { CodeTriplet } from './vocabulary';
 
-export const PRIVATE_SCHEME = '99TELERAD';
+// The shared vocabulary, under the names this module has always offered.
+export { PHOTO_SOP_CLASSES, PRIVATE_SCHEME, SR_SOP_CLASSES, SopClass, sameCode } from './vocabulary';
+export type { CodeTriplet } from './vocabulary';
 
 export const REFERRAL_CODES = {
-  documentTitle: { value: '57133-1', scheme: 'LN', meaning: 'Referral note' },
+  documentTitle: DOCUMENT_TITLES.referralNote,
   clinicalQuestion: { value: '55752-0', scheme: 'LN', meaning: 'Clinical information' },
   history: { value: '11329-0', scheme: 'LN', meaning: 'History general' },
   requestedSpecialty: { value: 'SPECIALTY', scheme: PRIVATE_SCHEME, meaning: 'Requested specialty' },
   urgency: { value: 'URGENCY', scheme: PRIVATE_SCHEME, meaning: 'Urgency' },
-  personObserverName: { value: '121008', scheme: 'DCM', meaning: 'Person Observer Name' },
-  observerType: { value: '121005', scheme: 'DCM', meaning: 'Observer Type' },
-  person: { value: '121006', scheme: 'DCM', meaning: 'Person' },
+  personObserverName: OBSERVER_CODES.personObserverName,
+  observerType: OBSERVER_CODES.observerType,
+  person: OBSERVER_CODES.person,
 } as const satisfies Record<string, CodeTriplet>;
 
+/** Keyed by ReferralPriority. */
 export const URGENCY_CODES = {
-  STAT: { value: 'STAT', scheme: PRIVATE_SCHEME, meaning: 'STAT' },
-  urgent: { value: 'URGENT', scheme: PRIVATE_SCHEME, meaning: 'Urgent' },
-  routine: { value: 'ROUTINE', scheme: PRIVATE_SCHEME, meaning: 'Routine' },
+  STAT: PRIORITY_VALUE_CODES.stat,
+  urgent: PRIORITY_VALUE_CODES.urgent,
+  routine: PRIORITY_VALUE_CODES.routine,
 } as const satisfies Record<string, CodeTriplet>;
-
-/** SOP classes the referral reader looks at (PS3.4 Annex B). */
-export const SopClass = {
-  BasicTextSR: '1.2.840.10008.5.1.4.1.1.88.11',
-  EnhancedSR: '1.2.840.10008.5.1.4.1.1.88.22',
-  ComprehensiveSR: '1.2.840.10008.5.1.4.1.1.88.33',
-  Comprehensive3DSR: '1.2.840.10008.5.1.4.1.1.88.34',
-  EncapsulatedPdf: '1.2.840.10008.5.1.4.1.1.104.1',
-  VlPhotographicImage: '1.2.840.10008.5.1.4.1.1.77.1.4',
-  SecondaryCapture: '1.2.840.10008.5.1.4.1.1.7',
-} as const;
-
-export const SR_SOP_CLASSES: ReadonlySet<string> = new Set([
-  SopClass.BasicTextSR,
-  SopClass.EnhancedSR,
-  SopClass.ComprehensiveSR,
-  SopClass.Comprehensive3DSR,
-]);
-
-export const PHOTO_SOP_CLASSES: ReadonlySet<string> = new Set([SopClass.VlPhotographicImage, SopClass.SecondaryCapture]);
-
-export function sameCode(a: { value?: string; scheme?: string } | undefined, b: CodeTriplet): boolean {
-  return a?.value === b.value && a.scheme === b.scheme;
-}

@@ -1,34 +1,22 @@
-import type { DataSet } from 'dicom-parser';
 import { formatPersonName } from '../../../shared/dicom/dicomweb-json';
 import type { ReferralPriority } from '../clinical-types';
-import { parseDicom } from './dicom-parser';
-import { decoderFor, items, readCode } from './sr-dataset';
-import type { Decode } from './sr-dataset';
-import { REFERRAL_CODES, URGENCY_CODES, sameCode } from './referral-codes';
-import type { CodeTriplet } from './referral-codes';
+import { NotDicomError, readSrTree, walkContent } from './sr-tree';
+import type { SrContentItem, SrTree } from './sr-tree';
+import { priorityInWords } from './sr-values';
+import { Tag } from './tags';
+import { REFERRAL_CODES, URGENCY_CODES } from './referral-codes';
+import { codeKeyOf, sameCode } from './vocabulary';
+import type { CodeTriplet } from './vocabulary';
 
 /**
- * Reading an SR document's content tree with dicom-parser (small, already in
- * the bundle) rather than dcmjs (large): only the handful of attributes an SR
- * content item carries are needed.
+ * A referral note read from its SR: the document's header and its content
+ * tree (sr-tree.ts), then the note's fields looked up by concept.
  */
 
-export interface SrCode {
-  value: string;
-  scheme: string;
-  meaning: string;
-}
+export type SrCode = CodeTriplet;
 
-export interface SrItem {
-  relationship: string;
-  valueType: string;
-  concept?: SrCode;
-  text?: string;
-  code?: SrCode;
-  /** DICOM PN as stored (`FAMILY^GIVEN^^PREFIX`). */
-  personName?: string;
-  children: SrItem[];
-}
+/** A content item of the tree; its text values are read whatever its value type. */
+export type SrItem = SrContentItem;
 
 export interface SrDocument {
   sopInstanceUID: string;
@@ -43,70 +31,31 @@ export interface SrDocument {
   content: SrItem[];
 }
 
-const T = {
-  SpecificCharacterSet: 'x00080005',
-  SOPClassUID: 'x00080016',
-  SOPInstanceUID: 'x00080018',
-  SeriesInstanceUID: 'x0020000e',
-  ContentDate: 'x00080023',
-  ContentTime: 'x00080033',
-  ReferringPhysicianName: 'x00080090',
-  CodeValue: 'x00080100',
-  CodingSchemeDesignator: 'x00080102',
-  CodeMeaning: 'x00080104',
-  RelationshipType: 'x0040a010',
-  ValueType: 'x0040a040',
-  ConceptNameCodeSequence: 'x0040a043',
-  AuthorObserverSequence: 'x0040a078',
-  PersonName: 'x0040a123',
-  TextValue: 'x0040a160',
-  ConceptCodeSequence: 'x0040a168',
-  ContentSequence: 'x0040a730',
-} as const;
-
-
-
-
-
-function readItems(ds: DataSet, decode: Decode, depth: number): SrItem[] {
-  // A malicious or broken file could nest without end; real notes are a few levels deep.
-  if (depth > 16) return [];
-  return items(ds, T.ContentSequence).map((item) => {
-    const out: SrItem = {
-      relationship: decode(item, T.RelationshipType) ?? '',
-      valueType: decode(item, T.ValueType) ?? '',
-      children: readItems(item, decode, depth + 1),
-    };
-    const concept = readCode(items(item, T.ConceptNameCodeSequence)[0], decode);
-    if (concept) out.concept = concept;
-    const text = decode(item, T.TextValue);
-    if (text !== undefined) out.text = text;
-    const code = readCode(items(item, T.ConceptCodeSequence)[0], decode);
-    if (code) out.code = code;
-    const pn = decode(item, T.PersonName);
-    if (pn) out.personName = pn;
-    return out;
-  });
-}
+/** Deep enough for notes that group items in sub-containers; real notes are a few levels deep. */
+const REFERRAL_NOTE_MAX_DEPTH = 16;
 
 /** Parses a Part 10 SR file. Throws when the bytes are not a DICOM file. */
 export function parseSrDocument(bytes: ArrayBuffer | Uint8Array): SrDocument {
-  const arr = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  const ds = parseDicom(arr);
-  const decode = decoderFor(ds.string(T.SpecificCharacterSet));
+  let tree: SrTree;
+  try {
+    tree = readSrTree(bytes, { maxDepth: REFERRAL_NOTE_MAX_DEPTH });
+  } catch (err) {
+    // What this function has always thrown is dicom-parser's own `{ exception, dataSet }`: kept for its callers.
+    throw err instanceof NotDicomError ? err.cause : err;
+  }
   const doc: SrDocument = {
-    sopInstanceUID: decode(ds, T.SOPInstanceUID) ?? '',
-    sopClassUID: decode(ds, T.SOPClassUID) ?? '',
-    seriesInstanceUID: decode(ds, T.SeriesInstanceUID) ?? '',
-    contentDateTime: `${decode(ds, T.ContentDate) ?? ''}${(decode(ds, T.ContentTime) ?? '').split('.')[0]}`,
-    content: readItems(ds, decode, 0),
+    sopInstanceUID: tree.header(Tag.SOPInstanceUID) ?? '',
+    sopClassUID: tree.header(Tag.SOPClassUID) ?? '',
+    seriesInstanceUID: tree.header(Tag.SeriesInstanceUID) ?? '',
+    contentDateTime: `${tree.header(Tag.ContentDate) ?? ''}${(tree.header(Tag.ContentTime) ?? '').split('.')[0]}`,
+    content: tree.content,
   };
-  const title = readCode(items(ds, T.ConceptNameCodeSequence)[0], decode);
-  if (title) doc.title = title;
-  const referring = decode(ds, T.ReferringPhysicianName);
+  if (tree.title) doc.title = tree.title;
+  const referring = tree.header(Tag.ReferringPhysicianName);
   if (referring) doc.referringPhysicianName = referring;
-  const author = items(ds, T.AuthorObserverSequence)
-    .map((a) => decode(a, T.PersonName))
+  const author = tree
+    .sequence(Tag.AuthorObserverSequence)
+    .map((a) => tree.decode(a, Tag.PersonName))
     .find(Boolean);
   if (author) doc.authorName = author;
   return doc;
@@ -131,22 +80,8 @@ const CLINICAL_QUESTION_CODES: readonly CodeTriplet[] = [
   { value: '42349-1', scheme: 'LN', meaning: 'Reason for referral' },
 ];
 
-function walk(list: readonly SrItem[], visit: (item: SrItem) => void): void {
-  for (const item of list) {
-    visit(item);
-    walk(item.children, visit);
-  }
-}
-
 function priorityOf(item: SrItem): ReferralPriority | undefined {
-  if (item.code) {
-    for (const [priority, c] of Object.entries(URGENCY_CODES) as [ReferralPriority, CodeTriplet][]) if (sameCode(item.code, c)) return priority;
-  }
-  const words = `${item.code?.meaning ?? ''} ${item.text ?? ''}`.toLowerCase();
-  if (/\bstat\b|emergen/.test(words)) return 'STAT';
-  if (/\burgent\b/.test(words)) return 'urgent';
-  if (/\broutine\b/.test(words)) return 'routine';
-  return undefined;
+  return codeKeyOf<ReferralPriority>(URGENCY_CODES, item.code) ?? priorityInWords(`${item.code?.meaning ?? ''} ${item.text ?? ''}`);
 }
 
 /**
@@ -159,7 +94,7 @@ export function readReferralNote(doc: SrDocument): ReferralNoteFields | undefine
   if (!isReferralNote(doc)) return undefined;
   const fields: ReferralNoteFields = {};
   let observer: string | undefined;
-  walk(doc.content, (item) => {
+  walkContent(doc.content, (item) => {
     const c = item.concept;
     if (!c) return;
     if (item.text && !fields.clinicalQuestion && CLINICAL_QUESTION_CODES.some((q) => sameCode(c, q))) fields.clinicalQuestion = item.text;

@@ -1,6 +1,6 @@
 import type { ReportPriority } from '../clinical-types';
-import { PRIVATE_SCHEME } from './referral-codes';
-import type { CodeTriplet } from './referral-codes';
+import { DOCUMENT_TITLES, OBSERVER_CODES, PRIORITY_VALUE_CODES, PRIVATE_SCHEME } from './vocabulary';
+import type { CodeTriplet } from './vocabulary';
 
 /**
  * The codes of a report SR (TID 1500), in one table shared by the builder
@@ -9,13 +9,10 @@ import type { CodeTriplet } from './referral-codes';
  * 99TELERAD (local, PS3.16 §8.2) where it has none.
  */
 export const SR_CODES = {
-  imagingMeasurementReport: { value: '126000', scheme: 'DCM', meaning: 'Imaging Measurement Report' },
+  imagingMeasurementReport: DOCUMENT_TITLES.imagingMeasurementReport,
   language: { value: '121049', scheme: 'DCM', meaning: 'Language of Content Item and Descendants' },
   english: { value: 'en', scheme: 'RFC5646', meaning: 'English' },
-  observerType: { value: '121005', scheme: 'DCM', meaning: 'Observer Type' },
-  person: { value: '121006', scheme: 'DCM', meaning: 'Person' },
-  personObserverName: { value: '121008', scheme: 'DCM', meaning: 'Person Observer Name' },
-  personObserverOrganization: { value: '121009', scheme: 'DCM', meaning: "Person Observer's Organization Name" },
+  ...OBSERVER_CODES,
   procedureReported: { value: '121058', scheme: 'DCM', meaning: 'Procedure reported' },
   imagingProcedure: { value: '363679005', scheme: 'SCT', meaning: 'Imaging procedure' },
   imageLibrary: { value: '111028', scheme: 'DCM', meaning: 'Image Library' },
@@ -34,9 +31,9 @@ export const SR_CODES = {
 } as const satisfies Record<string, CodeTriplet>;
 
 export const PRIORITY_CODES: Record<ReportPriority, CodeTriplet> = {
-  routine: { value: 'ROUTINE', scheme: PRIVATE_SCHEME, meaning: 'Routine' },
-  urgent: { value: 'URGENT', scheme: PRIVATE_SCHEME, meaning: 'Urgent' },
-  stat: { value: 'STAT', scheme: PRIVATE_SCHEME, meaning: 'STAT' },
+  routine: PRIORITY_VALUE_CODES.routine,
+  urgent: PRIORITY_VALUE_CODES.urgent,
+  stat: PRIORITY_VALUE_CODES.stat,
 };
 
 /**

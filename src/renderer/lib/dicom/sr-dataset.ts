@@ -1,4 +1,6 @@
 import type { DataSet, Element } from 'dicom-parser';
+import { Tag } from './tags';
+import type { CodeTriplet } from './vocabulary';
 
 /**
  * Reading helpers shared by the SR readers (referral note, report, case
@@ -9,11 +11,7 @@ import type { DataSet, Element } from 'dicom-parser';
 export type Decode = (ds: DataSet, tag: string) => string | undefined;
 
 /** A coded entry: (0008,0100) value, (0008,0102) scheme, (0008,0104) meaning. */
-export interface SrCodedEntry {
-  value: string;
-  scheme: string;
-  meaning: string;
-}
+export type SrCodedEntry = CodeTriplet;
 
 /**
  * Text by the dataset's Specific Character Set (ISO_IR 192 → UTF-8, the
@@ -41,8 +39,8 @@ export function items(ds: DataSet, tag: string): DataSet[] {
 /** A code sequence item as a coded entry; undefined without value or scheme. */
 export function readCode(ds: DataSet | undefined, decode: Decode): SrCodedEntry | undefined {
   if (!ds) return undefined;
-  const value = decode(ds, 'x00080100');
-  const scheme = decode(ds, 'x00080102');
+  const value = decode(ds, Tag.CodeValue);
+  const scheme = decode(ds, Tag.CodingSchemeDesignator);
   if (!value || !scheme) return undefined;
-  return { value, scheme, meaning: decode(ds, 'x00080104') ?? '' };
+  return { value, scheme, meaning: decode(ds, Tag.CodeMeaning) ?? '' };
 }
