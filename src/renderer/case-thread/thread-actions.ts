@@ -81,6 +81,37 @@ function isPdfFile(f: NewAttachmentFile): boolean {
   return f.type === 'application/pdf' || /\.pdf$/i.test(f.name);
 }
 
+type AttachmentConverters = Awaited<ReturnType<ThreadActionsDeps['attachments']>>;
+
+/** The picked files as DICOM instances of the study; the first that cannot be converted refuses the whole answer. */
+function convertFiles(convert: AttachmentConverters, study: StudyContext, files: readonly NewAttachmentFile[]): BuiltObject[] {
+  const built: BuiltObject[] = [];
+  const ctx: CaseDicomContext = { ...study };
+  for (const [i, f] of files.entries()) {
+    const base = { ...ctx, instanceNumber: 1, description: f.name.replace(/\.[^.]+$/, '') || (isPdfFile(f) ? 'Document' : 'Photo') };
+    try {
+      built.push(isPdfFile(f) ? convert.pdf(f.bytes, base) : convert.photo(f.bytes, f.type, base));
+    } catch (err) {
+      // Nothing is written: the user fixes the file list and answers again.
+      throw new ThreadActionRefused(`${f.name} (attachment ${i + 1}) cannot be attached: ${errorMessage(err)}`);
+    }
+  }
+  return built;
+}
+
+/** The new photos and PDFs into the cache, so they open here before (and without) the site; best effort: the outbox job has them anyway. */
+async function cacheAttachments(cache: NonNullable<ThreadActionsDeps['cache']>, studyUID: string, attachments: readonly BuiltObject[], log: Logger): Promise<void> {
+  for (const a of attachments) {
+    try {
+      const header = readPart10Header(a.bytes);
+      await cache.putSeries([{ seriesInstanceUID: a.seriesInstanceUID, studyInstanceUID: studyUID, modality: header.modality ?? 'XC', description: header.seriesDescription ?? '' }]);
+      await cache.putInstance({ sopInstanceUID: a.sopInstanceUID, studyInstanceUID: studyUID, seriesInstanceUID: a.seriesInstanceUID, transferSyntaxUID: a.transferSyntaxUID }, a.bytes);
+    } catch (err) {
+      log.warn(`Attachment ${a.sopInstanceUID} not cached locally: ${errorMessage(err)}`);
+    }
+  }
+}
+
 export function createThreadActions(deps: ThreadActionsDeps): ThreadActions {
   const { db, log } = deps;
   const uid = (): string => uuidToDicomUid(deps.randomUUID());
@@ -118,18 +149,7 @@ export function createThreadActions(deps: ThreadActionsDeps): ThreadActions {
       await addCaseNote(tx, row);
     });
     log.info(`${LABEL[kind]} ${note.sopInstanceUID} of ${c.studyInstanceUID} written with ${attachments.length} attachment(s): outbox job ${jobId}`);
-    // The new photos and PDFs into the cache, so they open here before (and without) the site; best effort.
-    if (deps.cache && attachments.length > 0) {
-      for (const a of attachments) {
-        try {
-          const header = readPart10Header(a.bytes);
-          await deps.cache.putSeries([{ seriesInstanceUID: a.seriesInstanceUID, studyInstanceUID: c.studyInstanceUID, modality: header.modality ?? 'XC', description: header.seriesDescription ?? '' }]);
-          await deps.cache.putInstance({ sopInstanceUID: a.sopInstanceUID, studyInstanceUID: c.studyInstanceUID, seriesInstanceUID: a.seriesInstanceUID, transferSyntaxUID: a.transferSyntaxUID }, a.bytes);
-        } catch (err) {
-          log.warn(`Attachment ${a.sopInstanceUID} not cached locally: ${errorMessage(err)}`);
-        }
-      }
-    }
+    if (deps.cache && attachments.length > 0) await cacheAttachments(deps.cache, c.studyInstanceUID, attachments, log);
     return row;
   };
 
@@ -149,20 +169,8 @@ export function createThreadActions(deps: ThreadActionsDeps): ThreadActions {
       if (!text.trim() && files.length === 0) throw new ThreadActionRefused('Write the answer or attach a photo or PDF first.');
       const who = await author();
       const study = await studyContext(c.studyInstanceUID);
-      const built: BuiltObject[] = [];
-      if (files.length > 0) {
-        const convert = await deps.attachments();
-        const ctx: CaseDicomContext = { ...study };
-        for (const [i, f] of files.entries()) {
-          const base = { ...ctx, instanceNumber: 1, description: f.name.replace(/\.[^.]+$/, '') || (isPdfFile(f) ? 'Document' : 'Photo') };
-          try {
-            built.push(isPdfFile(f) ? convert.pdf(f.bytes, base) : convert.photo(f.bytes, f.type, base));
-          } catch (err) {
-            // Nothing is written: the user fixes the file list and answers again.
-            throw new ThreadActionRefused(`${f.name} (attachment ${i + 1}) cannot be attached: ${errorMessage(err)}`);
-          }
-        }
-      }
+      // The converters (dcmjs) load only when there is a file to convert.
+      const built = files.length > 0 ? convertFiles(await deps.attachments(), study, files) : [];
       const attachments: NoteReference[] = built.map((b) => ({ sopInstanceUID: b.sopInstanceUID, sopClassUID: b.sopClassUID, seriesInstanceUID: b.seriesInstanceUID }));
       const note = await noteOf(
         c,

@@ -1,21 +1,19 @@
 import { liveQuery } from 'dexie';
 import type { SiteSummary } from '../../shared/ipc/contract';
 import type { Logger } from '../../shared/log';
-import { Tag, getString } from '../../shared/dicom/dicomweb-json';
 import { createListeners } from '../../shared/store/listeners';
 import { readPart10Header } from '../cache/part10-header';
 import type { StudyCache } from '../cache/study-cache';
 import type { OutboxJobState, TeleradDB } from '../cache/telerad-db';
 import type { DicomWebApiFactory } from '../dicomweb/dicomweb-api';
 import { classifySiteError } from '../dicomweb/site-error';
-import { findOutboxJob } from '../outbox';
-import { PHOTO_SOP_CLASSES, SR_SOP_CLASSES, SopClass } from '../lib/dicom/referral-codes';
+import { PHOTO_SOP_CLASSES, SopClass } from '../lib/dicom/referral-codes';
 import type { ReadReport } from '../lib/dicom/report-dicom-types';
-import { readCaseNote } from '../lib/dicom/case-note-reader';
 import { buildThread, summarize, threadStatus } from './thread-model';
 import type { ThreadEntry, ThreadStatus } from './thread-model';
 import type { CaseNote, NoteReference } from '../lib/dicom/case-note-types';
-import { errorMessage } from '../../shared/error-message';
+import { COMPREHENSIVE_SR, createThreadSources } from './thread-sources';
+import type { LocalNote, ParsedSr } from './thread-sources';
 
 /**
  * The conversation of the open study, both sides, in time order: the case
@@ -79,23 +77,10 @@ export interface CaseThreadStoreDeps {
   log: Logger;
 }
 
-/** The instance-level fields the thread needs (one includefield each: Orthanc ignores a comma list). */
-const QIDO_FIELDS: readonly string[] = [Tag.SOPClassUID, Tag.Modality];
-
-const COMPREHENSIVE_SR = '1.2.840.10008.5.1.4.1.1.88.33';
-
-type Parsed = { note: CaseNote } | { report: ReadReport; seriesInstanceUID: string; sopClassUID: string } | null;
-
 export function attachmentKind(sopClassUID: string): ThreadAttachment['kind'] {
   if (sopClassUID === SopClass.EncapsulatedPdf) return 'pdf';
   if (PHOTO_SOP_CLASSES.has(sopClassUID)) return 'photo';
   return 'other';
-}
-
-/** Local notes: their bytes (in the outbox job, or the cache once delivered) and delivery state. */
-interface LocalNote {
-  note: CaseNote;
-  delivery: EntryDelivery;
 }
 
 /**
@@ -109,7 +94,7 @@ function reportLine(report: ReadReport): string | undefined {
 }
 
 /** Site entries + local notes → the items shown, in time order, each note once (the site's copy wins). */
-export function mergeThread(site: readonly Exclude<Parsed, null>[], local: readonly LocalNote[]): ThreadItem[] {
+export function mergeThread(site: readonly ParsedSr[], local: readonly LocalNote[]): ThreadItem[] {
   const notes: CaseNote[] = [];
   const reports: ReadReport[] = [];
   const refs = new Map<string, NoteReference>();
@@ -148,17 +133,16 @@ export function mergeThread(site: readonly Exclude<Parsed, null>[], local: reado
 }
 
 export function createCaseThreadStore(deps: CaseThreadStoreDeps): CaseThreadStore {
-  const { db, log } = deps;
+  const { log } = deps;
   const listeners = createListeners();
   let state: CaseThreadState = { revision: 0, phase: 'idle', entries: [], status: threadStatus([]), source: 'cache' };
   let site: SiteSummary | undefined;
-  let siteEntries: Exclude<Parsed, null>[] = [];
+  let siteEntries: ParsedSr[] = [];
   let localNotes: LocalNote[] = [];
   /** Bumped by every open and every site load: an answer carrying an older number is dropped. */
   let loadSeq = 0;
   let openSeq = 0;
-  // An SOP instance never changes: parsed once for the life of the store.
-  const parsed = new Map<string, Parsed>();
+  const { fromCache, fromSite, readLocal } = createThreadSources(deps);
 
   const publish = (patch: Partial<CaseThreadState>): void => {
     const next = { ...state, ...patch, revision: state.revision + 1 };
@@ -166,93 +150,6 @@ export function createCaseThreadStore(deps: CaseThreadStoreDeps): CaseThreadStor
     next.status = threadStatus(next.entries);
     state = next;
     listeners.notify();
-  };
-
-  const parse = (bytes: ArrayBuffer, sop: string, series: string, sopClassUID: string): Parsed => {
-    const known = parsed.get(sop);
-    if (known !== undefined) return known;
-    const note = readCaseNote(bytes);
-    let out: Parsed = null;
-    if (note) out = { note };
-    else if (deps.isReportSr(bytes)) {
-      try {
-        out = { report: deps.readReportSr(bytes), seriesInstanceUID: series, sopClassUID };
-      } catch (err) {
-        log.warn(`Thread: report SR ${sop} could not be read: ${errorMessage(err)}`);
-      }
-    }
-    parsed.set(sop, out);
-    return out;
-  };
-
-  /** The SRs of the study already in the cache (read earlier from the site, or by the viewer's retrieval). */
-  const fromCache = async (studyUID: string): Promise<Exclude<Parsed, null>[]> => {
-    const srSeries = new Set((await deps.cache.getStudySeries(studyUID)).filter((s) => s.modality === 'SR').map((s) => s.seriesInstanceUID));
-    const out: Exclude<Parsed, null>[] = [];
-    for (const inst of await deps.cache.getStudyInstances(studyUID)) {
-      if (!srSeries.has(inst.seriesInstanceUID)) continue;
-      try {
-        const bytes = await deps.cache.readInstanceBytes(inst.sopInstanceUID);
-        if (!bytes) continue;
-        const p = parse(bytes, inst.sopInstanceUID, inst.seriesInstanceUID, COMPREHENSIVE_SR);
-        if (p) out.push(p);
-      } catch (err) {
-        log.warn(`Thread: cached SR ${inst.sopInstanceUID} could not be read: ${errorMessage(err)}`);
-      }
-    }
-    return out;
-  };
-
-  const fromSite = async (s: SiteSummary, studyUID: string): Promise<Exclude<Parsed, null>[]> => {
-    const api = deps.dicomweb(s);
-    const listed = await api.searchForInstances(studyUID, { includefield: QIDO_FIELDS });
-    const out: Exclude<Parsed, null>[] = [];
-    for (const ds of listed) {
-      const sop = getString(ds, Tag.SOPInstanceUID);
-      const series = getString(ds, Tag.SeriesInstanceUID);
-      const cls = getString(ds, Tag.SOPClassUID) ?? '';
-      if (!sop || !series || !(SR_SOP_CLASSES.has(cls) || (!cls && getString(ds, Tag.Modality) === 'SR'))) continue;
-      let p = parsed.get(sop);
-      if (p === undefined) {
-        let bytes = await deps.cache.readInstanceBytes(sop).catch(() => undefined);
-        if (!bytes) {
-          try {
-            bytes = await api.retrieveInstance({ studyInstanceUID: studyUID, seriesInstanceUID: series, sopInstanceUID: sop });
-          } catch (err) {
-            log.warn(`Thread: SR ${sop} of ${studyUID} at ${s.id} could not be read: ${classifySiteError(err).message}`);
-            continue;
-          }
-          // Kept in the instance cache with an SR series record: the thread reads it back offline.
-          try {
-            const header = readPart10Header(bytes);
-            await deps.cache.putSeries([{ seriesInstanceUID: series, studyInstanceUID: studyUID, modality: 'SR', description: '' }]);
-            await deps.cache.putInstance({ sopInstanceUID: sop, studyInstanceUID: studyUID, seriesInstanceUID: series, transferSyntaxUID: header.transferSyntaxUID }, bytes);
-          } catch (err) {
-            log.warn(`Thread: SR ${sop} not cached: ${errorMessage(err)}`);
-          }
-        }
-        p = parse(bytes, sop, series, cls || COMPREHENSIVE_SR);
-      }
-      if (p) out.push(p);
-    }
-    return out;
-  };
-
-  /** Notes written here for the study: their bytes from the outbox job (or the cache once the job is gone). */
-  const readLocal = async (studyUID: string): Promise<LocalNote[]> => {
-    const rows = await db.caseNotes.where('studyInstanceUID').equals(studyUID).toArray();
-    const out: LocalNote[] = [];
-    for (const row of rows) {
-      const job = await findOutboxJob(db, row.outboxJobId);
-      const bytes = job?.instances.find((i) => i.sopInstanceUID === row.sopInstanceUID)?.bytes ?? (await deps.cache.readInstanceBytes(row.sopInstanceUID).catch(() => undefined));
-      const note = bytes ? readCaseNote(bytes) : undefined;
-      if (!note) {
-        log.warn(`Thread: the note ${row.sopInstanceUID} written here is in neither its outbox job nor the cache`);
-        continue;
-      }
-      out.push({ note, delivery: job?.state ?? 'sent' });
-    }
-    return out;
   };
 
   const loadSite = async (): Promise<void> => {
