@@ -1,6 +1,9 @@
 import type { ReportPriority } from '../clinical-types';
 import { DOCUMENT_TITLES, OBSERVER_CODES, PRIORITY_VALUE_CODES, PRIVATE_SCHEME } from './vocabulary';
 import type { CodeTriplet } from './vocabulary';
+// The code rows are data (report-sr-codes.json: value, scheme, meaning per concept); 99TELERAD
+// is PRIVATE_SCHEME, checked by tests/unit/renderer/report-sr-codes.test.ts.
+import TABLES from './report-sr-codes.json';
 
 /**
  * The codes of a report SR (TID 1500), in one table shared by the builder
@@ -10,25 +13,9 @@ import type { CodeTriplet } from './vocabulary';
  */
 export const SR_CODES = {
   imagingMeasurementReport: DOCUMENT_TITLES.imagingMeasurementReport,
-  language: { value: '121049', scheme: 'DCM', meaning: 'Language of Content Item and Descendants' },
-  english: { value: 'en', scheme: 'RFC5646', meaning: 'English' },
   ...OBSERVER_CODES,
-  procedureReported: { value: '121058', scheme: 'DCM', meaning: 'Procedure reported' },
-  imagingProcedure: { value: '363679005', scheme: 'SCT', meaning: 'Imaging procedure' },
-  imageLibrary: { value: '111028', scheme: 'DCM', meaning: 'Image Library' },
-  imageLibraryGroup: { value: '126200', scheme: 'DCM', meaning: 'Image Library Group' },
-  imagingMeasurements: { value: '126010', scheme: 'DCM', meaning: 'Imaging Measurements' },
-  qualitativeEvaluations: { value: 'C0034375', scheme: 'UMLS', meaning: 'Qualitative Evaluations' },
-  measurementGroup: { value: '125007', scheme: 'DCM', meaning: 'Measurement Group' },
-  trackingIdentifier: { value: '112039', scheme: 'DCM', meaning: 'Tracking Identifier' },
-  trackingUid: { value: '112040', scheme: 'DCM', meaning: 'Tracking Unique Identifier' },
-  imageRegion: { value: '111030', scheme: 'DCM', meaning: 'Image Region' },
-  keyImage: { value: 'KEYIMAGE', scheme: PRIVATE_SCHEME, meaning: 'Key image' },
-  comment: { value: '121106', scheme: 'DCM', meaning: 'Comment' },
-  resultPriority: { value: 'PRIORITY', scheme: PRIVATE_SCHEME, meaning: 'Result priority' },
-  criticalFinding: { value: 'CRITICAL', scheme: PRIVATE_SCHEME, meaning: 'Critical finding communicated to' },
-  criticalCommunicatedAt: { value: 'CRITICALAT', scheme: PRIVATE_SCHEME, meaning: 'Critical finding communicated at' },
-} as const satisfies Record<string, CodeTriplet>;
+  ...TABLES.srCodes,
+} satisfies Record<string, CodeTriplet>;
 
 export const PRIORITY_CODES: Record<ReportPriority, CodeTriplet> = {
   routine: PRIORITY_VALUE_CODES.routine,
@@ -41,15 +28,7 @@ export const PRIORITY_CODES: Record<ReportPriority, CodeTriplet> = {
  * Imaging Report Headings" and friends); any other section is written with a
  * 99TELERAD code whose meaning is its label.
  */
-export const SECTION_CODES: Readonly<Record<string, CodeTriplet>> = {
-  findings: { value: '121070', scheme: 'DCM', meaning: 'Findings' },
-  impression: { value: '121073', scheme: 'DCM', meaning: 'Impression' },
-  recommendation: { value: '121075', scheme: 'DCM', meaning: 'Recommendation' },
-  recommendations: { value: '121075', scheme: 'DCM', meaning: 'Recommendation' },
-  history: { value: '121060', scheme: 'DCM', meaning: 'History' },
-  conclusion: { value: '121076', scheme: 'DCM', meaning: 'Conclusion' },
-  comparison: { value: '121064', scheme: 'DCM', meaning: 'Current Procedure Descriptions' },
-};
+export const SECTION_CODES: Readonly<Record<string, CodeTriplet>> = TABLES.sectionCodes;
 
 /** The concept of a section: its standard code when it has one, else a local code named by its label. */
 export function sectionCode(id: string, label: string): CodeTriplet {
@@ -61,25 +40,6 @@ export function sectionCode(id: string, label: string): CodeTriplet {
 }
 
 /** Measurement concepts (SCT) and units (UCUM), PS3.16 CID 7470/7471/7472/7473 and CID 7181. */
-export const MEASUREMENT_CODES = {
-  length: { value: '410668003', scheme: 'SCT', meaning: 'Length' },
-  area: { value: '42798000', scheme: 'SCT', meaning: 'Area' },
-  mean: { value: '373098007', scheme: 'SCT', meaning: 'Mean' },
-  stdDev: { value: '386136009', scheme: 'SCT', meaning: 'Standard Deviation' },
-  min: { value: '255605001', scheme: 'SCT', meaning: 'Minimum' },
-  max: { value: '56851009', scheme: 'SCT', meaning: 'Maximum' },
-  angle: { value: '1483009', scheme: 'SCT', meaning: 'Angle' },
-  cobbAngle: { value: '285285000', scheme: 'SCT', meaning: 'Cobb angle' },
-  attenuation: { value: '112031', scheme: 'DCM', meaning: 'Attenuation Coefficient' },
-  pixelValue: { value: 'PIXELVALUE', scheme: PRIVATE_SCHEME, meaning: 'Pixel value' },
-} as const satisfies Record<string, CodeTriplet>;
+export const MEASUREMENT_CODES = TABLES.measurementCodes satisfies Record<string, CodeTriplet>;
 
-export const UNIT_CODES = {
-  mm: { value: 'mm', scheme: 'UCUM', meaning: 'millimeter' },
-  mm2: { value: 'mm2', scheme: 'UCUM', meaning: 'square millimeter' },
-  deg: { value: 'deg', scheme: 'UCUM', meaning: 'degree' },
-  hu: { value: "[hnsf'U]", scheme: 'UCUM', meaning: 'Hounsfield unit' },
-  pixels: { value: '{pixels}', scheme: 'UCUM', meaning: 'pixels' },
-  squarePixels: { value: '{pixels2}', scheme: 'UCUM', meaning: 'square pixels' },
-  none: { value: '1', scheme: 'UCUM', meaning: 'no units' },
-} as const satisfies Record<string, CodeTriplet>;
+export const UNIT_CODES = TABLES.unitCodes satisfies Record<string, CodeTriplet>;
