@@ -31,9 +31,8 @@ export const TABLE_OWNERS: Record<string, readonly string[]> = {
   reports: ['src/renderer/reports/report-repo.ts'],
   userProfile: ['src/renderer/reports/report-repo.ts'],
   outboxJobs: ['src/renderer/outbox/'],
-  // The folder while referral-case-repo.ts is being split (its writes now sit in several of the new files); one file once it settles.
-  referralCases: ['src/renderer/referral-cases/'],
-  deidMappings: ['src/renderer/referral-cases/'],
+  referralCases: ['src/renderer/referral-cases/referral-case-rows.ts'],
+  deidMappings: ['src/renderer/referral-cases/referral-case-rows.ts'],
   caseNotes: ['src/renderer/case-thread/case-note-rows.ts'],
   sealing: ['src/renderer/cache/sealing/seal-existing-rows.ts'],
   composeDrafts: ['src/renderer/case-thread/compose-drafts.ts'],

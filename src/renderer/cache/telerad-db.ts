@@ -406,64 +406,54 @@ export const TELERAD_DB_SCHEMA_V1 = {
   instanceBytes: 'sopInstanceUID',
 } as const;
 
+/**
+ * A later version's specs: the version before, with the tables this one adds or re-indexes laid over it,
+ * so each version states only what changed and Dexie still gets every table of it.
+ */
+function schemaAfter<Before extends Readonly<Record<string, string>>, const Changes extends Readonly<Record<string, string>>>(
+  before: Before,
+  changes: Changes,
+): Omit<Before, keyof Changes> & Changes {
+  return { ...before, ...changes };
+}
+
 /** v2 adds referral summaries and per-site capabilities; v1 tables and their rows are untouched. */
-export const TELERAD_DB_SCHEMA_V2 = {
-  ...TELERAD_DB_SCHEMA_V1,
-  referrals: 'studyInstanceUID, siteId, priority',
-  siteCapabilities: 'siteId',
-} as const;
+export const TELERAD_DB_SCHEMA_V2 = schemaAfter(TELERAD_DB_SCHEMA_V1, { referrals: 'studyInstanceUID, siteId, priority', siteCapabilities: 'siteId' });
 
 /** v3 (offline-first cache): LRU and pin indexes on studies; prefetch marks, site preferences, settings. */
-export const TELERAD_DB_SCHEMA_V3 = {
-  ...TELERAD_DB_SCHEMA_V2,
+export const TELERAD_DB_SCHEMA_V3 = schemaAfter(TELERAD_DB_SCHEMA_V2, {
   studies: 'studyInstanceUID, siteId, lastOpenedAt, storedAt, lastAccessedAt, pinned',
   prefetchMarks: 'studyInstanceUID, siteId',
   sitePreferences: 'siteId',
   cacheSettings: 'key',
-} as const;
+});
 
 /** v4 (reading viewer): measurements/annotations per instance and key images; new tables only. */
-export const TELERAD_DB_SCHEMA_V4 = {
-  ...TELERAD_DB_SCHEMA_V3,
-  annotations: 'id, studyInstanceUID, sopInstanceUID',
-  keyImages: 'sopInstanceUID, studyInstanceUID',
-} as const;
+export const TELERAD_DB_SCHEMA_V4 = schemaAfter(TELERAD_DB_SCHEMA_V3, { annotations: 'id, studyInstanceUID, sopInstanceUID', keyImages: 'sopInstanceUID, studyInstanceUID' });
 
 /** v5 (reports and the outbox): drafts, signed reports, outbox jobs, the user profile; new tables only. */
-export const TELERAD_DB_SCHEMA_V5 = {
-  ...TELERAD_DB_SCHEMA_V4,
+export const TELERAD_DB_SCHEMA_V5 = schemaAfter(TELERAD_DB_SCHEMA_V4, {
   reportDrafts: 'id, studyInstanceUID',
   reports: 'id, studyInstanceUID, outboxJobId',
   outboxJobs: 'id, state, nextAttemptAt, studyInstanceUID, reportId',
   userProfile: 'id',
-} as const;
+});
 
 /** v6 (referral cases): cases built here, their de-identification mappings, notes written here; new tables only. */
-export const TELERAD_DB_SCHEMA_V6 = {
-  ...TELERAD_DB_SCHEMA_V5,
+export const TELERAD_DB_SCHEMA_V6 = schemaAfter(TELERAD_DB_SCHEMA_V5, {
   referralCases: 'id, localStudyInstanceUID, sentStudyInstanceUID, state, updatedAt',
   deidMappings: 'caseId, sentStudyInstanceUID',
   caseNotes: 'sopInstanceUID, studyInstanceUID, outboxJobId',
-} as const;
+});
 
 /** v7 (encryption at rest): where sealing existing rows stands; new table only (rows are sealed after unlock). */
-export const TELERAD_DB_SCHEMA_V7 = {
-  ...TELERAD_DB_SCHEMA_V6,
-  sealing: 'id',
-} as const;
+export const TELERAD_DB_SCHEMA_V7 = schemaAfter(TELERAD_DB_SCHEMA_V6, { sealing: 'id' });
 
 /** v8: what is being typed in a case thread's composer (question, answer, outcome), kept until it is sent. */
-export const TELERAD_DB_SCHEMA_V8 = {
-  ...TELERAD_DB_SCHEMA_V7,
-  composeDrafts: 'studyInstanceUID, updatedAt',
-} as const;
+export const TELERAD_DB_SCHEMA_V8 = schemaAfter(TELERAD_DB_SCHEMA_V7, { composeDrafts: 'studyInstanceUID, updatedAt' });
 
 /** v9 (progressive reading): a study's instance list and the previews of instances not yet received lossless; new tables only. */
-export const TELERAD_DB_SCHEMA_V9 = {
-  ...TELERAD_DB_SCHEMA_V8,
-  studyListings: 'studyInstanceUID, siteId',
-  instancePreviews: 'sopInstanceUID, studyInstanceUID',
-} as const;
+export const TELERAD_DB_SCHEMA_V9 = schemaAfter(TELERAD_DB_SCHEMA_V8, { studyListings: 'studyInstanceUID, siteId', instancePreviews: 'sopInstanceUID, studyInstanceUID' });
 
 /** The unsent text of a case thread's composer: one per case (the panel has one form open at a time). */
 export interface ComposeDraftRecord {

@@ -3,6 +3,7 @@ import type { JSX } from 'react';
 import type { SiteSummary } from '../../shared/ipc/contract';
 import type { PrefetchScheduler, PrefetchState } from './prefetch-scheduler';
 import type { PrefetchSettingsStore } from './prefetch-settings';
+import { PanelToggleButton } from '../lib/ui/PanelToggleButton';
 
 export function prefetchStatusText(s: PrefetchState): string {
   if (s.phase === 'paused-offline') return s.online ? 'Site unreachable — prefetch paused' : 'Offline — prefetch paused';
@@ -18,18 +19,17 @@ export function prefetchStatusText(s: PrefetchState): string {
 export function PrefetchStatus({ scheduler, pressed, onToggle }: { scheduler: PrefetchScheduler; pressed: boolean; onToggle: () => void }): JSX.Element {
   const s = useSyncExternalStore(scheduler.subscribe, scheduler.getState);
   return (
-    <button
-      type="button"
-      className="btn btn-small prefetch-status"
+    <PanelToggleButton
+      className="prefetch-status"
       data-testid="prefetch-status"
       data-state={s.phase}
-      aria-pressed={pressed}
+      pressed={pressed}
+      onToggle={onToggle}
       aria-live="polite"
       title="Background download of cases for offline use (settings)"
-      onClick={onToggle}
     >
       {prefetchStatusText(s)}
-    </button>
+    </PanelToggleButton>
   );
 }
 

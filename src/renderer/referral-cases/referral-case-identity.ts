@@ -7,6 +7,7 @@ import type { IdentityGroup } from '../case-import';
 import type { PatientIdentity } from '../case-import';
 import { newUid } from '../lib/dicom/dcmjs-runtime';
 import { isAttachment } from './referral-case-store';
+import { recordSplitCases } from './referral-case-rows';
 import type { CaseContext, CaseStore } from './referral-case-store';
 
 export const EMPTY_PATIENT = { name: '', id: '' };
@@ -78,9 +79,8 @@ export async function splitByIdentity(ctx: CaseContext, id: string): Promise<Ref
     createdAt: t,
     updatedAt: t,
   }));
-  await db.transaction('rw', db.referralCases, async () => {
-    await db.referralCases.put(kept);
-    await db.referralCases.bulkAdd(others);
+  await db.transaction('rw', db.referralCases, async (tx) => {
+    await recordSplitCases(tx, kept, others);
   });
   log.info(`Case ${id} split into ${groups.length} cases, one per patient`);
   return [kept, ...others];

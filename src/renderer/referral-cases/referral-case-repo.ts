@@ -17,6 +17,7 @@ import { caseStudies, previewDeidentification, sizeOf } from './referral-case-pr
 import { send } from './referral-case-send';
 import { findOutboxJobs } from '../outbox';
 import { createCaseStore, isAttachment } from './referral-case-store';
+import { addCase, deleteCase, markCaseSent } from './referral-case-rows';
 import type { CaseContext } from './referral-case-store';
 import type { ReferralCaseDeps, ReferralCases } from './referral-case-types';
 
@@ -68,7 +69,7 @@ export function createReferralCases(deps: ReferralCaseDeps): ReferralCases {
         createdAt: t,
         updatedAt: t,
       };
-      await db.referralCases.add(c);
+      await addCase(db, c);
       return c;
     },
 
@@ -82,7 +83,7 @@ export function createReferralCases(deps: ReferralCaseDeps): ReferralCases {
 
     async discardDraft(id) {
       await mustBeDraft(id);
-      await db.referralCases.delete(id);
+      await deleteCase(db, id);
     },
 
     importDicom: (id, entries) => importDicom(ctx, id, entries),
@@ -102,7 +103,7 @@ export function createReferralCases(deps: ReferralCaseDeps): ReferralCases {
       for (const c of queued) {
         const jobs = await findOutboxJobs(db, c.outboxJobIds);
         if (jobs.length > 0 && jobs.every((j) => j?.state === 'sent')) {
-          await db.referralCases.update(c.id, { state: 'sent', updatedAt: deps.now() });
+          await markCaseSent(db, c.id, deps.now());
         }
       }
     },

@@ -17,6 +17,7 @@ import { OUTBOX_TABLE } from '../outbox';
 import { passQualityGate, problemsOf } from './referral-case-gate';
 import { samePatient } from './referral-case-identity';
 import { isAttachment } from './referral-case-store';
+import { recordSentCase } from './referral-case-rows';
 import type { CaseContext } from './referral-case-store';
 import { SendRefusedError, referralLabel } from './referral-case-types';
 import type { ReferralCaseDeps, SendFile, SendOptions } from './referral-case-types';
@@ -214,8 +215,7 @@ export async function send(ctx: CaseContext, id: string, options: SendOptions | 
       createdAt: t,
       ...(qualityOverride ? { qualityOverride } : {}),
     });
-    await db.referralCases.put(sent);
-    if (mapping) await db.deidMappings.put({ caseId: id, sentStudyInstanceUID: sentStudyUID, mapping, createdAt: t });
+    await recordSentCase(tx, sent, mapping ? { caseId: id, sentStudyInstanceUID: sentStudyUID, mapping, createdAt: t } : undefined);
     await addCaseNote(tx, noteRow);
   });
   log.info(`Case ${id} queued for ${siteId}: ${files.length} instance(s) in outbox job ${jobId}${mapping ? ', de-identified' : ''}`);

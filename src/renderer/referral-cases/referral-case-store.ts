@@ -7,6 +7,7 @@ import { importFiles } from '../case-import';
 import type { IdentityGroup } from '../case-import';
 import type { ImportEntry, ImportResult } from '../case-import';
 import { SendRefusedError } from './referral-case-types';
+import { putCase } from './referral-case-rows';
 import type { ReferralCaseDeps } from './referral-case-types';
 
 export interface CaseStore {
@@ -44,7 +45,7 @@ export function createCaseStore(deps: ReferralCaseDeps): CaseStore {
   const update = async (id: string, patch: Partial<ReferralCaseRecord>): Promise<ReferralCaseRecord> => {
     const c = await mustGet(id);
     const next = { ...c, ...patch, updatedAt: deps.now() };
-    await db.referralCases.put(next);
+    await putCase(db, next);
     return next;
   };
   const reread = async (c: ReferralCaseRecord, only?: (uid: string) => boolean): Promise<ImportResult> => {

@@ -3,6 +3,7 @@ import type { JSX } from 'react';
 import type { TransferSnapshot, TransfersStore } from '../cache/transfers-store';
 import './transfers.css';
 import { formatBytes } from '../lib/format-bytes';
+import { PanelToggleButton } from '../lib/ui/PanelToggleButton';
 
 /** Bits per second, as links are sold. */
 function formatRate(bytesPerSecond: number): string {
@@ -32,16 +33,9 @@ const STATE_LABEL: Record<TransferSnapshot['state'], string> = {
 export function TransfersButton({ store, pressed, onToggle }: { store: TransfersStore; pressed: boolean; onToggle: () => void }): JSX.Element {
   const state = useSyncExternalStore(store.subscribe, store.getState);
   return (
-    <button
-      type="button"
-      className="btn btn-small transfers-button"
-      data-testid="transfers-button"
-      data-active={state.active}
-      aria-pressed={pressed}
-      onClick={onToggle}
-    >
+    <PanelToggleButton className="transfers-button" data-testid="transfers-button" data-active={state.active} pressed={pressed} onToggle={onToggle}>
       Transfers{state.active > 0 ? ` · ${state.active} · ${formatRate(state.bandwidthBps)}` : ''}
-    </button>
+    </PanelToggleButton>
   );
 }
 

@@ -1,5 +1,5 @@
 // Grouping and evidence helpers shared by the checks.
-import type { EvidenceItem, Finding, ImageFacts, Severity } from './types';
+import type { EvidenceItem, Finding, ImageFacts, QualityCheck, Severity } from './types';
 
 /** Images by Series Instance UID (images without one under ''), readable ones only, in first-seen order. */
 export function bySeries(images: readonly ImageFacts[]): Map<string, ImageFacts[]> {
@@ -86,6 +86,15 @@ export function seriesFindings(
     if (hit) out.push(finding(check, hit.severity ?? check.severity, hit.message, hit.where ?? list[0], hit.instances, hit.values));
   }
   return out;
+}
+
+/**
+ * A check that looks at each series on its own: its id, group, title and severity, and what it says of
+ * one series (at most one finding each, as `seriesFindings` collects them).
+ */
+export function seriesCheck(about: Omit<QualityCheck, 'run'>, describe: (list: ImageFacts[]) => SeriesHit | undefined): QualityCheck {
+  const check: QualityCheck = { ...about, run: (images) => seriesFindings(check, images, describe) };
+  return check;
 }
 
 export function median(xs: readonly number[]): number {

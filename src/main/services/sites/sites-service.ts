@@ -95,16 +95,7 @@ export class SitesService implements SiteDirectory {
         }
         const existing = sites.find((s) => s.name.toLowerCase() === entry.name.toLowerCase());
         const id = existing?.id ?? slugForSiteName(entry.name, new Set(sites.map((s) => s.id)));
-        const site = withCapabilitiesIfStillValid(existing, {
-          id,
-          name: entry.name,
-          url: entry.url,
-          authType: entry.auth.type,
-          ...(entry.auth.type === 'basic' ? { username: entry.auth.username } : {}),
-          ...(entry.caCertificate !== undefined ? { caCertificate: entry.caCertificate } : {}),
-          ...timeoutsField(entry.timeouts),
-          ...insecureHttpField(entry.url, entry.allowInsecureHttp),
-        });
+        const site = withCapabilitiesIfStillValid(existing, describedSite(id, entry));
         // Secret first: a site must never be listed while its credential is missing or stale.
         await this.storeSecret(id, entry.auth);
         if (existing) sites[sites.indexOf(existing)] = site;
@@ -125,16 +116,7 @@ export class SitesService implements SiteDirectory {
       const sites = [...(await this.all())];
       assertNameFree(sites, input.name);
       const id = slugForSiteName(input.name, new Set(sites.map((s) => s.id)));
-      const site: StoredSite = {
-        id,
-        name: input.name,
-        url: input.url,
-        authType: input.auth.type,
-        ...(input.auth.type === 'basic' ? { username: input.auth.username } : {}),
-        ...(input.caCertificate !== undefined ? { caCertificate: input.caCertificate } : {}),
-        ...timeoutsField(input.timeouts),
-        ...insecureHttpField(input.url, input.allowInsecureHttp),
-      };
+      const site = describedSite(id, input);
       await this.storeSecret(id, input.auth);
       await this.commit([...sites, site]);
       this.log.info(`Added site ${id}`);
@@ -300,6 +282,23 @@ function timeoutsField(partial: Partial<SiteTimeouts> | undefined): { timeouts?:
   const timeouts = { ...DEFAULT_SITE_TIMEOUTS, ...partial };
   if (timeouts.connectMs === DEFAULT_SITE_TIMEOUTS.connectMs && timeouts.idleMs === DEFAULT_SITE_TIMEOUTS.idleMs) return {};
   return { timeouts };
+}
+
+/**
+ * The site a provisioning entry or the "Add site" form describes (one schema), whole: an optional
+ * field left out is its default. Without the credential, which goes to the SecretStore.
+ */
+function describedSite(id: string, described: SiteAddInput): StoredSite {
+  return {
+    id,
+    name: described.name,
+    url: described.url,
+    authType: described.auth.type,
+    ...(described.auth.type === 'basic' ? { username: described.auth.username } : {}),
+    ...(described.caCertificate !== undefined ? { caCertificate: described.caCertificate } : {}),
+    ...timeoutsField(described.timeouts),
+    ...insecureHttpField(described.url, described.allowInsecureHttp),
+  };
 }
 
 /** A capability result describes one server: it survives a rename or a new password, not a new URL or CA. */

@@ -1,7 +1,7 @@
 // Series geometry: a volume with a hole, or one whose slices do not share a
 // thickness, an orientation or a frame of reference, misleads every
 // measurement and reconstruction made on it.
-import { evidenceOf, median, seriesFindings, seriesLabel } from '../series';
+import { evidenceOf, median, seriesCheck, seriesLabel } from '../series';
 import type { ImageFacts, QualityCheck } from '../types';
 
 /** Gaps wider than this many times the series' usual spacing hold missing slices. */
@@ -54,111 +54,79 @@ export function findSliceGaps(slices: readonly ImageFacts[]): SliceGaps {
 
 const mm = (x: number): string => `${Math.round(x * 100) / 100} mm`;
 
-export const missingSlices: QualityCheck = {
-  id: 'geometry.missing-slices',
-  group: 'geometry',
-  title: 'Missing slices',
-  severity: 'blocker',
-  run(images) {
-    return seriesFindings(this, images, (list) => {
-      const slices = slicesOf(list);
-      if (slices.length < 2) return undefined;
-      const gaps = findSliceGaps(slices);
-      if (!gaps.missingInstanceNumbers.length && !gaps.positionGaps.length) return undefined;
-      const parts: string[] = [];
-      if (gaps.missingInstanceNumbers.length) {
-        const shown = gaps.missingInstanceNumbers.slice(0, 10).join(', ');
-        parts.push(`instance number${gaps.missingInstanceNumbers.length > 1 ? 's' : ''} ${shown}${gaps.missingInstanceNumbers.length > 10 ? '…' : ''} absent`);
-      }
-      for (const g of gaps.positionGaps.slice(0, 5)) {
-        parts.push(
-          `a gap of ${mm(g.gapMm)} where slices are ${mm(gaps.spacingMm!)} apart (≈ ${g.missing} slice${g.missing > 1 ? 's' : ''} missing between images ${g.after.instanceNumber ?? '?'} and ${g.before.instanceNumber ?? '?'})`,
-        );
-      }
-      // Numbering alone can skip legitimately (a scout split off); a hole in the positions cannot.
-      const severity = gaps.positionGaps.length ? 'blocker' : 'warning';
-      return {
-        severity,
-        message: `Missing slices in the ${seriesLabel(list[0])} of ${slices.length} images: ${parts.join('; ')} — the volume is incomplete; ask for the full series`,
-        instances: gaps.positionGaps.flatMap((g) => [evidenceOf(g.after, 'before the gap'), evidenceOf(g.before, 'after the gap')]),
-        values: {
-          missingInstanceNumbers: gaps.missingInstanceNumbers.join(',') || null,
-          spacingMm: gaps.spacingMm ?? null,
-          positionGaps: gaps.positionGaps.length,
-        },
-      };
-    });
-  },
-};
+export const missingSlices = seriesCheck({ id: 'geometry.missing-slices', group: 'geometry', title: 'Missing slices', severity: 'blocker' }, (list) => {
+  const slices = slicesOf(list);
+  if (slices.length < 2) return undefined;
+  const gaps = findSliceGaps(slices);
+  if (!gaps.missingInstanceNumbers.length && !gaps.positionGaps.length) return undefined;
+  const parts: string[] = [];
+  if (gaps.missingInstanceNumbers.length) {
+    const shown = gaps.missingInstanceNumbers.slice(0, 10).join(', ');
+    parts.push(`instance number${gaps.missingInstanceNumbers.length > 1 ? 's' : ''} ${shown}${gaps.missingInstanceNumbers.length > 10 ? '…' : ''} absent`);
+  }
+  for (const g of gaps.positionGaps.slice(0, 5)) {
+    parts.push(
+      `a gap of ${mm(g.gapMm)} where slices are ${mm(gaps.spacingMm!)} apart (≈ ${g.missing} slice${g.missing > 1 ? 's' : ''} missing between images ${g.after.instanceNumber ?? '?'} and ${g.before.instanceNumber ?? '?'})`,
+    );
+  }
+  // Numbering alone can skip legitimately (a scout split off); a hole in the positions cannot.
+  const severity = gaps.positionGaps.length ? 'blocker' : 'warning';
+  return {
+    severity,
+    message: `Missing slices in the ${seriesLabel(list[0])} of ${slices.length} images: ${parts.join('; ')} — the volume is incomplete; ask for the full series`,
+    instances: gaps.positionGaps.flatMap((g) => [evidenceOf(g.after, 'before the gap'), evidenceOf(g.before, 'after the gap')]),
+    values: {
+      missingInstanceNumbers: gaps.missingInstanceNumbers.join(',') || null,
+      spacingMm: gaps.spacingMm ?? null,
+      positionGaps: gaps.positionGaps.length,
+    },
+  };
+});
 
-export const inconsistentThickness: QualityCheck = {
-  id: 'geometry.thickness',
-  group: 'geometry',
-  title: 'Inconsistent slice thickness',
-  severity: 'warning',
-  run(images) {
-    return seriesFindings(this, images, (list) => {
-      const withThickness = slicesOf(list).filter((im) => im.sliceThickness !== undefined);
-      const values: number[] = [];
-      for (const im of withThickness) {
-        if (!values.some((v) => Math.abs(v - im.sliceThickness!) <= THICKNESS_TOLERANCE_MM)) values.push(im.sliceThickness!);
-      }
-      if (values.length < 2) return undefined;
-      const common = median(withThickness.map((im) => im.sliceThickness!));
-      const odd = withThickness.filter((im) => Math.abs(im.sliceThickness! - common) > THICKNESS_TOLERANCE_MM);
-      return {
-        message: `Slice thickness varies within the ${seriesLabel(list[0])}: ${values.sort((a, b) => a - b).map(mm).join(', ')} — distances and volumes across slices are unreliable`,
-        instances: odd.map((im) => evidenceOf(im, im.sliceThickness)),
-        values: { thicknesses: values.join(',') },
-      };
-    });
-  },
-};
+export const inconsistentThickness = seriesCheck({ id: 'geometry.thickness', group: 'geometry', title: 'Inconsistent slice thickness', severity: 'warning' }, (list) => {
+  const withThickness = slicesOf(list).filter((im) => im.sliceThickness !== undefined);
+  const values: number[] = [];
+  for (const im of withThickness) {
+    if (!values.some((v) => Math.abs(v - im.sliceThickness!) <= THICKNESS_TOLERANCE_MM)) values.push(im.sliceThickness!);
+  }
+  if (values.length < 2) return undefined;
+  const common = median(withThickness.map((im) => im.sliceThickness!));
+  const odd = withThickness.filter((im) => Math.abs(im.sliceThickness! - common) > THICKNESS_TOLERANCE_MM);
+  return {
+    message: `Slice thickness varies within the ${seriesLabel(list[0])}: ${values.sort((a, b) => a - b).map(mm).join(', ')} — distances and volumes across slices are unreliable`,
+    instances: odd.map((im) => evidenceOf(im, im.sliceThickness)),
+    values: { thicknesses: values.join(',') },
+  };
+});
 
-export const inconsistentOrientation: QualityCheck = {
-  id: 'geometry.orientation',
-  group: 'geometry',
-  title: 'Inconsistent orientation',
-  severity: 'warning',
-  run(images) {
-    return seriesFindings(this, images, (list) => {
-      const oriented = slicesOf(list).filter((im) => im.imageOrientationPatient?.length === 6);
-      if (oriented.length < 2) return undefined;
-      const first = oriented[0]!.imageOrientationPatient!;
-      const odd = oriented.filter((im) => im.imageOrientationPatient!.some((v, i) => Math.abs(v - first[i]!) > ORIENTATION_TOLERANCE));
-      if (!odd.length) return undefined;
-      return {
-        message: `Image orientation differs within the ${seriesLabel(list[0])} (${odd.length} of ${oriented.length} images differ from the first): it is not one stack — scrolling and reconstructions mix planes`,
-        instances: odd.map((im) => evidenceOf(im, im.imageOrientationPatient!.join('\\'))),
-        values: { firstOrientation: first.join('\\') },
-      };
-    });
-  },
-};
+export const inconsistentOrientation = seriesCheck({ id: 'geometry.orientation', group: 'geometry', title: 'Inconsistent orientation', severity: 'warning' }, (list) => {
+  const oriented = slicesOf(list).filter((im) => im.imageOrientationPatient?.length === 6);
+  if (oriented.length < 2) return undefined;
+  const first = oriented[0]!.imageOrientationPatient!;
+  const odd = oriented.filter((im) => im.imageOrientationPatient!.some((v, i) => Math.abs(v - first[i]!) > ORIENTATION_TOLERANCE));
+  if (!odd.length) return undefined;
+  return {
+    message: `Image orientation differs within the ${seriesLabel(list[0])} (${odd.length} of ${oriented.length} images differ from the first): it is not one stack — scrolling and reconstructions mix planes`,
+    instances: odd.map((im) => evidenceOf(im, im.imageOrientationPatient!.join('\\'))),
+    values: { firstOrientation: first.join('\\') },
+  };
+});
 
-export const mixedFrameOfReference: QualityCheck = {
-  id: 'geometry.frame-of-reference',
-  group: 'geometry',
-  title: 'Mixed frames of reference',
-  severity: 'warning',
-  run(images) {
-    return seriesFindings(this, images, (list) => {
-      const frames = new Map<string, ImageFacts[]>();
-      for (const im of list) {
-        if (!im.frameOfReferenceUID) continue;
-        const g = frames.get(im.frameOfReferenceUID);
-        if (g) g.push(im);
-        else frames.set(im.frameOfReferenceUID, [im]);
-      }
-      if (frames.size < 2) return undefined;
-      const minority = [...frames.values()].sort((a, b) => a.length - b.length).slice(0, -1).flat();
-      return {
-        message: `${frames.size} frames of reference in one ${seriesLabel(list[0])}: positions in it are not comparable (the patient may have moved or been re-positioned)`,
-        instances: minority.map((im) => evidenceOf(im, im.frameOfReferenceUID)),
-        values: { framesOfReference: frames.size },
-      };
-    });
-  },
-};
+export const mixedFrameOfReference = seriesCheck({ id: 'geometry.frame-of-reference', group: 'geometry', title: 'Mixed frames of reference', severity: 'warning' }, (list) => {
+  const frames = new Map<string, ImageFacts[]>();
+  for (const im of list) {
+    if (!im.frameOfReferenceUID) continue;
+    const g = frames.get(im.frameOfReferenceUID);
+    if (g) g.push(im);
+    else frames.set(im.frameOfReferenceUID, [im]);
+  }
+  if (frames.size < 2) return undefined;
+  const minority = [...frames.values()].sort((a, b) => a.length - b.length).slice(0, -1).flat();
+  return {
+    message: `${frames.size} frames of reference in one ${seriesLabel(list[0])}: positions in it are not comparable (the patient may have moved or been re-positioned)`,
+    instances: minority.map((im) => evidenceOf(im, im.frameOfReferenceUID)),
+    values: { framesOfReference: frames.size },
+  };
+});
 
 export const geometryChecks: QualityCheck[] = [missingSlices, inconsistentThickness, inconsistentOrientation, mixedFrameOfReference];

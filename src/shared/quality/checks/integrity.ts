@@ -1,6 +1,6 @@
 // Integrity: is the file whole, does its pixel data have the size its header
 // promises, and can the viewer decode its transfer syntax at all.
-import { evidenceOf, finding, seriesFindings, seriesLabel, whichImages } from '../series';
+import { evidenceOf, finding, seriesCheck, seriesLabel, whichImages } from '../series';
 import { syntaxInfo } from '../transfer-syntax';
 import type { Finding, ImageFacts, QualityCheck } from '../types';
 
@@ -36,58 +36,42 @@ export function expectedPixelBytes(im: ImageFacts): number | undefined {
   return Math.ceil(bits / 8);
 }
 
-export const pixelLength: QualityCheck = {
-  id: 'integrity.pixel-length',
-  group: 'integrity',
-  title: 'Pixel data length does not match the image size',
-  severity: 'blocker',
-  run(images) {
-    return seriesFindings(this, images, (list) => {
-      const short: ImageFacts[] = [];
-      const details: string[] = [];
-      for (const im of list) {
-        const px = im.pixelData;
-        if (!px) continue;
-        if (px.declaredLength !== undefined && px.presentLength < px.declaredLength) {
-          short.push(im);
-          details.push(`${px.presentLength} of ${px.declaredLength} declared bytes present`);
-          continue;
-        }
-        if (px.encapsulated) continue;
-        const expected = expectedPixelBytes(im);
-        const have = px.declaredLength ?? px.presentLength;
-        // One pad byte keeps an odd length even (PS3.5 §7.1.1); anything else is wrong.
-        if (expected !== undefined && (have < expected || have > expected + 1)) {
-          short.push(im);
-          details.push(`${have} bytes, ${expected} expected for ${im.rows}×${im.columns}×${im.samplesPerPixel ?? 1}×${im.bitsAllocated} bits×${im.numberOfFrames ?? 1} frames`);
-        }
-      }
-      if (!short.length) return undefined;
-      return {
-        message: `Pixel data length does not match the image size in ${whichImages(short, list.length)} of the ${seriesLabel(list[0])} (${details[0]}): the image cannot be shown as acquired`,
-        instances: short.map((im, i) => evidenceOf(im, details[i])),
-      };
-    });
-  },
-};
+export const pixelLength = seriesCheck({ id: 'integrity.pixel-length', group: 'integrity', title: 'Pixel data length does not match the image size', severity: 'blocker' }, (list) => {
+  const short: ImageFacts[] = [];
+  const details: string[] = [];
+  for (const im of list) {
+    const px = im.pixelData;
+    if (!px) continue;
+    if (px.declaredLength !== undefined && px.presentLength < px.declaredLength) {
+      short.push(im);
+      details.push(`${px.presentLength} of ${px.declaredLength} declared bytes present`);
+      continue;
+    }
+    if (px.encapsulated) continue;
+    const expected = expectedPixelBytes(im);
+    const have = px.declaredLength ?? px.presentLength;
+    // One pad byte keeps an odd length even (PS3.5 §7.1.1); anything else is wrong.
+    if (expected !== undefined && (have < expected || have > expected + 1)) {
+      short.push(im);
+      details.push(`${have} bytes, ${expected} expected for ${im.rows}×${im.columns}×${im.samplesPerPixel ?? 1}×${im.bitsAllocated} bits×${im.numberOfFrames ?? 1} frames`);
+    }
+  }
+  if (!short.length) return undefined;
+  return {
+    message: `Pixel data length does not match the image size in ${whichImages(short, list.length)} of the ${seriesLabel(list[0])} (${details[0]}): the image cannot be shown as acquired`,
+    instances: short.map((im, i) => evidenceOf(im, details[i])),
+  };
+});
 
-export const unsupportedSyntax: QualityCheck = {
-  id: 'integrity.transfer-syntax',
-  group: 'integrity',
-  title: 'Unsupported transfer syntax',
-  severity: 'blocker',
-  run(images) {
-    return seriesFindings(this, images, (list) => {
-      const bad = list.filter((im) => im.pixelData && syntaxInfo(im.transferSyntaxUID)?.supported === false);
-      if (!bad.length) return undefined;
-      const name = syntaxInfo(bad[0]!.transferSyntaxUID)!.name;
-      return {
-        message: `Unsupported transfer syntax (${name}) in ${whichImages(bad, list.length)} of the ${seriesLabel(list[0])}: the viewer cannot display them — ask the site to send them uncompressed or lossless`,
-        instances: bad.map((im) => evidenceOf(im, im.transferSyntaxUID)),
-        values: { transferSyntaxUID: bad[0]!.transferSyntaxUID ?? null },
-      };
-    });
-  },
-};
+export const unsupportedSyntax = seriesCheck({ id: 'integrity.transfer-syntax', group: 'integrity', title: 'Unsupported transfer syntax', severity: 'blocker' }, (list) => {
+  const bad = list.filter((im) => im.pixelData && syntaxInfo(im.transferSyntaxUID)?.supported === false);
+  if (!bad.length) return undefined;
+  const name = syntaxInfo(bad[0]!.transferSyntaxUID)!.name;
+  return {
+    message: `Unsupported transfer syntax (${name}) in ${whichImages(bad, list.length)} of the ${seriesLabel(list[0])}: the viewer cannot display them — ask the site to send them uncompressed or lossless`,
+    instances: bad.map((im) => evidenceOf(im, im.transferSyntaxUID)),
+    values: { transferSyntaxUID: bad[0]!.transferSyntaxUID ?? null },
+  };
+});
 
 export const integrityChecks: QualityCheck[] = [unreadableFile, pixelLength, unsupportedSyntax];
