@@ -9,9 +9,9 @@ import { generateReferralPacket } from '../fixtures/referral-packet';
 import { startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
 import { stowInstances } from '../support/stow';
-import { writeSitesFile } from './support/sites-file';
-import { startWebHostProcess } from './support/web-host-process';
-import type { WebHostProcess } from './support/web-host-process';
+import { writeSitesFile } from '../support/e2e/sites-file';
+import { startWebHostProcess } from '../support/e2e/web-host-process';
+import type { WebHostProcess } from '../support/e2e/web-host-process';
 
 // Issue 7's conversation in Chromium against a real Orthanc: two workstations
 // (two browser hosts with their own data dirs, two browser profiles) share

@@ -12,7 +12,7 @@ import { build } from 'esbuild';
 import { expect, test, type Page } from '@playwright/test';
 import { generateCodecMatrix, type CodecCase } from '../fixtures/codecs/codec-matrix';
 import { CONTENT_SECURITY_POLICY, DECODE_WORKER_CONTENT_SECURITY_POLICY, DECODE_WORKER_FILE } from '../../src/shared/csp';
-import type { DecodedFrame } from './support/codec-page/page';
+import type { DecodedFrame } from '../support/e2e/codec-page/page';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -27,7 +27,7 @@ const violations: string[] = [];
 
 test.beforeAll(async ({ browser }) => {
   const bundle = await build({
-    entryPoints: [path.join(HERE, 'support/codec-page/page.ts')],
+    entryPoints: [path.join(HERE, '../support/e2e/codec-page/page.ts')],
     bundle: true,
     write: false,
     format: 'iife',

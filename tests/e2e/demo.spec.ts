@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { expect, test } from '@playwright/test';
-import { probeViewportCanvas } from './support/canvas';
-import { passLockScreen } from './support/unlock';
+import { probeViewportCanvas } from '../support/e2e/canvas';
+import { passLockScreen } from '../support/e2e/unlock';
 
 // `npm run demo` is the first thing a newcomer runs: it must bring up the app
 // on its own demo site, and the demo CT must open and paint.

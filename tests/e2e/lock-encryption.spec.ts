@@ -5,10 +5,10 @@ import { chromium, expect, test } from '@playwright/test';
 import type { BrowserContext, Locator, Page } from '@playwright/test';
 import { loadCtStudy, startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
-import { writeSitesFile } from './support/sites-file';
-import { startWebHostProcess } from './support/web-host-process';
-import type { WebHostProcess } from './support/web-host-process';
-import { E2E_PASSPHRASE } from './support/unlock';
+import { writeSitesFile } from '../support/e2e/sites-file';
+import { startWebHostProcess } from '../support/e2e/web-host-process';
+import type { WebHostProcess } from '../support/e2e/web-host-process';
+import { E2E_PASSPHRASE } from '../support/e2e/unlock';
 
 // Issue 9 in Chromium against a real Orthanc: the app opens locked; the first start chooses the
 // passphrase; a cached case leaves neither the patient's name nor a run of its pixel bytes in clear in

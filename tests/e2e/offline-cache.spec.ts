@@ -8,10 +8,10 @@ import { generateReferralPacket } from '../fixtures/referral-packet';
 import { loadCtStudy, startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
 import { stowInstances } from '../support/stow';
-import { probeViewportCanvas } from './support/canvas';
-import { writeSitesFile } from './support/sites-file';
-import { startWebHostProcess } from './support/web-host-process';
-import type { WebHostProcess } from './support/web-host-process';
+import { probeViewportCanvas } from '../support/e2e/canvas';
+import { writeSitesFile } from '../support/e2e/sites-file';
+import { startWebHostProcess } from '../support/e2e/web-host-process';
+import type { WebHostProcess } from '../support/e2e/web-host-process';
 
 // Issue 4's acceptance in Chromium: a STAT case is prefetched while online
 // without anyone opening it; with its site stopped it opens completely (every

@@ -10,9 +10,9 @@ import { isRendered, startFaultProxy } from '../support/fault-proxy';
 import type { FaultProxy } from '../support/fault-proxy';
 import { startThrottleProxy } from '../support/throttle-proxy';
 import type { ThrottleProxy } from '../support/throttle-proxy';
-import { probeViewportCanvas } from './support/canvas';
-import { startWebHostProcess } from './support/web-host-process';
-import type { WebHostProcess } from './support/web-host-process';
+import { probeViewportCanvas } from '../support/e2e/canvas';
+import { startWebHostProcess } from '../support/e2e/web-host-process';
+import type { WebHostProcess } from '../support/e2e/web-host-process';
 
 // Issue 15 in Chromium: a real Orthanc behind a slow link (a throttle proxy, 6 Mbit/s and 40 ms round
 // trip, with the fault proxy in front of it for /rendered refusals), the built browser host and the app.

@@ -7,9 +7,9 @@ import { writeSeriesFiles } from '../fixtures/quality-dicom';
 import { startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
 import { stowInstances } from '../support/stow';
-import { writeSitesFile } from './support/sites-file';
-import { startWebHostProcess } from './support/web-host-process';
-import type { WebHostProcess } from './support/web-host-process';
+import { writeSitesFile } from '../support/e2e/sites-file';
+import { startWebHostProcess } from '../support/e2e/web-host-process';
+import type { WebHostProcess } from '../support/e2e/web-host-process';
 
 // Issue 8 on the reading side, in Chromium against a real Orthanc: a study
 // whose one series is lossy (dcmcjpeg), uncalibrated and missing a slice shows

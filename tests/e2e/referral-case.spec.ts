@@ -8,9 +8,9 @@ import type { OrthancHandle } from '../support/orthanc';
 import { writeDicomdirFixture } from '../fixtures/dicomdir';
 import type { DicomdirFixture } from '../fixtures/dicomdir';
 import { cameraJpeg } from '../fixtures/case-import-attachments';
-import { writeSitesFile } from './support/sites-file';
-import { startWebHostProcess } from './support/web-host-process';
-import type { WebHostProcess } from './support/web-host-process';
+import { writeSitesFile } from '../support/e2e/sites-file';
+import { startWebHostProcess } from '../support/e2e/web-host-process';
+import type { WebHostProcess } from '../support/e2e/web-host-process';
 
 // Issue 7's path in Chromium against a real Orthanc: the rural side imports a
 // patient CD (DICOMDIR) and a phone photo with the wizard, looks at them,

@@ -8,8 +8,8 @@ import { generateReferralPacket } from '../fixtures/referral-packet';
 import { loadCtStudy, startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
 import { stowInstances } from '../support/stow';
-import { startWebHostProcess } from './support/web-host-process';
-import type { WebHostProcess } from './support/web-host-process';
+import { startWebHostProcess } from '../support/e2e/web-host-process';
+import type { WebHostProcess } from '../support/e2e/web-host-process';
 
 // Issue 3's acceptance in Chromium: the worklist from two sites, filter by
 // priority, open a referral packet, read the clinical question, open the PDF.

@@ -5,10 +5,10 @@ import { expect, test } from '@playwright/test';
 import type { Locator, Page } from '@playwright/test';
 import { loadCtStudy, startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
-import { dragOnImage } from './support/canvas';
-import { writeSitesFile } from './support/sites-file';
-import { startWebHostProcess } from './support/web-host-process';
-import type { WebHostProcess } from './support/web-host-process';
+import { dragOnImage } from '../support/e2e/canvas';
+import { writeSitesFile } from '../support/e2e/sites-file';
+import { startWebHostProcess } from '../support/e2e/web-host-process';
+import type { WebHostProcess } from '../support/e2e/web-host-process';
 
 // Issue 6's path in Chromium against a real Orthanc: measure on a CT, write
 // and sign the report with the site down (it waits in the outbox), bring the

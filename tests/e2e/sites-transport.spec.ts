@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import type { Page } from '@playwright/test';
-import { startWebHostProcess } from './support/web-host-process';
-import type { WebHostProcess } from './support/web-host-process';
-import { unlockHost } from './support/unlock';
+import { startWebHostProcess } from '../support/e2e/web-host-process';
+import type { WebHostProcess } from '../support/e2e/web-host-process';
+import { unlockHost } from '../support/e2e/unlock';
 
 // The Sites panel's transport rules in Chromium, against the built browser
 // host: plain HTTP to another machine needs the user's explicit consent

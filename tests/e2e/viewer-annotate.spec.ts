@@ -7,11 +7,11 @@ import type { Locator, Page } from '@playwright/test';
 import { generateChestXray } from '../fixtures/chest-xray';
 import { startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
-import { dragOnImage, imagePointOnPage } from './support/canvas';
-import type { ImagePoint } from './support/canvas';
-import { writeSitesFile } from './support/sites-file';
-import { startWebHostProcess } from './support/web-host-process';
-import type { WebHostProcess } from './support/web-host-process';
+import { dragOnImage, imagePointOnPage } from '../support/e2e/canvas';
+import type { ImagePoint } from '../support/e2e/canvas';
+import { writeSitesFile } from '../support/e2e/sites-file';
+import { startWebHostProcess } from '../support/e2e/web-host-process';
+import type { WebHostProcess } from '../support/e2e/web-host-process';
 
 // Issue 5's annotation tools in Chromium on a radiograph without any pixel
 // spacing: it reads "uncalibrated" until the reader calibrates it on a

@@ -9,9 +9,9 @@ import { newUid, writePart10 } from '../fixtures/dicom-common';
 import { loadCtStudy, startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
 import { stowInstances } from '../support/stow';
-import { writeSitesFile } from './support/sites-file';
-import { startWebHostProcess } from './support/web-host-process';
-import type { WebHostProcess } from './support/web-host-process';
+import { writeSitesFile } from '../support/e2e/sites-file';
+import { startWebHostProcess } from '../support/e2e/web-host-process';
+import type { WebHostProcess } from '../support/e2e/web-host-process';
 
 // Issue 5's viewing in Chromium: a 2 × 2 layout, a series dragged into a
 // viewport, scroll synchronised by slice position between two series of one

@@ -7,11 +7,11 @@ import { CT_PIXEL_SPACING_MM, ctSliceHU, markerPosition } from '../fixtures/ct-p
 import { ellipsePixels, rectanglePixels } from '../../src/renderer/lib/measure';
 import { loadCtStudy, startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
-import { dragOnImage, imagePointOnPage } from './support/canvas';
-import type { ImagePoint } from './support/canvas';
-import { writeSitesFile } from './support/sites-file';
-import { startWebHostProcess } from './support/web-host-process';
-import type { WebHostProcess } from './support/web-host-process';
+import { dragOnImage, imagePointOnPage } from '../support/e2e/canvas';
+import type { ImagePoint } from '../support/e2e/canvas';
+import { writeSitesFile } from '../support/e2e/sites-file';
+import { startWebHostProcess } from '../support/e2e/web-host-process';
+import type { WebHostProcess } from '../support/e2e/web-host-process';
 
 // Issue 5's measurement path in Chromium: scroll the whole stack, window it
 // for lung, measure a feature of known size and a region of known HU, and

@@ -6,9 +6,9 @@ import type { Page } from '@playwright/test';
 import { markerPosition } from '../fixtures/ct-phantom';
 import { loadCtStudy, startOrthanc } from '../support/orthanc';
 import type { OrthancHandle } from '../support/orthanc';
-import { startWebHostProcess } from './support/web-host-process';
-import type { WebHostProcess } from './support/web-host-process';
-import { probeViewportCanvas } from './support/canvas';
+import { startWebHostProcess } from '../support/e2e/web-host-process';
+import type { WebHostProcess } from '../support/e2e/web-host-process';
+import { probeViewportCanvas } from '../support/e2e/canvas';
 
 // The foundation's acceptance, end to end: a real Orthanc (authentication on),
 // the built browser host provisioned with --sites, Debian's Chromium.

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { _electron as electron, expect, test } from '@playwright/test';
-import { passLockScreen } from '../support/unlock';
+import { passLockScreen } from '../../support/e2e/unlock';
 
 // The Electron binary is fetched from GitHub on first use; machines without
 // that access (this project's CI among them) have the `electron` package's

@@ -10,7 +10,7 @@ import { StudyRetriever } from '../../../src/renderer/cache/study-retriever';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
 import { createTransfersStore } from '../../../src/renderer/cache/transfers-store';
-import { TEST_SITE, instanceList, tinyPart10 } from './support/tiny-dicom';
+import { TEST_SITE, instanceList, tinyPart10 } from '../../support/tiny-dicom';
 import { testRowSealer } from '../../support/test-sealer';
 import { deleteDbsAfterEach } from '../../support/test-dbs';
 

@@ -12,7 +12,7 @@ import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
 import { createViewerStore, integrityNote } from '../../../src/renderer/viewer/viewer-store';
 import type { ViewerStore } from '../../../src/renderer/viewer/viewer-store';
 import type { ImagingRuntime } from '../../../src/renderer/viewer/cornerstone-setup';
-import { TEST_SITE, instanceList, studyFields, tinyPart10 } from './support/tiny-dicom';
+import { TEST_SITE, instanceList, studyFields, tinyPart10 } from '../../support/tiny-dicom';
 import { flipSealedByte, testRowSealer } from '../../support/test-sealer';
 
 const STUDY = '1.2.826.0.1.3680043.2.1125.9';

@@ -6,7 +6,7 @@ import type { OutboxJobRecord } from '../../../src/renderer/cache/telerad-db';
 import { createOutbox } from '../../../src/renderer/outbox/outbox-scheduler';
 import type { FailedAttempt, Outbox } from '../../../src/renderer/outbox/outbox-scheduler';
 import { StowError } from '../../../src/renderer/outbox/stow-client';
-import { FakeClock, FakeNetwork, FakeSite, reportJob, until } from './outbox-support';
+import { FakeClock, FakeNetwork, FakeSite, reportJob, until } from '../../support/outbox-jobs';
 
 // What the audit trail hears of failed deliveries: attempts the site answered
 // with an error, once per job per distinct error.

@@ -8,7 +8,7 @@ import type { Outbox } from '../../../src/renderer/outbox/outbox-scheduler';
 import { createOutboxRepo } from '../../../src/renderer/outbox/outbox-repo';
 import type { DeliveredJob } from '../../../src/renderer/outbox/outbox-store';
 import { StowError } from '../../../src/renderer/outbox/stow-client';
-import { FakeClock, FakeNetwork, FakeSite, reportJob, until } from './outbox-support';
+import { FakeClock, FakeNetwork, FakeSite, reportJob, until } from '../../support/outbox-jobs';
 import { testRowSealer } from '../../support/test-sealer';
 
 const log = createLogger('test', () => undefined);

@@ -11,7 +11,7 @@ import { TELERAD_DB_SCHEMA_V9, TELERAD_DB_VERSION, TeleradDB } from '../../../sr
 import type { StudyListingRecord } from '../../../src/renderer/cache/telerad-db';
 import { SEALED_FIELD } from '../../../src/renderer/cache/sealing/sealing-middleware';
 import { testRowSealer } from '../../support/test-sealer';
-import { tinyJpeg } from './support/scripted-site';
+import { tinyJpeg } from '../../support/scripted-site';
 import { deleteDbsAfterEach } from '../../support/test-dbs';
 
 // The cache's side of progressive reading: a study's instance list, kept so a

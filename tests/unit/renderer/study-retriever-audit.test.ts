@@ -9,7 +9,7 @@ import type { StudyRetrievedEvent } from '../../../src/renderer/cache/study-retr
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
 import { createTransfersStore } from '../../../src/renderer/cache/transfers-store';
-import { TEST_SITE, instanceList, studyFields, tinyPart10 } from './support/tiny-dicom';
+import { TEST_SITE, instanceList, studyFields, tinyPart10 } from '../../support/tiny-dicom';
 import { testRowSealer } from '../../support/test-sealer';
 
 // The retrieval events the audit trail records ('study.retrieve'): once per

@@ -10,9 +10,9 @@ import type { StudyListingRecord } from '../../../src/renderer/cache/telerad-db'
 import { HttpStatusError, RequestTimeoutError, TransferInterruptedError } from '../../../src/renderer/dicomweb/site-error';
 import { createTransfersStore } from '../../../src/renderer/cache/transfers-store';
 import type { TransfersStore } from '../../../src/renderer/cache/transfers-store';
-import { TEST_SITE, studyFields } from './support/tiny-dicom';
-import { pause, scriptedSite, seriesSlices, until, withPreviewBatches } from './support/scripted-site';
-import type { ListedSlice, Reply, ScriptedSite, SiteRequest } from './support/scripted-site';
+import { TEST_SITE, studyFields } from '../../support/tiny-dicom';
+import { pause, scriptedSite, seriesSlices, until, withPreviewBatches } from '../../support/scripted-site';
+import type { ListedSlice, Reply, ScriptedSite, SiteRequest } from '../../support/scripted-site';
 import { testRowSealer } from '../../support/test-sealer';
 
 // Progressive reading (issue 15), the retriever's part: the study's instance

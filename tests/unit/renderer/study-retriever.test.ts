@@ -13,7 +13,7 @@ import type { DicomWebApi } from '../../../src/renderer/dicomweb/dicomweb-api';
 import { sortStack } from '../../../src/shared/dicom/stack-order';
 import { HttpStatusError } from '../../../src/renderer/dicomweb/site-error';
 import { createTransfersStore } from '../../../src/renderer/cache/transfers-store';
-import { TEST_SITE, instanceList, studyFields, tinyPart10 } from './support/tiny-dicom';
+import { TEST_SITE, instanceList, studyFields, tinyPart10 } from '../../support/tiny-dicom';
 import { testRowSealer } from '../../support/test-sealer';
 
 const STUDY = '1.2.826.0.1.3680043.2.1125.7';

@@ -14,9 +14,9 @@ import { createStudySession } from '../../../src/renderer/viewer/study-session';
 import type { SeriesOption, SliceQuality, StudySession } from '../../../src/renderer/viewer/study-session';
 import { createViewportStore } from '../../../src/renderer/viewer/viewport-store';
 import type { ViewportStore } from '../../../src/renderer/viewer/viewport-store';
-import { TEST_SITE, studyFields } from './support/tiny-dicom';
-import { pause, scriptedSite, seriesSlices, until } from './support/scripted-site';
-import type { Reply, ScriptedSite, SiteRequest } from './support/scripted-site';
+import { TEST_SITE, studyFields } from '../../support/tiny-dicom';
+import { pause, scriptedSite, seriesSlices, until } from '../../support/scripted-site';
+import type { Reply, ScriptedSite, SiteRequest } from '../../support/scripted-site';
 import { ManualTimers } from '../../support/manual-timers';
 import { testRowSealer } from '../../support/test-sealer';
 

@@ -11,7 +11,7 @@ import { createViewerStore } from '../../../src/renderer/viewer/viewer-store';
 import type { Ticker, ViewerStore } from '../../../src/renderer/viewer/viewer-store';
 import type { ImagingRuntime } from '../../../src/renderer/viewer/cornerstone-setup';
 import { createStackPreloader } from '../../../src/renderer/viewer/stack-preloader';
-import { TEST_SITE, studyFields, tinyPart10 } from './support/tiny-dicom';
+import { TEST_SITE, studyFields, tinyPart10 } from '../../support/tiny-dicom';
 import { testRowSealer } from '../../support/test-sealer';
 
 // The viewer's stores on a real cache (fake-indexeddb) and retriever, with a

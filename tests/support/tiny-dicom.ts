@@ -1,6 +1,6 @@
-import type { SiteSummary } from '../../../../src/shared/ipc/contract';
-import type { DicomJsonDataset } from '../../../../src/shared/dicom/dicomweb-json';
-import type { StudyUpsert } from '../../../../src/renderer/cache/study-cache';
+import type { SiteSummary } from '../../src/shared/ipc/contract';
+import type { DicomJsonDataset } from '../../src/shared/dicom/dicomweb-json';
+import type { StudyUpsert } from '../../src/renderer/cache/study-cache';
 
 /** A site as the renderer sees it, for tests that never reach a network. */
 export const TEST_SITE: SiteSummary = { id: 'a', name: 'Hospital A', url: 'http://pacs.invalid', authType: 'none', gatewayPath: '/sites/a/dicom-web' };

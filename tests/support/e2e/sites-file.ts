@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { OrthancHandle } from '../../support/orthanc';
+import type { OrthancHandle } from '../orthanc';
 
 /**
  * Writes `dir/sites.json` listing one site, the Orthanc behind `orthanc` with

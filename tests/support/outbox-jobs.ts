@@ -1,9 +1,9 @@
 // Shared by the outbox unit tests: a clock that only moves when told, a
 // scripted site (what it holds, what it answers next) and job records.
-import type { OutboxJobRecord } from '../../../src/renderer/cache/telerad-db';
-import type { OutboxClock, OutboxNetwork } from '../../../src/renderer/outbox/outbox-scheduler';
-import type { OutboxTransport, StowInstance, StowOutcome } from '../../../src/renderer/outbox/stow-client';
-import { ManualTimers } from '../../support/manual-timers';
+import type { OutboxJobRecord } from '../../src/renderer/cache/telerad-db';
+import type { OutboxClock, OutboxNetwork } from '../../src/renderer/outbox/outbox-scheduler';
+import type { OutboxTransport, StowInstance, StowOutcome } from '../../src/renderer/outbox/stow-client';
+import { ManualTimers } from './manual-timers';
 
 /** Zero-delay timers run at once (on the real event loop); longer ones only on advance(). */
 export class FakeClock extends ManualTimers implements OutboxClock {

@@ -1,6 +1,6 @@
-import type { DicomJsonDataset } from '../../../../src/shared/dicom/dicomweb-json';
-import type { DicomWebApi, RenderedBatchAnswer, RenderedOptions, RetrieveInstanceOptions } from '../../../../src/renderer/dicomweb/dicomweb-api';
-import { HttpStatusError } from '../../../../src/renderer/dicomweb/site-error';
+import type { DicomJsonDataset } from '../../src/shared/dicom/dicomweb-json';
+import type { DicomWebApi, RenderedBatchAnswer, RenderedOptions, RetrieveInstanceOptions } from '../../src/renderer/dicomweb/dicomweb-api';
+import { HttpStatusError } from '../../src/renderer/dicomweb/site-error';
 import { tinyPart10 } from './tiny-dicom';
 
 /**
