@@ -49,8 +49,8 @@ import { startThrottleProxy } from '../tests/support/throttle-proxy';
 import type { ThrottleProxy } from '../tests/support/throttle-proxy';
 import { isQido, isRendered, isWado, startFaultProxy } from '../tests/support/fault-proxy';
 import type { FaultProxy, ProxyExchange } from '../tests/support/fault-proxy';
-import { startWebHostProcess } from '../tests/e2e/support/web-host-process';
-import type { WebHostProcess } from '../tests/e2e/support/web-host-process';
+import { startWebHostProcess } from '../tests/support/e2e/web-host-process';
+import type { WebHostProcess } from '../tests/support/e2e/web-host-process';
 import type { JumpFigures, Milestone, MilestoneName, ScrollFigures, Snapshot, SweepFigures } from './progressive-page';
 
 const SLICES = Number(process.env.BENCH_PROGRESSIVE_SLICES ?? 300);

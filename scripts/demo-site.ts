@@ -9,7 +9,7 @@ import { generateReferralPacket } from '../tests/fixtures/referral-packet';
 import { writeDicomdirFixture } from '../tests/fixtures/dicomdir';
 import { cameraJpeg } from '../tests/fixtures/case-import-attachments';
 import { loadCtStudy, startOrthanc } from '../tests/support/orthanc';
-import { startWebHostProcess } from '../tests/e2e/support/web-host-process';
+import { startWebHostProcess } from '../tests/support/e2e/web-host-process';
 import { stowInstances } from '../tests/support/stow';
 
 function arg(name: string): string | undefined {
