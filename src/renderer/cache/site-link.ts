@@ -29,7 +29,7 @@ export interface LinkSource {
  * instances on every scroll step (or limiting one kind of work to part of
  * the slots) is not something it offers. Previews hold at most `maxPreviews`
  * slots at once (default `slots − 1`); which kind goes first is the sources'
- * call (the retriever lets previews go first: see study-retriever.ts).
+ * call (the retriever lets previews go first: see study-stream.ts).
  */
 export class SiteLink {
   private readonly sources = new Set<LinkSource>();
