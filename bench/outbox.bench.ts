@@ -9,27 +9,13 @@
 // plain STOW-RS loop and no queue, once the site is up. All through the
 // browser host's gateway and a counting loopback proxy to a real Orthanc.
 // Ends with one JSON line.
-import type { OutboxNetwork } from '../src/renderer/outbox/outbox-scheduler';
 import { gatewayPathForSite } from '../src/shared/gateway';
 import { stowInstances } from '../tests/support/stow';
 import { freshDb, makeOutbox, reportJob, siteInstances, SITE_ID, startOutboxWorld } from '../tests/integration/outbox/harness';
 import type { OutboxWorld } from '../tests/integration/outbox/harness';
+import { FakeNetwork } from '../tests/support/outbox-jobs';
 
 const REPORTS = 100;
-
-class Switch implements OutboxNetwork {
-  online = false;
-  private listeners = new Set<(online: boolean) => void>();
-  isOnline = (): boolean => this.online;
-  subscribe = (l: (online: boolean) => void): (() => void) => {
-    this.listeners.add(l);
-    return () => this.listeners.delete(l);
-  };
-  set(online: boolean): void {
-    this.online = online;
-    for (const l of this.listeners) l(online);
-  }
-}
 
 interface RunFigures {
   seconds: number;
@@ -56,7 +42,8 @@ async function outboxRun(world: OutboxWorld, base: number, linkUpMeanwhile: bool
   await db.outboxJobs.bulkPut(jobs);
   const uids = jobs.flatMap((j) => j.instances.map((i) => i.sopInstanceUID));
   await world.orthanc.stop({ keepData: true });
-  const network = new Switch();
+  const network = new FakeNetwork();
+  network.online = false; // the reports queue up offline, then the link comes back
   network.online = linkUpMeanwhile;
   // The app's defaults (5 s → 10 min): what a user would wait.
   const outbox = makeOutbox(world, db, { origin: world.host!.origin, token: world.host!.token }, { network, backoff: {} });

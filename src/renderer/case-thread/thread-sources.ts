@@ -7,7 +7,7 @@ import type { OutboxJobState, TeleradDB } from '../cache/telerad-db';
 import type { DicomWebApiFactory } from '../dicomweb/dicomweb-api';
 import { classifySiteError } from '../dicomweb/site-error';
 import { findOutboxJob } from '../outbox';
-import { SR_SOP_CLASSES } from '../lib/dicom/referral-codes';
+import { SR_SOP_CLASSES, SopClass } from '../lib/dicom/referral-codes';
 import type { ReadReport } from '../lib/dicom/report-dicom-types';
 import { readCaseNote } from '../lib/dicom/case-note-reader';
 import type { CaseNote } from '../lib/dicom/case-note-types';
@@ -29,8 +29,6 @@ export interface LocalNote {
   note: CaseNote;
   delivery: OutboxJobState;
 }
-
-export const COMPREHENSIVE_SR = '1.2.840.10008.5.1.4.1.1.88.33';
 
 /** The instance-level fields the thread needs (one includefield each: Orthanc ignores a comma list). */
 const QIDO_FIELDS: readonly string[] = [Tag.SOPClassUID, Tag.Modality];
@@ -83,7 +81,7 @@ export function createThreadSources(deps: ThreadSourcesDeps): ThreadSources {
       try {
         const bytes = await deps.cache.readInstanceBytes(inst.sopInstanceUID);
         if (!bytes) continue;
-        const p = parse(bytes, inst.sopInstanceUID, inst.seriesInstanceUID, COMPREHENSIVE_SR);
+        const p = parse(bytes, inst.sopInstanceUID, inst.seriesInstanceUID, SopClass.ComprehensiveSR);
         if (p) out.push(p);
       } catch (err) {
         log.warn(`Thread: cached SR ${inst.sopInstanceUID} could not be read: ${errorMessage(err)}`);
@@ -120,7 +118,7 @@ export function createThreadSources(deps: ThreadSourcesDeps): ThreadSources {
             log.warn(`Thread: SR ${sop} not cached: ${errorMessage(err)}`);
           }
         }
-        p = parse(bytes, sop, series, cls || COMPREHENSIVE_SR);
+        p = parse(bytes, sop, series, cls || SopClass.ComprehensiveSR);
       }
       if (p) out.push(p);
     }

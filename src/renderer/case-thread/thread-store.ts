@@ -1,18 +1,16 @@
 import { liveQuery } from 'dexie';
 import type { SiteSummary } from '../../shared/ipc/contract';
-import type { Logger } from '../../shared/log';
 import { createListeners } from '../../shared/store/listeners';
 import { readPart10Header } from '../cache/part10-header';
-import type { StudyCache } from '../cache/study-cache';
-import type { OutboxJobState, TeleradDB } from '../cache/telerad-db';
-import type { DicomWebApiFactory } from '../dicomweb/dicomweb-api';
+import type { OutboxJobState } from '../cache/telerad-db';
 import { classifySiteError } from '../dicomweb/site-error';
 import { PHOTO_SOP_CLASSES, SopClass } from '../lib/dicom/referral-codes';
 import type { ReadReport } from '../lib/dicom/report-dicom-types';
 import { buildThread, summarize, threadStatus } from './thread-model';
 import type { ThreadEntry, ThreadStatus } from './thread-model';
 import type { CaseNote, NoteReference } from '../lib/dicom/case-note-types';
-import { COMPREHENSIVE_SR, createThreadSources } from './thread-sources';
+import { createThreadSources } from './thread-sources';
+import type { ThreadSourcesDeps } from './thread-sources';
 import type { LocalNote, ParsedSr } from './thread-sources';
 
 /**
@@ -68,14 +66,8 @@ export interface CaseThreadStore {
   ensureCached(attachment: NoteReference): Promise<boolean>;
 }
 
-export interface CaseThreadStoreDeps {
-  db: TeleradDB;
-  dicomweb: DicomWebApiFactory;
-  cache: Pick<StudyCache, 'putInstance' | 'putSeries' | 'readInstanceBytes' | 'getStudySeries' | 'getStudyInstances'>;
-  isReportSr: (bytes: ArrayBuffer) => boolean;
-  readReportSr: (bytes: ArrayBuffer) => ReadReport;
-  log: Logger;
-}
+/** The store reads what its thread sources read, nothing more. */
+export type CaseThreadStoreDeps = ThreadSourcesDeps;
 
 export function attachmentKind(sopClassUID: string): ThreadAttachment['kind'] {
   if (sopClassUID === SopClass.EncapsulatedPdf) return 'pdf';
@@ -126,7 +118,7 @@ export function mergeThread(site: readonly ParsedSr[], local: readonly LocalNote
       ...e,
       ...(line ? { summary: line } : {}),
       attachments: e.attachments.map((a) => ({ ...a, kind: attachmentKind(a.sopClassUID) })),
-      reference: refs.get(e.id) ?? { sopInstanceUID: e.id, sopClassUID: COMPREHENSIVE_SR, seriesInstanceUID: '' },
+      reference: refs.get(e.id) ?? { sopInstanceUID: e.id, sopClassUID: SopClass.ComprehensiveSR, seriesInstanceUID: '' },
       ...(d ? { delivery: d } : {}),
     };
   });

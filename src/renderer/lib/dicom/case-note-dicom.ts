@@ -4,6 +4,7 @@ import { PRIVATE_SCHEME, REFERRAL_CODES, SopClass, URGENCY_CODES } from './refer
 import type { CodeTriplet } from './referral-codes';
 import { MANUFACTURER, authorPersonName, dicomDateTime, evidence, writePart10 } from './report-dicom';
 import type { BuiltInstance } from './report-dicom-types';
+import { validUid } from './uid';
 import { SR_CODES, sectionCode } from './report-sr-codes';
 import { CONSULT_STATUS_CODES, NOTE_CODES, NOTE_PURPOSE_CODES, NOTE_SERIES_NUMBERS, NOTE_TITLES } from './case-note-codes';
 import type { CaseNoteInput, CaseNoteKind, NoteReference } from './case-note-types';
@@ -54,11 +55,6 @@ const SERIES_DESCRIPTION: Record<CaseNoteKind, string> = {
   outcome: 'Progress note (outcome)',
 };
 
-const UID = /^(0|[1-9]\d*)(\.(0|[1-9]\d*))*$/;
-
-function validUid(uid: string | undefined): boolean {
-  return !!uid && uid.length <= 64 && UID.test(uid);
-}
 
 /** LO values hold no backslash (it separates values) or control characters, and are bounded. */
 function loValue(s: string, max = 64): string {

@@ -8,6 +8,7 @@ import type { AnnotationRecord } from '../clinical-types';
 import type { BuiltInstance, BuiltReport, ImageReference, MeasuredValue, MeasurementFigures, ReportBuildInput, ReportGraphic } from './report-dicom-types';
 import { MEASUREMENT_CODES, PRIORITY_CODES, SR_CODES, UNIT_CODES, sectionCode } from './report-sr-codes';
 import { renderReportPdf } from '../pdf/report-pdf';
+import { validUid } from './uid';
 
 /**
  * A signed report as DICOM: a Comprehensive SR following TID 1500 "Imaging
@@ -590,8 +591,6 @@ export function encapsulatedPdfDataset(input: ReportBuildInput, pdf: Uint8Array)
   };
 }
 
-const UID = /^(0|[1-9]\d*)(\.(0|[1-9]\d*))*$/;
-
 /** Refuses input that would make an invalid instance, naming what is wrong (the caller shows and logs it). */
 function assertBuildable(input: ReportBuildInput): void {
   const problems: string[] = [];
@@ -603,7 +602,7 @@ function assertBuildable(input: ReportBuildInput): void {
     ['PDF series', input.pdfSeriesInstanceUID],
     ...(input.predecessor ? ([['predecessor SOP instance', input.predecessor.sopInstanceUID]] as [string, string][]) : []),
   ];
-  for (const [what, uid] of uids) if (!uid || uid.length > 64 || !UID.test(uid)) problems.push(`${what} UID "${uid ?? ''}" is not a valid DICOM UID`);
+  for (const [what, uid] of uids) if (!validUid(uid)) problems.push(`${what} UID "${uid ?? ''}" is not a valid DICOM UID`);
   if (input.srSopInstanceUID === input.pdfSopInstanceUID) problems.push('the SR and the PDF have the same SOP Instance UID');
   if (!Number.isFinite(input.signedAt)) problems.push('the signing time is missing');
   if (!input.study.patientId && !input.study.patientName) problems.push('the study has no patient name or ID');
