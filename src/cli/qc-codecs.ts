@@ -23,7 +23,19 @@ interface EmbindDecoder {
   getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number };
   delete(): void;
 }
-type CodecFactory = () => Promise<Record<string, new () => EmbindDecoder>>;
+/** The Emscripten module options the codecs take: where their C printf/fprintf lines go. */
+interface EmscriptenOptions {
+  print(text: string): void;
+  printErr(text: string): void;
+}
+type CodecFactory = (options?: EmscriptenOptions) => Promise<Record<string, new () => EmbindDecoder>>;
+
+/** Receives one line the codecs print (OpenJPEG's [INFO]/[ERROR] messages, say). */
+export type CodecOutput = (line: string) => void;
+
+const toStderr: CodecOutput = (line) => {
+  process.stderr.write(`${line}\n`);
+};
 
 /** What the header says of the frame: RLE's codestream does not carry it. */
 export interface FrameGeometry {
@@ -83,14 +95,19 @@ export function decodeRleFrame(encoded: Uint8Array, g: FrameGeometry): DecodedFr
   return { width: g.columns, height: g.rows, bitsPerSample: g.bitsAllocated, componentCount: 1, bytes: out };
 }
 
-/** Loads the codecs; one that fails to load is left out (its syntaxes are then skipped, not fatal). */
-export async function loadDecoders(): Promise<Decoders> {
+/**
+ * Loads the codecs; one that fails to load is left out (its syntaxes are then skipped, not fatal).
+ * Their messages go to `output`, stderr unless told otherwise: Emscripten's default `print` is
+ * console.log, and `qc --json` promises nothing but JSON on stdout.
+ */
+export async function loadDecoders(output: CodecOutput = toStderr): Promise<Decoders> {
   const require = createRequire(import.meta.url);
   const out = new Map<string, FrameDecoder>([['1.2.840.10008.1.2.5', decodeRleFrame]]);
   const load = async (pkg: string, className: string, syntaxes: string[]): Promise<void> => {
     try {
       const factory = require(pkg) as CodecFactory;
-      const module = await factory();
+      // Both streams: OpenJPEG prints its [ERROR] lines through print (stdout), not printErr.
+      const module = await factory({ print: output, printErr: output });
       const Decoder = module[className];
       if (!Decoder) return;
       const decode = wrap(Decoder);

@@ -1,11 +1,12 @@
 // `npm run qc` over folders a clinic would burn to a CD: real Part 10 files
 // (dcmjs + dcmtk), the real CLI in a child process, its JSON and exit code.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QcReport } from '../../src/cli/qc';
+import { generateCodecMatrix, TS } from '../fixtures/codecs/codec-matrix';
 import { boxBlur } from '../fixtures/quality';
 import { buildQcFolder, writeSeriesFiles } from '../fixtures/quality-dicom';
 import type { QcFolder } from '../fixtures/quality-dicom';
@@ -106,6 +107,42 @@ describe('npm run qc on compressed and clean folders', () => {
       ['integrity.unreadable', 'blocker'],
       ['geometry.missing-slices', 'blocker'],
     ]);
+  });
+
+  it('prints only JSON on stdout over JPEG 2000, JPEG-LS and broken files', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'telerad-qc-codecs-'));
+    dirs.push(dir);
+    const cases = await generateCodecMatrix();
+    const names = cases.map((c, i) => {
+      const name = `M${String(i).padStart(3, '0')}.dcm`;
+      writeFileSync(path.join(dir, name), c.bytes);
+      return name;
+    });
+    const native = cases.find((c) => c.transferSyntaxUID === TS.explicitLE)!;
+    writeFileSync(path.join(dir, 'CUT0001.dcm'), native.bytes.subarray(0, native.bytes.length - 10_000));
+    writeFileSync(path.join(dir, 'README.TXT'), 'Patient CD. Open VIEWER.EXE to look at the images.\n');
+    // A JPEG 2000 codestream whose SIZ marker is damaged: OpenJPEG reports [ERROR] lines, not only [INFO].
+    const j2k = Uint8Array.from(cases.find((c) => c.transferSyntaxUID === TS.jpeg2000Lossless)!.bytes);
+    const siz = j2k.findIndex((b, i) => b === 0xff && j2k[i + 1] === 0x4f && j2k[i + 2] === 0xff && j2k[i + 3] === 0x51);
+    expect(siz).toBeGreaterThan(0);
+    j2k[siz + 3] = 0x00;
+    writeFileSync(path.join(dir, 'J2KBAD.dcm'), j2k);
+    expect(cases.some((c) => c.transferSyntaxUID === TS.jpegLsLossless)).toBe(true);
+
+    const r = qc(dir, '--json');
+    // A script pipes stdout into a JSON parser: the codecs' chatter must not reach it.
+    let report: QcReport | undefined;
+    expect(() => (report = JSON.parse(r.stdout) as QcReport), `stdout starts ${JSON.stringify(r.stdout.slice(0, 80))}`).not.toThrow();
+    expect(r.status).toBe(1);
+    expect(report!.files.map((f) => f.path).sort()).toEqual([...names, 'CUT0001.dcm', 'J2KBAD.dcm', 'README.TXT'].sort());
+    const file = (p: string): QcReport['files'][number] | undefined => report!.files.find((f) => f.path === p);
+    expect(file('README.TXT')).toMatchObject({ status: 'unreadable', reason: 'not-dicom: not a DICOM file' });
+    expect(file('CUT0001.dcm')).toMatchObject({ status: 'unreadable', worst: 'blocker' });
+    expect(file('CUT0001.dcm')!.reason).toMatch(/^truncated: Pixel Data declares \d+ bytes, \d+ present/);
+    expect(file('J2KBAD.dcm')!.findings).toContain('acquisition.pixels-skipped');
+    expect(report!.findings.find((f) => f.checkId === 'acquisition.pixels-skipped' && f.evidence.instances.some((e) => e.source === 'J2KBAD.dcm'))!.message).toContain('compressed (JPEG 2000 lossless): the codestream is 0×0×0');
+    // The codec lines are still there for whoever reads stderr.
+    expect(r.stderr).toContain('[ERROR]');
   });
 
   it('says what is wrong with its arguments and exits 2', () => {
