@@ -76,6 +76,9 @@ test('a referral built from a CD and a photo, sent with the site down, arrives a
   await page.getByTestId('referral-import-folder').setInputFiles(cd.dir);
   await expect(page.getByTestId('referral-import-count')).toContainText(`${CT_SLICES + 1} image instance(s)`, { timeout: 30_000 });
   await expect(page.getByTestId('referral-import-summary')).toContainText('CT');
+  // The CD's DICOMDIR is named as its index, never listed as a damaged file.
+  await expect(wizard(page)).toContainText('DICOMDIR index, read for the file list');
+  await expect(page.getByTestId('referral-skipped').filter({ hasText: 'DICOMDIR' })).toHaveCount(0);
   await page.getByTestId('referral-import-attachments').setInputFiles(photoPath);
   await expect(page.getByTestId('referral-import-count')).toContainText('1 photo(s)', { timeout: 30_000 });
   await expect(page.getByTestId('referral-patient')).toContainText('NDLOVU^SIPHO');

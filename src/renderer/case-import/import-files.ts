@@ -4,13 +4,14 @@
 // reason per file, and the rest is imported.
 import { unzipSync } from 'fflate';
 import type { Logger } from '../../shared/log';
-import { readDicomdir, isDicomdirPath, mediaKey } from '../../shared/dicom/dicomdir';
+import { readDicomdir, isDicomdirDataSet, isDicomdirPath, mediaKey } from '../../shared/dicom/dicomdir';
 import { zeroPreamble } from '../../shared/dicom/preamble';
 import type { DicomdirReference } from '../../shared/dicom/dicomdir';
 import type {
   DicomdirSummary,
   ImportEntry,
   ImportResult,
+  IndexFile,
   ImportedInstance,
   ImportedSeries,
   ImportedStudy,
@@ -18,7 +19,7 @@ import type {
   SkippedFile,
 } from './import-types';
 import { instanceFacts, pixelGeometryProblem, readDicom } from './read-instance';
-import type { InstanceFacts } from './read-instance';
+import type { InstanceFacts, ReadOutcome } from './read-instance';
 import { errorMessage } from '../../shared/error-message';
 
 export interface ImportDeps {
@@ -169,70 +170,92 @@ function byNumberThenPath(a: ImportedInstance, b: ImportedInstance): number {
   return (a.instanceNumber ?? Number.MAX_SAFE_INTEGER) - (b.instanceNumber ?? Number.MAX_SAFE_INTEGER) || a.path.localeCompare(b.path);
 }
 
+/** How the import result names a DICOMDIR it read: an index of the media, not an image, and no problem. */
+export const DICOMDIR_INDEX_NOTE = 'DICOMDIR index, read for the file list';
+
+type IndexReading = { ok: true; summary: DicomdirSummary; references: DicomdirReference[] } | { ok: false; reason: string };
+
+/** A DICOMDIR's file list, or why it cannot be had (the caller imports the files next to it regardless). */
+function readIndex(path: string, outcome: ReadOutcome): IndexReading {
+  if (!outcome.ok) return { ok: false, reason: outcome.reason };
+  // Named DICOMDIR yet without directory records: whatever it is, there is no file list in it.
+  if (!outcome.dataSet.elements.x00041220) return { ok: false, reason: 'no Directory Record Sequence (0004,1220)' };
+  try {
+    const { records, references } = readDicomdir(outcome.dataSet, path);
+    return { ok: true, summary: { path, records, referenced: references.length, missing: 0 }, references };
+  } catch (e) {
+    return { ok: false, reason: errorMessage(e) };
+  }
+}
+
 /** Imports a list of files: folders, DICOMDIR media and zips alike. Never throws for bad input; it reports it. */
 export async function importFiles(entries: readonly ImportEntry[], deps: ImportDeps = {}): Promise<ImportResult> {
-  const skipped: SkippedFile[] = [];
-  const files = await readAll(entries, skipped, deps.zipLimits ?? ZIP_LIMITS);
+  const readSkipped: SkippedFile[] = [];
+  const files = await readAll(entries, readSkipped, deps.zipLimits ?? ZIP_LIMITS);
 
-  // DICOMDIRs first: what they reference, and which referenced files are missing.
-  const present = new Map(files.map((f) => [mediaKey(f.path), f]));
+  // A DICOMDIR's problems are listed before the images' (as the media are read: index first), each group in file order.
+  const indexSkipped: SkippedFile[] = [];
+  const imageSkipped: SkippedFile[] = [];
+  const present = new Set(files.map((f) => mediaKey(f.path)));
   const referencedKeys = new Set<string>();
   const dicomdirs: DicomdirSummary[] = [];
-  for (const file of files.filter((f) => isDicomdirPath(f.path))) {
-    const outcome = readDicom(file.bytes);
-    if (!outcome.ok) {
-      skipped.push({ path: file.path, kind: outcome.kind, reason: `DICOMDIR could not be read (${outcome.reason}); the files next to it are imported without it` });
-      continue;
-    }
-    const { records, references } = readDicomdir(outcome.dataSet, file.path);
-    let missing = 0;
-    for (const ref of references) {
-      const key = mediaKey(ref.path);
-      referencedKeys.add(key);
-      if (!present.has(key)) {
-        missing++;
-        skipped.push({ path: ref.path, kind: 'missing', reason: missingReason(ref) });
-      }
-    }
-    dicomdirs.push({ path: file.path, records, referenced: references.length, missing });
-  }
-
+  const indexes: IndexFile[] = [];
   const instances: (ImportedInstance & { facts: InstanceFacts })[] = [];
   const bySop = new Map<string, string>();
-  const unreferenced: string[] = [];
   for (const file of files) {
-    if (isDicomdirPath(file.path)) continue;
     const outcome = readDicom(file.bytes);
+    // A DICOMDIR by name at any depth, or by content under any name: an index of the media, never judged as an image
+    // (it has no Study Instance UID, and big-endian, implicit-VR or renamed ones were listed as malformed images).
+    if (isDicomdirPath(file.path) || (outcome.ok && isDicomdirDataSet(outcome.dataSet))) {
+      const index = readIndex(file.path, outcome);
+      if (!index.ok) {
+        indexSkipped.push({ path: file.path, kind: 'unreadable', reason: `DICOMDIR index unreadable: ${index.reason}; the files next to it are imported without it` });
+        continue;
+      }
+      for (const ref of index.references) {
+        const key = mediaKey(ref.path);
+        referencedKeys.add(key);
+        if (!present.has(key)) {
+          index.summary.missing++;
+          indexSkipped.push({ path: ref.path, kind: 'missing', reason: missingReason(ref) });
+        }
+      }
+      dicomdirs.push(index.summary);
+      indexes.push({ path: file.path, note: DICOMDIR_INDEX_NOTE });
+      continue;
+    }
     if (!outcome.ok) {
-      skipped.push({ path: file.path, kind: outcome.kind, reason: outcome.reason });
+      imageSkipped.push({ path: file.path, kind: outcome.kind, reason: outcome.reason });
       continue;
     }
     const facts = instanceFacts(outcome.dataSet, outcome.transferSyntaxUID);
     if ('missing' in facts) {
-      skipped.push({ path: file.path, kind: 'malformed', reason: `malformed DICOM: no ${facts.missing}` });
+      imageSkipped.push({ path: file.path, kind: 'malformed', reason: `malformed DICOM: no ${facts.missing}` });
       continue;
     }
     const geometry = pixelGeometryProblem(outcome.dataSet, outcome.transferSyntaxUID);
     if (geometry) {
-      skipped.push({ path: file.path, kind: 'malformed', reason: `malformed image: ${geometry}` });
+      imageSkipped.push({ path: file.path, kind: 'malformed', reason: `malformed image: ${geometry}` });
       continue;
     }
     const first = bySop.get(facts.sopInstanceUID);
     if (first) {
-      skipped.push({ path: file.path, kind: 'duplicate', reason: `duplicate of ${first} (same SOP Instance UID)` });
+      imageSkipped.push({ path: file.path, kind: 'duplicate', reason: `duplicate of ${first} (same SOP Instance UID)` });
       continue;
     }
     bySop.set(facts.sopInstanceUID, file.path);
-    if (dicomdirs.length && !referencedKeys.has(mediaKey(file.path))) unreferenced.push(file.path);
     const { seriesNumber: _s, seriesDescription: _d, studyDate: _sd, studyDescription: _sdesc, accessionNumber: _a, ...instanceFields } = facts;
     // Kept and later forwarded: without whatever the preamble carried (a DICOM/executable polyglot, CVE-2019-11687).
     instances.push({ ...instanceFields, path: file.path, size: file.bytes.length, bytes: asArrayBuffer(zeroPreamble(file.bytes)), facts });
   }
+  const unreferenced = dicomdirs.length ? instances.filter((i) => !referencedKeys.has(mediaKey(i.path))).map((i) => i.path) : [];
 
+  const skipped = [...readSkipped, ...indexSkipped, ...imageSkipped];
   const studies = groupStudies(instances);
   for (const s of skipped) deps.log?.warn(`import: skipped ${s.path}: ${s.reason}`);
+  for (const i of indexes) deps.log?.info(`import: ${i.path}: ${i.note}`);
   deps.log?.info(`import: ${instances.length} instances in ${studies.length} studies, ${skipped.length} skipped`);
-  return { studies, skipped, dicomdirs, unreferenced, instanceCount: instances.length };
+  return { studies, skipped, dicomdirs, indexes, unreferenced, instanceCount: instances.length };
 }
 
 function missingReason(ref: DicomdirReference): string {

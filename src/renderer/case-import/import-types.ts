@@ -71,10 +71,20 @@ export interface DicomdirSummary {
   missing: number;
 }
 
+/** A file read for what it lists, not imported as an image (a DICOMDIR): information for the user, not a problem. */
+export interface IndexFile {
+  path: string;
+  /** One line for the user: "DICOMDIR index, read for the file list". */
+  note: string;
+}
+
 export interface ImportResult {
   studies: ImportedStudy[];
+  /** Problems only: an index file read for its list is in `indexes`, not here. */
   skipped: SkippedFile[];
   dicomdirs: DicomdirSummary[];
+  /** The DICOMDIRs read (by name or by content), one line each for the UI. */
+  indexes: IndexFile[];
   /**
    * DICOM files that were imported although no DICOMDIR lists them (only when
    * a DICOMDIR is present): a CD burnt with extra files, a folder with loose

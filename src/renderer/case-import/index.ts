@@ -3,4 +3,4 @@ export { UnsupportedImageError, isPdf, pdfToDicom, photoToDicom } from './attach
 export type { BuiltObject, CaseDicomContext } from './attachments-to-dicom';
 export { identityConflicts, importFiles } from './import-files';
 export type { IdentityGroup } from './import-files';
-export type { ImportEntry, ImportResult, ImportedInstance, PatientIdentity, SkippedFile } from './import-types';
+export type { ImportEntry, ImportResult, ImportedInstance, IndexFile, PatientIdentity, SkippedFile } from './import-types';

@@ -70,7 +70,8 @@ export function readDicom(bytes: Uint8Array): ReadOutcome {
       // dicom-parser reads sequences recursively: nesting deep enough to exhaust the stack is no real object.
       return { ok: false, kind: 'malformed', reason: 'malformed DICOM: sequences nested too deep to read' };
     }
-    if (/overrun|past end|beyond|end of buffer|outside/i.test(cause)) {
+    // dicom-parser's "invalid value for parameter 'maxPosition'" (spelt 'maxP osition' in its explicit-VR reader): an item whose declared length runs past the end of the file.
+    if (/overrun|past end|beyond|end of buffer|outside|'maxP ?osition'/i.test(cause)) {
       return { ok: false, kind: 'truncated', reason: `truncated: the file ends inside an element (${bytes.length} bytes)` };
     }
     return { ok: false, kind: 'malformed', reason: `malformed DICOM: ${cause}` };

@@ -113,6 +113,7 @@ export async function importDicom(store: CaseStore, id: string, entries: readonl
       series: st.series.map((s) => ({ modality: s.modality, description: s.description, count: s.instances.length })),
     })),
     skipped: result.skipped,
+    indexes: result.indexes,
     instanceCount: result.instanceCount,
   };
 }

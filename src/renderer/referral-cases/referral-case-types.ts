@@ -99,6 +99,8 @@ export type CaseFields = Pick<
 export interface ImportSummary {
   studies: { studyInstanceUID: string; description: string; patient: PatientIdentity; series: { modality: string; description: string; count: number }[] }[];
   skipped: SkippedFile[];
+  /** Index files (DICOMDIR) read for the file list: information, not problems. */
+  indexes: { path: string; note: string }[];
   instanceCount: number;
 }
 

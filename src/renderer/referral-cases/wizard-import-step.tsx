@@ -103,7 +103,9 @@ export function WizardImportStep(props: WizardImportStepProps): JSX.Element {
     if (entries.length === 0) return;
     void run('Import', async () => {
       const s = await cases.importDicom(caseId, entries);
-      setNotice(`Imported ${s.instanceCount} instance(s)${s.skipped.length > 0 ? `; ${s.skipped.length} file(s) skipped (listed below)` : ''}.`);
+      // A DICOMDIR is named for what it is (the CD's index), so nobody reads it as a damaged image.
+      const indexes = s.indexes.map((i) => ` ${i.path}: ${i.note}.`).join('');
+      setNotice(`Imported ${s.instanceCount} instance(s)${s.skipped.length > 0 ? `; ${s.skipped.length} file(s) skipped (listed below)` : ''}.${indexes}`);
     });
   };
   const addAttachments = (files: FileList | null): void => {

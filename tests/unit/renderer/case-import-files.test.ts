@@ -52,6 +52,8 @@ describe('import from a CD with a DICOMDIR (IHE PDI)', () => {
     const result = await importFiles(entriesFromDirectory(dir, 'CDROM'));
 
     expect(result.skipped).toEqual([{ path: 'CDROM/IMAGES/CT/IM3', kind: 'missing', reason: 'DICOMDIR references IMAGES/CT/IM3 which is missing' }]);
+    // The DICOMDIR itself is information, not a skipped file.
+    expect(result.indexes).toEqual([{ path: 'CDROM/DICOMDIR', note: 'DICOMDIR index, read for the file list' }]);
     expect(result.dicomdirs).toEqual([
       { path: 'CDROM/DICOMDIR', records: { PATIENT: 1, STUDY: 2, SERIES: 2, IMAGE: 6 }, referenced: 6, missing: 1 },
     ]);
