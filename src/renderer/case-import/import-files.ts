@@ -3,6 +3,7 @@
 // file is read for identity and UIDs; what cannot be used is skipped with a
 // reason per file, and the rest is imported.
 import { unzipSync } from 'fflate';
+import type { UnzipFileInfo } from 'fflate';
 import type { Logger } from '../../shared/log';
 import { readDicomdir, isDicomdirDataSet, isDicomdirPath, mediaKey } from '../../shared/dicom/dicomdir';
 import { zeroPreamble } from '../../shared/dicom/preamble';
@@ -26,6 +27,8 @@ export interface ImportDeps {
   log?: Logger;
   /** Default ZIP_LIMITS. */
   zipLimits?: ZipLimits;
+  /** Told the size of each buffer taken out of a zip, just before it is allocated: what the import holds from zips. */
+  onZipInflate?: (bytes: number) => void;
 }
 
 function normalizePath(path: string): string {
@@ -45,8 +48,9 @@ function asArrayBuffer(bytes: Uint8Array): ArrayBuffer {
 /**
  * What one import may unpack from zips, all zips together (zips inside zips
  * too), checked against the sizes the central directory declares before
- * anything is inflated. fflate inflates an entry into a buffer of its
- * declared size, so a lying header cannot make it write more.
+ * anything is inflated, and again before each entry is. fflate inflates an
+ * entry into a buffer of its declared size, so a lying header cannot make it
+ * write more: the declared sizes bound what is held.
  */
 export interface ZipLimits {
   maxEntries: number;
@@ -55,6 +59,12 @@ export interface ZipLimits {
   /** Uncompressed / compressed, refused above this for entries larger than ratioFloorBytes. */
   maxRatio: number;
   ratioFloorBytes: number;
+  /**
+   * A zip the user chose, with the zips inside it, may unpack to maxRatio × its
+   * size on disk, or to this much if that is more. Entries each under
+   * ratioFloorBytes add up: 120 × 8 MiB of zeros is 960 MiB from 994 KB.
+   */
+  archiveFloorBytes: number;
   /** Zips inside zips. */
   maxDepth: number;
 }
@@ -67,6 +77,8 @@ export const ZIP_LIMITS: ZipLimits = {
   // Deflate's ceiling is ~1032:1; an image that compresses 500× is a block of zeros, not a scan.
   maxRatio: 500,
   ratioFloorBytes: 8 * MiB,
+  // Up to this a zip is not judged by its ratio (a few mostly blank images may well zip over 500×); it is little for the page to hold.
+  archiveFloorBytes: 64 * MiB,
   maxDepth: 3,
 };
 
@@ -75,6 +87,46 @@ interface ZipBudget {
   limits: ZipLimits;
   entries: number;
   bytes: number;
+  onInflate?: (bytes: number) => void;
+}
+
+/** A zip as the user chose it: what is unpacked from it, zips inside it too, counts against its size on disk. */
+interface ZipRoot {
+  path: string;
+  size: number;
+  /** Unpacked from it so far. */
+  bytes: number;
+  /** What it put in the skipped list, dropped if it is refused whole. */
+  skipped: SkippedFile[];
+  refused?: boolean;
+}
+
+/** Stops unzipping from inside fflate's filter: the zip the user chose is refused whole. */
+class ZipBombRefusal extends Error {}
+
+function newRoot(path: string, size: number): ZipRoot {
+  return { path, size, bytes: 0, skipped: [] };
+}
+
+function rootAllowance(root: ZipRoot, limits: ZipLimits): number {
+  return Math.max(limits.archiveFloorBytes, limits.maxRatio * root.size);
+}
+
+function fileSize(n: number): string {
+  return n < MiB ? `${Math.max(1, Math.round(n / 1024))} KB` : mb(n);
+}
+
+function bombRefusal(root: ZipRoot, limits: ZipLimits): ZipBombRefusal {
+  return new ZipBombRefusal(`zip refused: it would inflate to more than ${mb(rootAllowance(root, limits))} from a ${fileSize(root.size)} file (a zip bomb?)`);
+}
+
+function isDirectoryEntry(f: UnzipFileInfo): boolean {
+  return f.name.endsWith('/') && f.originalSize === 0;
+}
+
+/** What fflate allocates for an entry: its declared size when inflating (it never writes past it), the stored bytes when copying. */
+function heldBytes(f: UnzipFileInfo): number {
+  return f.compression === 0 ? f.size : f.originalSize;
 }
 
 /** An entry name that would land outside the case (`../`, `/etc`, `C:\`, `\\server`), or is not a name at all. */
@@ -90,36 +142,79 @@ function mb(n: number): string {
 /**
  * The entries of a zip, named `<zip path>/<entry name>` so a report points
  * into the zip, and the entries refused (unsafe name, too large, too
- * compressed, over the import's budget) with a reason each. Throws when the
- * zip cannot be read or holds more entries than the limit. Synchronous on
- * purpose: fflate's async unzip runs in a worker made from a blob: URL, which
- * the page's CSP forbids.
+ * compressed, over the import's budget) with a reason each; or, when the
+ * entries add up to more than the zip's size allows, the zip refused whole.
+ * Throws when the zip cannot be read or holds more entries than the limit.
+ * Synchronous on purpose: fflate's async unzip runs in a worker made from a
+ * blob: URL, which the page's CSP forbids.
  */
 export function zipEntries(zipPath: string, bytes: Uint8Array, limits: ZipLimits = ZIP_LIMITS): { entries: ImportEntry[]; refused: SkippedFile[] } {
-  return unzipWithin(zipPath, bytes, { limits, entries: 0, bytes: 0 });
+  try {
+    return unzipWithin(zipPath, bytes, { limits, entries: 0, bytes: 0 }, newRoot(zipPath, bytes.length));
+  } catch (e) {
+    if (e instanceof ZipBombRefusal) return { entries: [], refused: [{ path: zipPath, kind: 'refused', reason: e.message }] };
+    throw e;
+  }
 }
 
-function unzipWithin(zipPath: string, bytes: Uint8Array, budget: ZipBudget): { entries: ImportEntry[]; refused: SkippedFile[] } {
+/** Throws ZipBombRefusal when what the zip holds, with what its root already gave, is over the root's allowance. */
+function unzipWithin(zipPath: string, bytes: Uint8Array, budget: ZipBudget, root: ZipRoot): { entries: ImportEntry[]; refused: SkippedFile[] } {
   const { limits } = budget;
+  const allowance = rootAllowance(root, limits);
   const refused: SkippedFile[] = [];
   const refuse = (name: string, reason: string): false => {
     refused.push({ path: `${zipPath}/${name}`, kind: 'refused', reason });
     return false;
   };
-  const files = unzipSync(bytes, {
+  const entryProblem = (f: UnzipFileInfo): string | undefined => {
+    if (unsafeZipName(f.name)) return `refused: the name "${f.name}" points outside the case folder`;
+    if (f.originalSize > limits.maxEntryBytes) return `refused: ${mb(f.originalSize)} unpacked is over the ${mb(limits.maxEntryBytes)} limit per file`;
+    if (f.originalSize > limits.ratioFloorBytes && f.originalSize / Math.max(1, f.size) > limits.maxRatio) {
+      return `refused: ${mb(f.size)} would unpack to ${mb(f.originalSize)} (over ${limits.maxRatio}× — a zip bomb)`;
+    }
+    return undefined;
+  };
+
+  // The central directory alone first (the filter refuses every entry, so nothing is inflated): a bomb is refused
+  // before a byte of it is, not after its allowance has been filled with zeros.
+  let counted = budget.entries;
+  let declared = 0;
+  unzipSync(bytes, {
     filter: (f) => {
-      if (++budget.entries > limits.maxEntries) throw new Error(`more than ${limits.maxEntries} entries in this import's zips: refused`);
-      if (f.name.endsWith('/') && f.originalSize === 0) return false;
-      if (unsafeZipName(f.name)) return refuse(f.name, `refused: the name "${f.name}" points outside the case folder`);
-      if (f.originalSize > limits.maxEntryBytes) return refuse(f.name, `refused: ${mb(f.originalSize)} unpacked is over the ${mb(limits.maxEntryBytes)} limit per file`);
-      if (f.originalSize > limits.ratioFloorBytes && f.originalSize / Math.max(1, f.size) > limits.maxRatio) {
-        return refuse(f.name, `refused: ${mb(f.size)} would unpack to ${mb(f.originalSize)} (over ${limits.maxRatio}× — a zip bomb)`);
-      }
-      if (budget.bytes + f.originalSize > limits.maxTotalBytes) return refuse(f.name, `refused: the zips of this import would unpack to more than ${mb(limits.maxTotalBytes)}`);
-      budget.bytes += f.originalSize;
-      return true;
+      if (++counted > limits.maxEntries) throw new Error(`more than ${limits.maxEntries} entries in this import's zips: refused`);
+      if (!isDirectoryEntry(f) && entryProblem(f) === undefined) declared += heldBytes(f);
+      return false;
     },
   });
+  if (root.bytes + declared > allowance) throw bombRefusal(root, limits);
+
+  let taken = 0;
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(bytes, {
+      // Called for each entry just before fflate allocates and inflates it: the running total is what is held.
+      filter: (f) => {
+        if (++budget.entries > limits.maxEntries) throw new Error(`more than ${limits.maxEntries} entries in this import's zips: refused`);
+        if (isDirectoryEntry(f)) return false;
+        const problem = entryProblem(f);
+        if (problem !== undefined) return refuse(f.name, problem);
+        const held = heldBytes(f);
+        if (budget.bytes + held > limits.maxTotalBytes) return refuse(f.name, `refused: the zips of this import would unpack to more than ${mb(limits.maxTotalBytes)}`);
+        // The sum above already said yes; checked again so the allowance holds even were the two passes to disagree.
+        if (root.bytes + held > allowance) throw bombRefusal(root, limits);
+        budget.bytes += held;
+        root.bytes += held;
+        taken += held;
+        budget.onInflate?.(held);
+        return true;
+      },
+    });
+  } catch (e) {
+    // Nothing of this zip is kept, so nothing of it counts.
+    budget.bytes -= taken;
+    root.bytes -= taken;
+    throw e;
+  }
   const entries = Object.entries(files).map(([name, data]) => ({
     path: `${zipPath}/${normalizePath(name)}`,
     size: data.length,
@@ -131,37 +226,55 @@ function unzipWithin(zipPath: string, bytes: Uint8Array, budget: ZipBudget): { e
 interface ReadFile {
   path: string;
   bytes: Uint8Array;
+  /** The zip the user chose that it came out of. */
+  root?: ZipRoot;
 }
 
 /** Reads every entry, unpacking zips (also zips inside a folder or a zip) into their files. */
-async function readAll(entries: readonly ImportEntry[], skipped: SkippedFile[], limits: ZipLimits): Promise<ReadFile[]> {
-  const out: ReadFile[] = [];
-  const budget: ZipBudget = { limits, entries: 0, bytes: 0 };
-  const queue = entries.map((e) => ({ ...e, path: normalizePath(e.path), depth: 0 }));
+async function readAll(entries: readonly ImportEntry[], skipped: SkippedFile[], limits: ZipLimits, onInflate?: (bytes: number) => void): Promise<ReadFile[]> {
+  let out: ReadFile[] = [];
+  const budget: ZipBudget = { limits, entries: 0, bytes: 0, onInflate };
+  const queue: (ImportEntry & { depth: number; root?: ZipRoot })[] = entries.map((e) => ({ ...e, path: normalizePath(e.path), depth: 0 }));
+  const skip = (s: SkippedFile, root: ZipRoot | undefined): void => {
+    skipped.push(s);
+    root?.skipped.push(s);
+  };
+  // A bomb is refused as the file the user chose, in one line: whatever came out of it before goes, the rest of the import stays.
+  const refuseRoot = (root: ZipRoot, reason: string): void => {
+    root.refused = true;
+    budget.bytes -= root.bytes;
+    out = out.filter((f) => f.root !== root);
+    const own = new Set(root.skipped);
+    const kept = skipped.filter((s) => !own.has(s));
+    skipped.splice(0, skipped.length, ...kept, { path: root.path, kind: 'refused', reason });
+  };
   while (queue.length) {
     const entry = queue.shift()!;
+    if (entry.root?.refused) continue;
     let bytes: Uint8Array;
     try {
       bytes = new Uint8Array(await entry.read());
     } catch (e) {
-      skipped.push({ path: entry.path, kind: 'unreadable', reason: `could not be read: ${errorMessage(e)}` });
+      skip({ path: entry.path, kind: 'unreadable', reason: `could not be read: ${errorMessage(e)}` }, entry.root);
       continue;
     }
     if (isZip(bytes)) {
       if (entry.depth >= limits.maxDepth) {
-        skipped.push({ path: entry.path, kind: 'refused', reason: `refused: a zip nested more than ${limits.maxDepth} zips deep` });
+        skip({ path: entry.path, kind: 'refused', reason: `refused: a zip nested more than ${limits.maxDepth} zips deep` }, entry.root);
         continue;
       }
+      const root = entry.root ?? newRoot(entry.path, bytes.length);
       try {
-        const unzipped = unzipWithin(entry.path, bytes, budget);
-        skipped.push(...unzipped.refused);
-        queue.push(...unzipped.entries.map((e) => ({ ...e, depth: entry.depth + 1 })));
+        const unzipped = unzipWithin(entry.path, bytes, budget, root);
+        for (const s of unzipped.refused) skip(s, root);
+        queue.push(...unzipped.entries.map((e) => ({ ...e, depth: entry.depth + 1, root })));
       } catch (e) {
-        skipped.push({ path: entry.path, kind: 'unreadable', reason: `not a readable zip file: ${errorMessage(e)}` });
+        if (e instanceof ZipBombRefusal) refuseRoot(root, e.message);
+        else skip({ path: entry.path, kind: 'unreadable', reason: `not a readable zip file: ${errorMessage(e)}` }, entry.root);
       }
       continue;
     }
-    out.push({ path: entry.path, bytes });
+    out.push({ path: entry.path, bytes, root: entry.root });
   }
   return out;
 }
@@ -191,7 +304,7 @@ function readIndex(path: string, outcome: ReadOutcome): IndexReading {
 /** Imports a list of files: folders, DICOMDIR media and zips alike. Never throws for bad input; it reports it. */
 export async function importFiles(entries: readonly ImportEntry[], deps: ImportDeps = {}): Promise<ImportResult> {
   const readSkipped: SkippedFile[] = [];
-  const files = await readAll(entries, readSkipped, deps.zipLimits ?? ZIP_LIMITS);
+  const files = await readAll(entries, readSkipped, deps.zipLimits ?? ZIP_LIMITS, deps.onZipInflate);
 
   // A DICOMDIR's problems are listed before the images' (as the media are read: index first), each group in file order.
   const indexSkipped: SkippedFile[] = [];
