@@ -3,7 +3,7 @@ import type { FormEvent, JSX } from 'react';
 import type { AuthType, CapabilityAnswer, SecretProtection, SiteSummary, SiteTestResult } from '../../shared/ipc/contract';
 import { SITE_TIMEOUT_BOUNDS } from '../../shared/ipc/contract';
 import type { SiteFormErrors, SiteFormValues } from './site-form';
-import { buildSiteRequest, emptySiteForm, needsInsecureHttpConsent, siteFormFor } from './site-form';
+import { buildSiteRequest, emptySiteForm, keepsStoredSecret, needsInsecureHttpConsent, siteFormFor } from './site-form';
 import { isUnencryptedRemoteUrl } from '../../shared/sites/plain-http';
 import type { SiteTestState, SitesStore } from './sites-store';
 import './sites.css';
@@ -298,7 +298,8 @@ function SiteForm({
   const [errors, setErrors] = useState<SiteFormErrors>({});
   const [saving, setSaving] = useState(false);
   const set = <K extends keyof SiteFormValues>(key: K, value: SiteFormValues[K]): void => setValues((v) => ({ ...v, [key]: value }));
-  const keepsSecret = editing !== undefined && editing.authType === values.authType;
+  // A URL moved to another origin asks for the secret again: main will not send the stored one there.
+  const keepsSecret = keepsStoredSecret(values, editing);
 
   const submit = (e: FormEvent): void => {
     e.preventDefault();

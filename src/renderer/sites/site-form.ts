@@ -90,8 +90,32 @@ function numberOrText(text: string): number | string {
   return /^\d+$/.test(trimmed) ? Number(trimmed) : trimmed;
 }
 
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether an empty password or token field keeps the stored secret: only on
+ * edit, with the same auth type, at the same origin (scheme, host, port). Main
+ * refuses to carry a stored secret to another origin, since it was given for
+ * one server; a new path on the same server keeps it.
+ */
+export function keepsStoredSecret(values: Pick<SiteFormValues, 'url' | 'authType'>, editing: SiteSummary | undefined): boolean {
+  return editing !== undefined && editing.authType === values.authType && sameOrigin(editing.url, values.url.trim());
+}
+
+/** Main's words for a move to another origin without the secret (sites-service.ts), shown before asking it. */
+const ORIGIN_CHANGED: Record<'basic' | 'bearer', string> = {
+  basic: "The site's address changed: enter its user name and password again",
+  bearer: "The site's address changed: enter its token again",
+};
+
 function authOf(values: SiteFormValues, editing: SiteSummary | undefined): Record<string, unknown> | undefined {
-  const unchangedType = editing?.authType === values.authType;
+  const keeps = keepsStoredSecret(values, editing);
   switch (values.authType) {
     case 'none':
       return { type: 'none' };
@@ -99,12 +123,19 @@ function authOf(values: SiteFormValues, editing: SiteSummary | undefined): Recor
       return {
         type: 'basic',
         username: values.username.trim(),
-        // On edit an empty password keeps the stored one (only when the type stays basic).
-        ...(values.password !== '' || !unchangedType ? { password: values.password } : {}),
+        // On edit an empty password keeps the stored one (only when the type and the origin stay the same).
+        ...(values.password !== '' || !keeps ? { password: values.password } : {}),
       };
     case 'bearer':
-      return { type: 'bearer', ...(values.token !== '' || !unchangedType ? { token: values.token.trim() } : {}) };
+      return { type: 'bearer', ...(values.token !== '' || !keeps ? { token: values.token.trim() } : {}) };
   }
+}
+
+/** The secret field a move to another origin leaves empty, with what to say there; undefined when none is missing. */
+function secretMissingAfterMove(values: SiteFormValues, editing: SiteSummary | undefined): Partial<Record<'password' | 'token', string>> | undefined {
+  if (!editing || values.authType === 'none' || editing.authType !== values.authType || keepsStoredSecret(values, editing)) return undefined;
+  if (values.authType === 'basic') return values.password === '' ? { password: ORIGIN_CHANGED.basic } : undefined;
+  return values.token.trim() === '' ? { token: ORIGIN_CHANGED.bearer } : undefined;
 }
 
 export type SiteFormResult =
@@ -133,8 +164,10 @@ export function buildSiteRequest(values: SiteFormValues, editing?: SiteSummary):
     : { ...base, ...(ca !== '' ? { caCertificate: `${ca}\n` } : {}) };
   const parsed = editing ? SiteUpdateRequestSchema.safeParse(raw) : SiteAddRequestSchema.safeParse(raw);
   const consentMissing = insecure && !values.allowInsecureHttp;
-  if (!parsed.success || consentMissing) {
-    const errors: SiteFormErrors = {};
+  const secretMissing = secretMissingAfterMove(values, editing);
+  if (!parsed.success || consentMissing || secretMissing) {
+    // Said first, so it wins over the schema's "must not be empty; leave it out to keep the stored one", which is not true here.
+    const errors: SiteFormErrors = { ...secretMissing };
     for (const issue of parsed.success ? [] : parsed.error.issues) {
       const field = formFieldOf(issue.path.map(String).join('.'));
       errors[field] ??= field === 'form' ? `${issue.path.join('.')}: ${issue.message}` : issue.message;

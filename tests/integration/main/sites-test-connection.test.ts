@@ -112,6 +112,24 @@ describe('test connection against a real Orthanc', () => {
     }
   });
 
+  it("refuses a URL at Orthanc's root (its REST API, not DICOMweb), naming the DICOMweb root, and passes at …/dicom-web", async () => {
+    const auth = { type: 'basic', username: orthanc.username, password: orthanc.password };
+    for (const url of [orthanc.baseUrl, `${orthanc.baseUrl}/`]) {
+      const root = await addSite({ name: `Orthanc root ${url.length}`, url, auth });
+      const refused = await value<SiteTestResult>('sites.test', { id: root.id });
+      expect(refused).toMatchObject({ ok: false, failure: { kind: 'http' } });
+      expect(refused.failure?.message).toBe(`this is the Orthanc server's root, not its DICOMweb root: use ${orthanc.baseUrl}/dicom-web`);
+      expect(refused.capabilities.qido).toBe('unknown');
+      // Nothing learnt from the wrong endpoint is kept on the site.
+      expect((await value<SiteSummary[]>('sites.list', {})).find((s) => s.id === root.id)?.capabilities).toBeUndefined();
+    }
+
+    const dicomWeb = await addSite({ name: 'Orthanc DICOMweb root', url: orthanc.dicomWebUrl, auth });
+    const passed = await value<SiteTestResult>('sites.test', { id: dicomWeb.id });
+    expect(passed.ok).toBe(true);
+    expect(passed.capabilities).toMatchObject({ qido: 'yes', wado: 'yes' });
+  });
+
   it('says "authentication failed" for a wrong password, and keeps no capabilities', async () => {
     const site = await addSite({ name: 'Wrong password', url: orthanc.dicomWebUrl, auth: { type: 'basic', username: orthanc.username, password: 'not-the-password' } });
     const result = await value<SiteTestResult>('sites.test', { id: site.id });

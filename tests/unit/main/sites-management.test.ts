@@ -144,7 +144,12 @@ describe('editing a site', () => {
     const caps: SiteCapabilities = { qido: 'yes', wado: 'yes', stow: 'unknown', jpegLsLossless: 'no', latencyMs: 12.5, testedAt: '2024-01-01T00:00:00.000Z' };
     expect(await services.sites.recordCapabilities(site, caps)).toBe(true);
     expect(await value<SiteSummary>('sites.update', { id: 'hospital-a', name: 'Renamed' })).toMatchObject({ capabilities: caps });
-    const moved = await value<SiteSummary>('sites.update', { id: 'hospital-a', url: 'https://pacs2.a.example/dicom-web' });
+    // Another host needs the credentials again (sites-origin-change.test.ts).
+    const moved = await value<SiteSummary>('sites.update', {
+      id: 'hospital-a',
+      url: 'https://pacs2.a.example/dicom-web',
+      auth: { type: 'basic', username: 'reader', password: 'pw-pacs2-1024' },
+    });
     expect(moved.capabilities).toBeUndefined();
     // A test that started before the move describes the old server: it is not stored.
     expect(await services.sites.recordCapabilities(site, caps)).toBe(false);

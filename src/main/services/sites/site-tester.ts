@@ -77,6 +77,8 @@ interface ProbeResponse {
  *
  * A site that cannot be queried at all ends the test at once with the reason:
  * authentication failed, unreachable, timed out, or a TLS certificate problem.
+ * So does a URL at an Orthanc server's root (its REST API) instead of its
+ * DICOMweb root: `GET <url>/system` answers with Orthanc's own description.
  */
 export async function testSiteConnection(site: SiteTestTarget, deps: SiteTestDeps): Promise<SiteTestResult> {
   const now = deps.now ?? ((): Date => new Date());
@@ -95,10 +97,11 @@ export async function testSiteConnection(site: SiteTestTarget, deps: SiteTestDep
   }
   const probe = createProber(site, deps);
 
-  // 1. QIDO-RS, three times: the first answer decides reachability, the median is the latency.
+  // 0. Not Orthanc's REST root, 1. QIDO-RS, three times: the first answer decides reachability, the median is the latency.
   let studies: unknown;
   let samples: number[];
   try {
+    await refuseOrthancRoot(probe, site.url);
     ({ studies, samples } = await searchStudies(probe, capabilities, notes));
   } catch (err) {
     const failure = asFailure(err);
@@ -128,6 +131,29 @@ export async function testSiteConnection(site: SiteTestTarget, deps: SiteTestDep
     `Test of ${site.id}: latency ${capabilities.latencyMs} ms, QIDO ${capabilities.qido}, WADO ${capabilities.wado}, STOW ${capabilities.stow}, JPEG-LS ${capabilities.jpegLsLossless}, previews ${capabilities.rendered}`,
   );
   return { siteId: site.id, ok: true, capabilities, notes };
+}
+
+/** Keys of the JSON object Orthanc's REST API answers at `/system` (any two of them are taken as Orthanc). */
+const ORTHANC_SYSTEM_KEYS = ['ApiVersion', 'DicomAet', 'Version', 'DatabaseVersion', 'DicomPort'];
+
+/**
+ * Step 0: a URL at an Orthanc server's root is its REST API, not its DICOMweb
+ * root. Through the gateway, every REST resource under it (`/instances/<id>/file`,
+ * `/studies/<id>/archive` …) would be reachable with the site's credentials,
+ * and Orthanc's REST `/studies` can even pass for a study search. Orthanc
+ * answers `GET /system` with a JSON object describing itself; a DICOMweb root
+ * (Orthanc's own `/dicom-web` included) has no such resource. Any other answer,
+ * refused credentials included, is left to the study search to judge; a
+ * network failure ends the test here, as the study search would.
+ */
+async function refuseOrthancRoot(probe: Prober, url: string): Promise<void> {
+  const res = await probe('GET', '/system', { accept: 'application/json' }, PROBE_READ_LIMIT);
+  if (res.status !== 200) return;
+  const json = parseJson(res.body);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return;
+  const found = ORTHANC_SYSTEM_KEYS.filter((key) => key in json);
+  if (found.length < 2) return;
+  throw new ProbeFailure('http', `this is the Orthanc server's root, not its DICOMweb root: use ${url}/dicom-web`);
 }
 
 /**

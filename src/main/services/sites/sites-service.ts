@@ -127,7 +127,8 @@ export class SitesService implements SiteDirectory {
   /**
    * Changes what the request names and keeps the rest. The id never changes
    * (gateway paths and cached studies refer to it). A secret left out is kept
-   * when the auth type stays the same; switching type needs the new secret.
+   * when the auth type stays the same and the URL keeps its origin; switching
+   * type, or moving the site to another origin, needs the new secret.
    */
   update(input: SiteUpdateInput): Promise<SiteSummary> {
     return this.queue.run(async () => {
@@ -165,6 +166,14 @@ export class SitesService implements SiteDirectory {
           const { field, kind } = SECRET_FIELD[auth.type];
           throw new ServiceError('BAD_REQUEST', `${field}: required when the site had no ${kind} before`);
         }
+      }
+      // A stored password or token was given for one server: a move to another origin (scheme, host or port)
+      // must not take it along, or the first request sends it to whoever answers there. So such a move needs the
+      // new credentials in the same request (or auth type none), which replace the stored secret below, and is
+      // refused before anything changes otherwise. A new path on the same origin keeps it: the same server (same
+      // TLS identity, same host and port) gets it, which it could already ask for under any path.
+      if (next.authType !== 'none' && !sameOrigin(current.url, next.url) && secret === undefined) {
+        throw new ServiceError('BAD_REQUEST', originChangeRefusal(next.authType));
       }
       const site = withCapabilitiesIfStillValid(current, next);
       if (secret) await this.storeSecret(site.id, secret);
@@ -257,6 +266,13 @@ function assertTransportAllowed(url: string, allowInsecureHttp: boolean): void {
 /** Stored only while the URL needs it, so switching back from https to http asks again. */
 function insecureHttpField(url: string, allowed: boolean | undefined): { allowInsecureHttp?: true } {
   return allowed === true && isUnencryptedRemoteUrl(url) ? { allowInsecureHttp: true } : {};
+}
+
+/** The words the Sites form shows at the secret's field (the `auth.…:` prefix names it). */
+function originChangeRefusal(authType: 'basic' | 'bearer'): string {
+  return authType === 'basic'
+    ? `${SECRET_FIELD.basic.field}: The site's address changed: enter its user name and password again`
+    : `${SECRET_FIELD.bearer.field}: The site's address changed: enter its token again`;
 }
 
 function sameOrigin(a: string, b: string): boolean {
