@@ -7,7 +7,7 @@ import { gatewayError } from '../../services/sites/site-gateway';
 import { contentSecurityPolicyFor } from '../../../shared/csp';
 import { SECURITY_HEADERS } from '../security-headers';
 import { resolveStaticFile } from '../static-files';
-import { APP_HOST, APP_SCHEME } from './app-origin';
+import { APP_HOST, APP_ORIGIN, APP_SCHEME } from './app-origin';
 
 export interface AppProtocolOptions {
   rendererDir: string;
@@ -41,7 +41,7 @@ export function createAppProtocolHandler(options: AppProtocolOptions): (request:
     const body = request.method === 'HEAD' ? null : (Readable.toWeb(createReadStream(file.path)) as ReadableStream<Uint8Array>);
     return withSecurityHeaders(
       new Response(body, { status: 200, headers: { 'content-type': file.contentType, 'content-length': String(file.size) } }),
-      { 'cache-control': 'no-cache', 'content-security-policy': contentSecurityPolicyFor(url.pathname) },
+      { 'cache-control': 'no-cache', 'content-security-policy': contentSecurityPolicyFor(url.pathname, APP_ORIGIN) },
     );
   };
 }

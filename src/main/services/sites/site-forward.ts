@@ -32,6 +32,37 @@ const DROPPED_RESPONSE_HEADERS = new Set([
 
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
+/**
+ * The media types a site's answer may have to pass (issue 18). The gateway
+ * answers on the app's own origin, so a page, a script, a style sheet or an
+ * SVG from a site would be the app's. DICOMweb answers none of those:
+ * QIDO-RS, metadata and STOW-RS answer JSON; WADO-RS instances, frames and
+ * bulk data multipart/related (Orthanc's frames: type="application/octet-stream");
+ * /rendered and thumbnails an image; and some servers a single frame or bulk
+ * item as bare application/dicom or application/octet-stream. XML (the
+ * application/dicom+xml of PS3.18) is left out: the renderer never asks for
+ * it, and an XML document can carry script.
+ */
+const PASSABLE_ANSWER_TYPES = new Set([
+  'application/dicom',
+  'application/dicom+json',
+  'application/json',
+  'multipart/related',
+  'application/octet-stream',
+  'image/jpeg',
+  'image/png',
+  'image/jls',
+  'image/jp2',
+  'image/gif',
+  'image/webp',
+]);
+
+/** The media type of a Content-Type value without its parameters, lowercased; undefined when there is none. */
+function mediaTypeOf(contentType: string | null): string | undefined {
+  const type = contentType?.split(';')[0]?.trim().toLowerCase();
+  return type ? type : undefined;
+}
+
 export function gatewayError(status: number, body: GatewayErrorBody): Response {
   return new Response(JSON.stringify(body), {
     status,
@@ -180,6 +211,28 @@ export async function forwardToSite(request: Request, t: ForwardTarget): Promise
     await upstream.body?.cancel().catch(() => undefined);
     return new Response(null, { status: upstream.status, headers: responseHeaders });
   }
+
+  const type = mediaTypeOf(upstream.headers.get('content-type'));
+  if (type !== undefined && !PASSABLE_ANSWER_TYPES.has(type)) {
+    exchange.cleanup();
+    await upstream.body.cancel().catch(() => undefined);
+    const shown = type.slice(0, 100);
+    t.log.warn(`Refused the answer of ${t.site.id} to ${t.method} ${t.rest}: ${upstream.status} ${shown} is not a type the gateway passes on`);
+    if (upstream.status < 300) {
+      return gatewayError(502, {
+        code: 'FORBIDDEN',
+        message: `${t.site.name} answered with ${shown}, which the gateway does not pass on (only DICOM, DICOM JSON and images)`,
+      });
+    }
+    // The site's own failure (an error page of a proxy in front of it, say): its status is what the
+    // renderer and the outbox go by — a 404 is final, a 503 worth another try — so it is kept, and
+    // only the body that may not pass is dropped.
+    responseHeaders.delete('content-type');
+    responseHeaders.delete('content-length');
+    return new Response(null, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders });
+  }
+  // Orthanc sends its JSON error bodies without a type; labelled as bytes, no browser sniffs one into a page.
+  if (type === undefined) responseHeaders.set('content-type', 'application/octet-stream');
 
   // From here on the idle timer guards the body: it restarts on every chunk.
   exchange.arm('body', t.idleTimeoutMs);

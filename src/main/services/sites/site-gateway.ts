@@ -9,6 +9,7 @@ import {
   parsePreviewBatchPath,
 } from '../../../shared/gateway';
 import type { PreviewBatchRequest } from '../../../shared/gateway';
+import { GATEWAY_ANSWER_CONTENT_SECURITY_POLICY } from '../../../shared/csp';
 import type { Logger } from '../../../shared/log';
 import type { SiteDirectory } from './sites-service';
 import { isUnencryptedRemoteUrl, plainHttpRefusal } from '../../../shared/sites/plain-http';
@@ -41,11 +42,33 @@ export interface SiteGatewayOptions {
 export const DEFAULT_GATEWAY_TIMEOUT_MS = 30_000;
 
 /**
+ * Set over whatever a site sent, on every answer of the gateway (issue 18):
+ * it answers on the app's origin, so a site's answer must never become a
+ * page, a script or a style of the app. A sandboxed policy that loads
+ * nothing should a browser ever render one, no sniffing of a type into
+ * another, and a download instead of a page when one is navigated to. None
+ * of them changes a fetch, an XHR or an <img>, which is how the renderer
+ * reads every answer.
+ */
+export const GATEWAY_ANSWER_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': GATEWAY_ANSWER_CONTENT_SECURITY_POLICY,
+  'x-content-type-options': 'nosniff',
+  'content-disposition': 'attachment',
+};
+
+function withAnswerHeaders(response: Response): Response {
+  const headers = new Headers(response.headers);
+  for (const [name, value] of Object.entries(GATEWAY_ANSWER_HEADERS)) headers.set(name, value);
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+/**
  * The site gateway: `/sites/<id>/dicom-web/<rest>` on the app origin →
  * `<site.url><rest>?<query>` at the site, with the site's credentials and a
- * timeout, for DICOMweb resources only. Response bodies are streamed through
- * untouched, so a multi-hundred-megabyte WADO-RS retrieve never sits in
- * main's memory.
+ * timeout, for DICOMweb resources only. Response bodies of the types a
+ * DICOMweb answer has (site-forward.ts) are streamed through untouched, so a
+ * multi-hundred-megabyte WADO-RS retrieve never sits in main's memory, and
+ * every answer carries GATEWAY_ANSWER_HEADERS.
  */
 export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
   const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_GATEWAY_TIMEOUT_MS;
@@ -54,7 +77,8 @@ export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
 
   /** Whether each site rendered the last preview asked of it (the preview batches learn it once). */
   const renders = new Map<string, boolean>();
-  const gateway: SiteGateway = async (request) => {
+  const gateway: SiteGateway = async (request) => withAnswerHeaders(await answer(request));
+  const answer: SiteGateway = async (request) => {
     const started = Date.now();
     const url = new URL(request.url);
     const method = request.method.toUpperCase();
