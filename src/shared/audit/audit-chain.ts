@@ -102,7 +102,10 @@ export function verifyAuditText(text: string, sha256: Sha256Hex, from: AuditChai
     }
     const line = parsed as Record<string, unknown>;
     if (line.seq !== expectedSeq) {
-      return broken('seq gap', `expected seq ${expectedSeq}, found ${JSON.stringify(line.seq)}`);
+      const found = line.seq;
+      // A jump forward is records removed from the middle (or the newest ones, before the app wrote on from its head).
+      const missing = typeof found === 'number' && Number.isInteger(found) && found > expectedSeq ? `; records #${expectedSeq}${found - 1 > expectedSeq ? `–#${found - 1}` : ''} are missing` : '';
+      return broken('seq gap', `expected seq ${expectedSeq}, found ${JSON.stringify(found)}${missing}`);
     }
     if (line.prev !== prev) {
       return broken('prev mismatch', 'prev is not the hash of the line before: a line was removed, inserted or moved');
@@ -192,4 +195,81 @@ export function verifyAuditFiles(
 export function describeAuditFilesVerify(result: AuditFilesVerifyResult): string {
   if (result.ok) return `OK ${result.files} file${result.files === 1 ? '' : 's'}, ${result.lines} lines`;
   return `${result.file} line ${result.line}: ${result.reason} (${result.detail}); ${result.goodLinesTotal} lines before it verified`;
+}
+
+/* ---------------------------------------------------------- chain head -- */
+
+/**
+ * The chain head, kept apart from the log's files (`audit-head.json` beside
+ * them): the seq and hash of the newest line main wrote. Deleting the newest
+ * lines, or the whole live file, leaves a chain that still verifies on its
+ * own; against the head it does not. `signed` is the newest head main could
+ * authenticate with the vault's audit key (HMAC-SHA256; the key exists only
+ * after the first unlock of a run, so lines written before it leave `seq`
+ * ahead of `signed`). Lowering `seq` to hide a truncation leaves `signed`;
+ * lowering `signed` breaks its MAC, which main checks at unlock.
+ */
+export const AUDIT_HEAD_FILE = 'audit-head.json';
+
+export interface AuditHeadPoint {
+  seq: number;
+  hash: string;
+}
+
+export interface AuditHeadRecord extends AuditHeadPoint {
+  v: 1;
+  signed?: AuditHeadPoint & { mac: string };
+}
+
+/** What the MAC covers: the seq and the hash, under a fixed label so the key cannot be used for anything else. */
+export function auditHeadMacInput(point: AuditHeadPoint): string {
+  return `telerad-audit-head/v1\n${point.seq}\n${point.hash}`;
+}
+
+/** Parses the head file's text; a string is the problem in plain words. */
+export function parseAuditHead(text: string): AuditHeadRecord | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return 'the chain head record is not JSON';
+  }
+  const isPoint = (p: unknown): p is AuditHeadPoint =>
+    typeof p === 'object' && p !== null && Number.isInteger((p as AuditHeadPoint).seq) && (p as AuditHeadPoint).seq >= 0 && typeof (p as AuditHeadPoint).hash === 'string';
+  const rec = parsed as Partial<AuditHeadRecord>;
+  if (!isPoint(parsed) || rec.v !== 1) return 'the chain head record has no seq and hash';
+  if (rec.signed !== undefined && !(isPoint(rec.signed) && typeof rec.signed.mac === 'string')) return 'the chain head record has a malformed signed part';
+  return { v: 1, seq: rec.seq ?? 0, hash: rec.hash ?? '', ...(rec.signed ? { signed: rec.signed } : {}) };
+}
+
+/** The furthest point the head claims was written: its own seq, or the signed one if that is further. */
+export function claimedAuditHead(head: AuditHeadRecord): AuditHeadPoint {
+  return head.signed && head.signed.seq > head.seq ? { seq: head.signed.seq, hash: head.signed.hash } : { seq: head.seq, hash: head.hash };
+}
+
+export interface AuditHeadCheck {
+  ok: boolean;
+  /** Records the head says were written beyond the end of the files. */
+  missingNewest: number;
+  /** One sentence for a person when not ok. */
+  problem?: string;
+}
+
+/**
+ * Compares where the files' chain ends with the head. The head may trail the
+ * files by a line (a crash between appending a line and rewriting the head),
+ * never lead them.
+ */
+export function checkAuditHead(end: AuditHeadPoint, head: AuditHeadRecord): AuditHeadCheck {
+  const claimed = claimedAuditHead(head);
+  if (claimed.seq > end.seq) {
+    const missing = claimed.seq - end.seq;
+    const range = missing === 1 ? `#${claimed.seq} was` : `#${end.seq + 1}–#${claimed.seq} were`;
+    const where = end.seq === 0 ? 'the log holds no records' : `the log ends at #${end.seq}`;
+    return { ok: false, missingNewest: missing, problem: `${missing} newest record${missing === 1 ? '' : 's'} missing: ${range} written but ${where} (lines or files were removed)` };
+  }
+  if (claimed.seq === end.seq && claimed.hash !== end.hash) {
+    return { ok: false, missingNewest: 0, problem: `record #${end.seq} is not the one the chain head names: the newest records were rewritten` };
+  }
+  return { ok: true, missingNewest: 0 };
 }

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
-import { link, mkdir, open, readFile, readdir, stat, unlink } from 'node:fs/promises';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { link, mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { AuditEvent, AuditFilter } from '../../../shared/ipc/contract';
-import type { Sha256Hex } from '../../../shared/audit/audit-chain';
-import { AUDIT_GENESIS, AUDIT_LIVE_FILE, orderAuditFileNames, rotatedAuditFileName, sealAuditLine } from '../../../shared/audit/audit-chain';
+import type { AuditEvent, AuditFilter, AuditIntegrity } from '../../../shared/ipc/contract';
+import type { AuditHeadPoint, AuditHeadRecord, Sha256Hex } from '../../../shared/audit/audit-chain';
+import { AUDIT_GENESIS, AUDIT_HEAD_FILE, AUDIT_LIVE_FILE, auditHeadMacInput, checkAuditHead, claimedAuditHead, orderAuditFileNames, parseAuditHead, parseRotatedAuditFileName, rotatedAuditFileName, sealAuditLine } from '../../../shared/audit/audit-chain';
 import type { Logger } from '../../../shared/log';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, SerialQueue } from '../fs/private-json-file';
 import type { AuditEntry, SystemAuditEntry } from './audit-entry';
@@ -21,6 +21,11 @@ export function auditLogPath(dataDir: string): string {
 
 /** Default size past which the live file is rotated. */
 export const DEFAULT_AUDIT_ROTATE_BYTES = 16 * 1024 * 1024;
+
+/** The chain head record beside the log's files (see AUDIT_HEAD_FILE). */
+export function auditHeadPath(logFilePath: string): string {
+  return join(dirname(logFilePath), AUDIT_HEAD_FILE);
+}
 
 export const sha256Hex: Sha256Hex = (text) => createHash('sha256').update(text, 'utf8').digest('hex');
 
@@ -60,8 +65,14 @@ export class AuditLog {
   private readonly queue = new SerialQueue();
   private head: ChainHead | undefined;
   private rotationFailed = false;
+  private integrityFound: AuditIntegrity = { ok: true, missingNewest: 0 };
+  /** The vault's audit key, from the first unlock of this run on (main's memory only). */
+  private headKey: Buffer | undefined;
+  /** The newest head authenticated with that key (this run's, or the one found in the head file). */
+  private signedHead: AuditHeadRecord['signed'];
 
   private readonly throttle: AuditThrottle;
+  private readonly appendListeners = new Set<(event: AuditEvent) => void>();
 
   constructor(private readonly options: AuditLogOptions) {
     this.throttle = new AuditThrottle({ record: (entry) => this.recordSystem(entry), ...options.throttle });
@@ -117,6 +128,63 @@ export class AuditLog {
     });
   }
 
+  /**
+   * Up to `limit` events with seq above `afterSeq`, oldest first, as read
+   * from the files (the forwarder's durable queue is the log itself).
+   */
+  readAfter(afterSeq: number, limit: number): Promise<AuditEvent[]> {
+    return this.queue.run(async () => {
+      const out: AuditEvent[] = [];
+      for (const file of await this.files()) {
+        const range = parseRotatedAuditFileName(basename(file));
+        // A rotated file that ends at or before the point holds nothing wanted: not read at all.
+        if (range && range.lastSeq <= afterSeq) continue;
+        const events: AuditEvent[] = [];
+        collectEvents(await readTextIfExists(file), events);
+        for (const e of events) {
+          if (e.seq > afterSeq) out.push(e);
+          if (out.length >= limit) return out;
+        }
+      }
+      return out;
+    });
+  }
+
+  /** Calls `listener` with each line once it is on disk; returns the unsubscribe. */
+  onAppend(listener: (event: AuditEvent) => void): () => void {
+    this.appendListeners.add(listener);
+    return () => this.appendListeners.delete(listener);
+  }
+
+  /** What the files held against the chain head when the log was opened, and whether the head's MAC held at unlock. */
+  integrity(): AuditIntegrity {
+    return this.integrityFound;
+  }
+
+  /**
+   * The vault's audit key, handed over at each unlock (the same key every
+   * time: it is derived from the master secret). The first time in a run it
+   * checks the head record's MAC, which only someone holding the key can
+   * write, then signs the current head.
+   */
+  useHeadKey(key: Buffer): Promise<void> {
+    return this.queue.run(async () => {
+      if (this.headKey?.equals(key)) return;
+      this.headKey = Buffer.from(key);
+      const head = await this.currentHead();
+      const signed = this.signedHead;
+      if (signed && !macMatches(this.headKey, signed)) {
+        this.foundProblem({ ok: false, missingNewest: this.integrityFound.missingNewest, message: `The audit chain head record fails its check with this workstation's key: it was changed outside the app${this.integrityFound.message ? `. ${this.integrityFound.message}` : ''}` });
+      }
+      await this.writeHeadRecord(head);
+    });
+  }
+
+  /** The seq of the newest line written (0 before the first). */
+  newestSeq(): Promise<number> {
+    return this.queue.run(async () => (await this.currentHead()).seq);
+  }
+
   /** The log's files, oldest first: the rotated ones, then the live one (if it exists). */
   async files(): Promise<string[]> {
     const dir = dirname(this.options.filePath);
@@ -138,7 +206,7 @@ export class AuditLog {
   }
 
   private async write(entry: AuditEntry): Promise<AuditEvent> {
-    const head = this.head ?? (await this.loadHead());
+    const head = await this.currentHead();
     const redact = this.options.redact ?? ((t: string) => t);
     const stamped = {
       seq: head.seq + 1,
@@ -168,6 +236,14 @@ export class AuditLog {
       fileFirstSeq: head.fileFirstSeq ?? line.seq,
       fileBytes: head.fileBytes + Buffer.byteLength(text, 'utf8'),
     };
+    await this.writeHeadRecord(this.head);
+    for (const listener of this.appendListeners) {
+      try {
+        listener(line as AuditEvent);
+      } catch (err) {
+        this.options.log.error('An audit append listener failed', err);
+      }
+    }
     if (!this.rotationFailed && this.head.fileBytes >= (this.options.rotateBytes ?? DEFAULT_AUDIT_ROTATE_BYTES)) await this.rotate(this.head);
     return line as AuditEvent;
   }
@@ -204,6 +280,12 @@ export class AuditLog {
     this.options.log.info(`Audit log rotated to ${basename(target)}`);
   }
 
+  /** The head in memory, read from the files (and checked against the head record) the first time. */
+  private async currentHead(): Promise<ChainHead> {
+    this.head ??= await this.loadHead();
+    return this.head;
+  }
+
   private async loadHead(): Promise<ChainHead> {
     await mkdir(dirname(this.options.filePath), { recursive: true, mode: PRIVATE_DIR_MODE });
     const text = await readTextIfExists(this.options.filePath);
@@ -219,14 +301,89 @@ export class AuditLog {
     }
     const fileBytes = text.length > 0 ? (await stat(this.options.filePath)).size : 0;
     const lastLive = lastCompleteLine(text);
-    if (lastLive) return { ...lastLive, fileFirstSeq: firstSeqOf(text) ?? lastLive.seq, fileBytes };
-    // The live file is new (just rotated, or the first start): the chain goes on from the newest rotated file.
-    const rotated = (await this.files()).filter((f) => f !== this.options.filePath);
-    const newest = rotated[rotated.length - 1];
-    const lastRotated = newest ? lastCompleteLine(await readTextIfExists(newest)) : undefined;
-    if (lastRotated) return { ...lastRotated, fileFirstSeq: undefined, fileBytes };
-    return { seq: 0, hash: AUDIT_GENESIS, fileFirstSeq: undefined, fileBytes };
+    let found: ChainHead;
+    if (lastLive) {
+      found = { ...lastLive, fileFirstSeq: firstSeqOf(text) ?? lastLive.seq, fileBytes };
+    } else {
+      // The live file is new (just rotated, or the first start): the chain goes on from the newest rotated file.
+      const rotated = (await this.files()).filter((f) => f !== this.options.filePath);
+      const newest = rotated[rotated.length - 1];
+      const lastRotated = newest ? lastCompleteLine(await readTextIfExists(newest)) : undefined;
+      found = lastRotated ? { ...lastRotated, fileFirstSeq: undefined, fileBytes } : { seq: 0, hash: AUDIT_GENESIS, fileFirstSeq: undefined, fileBytes };
+    }
+    return this.reconcileWithHeadRecord(found);
   }
+
+  /**
+   * Compares the end of the files with the head record kept beside them.
+   * When records are missing at the newest end, the chain goes on from the
+   * head, not from the last line left: seq numbers are never given twice
+   * (the repository already holds the missing ones under theirs), and the
+   * gap stays in the chain for audit:verify to name.
+   */
+  private async reconcileWithHeadRecord(found: ChainHead): Promise<ChainHead> {
+    const headPath = auditHeadPath(this.options.filePath);
+    const text = await readTextIfExists(headPath);
+    if (text === '') {
+      if (found.seq > 0) {
+        this.foundProblem({ ok: false, missingNewest: 0, message: `The audit chain head record (${AUDIT_HEAD_FILE}) is missing: the newest records may have been removed without trace. The log ends at #${found.seq}.` });
+      }
+      await this.writeHeadRecord(found);
+      return found;
+    }
+    const record = parseAuditHead(text);
+    if (typeof record === 'string') {
+      this.foundProblem({ ok: false, missingNewest: 0, message: `The audit chain head record cannot be read (${record}): the newest records may have been removed without trace. The log ends at #${found.seq}.` });
+      await this.writeHeadRecord(found);
+      return found;
+    }
+    this.signedHead = record.signed;
+    const check = checkAuditHead({ seq: found.seq, hash: found.hash }, record);
+    if (!check.ok) this.foundProblem({ ok: false, missingNewest: check.missingNewest, message: `Audit trail: ${check.problem ?? 'the chain head does not match the log'}.` });
+    if (check.missingNewest === 0) return found;
+    const claimed = claimedAuditHead(record);
+    return { ...found, seq: claimed.seq, hash: claimed.hash };
+  }
+
+  /** Keeps what was found for the Audit panel, says it in main's log and records it in the trail itself (so the repository learns of it too). */
+  private foundProblem(integrity: AuditIntegrity): void {
+    this.integrityFound = integrity;
+    const message = integrity.message ?? 'the audit trail failed its integrity check';
+    this.options.log.error(message);
+    // Queued behind the running step; written once the head is in place.
+    this.recordSystem({ action: 'audit.integrity', outcome: 'failure', reason: message });
+  }
+
+  /**
+   * Rewrites the head record (write to a temporary name, then rename, so a
+   * reader never sees half of one). Not fsynced: after a power loss the
+   * record may be one step older, which trails the files and is accepted; it
+   * can never lead them. A failure is logged, not thrown: the line itself is
+   * on disk, only the truncation check is weaker until the next write.
+   */
+  private async writeHeadRecord(head: AuditHeadPoint): Promise<void> {
+    const point = { seq: head.seq, hash: head.hash };
+    if (this.headKey) this.signedHead = { ...point, mac: headMac(this.headKey, point) };
+    const record: AuditHeadRecord = { v: 1, ...point, ...(this.signedHead ? { signed: this.signedHead } : {}) };
+    const target = auditHeadPath(this.options.filePath);
+    const temp = `${target}.tmp`;
+    try {
+      await writeFile(temp, `${JSON.stringify(record)}\n`, { mode: PRIVATE_FILE_MODE });
+      await rename(temp, target);
+    } catch (err) {
+      this.options.log.error(`Could not write the audit chain head record ${target}`, err);
+    }
+  }
+}
+
+function headMac(key: Buffer, point: AuditHeadPoint): string {
+  return createHmac('sha256', key).update(auditHeadMacInput(point), 'utf8').digest('hex');
+}
+
+function macMatches(key: Buffer, signed: NonNullable<AuditHeadRecord['signed']>): boolean {
+  const expected = Buffer.from(headMac(key, signed), 'hex');
+  const given = Buffer.from(signed.mac, 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 function collectEvents(text: string, into: AuditEvent[]): void {

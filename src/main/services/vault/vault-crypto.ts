@@ -58,6 +58,15 @@ function hkdfSha256(master: Buffer, info: string, length: number): Promise<Buffe
   });
 }
 
+/**
+ * Main's own key for the audit chain head's MAC. Never in VaultKeys: the
+ * renderer must not be able to sign a head (a page that could would let
+ * whoever runs script in it hide a truncation).
+ */
+export function deriveAuditHeadKey(master: Buffer): Promise<Buffer> {
+  return hkdfSha256(master, 'audit-head-key', 32);
+}
+
 /** The keys the renderer gets: fixed functions of the master secret, so every unlock answers the same ones. */
 export async function deriveVaultKeys(master: Buffer): Promise<VaultKeys> {
   const [dataKey, outboxKey, keyId] = await Promise.all([

@@ -5,7 +5,7 @@ import type { Logger } from '../../../shared/log';
 import type { AuditLog } from '../audit/audit-log';
 import { SerialQueue } from '../fs/private-json-file';
 import type { ScryptParams } from './vault-crypto';
-import { DEFAULT_SCRYPT, MASTER_BYTES, SALT_BYTES, deriveVaultKeys, deriveWrappingKey, unwrapSecret, wrapSecret } from './vault-crypto';
+import { DEFAULT_SCRYPT, MASTER_BYTES, SALT_BYTES, deriveAuditHeadKey, deriveVaultKeys, deriveWrappingKey, unwrapSecret, wrapSecret } from './vault-crypto';
 import type { VaultFile, VaultFileContent } from './vault-file';
 import { VaultFileUnreadable } from './vault-file';
 
@@ -26,7 +26,7 @@ export interface VaultServiceOptions {
   outerWrap?: VaultOuterWrap;
   /** ms since epoch; the rate limit's clock. */
   now: () => number;
-  audit: Pick<AuditLog, 'recordSystem'>;
+  audit: Pick<AuditLog, 'recordSystem' | 'useHeadKey'>;
   log: Logger;
   /** Only tests lower this (scrypt at full cost makes a rate-limit test slow); new key files record what they used. */
   scrypt?: ScryptParams;
@@ -209,6 +209,10 @@ export class VaultService {
     if (this.unlocked && this.unlocked.master !== master) this.unlocked.master.fill(0);
     this.unlocked = { master, keys };
     this.outbox = { outboxKey: keys.outboxKey, keyId: keys.keyId };
+    // The audit log keeps its key past a lock, as the outbox keeps its own: lines written while locked are signed too.
+    const auditKey = await deriveAuditHeadKey(master);
+    await this.options.audit.useHeadKey(auditKey).catch((err: unknown) => this.options.log.error('Could not hand the audit log its key', err));
+    auditKey.fill(0);
     return keys;
   }
 
