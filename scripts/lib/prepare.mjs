@@ -15,6 +15,9 @@ export const DEBIAN_PACKAGES = [
   { name: 'dcmtk', probe: '/usr/bin/dcmdump', why: 'DICOM fixtures in every transfer syntax' },
   { name: 'dicom3tools', probe: '/usr/bin/dciodvfy', why: 'dciodvfy checks the reports, notes and de-identified files the app writes' },
   { name: 'fonts-dejavu-core', probe: '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', why: 'text in screenshots' },
+  { name: 'rsyslog', probe: '/usr/sbin/rsyslogd', why: 'the Audit Record Repository the audit trail is forwarded to in tests and the bench' },
+  { name: 'rsyslog-openssl', probe: '/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so', why: 'TLS (RFC 5425) for that rsyslog' },
+  { name: 'openssl', probe: '/usr/bin/openssl', why: 'the test CA and server certificate for that TLS' },
 ];
 
 function run(cmd, args, opts = {}) {

@@ -4,6 +4,7 @@
  * and the site gateway), the contract over IPC, and the window locks.
  */
 import { BrowserWindow, app, ipcMain, powerMonitor, protocol, safeStorage, session } from 'electron';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Redactor } from '../shared/log';
 import { hasFlag, readFlag } from './cli-args';
@@ -18,6 +19,7 @@ import { SafeStorageSecretStore } from './services/secrets/safe-storage-secret-s
 import { loadProvisioningFile } from './services/sites/provisioning';
 import { safeStorageOuterWrap } from './services/vault/safe-storage-outer-wrap';
 import { errorMessage } from '../shared/error-message';
+import { checkAuditRepositoryFlags, effectiveAuditRepository, loadAppSettings } from './services/settings/app-settings';
 
 // Must run before `ready`: a standard, secure scheme gets a real origin, fetch and streaming.
 protocol.registerSchemesAsPrivileged([
@@ -41,6 +43,11 @@ async function start(): Promise<void> {
     allowBasicText: hasFlag(process.argv, 'allow-basic-text-secrets'),
   });
   const vaultOuterWrap = await safeStorageOuterWrap(safeStorage, process.platform);
+  // --audit-repository / --audit-ca replace settings.json's audit entry; either being wrong stops the start, naming it.
+  const auditFlags = { repository: readFlag(process.argv, 'audit-repository'), caFile: readFlag(process.argv, 'audit-ca') };
+  const auditCa = auditFlags.caFile !== undefined ? readFileSync(resolve(auditFlags.caFile), 'utf8') : undefined;
+  checkAuditRepositoryFlags({ ...auditFlags, caCertificate: auditCa });
+  const auditRepository = effectiveAuditRepository(await loadAppSettings(dataDir), { repository: auditFlags.repository, caCertificate: auditCa });
   const services = createAppServices({
     dataDir,
     host: 'electron',
@@ -49,6 +56,7 @@ async function start(): Promise<void> {
     logSink: sink,
     redactor,
     ...(vaultOuterWrap ? { vaultOuterWrap } : {}),
+    ...(auditRepository ? { auditRepository } : {}),
   });
   const log = services.log.child('electron');
   if (!vaultOuterWrap) log.warn('OS encryption (safeStorage) is unavailable or basic_text: the vault key file is protected by the passphrase alone');
@@ -94,7 +102,11 @@ async function start(): Promise<void> {
     if (BrowserWindow.getAllWindows().length === 0) mainWindow = createWindow();
   });
   app.on('window-all-closed', () => app.quit());
-  app.on('will-quit', () => sink.close());
+  app.on('will-quit', () => {
+    // The cursor is already in the page cache after every message; this ends the connection cleanly and fsyncs it.
+    void services.auditForwarder?.close();
+    sink.close();
+  });
   log.info(`Electron host started, data in ${dataDir}`);
 }
 

@@ -42,6 +42,7 @@ export function stubHandlers(overrides: StubOverrides = {}): ServiceHandlers {
       record: async () => ({ seq: 1 }),
       query: async () => ({ events: [], total: 0 }),
       exportDicom: async () => ({ messages: [], count: 0 }),
+    status: async () => ({ newestSeq: 0, forwarding: { state: 'off', forwardedUpTo: 0, backlog: 0 }, integrity: { ok: true, missingNewest: 0 } }),
     },
   };
   return {

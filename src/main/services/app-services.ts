@@ -12,6 +12,9 @@ import { testSiteConnection } from './sites/site-tester';
 import { ServiceError } from '../../shared/ipc/envelope';
 import { AuditLog, auditLogPath } from './audit/audit-log';
 import { toDicomAuditMessage } from './audit/dicom-audit-message';
+import { auditForwardCursorPath, createAuditForwarder } from './audit/audit-forwarder';
+import type { AuditForwarder, AuditRepositoryConfig } from './audit/audit-forwarder';
+import { hostname } from 'node:os';
 import type { VaultLockReason, VaultOuterWrap } from './vault/vault-service';
 import { VaultService } from './vault/vault-service';
 import { VaultFile, vaultFilePath } from './vault/vault-file';
@@ -32,6 +35,8 @@ export interface AppServicesOptions {
   clock?: () => Date;
   /** Electron: safeStorage, wrapping the passphrase-wrapped master secret again. The browser host has none. */
   vaultOuterWrap?: VaultOuterWrap;
+  /** The Audit Record Repository the trail is forwarded to (settings.json or the command line); none: kept local only. */
+  auditRepository?: AuditRepositoryConfig;
 }
 
 export interface AppServices {
@@ -42,6 +47,8 @@ export interface AppServices {
   log: Logger;
   /** The audit trail; hosts record what they see themselves (a refused launch token) here. */
   audit: AuditLog;
+  /** Forwards the audit trail to the repository (started here); hosts close it on shutdown. Undefined when none is configured. */
+  auditForwarder: AuditForwarder | undefined;
   /** The key to data at rest; the same object the `vault` handlers use. */
   vault: VaultService;
   /** For the host's own triggers (OS screen lock, suspend); a no-op when already locked. */
@@ -69,6 +76,20 @@ export function createAppServices(options: AppServicesOptions): AppServices {
     audit,
     log: log.child('vault'),
   });
+  // The log is the durable queue; the forwarder keeps only its cursor beside it.
+  const auditForwarder = options.auditRepository
+    ? createAuditForwarder({
+        repository: options.auditRepository,
+        source: audit,
+        cursorFile: auditForwardCursorPath(options.dataDir),
+        hostname: hostname(),
+        procId: process.pid,
+        auditSource: { sourceId: `telerad-workstation/${options.host}@${hostname()}` },
+        clock: options.clock ?? (() => new Date()),
+        log: log.child('audit-forward'),
+      })
+    : undefined;
+  void auditForwarder?.start();
   const gateway = createSiteGateway({
     sites,
     log: log.child('gateway'),
@@ -162,6 +183,11 @@ export function createAppServices(options: AppServicesOptions): AppServices {
         const source = { sourceId: `telerad-workstation/${options.host}` };
         return { messages: events.map((e) => toDicomAuditMessage(e, source)), count: events.length };
       },
+      status: async () => ({
+        newestSeq: await audit.newestSeq(),
+        forwarding: auditForwarder?.status() ?? { state: 'off', forwardedUpTo: 0, backlog: 0 },
+        integrity: audit.integrity(),
+      }),
     },
   };
 
@@ -172,6 +198,7 @@ export function createAppServices(options: AppServicesOptions): AppServices {
     sites,
     log,
     audit,
+    auditForwarder,
     vault,
     lock: (reason) => vault.lock(reason),
   };

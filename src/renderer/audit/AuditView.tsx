@@ -3,6 +3,7 @@ import type { JSX } from 'react';
 import type { AuditAction, AuditEvent } from '../../shared/ipc/contract';
 import { AuditActionSchema } from '../../shared/ipc/contract';
 import type { AuditStore } from './audit-store';
+import { forwardingSummary } from './audit-store';
 
 export interface AuditViewProps {
   store: AuditStore;
@@ -20,6 +21,7 @@ const ACTION_LABEL: Record<AuditAction, string> = {
   login: 'Unlocked',
   lock: 'Locked',
   'site.auth.failed': 'Site refused credentials',
+  'audit.integrity': 'Audit trail damaged',
 };
 
 function when(at: string): string {
@@ -55,6 +57,10 @@ export function AuditView({ store, onClose }: AuditViewProps): JSX.Element {
   const state = useSyncExternalStore(store.subscribe, store.getState);
   useEffect(() => {
     void store.load(0);
+    void store.loadStatus();
+    // While the panel is open the backlog drains: keep "forwarded up to #N" current.
+    const timer = setInterval(() => void store.loadStatus(), 3000);
+    return () => clearInterval(timer);
   }, [store]);
   const { filters } = state;
   const lastShown = state.offset + state.events.length;
@@ -67,6 +73,14 @@ export function AuditView({ store, onClose }: AuditViewProps): JSX.Element {
           Close
         </button>
       </header>
+      {state.status && !state.status.integrity.ok ? (
+        <p role="alert" className="audit-integrity" data-testid="audit-integrity">
+          {state.status.integrity.message ?? 'The local audit trail failed its integrity check.'}
+        </p>
+      ) : null}
+      <p className="audit-forwarding" data-testid="audit-forwarding" data-state={state.status?.forwarding.state}>
+        {state.statusError ?? (state.status ? forwardingSummary(state.status) : 'Checking audit forwarding…')}
+      </p>
       <form className="audit-filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <label>
           Patient name or ID

@@ -1,4 +1,4 @@
-import type { AuditAction, AuditEvent, AuditRecordRequest, ServiceClient } from '../../shared/ipc/contract';
+import type { AuditAction, AuditEvent, AuditRecordRequest, AuditStatus, ServiceClient } from '../../shared/ipc/contract';
 import type { Logger } from '../../shared/log';
 import { createListeners } from '../../shared/store/listeners';
 import type { StudyRetrievedEvent } from '../cache/study-retriever';
@@ -30,6 +30,10 @@ export interface AuditViewState {
   exporting: boolean;
   /** What the last export did: "12 events exported to audit-atna-….xml", or why it failed. */
   exportResult?: { ok: boolean; message: string };
+  /** Forwarding to the Audit Record Repository and the local chain's integrity, as main last answered. */
+  status?: AuditStatus;
+  /** Main could not say how forwarding stands, in plain words. */
+  statusError?: string;
 }
 
 export interface AuditStoreDeps {
@@ -57,6 +61,8 @@ export interface AuditStore {
   setFilters(filters: Partial<AuditFilterValues>): Promise<void>;
   /** Loads the page starting at `offset` with the current filters. */
   load(offset?: number): Promise<void>;
+  /** Asks main how forwarding stands ("forwarded up to #N", the backlog) and whether the local chain is whole. */
+  loadStatus(): Promise<void>;
   /** The current filters' events as DICOM audit messages (one XML document each), for an ATNA repository. */
   exportDicom(): Promise<string[]>;
   /**
@@ -122,10 +128,26 @@ export function createAuditStore(deps: AuditStoreDeps): AuditStore {
     }
   };
 
+  let statusRevision = 0;
+  const loadStatus = async (): Promise<void> => {
+    const rev = ++statusRevision;
+    try {
+      const status = await deps.client.audit.status({});
+      if (rev !== statusRevision) return;
+      const { statusError: _cleared, ...rest } = state;
+      set({ ...rest, status });
+    } catch (err) {
+      if (rev !== statusRevision) return;
+      deps.log.warn(`Audit status failed: ${messageOf(err)}`);
+      set({ ...state, statusError: `Could not read how audit forwarding stands: ${messageOf(err)}` });
+    }
+  };
+
   return {
     getState: () => state,
     subscribe: listeners.subscribe,
     load,
+    loadStatus,
     setFilters: (filters) => {
       set({ ...state, filters: { ...state.filters, ...filters } });
       return load(0);
@@ -154,6 +176,18 @@ export function createAuditStore(deps: AuditStoreDeps): AuditStore {
       return file;
     },
   };
+}
+
+/** The forwarding line of the Audit panel, in plain words. */
+export function forwardingSummary(status: AuditStatus): string {
+  const f = status.forwarding;
+  if (f.state === 'off' || !f.repository) {
+    return 'Not forwarded: no Audit Record Repository is configured (audit.repository in settings.json, or --audit-repository). This workstation holds the only copy.';
+  }
+  const upTo = f.forwardedUpTo === 0 ? 'nothing forwarded yet' : `forwarded up to #${f.forwardedUpTo}`;
+  const backlog = f.backlog === 0 ? 'no backlog' : `${f.backlog} event${f.backlog === 1 ? '' : 's'} waiting`;
+  const retry = f.state === 'retrying' ? `; retrying${f.nextRetryAt ? ` at ${new Date(f.nextRetryAt).toLocaleTimeString()}` : ''}${f.lastError ? ` (${f.lastError})` : ''}` : '';
+  return `Audit Record Repository ${f.repository}: ${upTo}, ${backlog}${retry}.`;
 }
 
 /** "audit-atna-20260301-081500.xml", local time: what the user sees on the clock when saving. */

@@ -134,7 +134,11 @@ export const SiteUpdateRequestSchema = z
     id: z.string().min(1),
     name: SiteNameSchema.optional(),
     url: SiteUrlSchema.optional(),
-    /** Omitted: credentials unchanged. A secret omitted inside it: the stored secret is kept. */
+    /**
+     * Omitted: credentials unchanged. A secret omitted inside it: the stored secret is kept. Except when `url`
+     * moves the site to another origin (scheme, host, port): the stored secret was given for the old server,
+     * so main then needs the new one here (or type none) and refuses the update without it.
+     */
     auth: SiteAuthUpdateSchema.optional(),
     /** A PEM string sets it, null removes it, omitted keeps it. */
     caCertificate: CaCertificateSchema.nullable().optional(),
@@ -230,7 +234,7 @@ export type LogEntry = z.infer<typeof LogEntrySchema>;
 /** What the renderer may report: what a person did in the app. */
 export const RENDERER_AUDIT_ACTIONS = ['study.view', 'study.retrieve', 'export', 'deidentify', 'report.sign', 'outbox.send'] as const;
 /** What main records from what it sees itself; the renderer cannot claim these. */
-export const MAIN_AUDIT_ACTIONS = ['login.failed', 'site.auth.failed', 'login', 'lock'] as const;
+export const MAIN_AUDIT_ACTIONS = ['login.failed', 'site.auth.failed', 'login', 'lock', 'audit.integrity'] as const;
 export const AuditActionSchema = z.enum([...RENDERER_AUDIT_ACTIONS, ...MAIN_AUDIT_ACTIONS]);
 export type AuditAction = z.infer<typeof AuditActionSchema>;
 
@@ -324,6 +328,41 @@ export const AuditDicomExportSchema = z.object({
   count: z.number().int().nonnegative(),
 });
 export type AuditDicomExport = z.infer<typeof AuditDicomExportSchema>;
+
+/** Where the audit trail is sent (IHE ATNA, RFC 5424 syslog over TCP or TLS) and how far it got. */
+export const AuditForwardingStatusSchema = z.object({
+  /** tcp://host:port or tcp+tls://host:port; absent when no Audit Record Repository is configured. */
+  repository: z.string().optional(),
+  /** off: none configured; sending: a backlog is going out; idle: all sent; retrying: the last try failed, another follows. */
+  state: z.enum(['off', 'sending', 'idle', 'retrying']),
+  /** Highest seq handed to the repository (0: none yet). */
+  forwardedUpTo: z.number().int().nonnegative(),
+  /** Events written locally and not yet forwarded. */
+  backlog: z.number().int().nonnegative(),
+  /** Why the last try failed, in plain words. */
+  lastError: z.string().optional(),
+  /** ISO 8601: when the next try is due while retrying. */
+  nextRetryAt: z.string().optional(),
+});
+export type AuditForwardingStatus = z.infer<typeof AuditForwardingStatusSchema>;
+
+/** What main found when it compared the log's files with the chain head it keeps apart from them. */
+export const AuditIntegritySchema = z.object({
+  ok: z.boolean(),
+  /** Records the head says were written and the files no longer hold, at the newest end. */
+  missingNewest: z.number().int().nonnegative(),
+  /** One sentence for the Audit panel when not ok. */
+  message: z.string().optional(),
+});
+export type AuditIntegrity = z.infer<typeof AuditIntegritySchema>;
+
+export const AuditStatusSchema = z.object({
+  /** Seq of the newest record written (0: none). */
+  newestSeq: z.number().int().nonnegative(),
+  forwarding: AuditForwardingStatusSchema,
+  integrity: AuditIntegritySchema,
+});
+export type AuditStatus = z.infer<typeof AuditStatusSchema>;
 
 /* ---------------------------------------------------------------- vault -- */
 
@@ -429,6 +468,8 @@ export const contract = {
     query: channel(AuditQueryRequestSchema, AuditQueryResultSchema),
     /** The events matching the filters as DICOM audit messages for a site's ATNA repository. */
     exportDicom: channel(AuditFilterSchema, AuditDicomExportSchema),
+    /** Forwarding to the Audit Record Repository and the local chain's integrity, for the Audit panel. */
+    status: channel(empty, AuditStatusSchema),
   },
 } as const;
 

@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServiceClient } from '../../../src/shared/ipc/proxy';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import type { AppServices } from '../../../src/main/services/app-services';
-import { auditFilterRequest, createAuditReporter, createAuditStore } from '../../../src/renderer/audit/audit-store';
+import { auditFilterRequest, createAuditReporter, createAuditStore, forwardingSummary } from '../../../src/renderer/audit/audit-store';
+import type { AuditStatus } from '../../../src/shared/ipc/contract';
 import { overJson, startWebServices } from '../../support/contract';
 
 // The renderer's audit store against the real main-side services, over the
@@ -78,5 +79,23 @@ describe('audit store', () => {
     await store.setFilters({ patient: 'x'.repeat(300) });
     expect(store.getState().error).toMatch(/Could not read the audit trail: .*patient/s);
     expect(store.getState().filters.patient).toHaveLength(300);
+  });
+
+  it('says the workstation holds the only copy when no repository is configured, with the newest seq from main', async () => {
+    const report = createAuditReporter(client(), () => 'Dr Ama Mensah', log);
+    await report({ action: 'study.view', patient: { id: 'P-1', name: 'ASANTE^YAW' }, outcome: 'success' });
+    const store = createAuditStore({ client: client(), log });
+    await store.loadStatus();
+    const status = store.getState().status as AuditStatus;
+    expect(status).toMatchObject({ newestSeq: 1, forwarding: { state: 'off' }, integrity: { ok: true, missingNewest: 0 } });
+    expect(forwardingSummary(status)).toContain('This workstation holds the only copy');
+  });
+
+  it('words the forwarding line as "forwarded up to #N" with the backlog and why it is retrying', () => {
+    const base: AuditStatus = { newestSeq: 40, integrity: { ok: true, missingNewest: 0 }, forwarding: { repository: 'tcp+tls://atna.example:6514', state: 'idle', forwardedUpTo: 40, backlog: 0 } };
+    expect(forwardingSummary(base)).toBe('Audit Record Repository tcp+tls://atna.example:6514: forwarded up to #40, no backlog.');
+    const retrying = forwardingSummary({ ...base, forwarding: { ...base.forwarding, state: 'retrying', forwardedUpTo: 12, backlog: 28, lastError: 'connection refused' } });
+    expect(retrying).toContain('forwarded up to #12, 28 events waiting; retrying');
+    expect(retrying).toContain('(connection refused)');
   });
 });

@@ -15,6 +15,7 @@ import { createFileLogSink, mainLogPath } from '../../services/log/file-log-sink
 import { PRIVATE_DIR_MODE } from '../../services/fs/private-json-file';
 import { FileSecretStore } from '../../services/secrets/file-secret-store';
 import { loadProvisioningFile } from '../../services/sites/provisioning';
+import { effectiveAuditRepository, loadAppSettings } from '../../services/settings/app-settings';
 import { contentSecurityPolicyFor } from '../../../shared/csp';
 import { SECURITY_HEADERS } from '../security-headers';
 import { resolveStaticFile } from '../static-files';
@@ -39,6 +40,11 @@ export interface WebHostOptions {
   logEcho?: { write(text: string): unknown };
   fetchImpl?: typeof fetch;
   gatewayTimeoutMs?: number;
+  /**
+   * The Audit Record Repository from the command line (--audit-repository,
+   * --audit-ca); each part given replaces settings.json's `audit` entry.
+   */
+  auditRepository?: { url?: string | undefined; caCertificate?: string | undefined };
 }
 
 export interface WebHost {
@@ -66,6 +72,11 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   const logFile = mainLogPath(options.dataDir);
   const sink = createFileLogSink(logFile, redactor, options.logEcho ? { echo: options.logEcho } : {});
   try {
+    // A bad settings.json stops the start with the field named: running without the configured forwarding would hide it.
+    const auditRepository = effectiveAuditRepository(await loadAppSettings(options.dataDir), {
+      repository: options.auditRepository?.url,
+      caCertificate: options.auditRepository?.caCertificate,
+    });
     const services = createAppServices({
       dataDir: options.dataDir,
       host: 'web',
@@ -75,6 +86,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       redactor,
       ...(options.fetchImpl ? { fetchImpl: options.fetchImpl } : {}),
       ...(options.gatewayTimeoutMs !== undefined ? { gatewayTimeoutMs: options.gatewayTimeoutMs } : {}),
+      ...(auditRepository ? { auditRepository } : {}),
     });
     const log = services.log.child('web');
     if (options.sitesFile) await services.sites.provision(await loadProvisioningFile(options.sitesFile));
@@ -110,6 +122,8 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
         }).then(async () => {
           // Refusals still being counted are written before the process goes.
           await services.audit.close().catch((err: unknown) => log.error('Could not flush the audit trail', err));
+          // What is not forwarded yet stays in the log and goes at the next start.
+          await services.auditForwarder?.close().catch((err: unknown) => log.error('Could not close audit forwarding', err));
           log.info('Browser host closed');
           sink.close();
         })),
@@ -231,7 +245,8 @@ async function serveStatic(ctx: HandlerContext, _req: IncomingMessage, res: Serv
   const file = await resolveStaticFile(ctx.rendererDir, url.pathname);
   if (!file) return sendJson(res, 404, { code: 'NOT_FOUND', message: 'Not found' });
   res.writeHead(200, {
-    'content-security-policy': contentSecurityPolicyFor(url.pathname),
+    // The origin lets the policy name the app's own asset paths, so nothing under /sites/ can be a script or style.
+    'content-security-policy': contentSecurityPolicyFor(url.pathname, url.origin),
     'content-type': file.contentType,
     'content-length': String(file.size),
     // The renderer is rebuilt in place during development; always revalidate.

@@ -17,6 +17,7 @@ const EV_INSTANCES_TRANSFERRED: Coded = ['110104', DCM, 'DICOM Instances Transfe
 const EV_EXPORT: Coded = ['110106', DCM, 'Export'];
 const EV_PATIENT_RECORD: Coded = ['110110', DCM, 'Patient Record'];
 const EV_USER_AUTHENTICATION: Coded = ['110114', DCM, 'User Authentication'];
+const EV_SECURITY_ALERT: Coded = ['110113', DCM, 'Security Alert'];
 const ET_LOGIN: Coded = ['110122', DCM, 'Login'];
 const ET_LOGOUT: Coded = ['110123', DCM, 'Logout'];
 
@@ -51,6 +52,8 @@ export const DICOM_AUDIT_EVENTS: Record<AuditAction, EventShape> = {
   login: { id: EV_USER_AUTHENTICATION, actionCode: 'E', type: ET_LOGIN },
   lock: { id: EV_USER_AUTHENTICATION, actionCode: 'E', type: ET_LOGOUT },
   'site.auth.failed': { id: EV_USER_AUTHENTICATION, actionCode: 'E', type: ET_LOGIN, siteRole: ROLE_DESTINATION },
+  // Records found missing from the local trail, or its head record changed outside the app.
+  'audit.integrity': { id: EV_SECURITY_ALERT, actionCode: 'E' },
 };
 
 export interface DicomAuditSource {
@@ -77,8 +80,13 @@ function coded(element: string, [code, system, text]: Coded): string {
   return `<${element}${attrs({ 'csd-code': code, codeSystemName: system, originalText: text })}/>`;
 }
 
-/** One event as one <AuditMessage> document. */
-export function toDicomAuditMessage(event: AuditEvent, source: DicomAuditSource): string {
+/**
+ * One event as one <AuditMessage> document. Elements are joined by
+ * `separator` (a newline by default, for people reading an export); syslog
+ * passes '' so the message is one line, which repositories that split on
+ * newlines (and rsyslog's file output) keep as one record.
+ */
+export function toDicomAuditMessage(event: AuditEvent, source: DicomAuditSource, separator = '\n'): string {
   const shape = DICOM_AUDIT_EVENTS[event.action];
   const parts: string[] = ['<?xml version="1.0" encoding="UTF-8"?>', '<AuditMessage>'];
 
@@ -128,5 +136,5 @@ export function toDicomAuditMessage(event: AuditEvent, source: DicomAuditSource)
     );
   }
   parts.push('</AuditMessage>');
-  return parts.join('\n');
+  return parts.join(separator);
 }
