@@ -3,7 +3,7 @@
  * this file only wires it to Electron: the telerad:// origin (renderer files
  * and the site gateway), the contract over IPC, and the window locks.
  */
-import { BrowserWindow, app, ipcMain, powerMonitor, protocol, safeStorage, session } from 'electron';
+import { BrowserWindow, Menu, app, ipcMain, powerMonitor, protocol, safeStorage, session } from 'electron';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Redactor } from '../shared/log';
@@ -15,6 +15,7 @@ import { lockDownContents, lockDownSession } from './hosts/electron/lock-down';
 import { createMainWindowOptions } from './hosts/electron/window-options';
 import { createAppServices } from './services/app-services';
 import { createFileLogSink, mainLogPath } from './services/log/file-log-sink';
+import { ensurePrivateDataDir } from './services/fs/private-json-file';
 import { SafeStorageSecretStore } from './services/secrets/safe-storage-secret-store';
 import { loadProvisioningFile } from './services/sites/provisioning';
 import { safeStorageOuterWrap } from './services/vault/safe-storage-outer-wrap';
@@ -36,6 +37,9 @@ async function start(): Promise<void> {
   await app.whenReady();
 
   const dataDir = app.getPath('userData');
+  await ensurePrivateDataDir(dataDir);
+  // A packaged build has no menu: its View menu would offer DevTools and reload to whoever sits at the screen.
+  if (app.isPackaged) Menu.setApplicationMenu(null);
   const redactor = new Redactor();
   const sink = createFileLogSink(mainLogPath(dataDir), redactor, { echo: process.stderr });
   const secretStore = new SafeStorageSecretStore(safeStorage, join(dataDir, 'secrets.enc.json'), redactor, {

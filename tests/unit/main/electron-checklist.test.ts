@@ -200,3 +200,11 @@ describe('checklist 15, 18, 20 and the remote module: what the source never does
   // are proven in electron-shell.test.ts: "IPC sender check" and "preload bridge".
   // 19 (fuses) is proven in electron-fuses.test.ts.
 });
+
+describe('issue 18: no application menu in a packaged build', () => {
+  // Electron cannot start here; the entry is read as text, as the checklist's other source checks are.
+  it('the Electron entry removes the menu (DevTools, reload) when packaged', () => {
+    const entry = readFileSync(join(repoRoot, 'src', 'main', 'electron-main.ts'), 'utf8');
+    expect(entry).toMatch(/if \(app\.isPackaged\) Menu\.setApplicationMenu\(null\);/);
+  });
+});

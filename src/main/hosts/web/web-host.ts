@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +11,7 @@ import { Redactor } from '../../../shared/log';
 import { createAppServices } from '../../services/app-services';
 import type { AppServices } from '../../services/app-services';
 import { createFileLogSink, mainLogPath } from '../../services/log/file-log-sink';
-import { PRIVATE_DIR_MODE } from '../../services/fs/private-json-file';
+import { ensurePrivateDataDir } from '../../services/fs/private-json-file';
 import { FileSecretStore } from '../../services/secrets/file-secret-store';
 import { loadProvisioningFile } from '../../services/sites/provisioning';
 import { effectiveAuditRepository, loadAppSettings } from '../../services/settings/app-settings';
@@ -67,7 +66,7 @@ export interface WebHost {
  * not) from posting to /api.
  */
 export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
-  await mkdir(options.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  await ensurePrivateDataDir(options.dataDir);
   const redactor = new Redactor();
   const logFile = mainLogPath(options.dataDir);
   const sink = createFileLogSink(logFile, redactor, options.logEcho ? { echo: options.logEcho } : {});

@@ -6,6 +6,17 @@ import { randomBytes } from 'node:crypto';
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 
+/**
+ * Creates the data folder 0700, and forces 0700 on one that already exists:
+ * mkdir's mode only applies to a folder it creates, so a `--data-dir` made
+ * earlier (0755 under the usual umask) let every local user list and read
+ * what the app keeps there. Windows has no POSIX modes; chmod is a no-op there.
+ */
+export async function ensurePrivateDataDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  await chmod(dir, PRIVATE_DIR_MODE);
+}
+
 /** Reads a JSON file; undefined when it does not exist yet (first launch). */
 export async function readJsonFile(filePath: string): Promise<unknown> {
   let text: string;
