@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateCtSeries } from '../fixtures/ct-phantom';
 import type { CtSeriesOptions } from '../fixtures/ct-phantom';
+import { trackChild, waitForExit } from './child-processes';
 
 export const DEFAULT_ORTHANC_BIN = '/usr/sbin/Orthanc';
 export const DEFAULT_DICOMWEB_PLUGIN = '/usr/share/orthanc/plugins/libOrthancDicomWeb.so';
@@ -100,36 +101,11 @@ export async function freePort(): Promise<number> {
   });
 }
 
-// Kill what we started if the test process exits without stopping it.
-const liveChildren = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function track(child: ChildProcess): void {
-  liveChildren.add(child);
-  child.once('exit', () => liveChildren.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of liveChildren) c.kill('SIGKILL');
-    });
-  }
-}
-
 function tail(text: string, lines = 40): string {
   return text.split('\n').slice(-lines).join('\n');
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return true;
-  return new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
 
 /** Starts a real Orthanc with DICOMweb on 127.0.0.1 and waits until it answers. */
 export async function startOrthanc(opts: StartOrthancOptions = {}): Promise<OrthancHandle> {
@@ -203,7 +179,7 @@ export async function startOrthanc(opts: StartOrthancOptions = {}): Promise<Orth
     const fd = openSync(logFile, 'a');
     const proc = spawn(orthancBin(), [configPath], { stdio: ['ignore', fd, fd], cwd: workDir });
     closeSync(fd);
-    track(proc);
+    trackChild(proc);
     child = proc;
     let spawnError: Error | null = null;
     proc.once('error', (e) => (spawnError = e));

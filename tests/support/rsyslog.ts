@@ -15,6 +15,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './orthanc';
+import { trackChild, waitForExit } from './child-processes';
 
 export const DEFAULT_RSYSLOGD = '/usr/sbin/rsyslogd';
 const READY_TIMEOUT_MS = 15_000;
@@ -106,32 +107,7 @@ export function makeTestCa(name = 'Telerad Test Audit CA'): TestCa {
   };
 }
 
-// Kill what we started if the test process exits without stopping it.
-const liveChildren = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function track(child: ChildProcess): void {
-  liveChildren.add(child);
-  child.once('exit', () => liveChildren.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => {
-      for (const c of liveChildren) c.kill('SIGKILL');
-    });
-  }
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
 
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -230,7 +206,7 @@ export async function startRsyslog(opts: StartRsyslogOptions = {}): Promise<Rsys
     const fd = openSync(logFile, 'a');
     const proc = spawn(rsyslogd(), ['-n', '-f', configPath, '-i', pidFile], { stdio: ['ignore', fd, fd], cwd: workDir });
     closeSync(fd);
-    track(proc);
+    trackChild(proc);
     child = proc;
     let spawnError: Error | null = null;
     proc.once('error', (e) => (spawnError = e));
