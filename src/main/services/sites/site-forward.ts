@@ -28,6 +28,8 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   'set-cookie',
   'set-cookie2',
   'www-authenticate',
+  // A page refresh is a redirect by another name.
+  'refresh',
 ]);
 
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
@@ -169,6 +171,16 @@ function copyResponseHeaders(source: Headers): Headers {
   return out;
 }
 
+/** Where a redirect pointed, as scheme://host:port only: its path and query may name a patient. */
+function redirectTarget(location: string | null, base: string): string | undefined {
+  if (!location) return undefined;
+  try {
+    return new URL(location, base).origin;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Forwards `request` to the site and answers with what the site said, or with the gateway's own error. */
 export async function forwardToSite(request: Request, t: ForwardTarget): Promise<Response> {
   const headers = new Headers();
@@ -203,6 +215,20 @@ export async function forwardToSite(request: Request, t: ForwardTarget): Promise
     const studyInstanceUID = /^\/studies\/([0-9.]+)(?:\/|$)/.exec(t.rest)?.[1];
     t.onSiteAuthFailed?.({ siteId: t.site.id, status: upstream.status, ...(studyInstanceUID ? { studyInstanceUID } : {}) });
     return gatewayError(502, { code: 'SITE_AUTH_FAILED', message: `Authentication failed at ${t.site.name}` });
+  }
+
+  // A redirect is not followed (redirect: 'manual') and not passed on: its Location would send the
+  // renderer's fetch wherever the site says — to another host, or back to this app's own /api with the
+  // launch token it adds to same-origin requests. A DICOMweb root that moved is a setting to fix.
+  if (upstream.status >= 300 && upstream.status < 400 && upstream.status !== 304) {
+    exchange.cleanup();
+    await upstream.body?.cancel().catch(() => undefined);
+    const where = redirectTarget(upstream.headers.get('location'), t.site.url);
+    t.log.warn(`Refused the redirect of ${t.site.id} to ${t.method} ${t.rest}: ${upstream.status}${where ? ` to ${where}` : ''}`);
+    return gatewayError(502, {
+      code: 'SITE_ERROR',
+      message: `${t.site.name} answered with a redirect (HTTP ${upstream.status}${where ? ` to ${where}` : ''}), which the gateway does not follow; check the site's DICOMweb URL`,
+    });
   }
 
   const responseHeaders = copyResponseHeaders(upstream.headers);
