@@ -1,4 +1,11 @@
 import { defineConfig } from '@playwright/test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// Hosts started by the tests count wrong passphrases in a state folder of their own, never in the
+// user's ~/.local/state (src/main/services/vault/unlock-attempts.ts). Workers inherit it.
+process.env.XDG_STATE_HOME ??= mkdtempSync(join(tmpdir(), 'telerad-test-state-'));
 
 // Debian's Chromium, not a Playwright-downloaded browser (none can be
 // downloaded here). The flags keep Chromium from calling out to Google's

@@ -1,4 +1,11 @@
 import { defineConfig } from 'vitest/config';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// Hosts started by the tests count wrong passphrases in a state folder of their own, never in the
+// user's ~/.local/state (src/main/services/vault/unlock-attempts.ts). Workers inherit it.
+process.env.XDG_STATE_HOME ??= mkdtempSync(join(tmpdir(), 'telerad-test-state-'));
 
 // Two projects: fast unit tests (Node, fake-indexeddb where IndexedDB is needed)
 // and integration tests against a real Orthanc started per file.

@@ -7,7 +7,9 @@ import type { VaultKeys, VaultStatus } from '../../../src/shared/ipc/contract';
 import type { AppServices } from '../../../src/main/services/app-services';
 import { contractCalls, startWebServices } from '../../support/contract';
 
-// The vault the way the renderer drives it: every request through the dispatcher, at the product's scrypt cost.
+// The vault the way the renderer drives it: every request through the dispatcher, at the product's scrypt cost
+// (N=2^17: ≈ 0.25 s per setup or unlock here, several times that on a loaded 2-core machine, hence the timeout).
+const FULL_COST_TIMEOUT_MS = 30_000;
 
 const RIGHT = ['correct', 'horse', 'battery', 'staple'].join(' ');
 let dir: string;
@@ -43,7 +45,7 @@ describe('vault over the contract', () => {
     expect(await call('vault.unlock', { method: 'passphrase', secret: RIGHT })).toEqual({ ok: true, value: setup.value });
     expect(await call('vault.lock', { reason: 'user' })).toEqual({ ok: true, value: null });
     expect(await call('vault.keys')).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
-  });
+  }, FULL_COST_TIMEOUT_MS);
 
   it('refuses a short passphrase and a malformed PIN with the reason, before the vault sees them', async () => {
     const short = await call('vault.setup', { passphrase: 'qzx-short' });

@@ -13,8 +13,10 @@ import type { VaultFileContent } from '../../../src/main/services/vault/vault-fi
 import type { VaultOuterWrap } from '../../../src/main/services/vault/vault-service';
 import { MAX_PASSPHRASE_WAIT_MS, VaultService, passphraseWaitMs } from '../../../src/main/services/vault/vault-service';
 
-// scrypt at N=2^10 keeps these tests fast; the product's default (2^15) is what setup uses without this option.
+// scrypt at N=2^10 keeps these tests fast; the product's default (2^17) is what setup uses without this option.
 const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
+/** For the few tests at the product's cost: ≈ 0.25 s per scrypt at 2^17 here, several times that on a loaded 2-core machine. */
+const FULL_COST_TIMEOUT_MS = 30_000;
 // Built at run time so no secret-shaped literal sits in the tree.
 const RIGHT = ['correct', 'horse', 'battery', 'staple'].join(' ');
 const WRONG = ['incorrect', 'donkey', 'battery', 'staple'].join(' ');
@@ -129,12 +131,41 @@ describe('vault setup and unlock', () => {
     expect(fileContent().kdf).toMatchObject({ name: 'scrypt', N: FAST_SCRYPT.N, r: 8, p: 1 });
   });
 
-  it('sets up with scrypt N=2^15 unless told otherwise', async () => {
+  it('new vaults use N ≥ 2^17', async () => {
     const vault = new VaultService({ file: new VaultFile(vaultFilePath(dir)), now: () => now, audit, log: createLogger('vault', sink) });
     const keys = await vault.setup(RIGHT);
-    expect(fileContent().kdf).toMatchObject({ N: 2 ** 15, r: 8, p: 1 });
+    const { kdf } = fileContent();
+    expect(kdf.N).toBeGreaterThanOrEqual(2 ** 17);
+    expect(kdf).toMatchObject({ r: 8, p: 1 });
+    // A service at a lower cost opens it and never lowers it.
     expect(await startVault().unlock('passphrase', RIGHT)).toEqual(keys);
-  });
+    expect(fileContent().kdf).toEqual(kdf);
+  }, FULL_COST_TIMEOUT_MS);
+
+  it('a vault made with N=2^15 is re-wrapped at N=2^17 on the next unlock', async () => {
+    const atOldCost = new VaultService({ file: new VaultFile(vaultFilePath(dir)), now: () => now, audit, log: createLogger('vault', sink), scrypt: { N: 2 ** 15, r: 8, p: 1 } });
+    const keys = await atOldCost.setup(RIGHT);
+    const old = fileContent();
+    expect(old.kdf.N).toBe(2 ** 15);
+    const master = masterFromFile(old, RIGHT);
+
+    const current = (): VaultService => new VaultService({ file: new VaultFile(vaultFilePath(dir)), now: () => now, audit, log: createLogger('vault', sink) });
+    expect(await current().unlock('passphrase', RIGHT)).toEqual(keys);
+    const upgraded = fileContent();
+    expect(upgraded.kdf).toEqual({ ...old.kdf, N: 2 ** 17, r: 8, p: 1 });
+    // Same salt (the vault keeps its id), a new wrap of the same master under the dearer key.
+    expect(upgraded.kdf.salt).toBe(old.kdf.salt);
+    expect(upgraded.wrappedMaster).not.toBe(old.wrappedMaster);
+    expect(masterFromFile(upgraded, RIGHT)).toEqual(master);
+    expect(sink.records.some((r) => r.level === 'info' && /re-wrapped at scrypt N=131072 \(was N=32768\)/.test(r.message))).toBe(true);
+
+    // The next unlock reads N=2^17 and leaves the file alone; its time is reported, not asserted.
+    const started = performance.now();
+    expect(await current().unlock('passphrase', RIGHT)).toEqual(keys);
+    const ms = performance.now() - started;
+    process.stdout.write(`[vault] one passphrase unlock at scrypt N=2^17, r=8, p=1: ${ms.toFixed(0)} ms\n`);
+    expect(fileContent()).toEqual(upgraded);
+  }, FULL_COST_TIMEOUT_MS);
 });
 
 describe('wrong passphrases', () => {
@@ -344,6 +375,24 @@ describe('the outer wrap (safeStorage in Electron)', () => {
     expect(err).toMatchObject({ code: 'CONFLICT' });
     expect(err.message).toMatch(/OS keychain.*not available here/);
     expect(fileText()).toBe(before);
+  });
+
+  it('re-wraps a cheaper key file inside the keychain wrap too, and keeps the old one when the keychain refuses', async () => {
+    const wrap = xorWrap();
+    const keys = await startVault(wrap).setup(RIGHT);
+    const old = fileContent();
+    const dearer = (outerWrap: VaultOuterWrap): VaultService =>
+      new VaultService({ file: new VaultFile(vaultFilePath(dir)), outerWrap, now: () => now, audit, log: createLogger('vault', sink), scrypt: { N: 2 ** 12, r: 8, p: 1 } });
+
+    const refusingToWrap: VaultOuterWrap = { decrypt: wrap.decrypt, encrypt: async () => Promise.reject(new Error('keyring locked')) };
+    expect(await dearer(refusingToWrap).unlock('passphrase', RIGHT)).toEqual(keys);
+    expect(fileContent()).toEqual(old);
+    expect(sink.records.some((r) => r.level === 'error' && /Could not re-wrap the key file/.test(r.message))).toBe(true);
+
+    expect(await dearer(wrap).unlock('passphrase', RIGHT)).toEqual(keys);
+    expect(fileContent()).toMatchObject({ keyProtection: 'passphrase+safeStorage', kdf: { ...old.kdf, N: 2 ** 12 } });
+    expect(wrap.wrapped).toHaveLength(2);
+    expect(await dearer(wrap).unlock('passphrase', RIGHT)).toEqual(keys);
   });
 
   it('says so when the keychain refuses to unwrap, without counting a wrong passphrase', async () => {

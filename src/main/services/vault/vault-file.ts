@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { readJsonFile, writePrivateJsonFile } from '../fs/private-json-file';
@@ -34,11 +35,27 @@ export const VaultFileSchema = z.object({
   cipher: z.literal('aes-256-gcm'),
   /** iv ‖ ciphertext ‖ tag, base64; wrapped once more by the OS keychain when keyProtection says so. */
   wrappedMaster: base64,
-  /** Wrong passphrases in a row and when the last one came (ms since epoch): the rate limit outlives a restart. */
+  /**
+   * Wrong passphrases in a row and when the last one came (ms since epoch): the rate limit outlives a restart.
+   * One of three copies of the count (unlock-attempts.ts): editing or restoring this file does not lower it.
+   */
   failedUnlocks: z.object({ count: z.number().int().nonnegative(), lastAt: z.number().nonnegative() }),
   idleLockMinutes: z.number().int().min(1).max(240),
 });
 export type VaultFileContent = z.infer<typeof VaultFileSchema>;
+
+/**
+ * The vault's id, naming its wrong-passphrase count outside the data folder
+ * (unlock-attempts.ts): a hash of the scrypt salt, 32 hex digits. Not a
+ * field of its own, so it needs no format change, older key files have one
+ * too, and it cannot be edited apart from the wrap: a file whose salt was
+ * changed to get a fresh count opens with no passphrase at all. The salt
+ * stays the same when the file is re-wrapped at a higher cost, so the id
+ * (and the count) stays too; a new vault (setup) has a new salt and id.
+ */
+export function vaultId(content: Pick<VaultFileContent, 'kdf'>): string {
+  return createHash('sha256').update('telerad-vault-id\0').update(Buffer.from(content.kdf.salt, 'base64')).digest('hex').slice(0, 32);
+}
 
 /** Why the file cannot be used, in words safe to show: never its content. */
 export class VaultFileUnreadable extends Error {
