@@ -28,10 +28,10 @@ let dirs = 0;
 
 function newLog(): { audit: AuditLog; cursorFile: string } {
   const dataDir = join(tmp, `d${++dirs}`);
-  return {
-    audit: new AuditLog({ filePath: auditLogPath(dataDir), clock: () => new Date(), log: createLogger('audit', memorySink()) }),
-    cursorFile: auditForwardCursorPath(dataDir),
-  };
+  const audit = new AuditLog({ filePath: auditLogPath(dataDir), clock: () => new Date(), log: createLogger('audit', memorySink()) });
+  // As after an unlock: lines carry a MAC, their clinical fields are sealed and opened again to forward them.
+  audit.useHeadKey(Buffer.alloc(32, 1)).catch((err: unknown) => console.error('useHeadKey failed', err));
+  return { audit, cursorFile: auditForwardCursorPath(dataDir) };
 }
 
 /** Seqs in rsyslog's file: lost = expected ones missing, duplicated = extra copies. */

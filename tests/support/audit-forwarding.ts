@@ -99,7 +99,7 @@ export async function startHostProcess(args: string[]): Promise<HostProcess> {
     });
   });
   const url = new URL(first);
-  const token = url.searchParams.get('token') ?? '';
+  const token = new URLSearchParams(url.hash.slice(1)).get('token') ?? '';
   return {
     origin: url.origin,
     token,

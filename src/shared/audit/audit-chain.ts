@@ -25,9 +25,13 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** The hash a line must carry: over everything in it except `hash` itself. */
+/**
+ * The hash a line must carry: over everything in it except `hash` itself and
+ * `mac` (the HMAC main adds over this hash once the vault's key is known; a
+ * line without one hashes as it always did).
+ */
 export function auditLineHash(line: Record<string, unknown>, sha256: Sha256Hex): string {
-  const { hash: _hash, ...rest } = line;
+  const { hash: _hash, mac: _mac, ...rest } = line;
   return sha256(canonicalJson(rest));
 }
 
@@ -41,10 +45,36 @@ export function sealAuditLine<T extends { seq: number }>(
   return { ...withPrev, hash: auditLineHash(withPrev, sha256) };
 }
 
-export type AuditBreakReason = 'not JSON' | 'hash mismatch' | 'prev mismatch' | 'seq gap' | 'partial last line';
+export type AuditBreakReason = 'not JSON' | 'hash mismatch' | 'prev mismatch' | 'seq gap' | 'partial last line' | 'MAC mismatch';
+
+/**
+ * With the vault's key: whether a line's `mac` is the HMAC of its hash.
+ * Lines without a `mac` were written before the first unlock of a run; the
+ * next line that has one covers them through the chain.
+ */
+export type AuditMacCheck = (hash: string, mac: string) => boolean;
+
+export interface AuditVerifyOptions {
+  /** Checks each line's `mac`; without it MACs are not checked at all. */
+  macOk?: AuditMacCheck;
+  /** Report the hash of the line with this seq (the signed head's), as `hashAtSeq`. */
+  hashAtSeq?: number;
+}
+
+/** What the MAC check saw (all zero when no key was given). */
+export interface AuditMacTally {
+  /** Lines whose MAC held. */
+  macs: number;
+  /** Seq of the newest line with a MAC (0: none). */
+  lastMacSeq: number;
+  /** Lines after it that carry none: written before the first unlock of the current run, not yet covered by a MAC. */
+  uncoveredNewest: number;
+  /** Lines carrying a `sealed` part. */
+  sealed: number;
+}
 
 export type AuditVerifyResult =
-  | { ok: true; lines: number; lastHash: string; lastSeq: number }
+  | ({ ok: true; lines: number; lastHash: string; lastSeq: number; hashAtSeq?: string } & AuditMacTally)
   | {
       ok: false;
       /** 1-based line number in the file. */
@@ -72,8 +102,11 @@ export const AUDIT_CHAIN_START: AuditChainPoint = { prev: AUDIT_GENESIS, seq: 1 
  * joins the chain: the start of the log, or the end of the rotated file
  * before it.
  */
-export function verifyAuditText(text: string, sha256: Sha256Hex, from: AuditChainPoint = AUDIT_CHAIN_START): AuditVerifyResult {
-  if (text.length === 0) return { ok: true, lines: 0, lastHash: from.prev, lastSeq: from.seq - 1 };
+export function verifyAuditText(text: string, sha256: Sha256Hex, from: AuditChainPoint = AUDIT_CHAIN_START, options: AuditVerifyOptions = {}): AuditVerifyResult {
+  const tally: AuditMacTally = { macs: 0, lastMacSeq: 0, uncoveredNewest: 0, sealed: 0 };
+  let hashAtSeq: string | undefined;
+  const done = (lines: number, lastHash: string, lastSeq: number): AuditVerifyResult => ({ ok: true, lines, lastHash, lastSeq, ...tally, ...(hashAtSeq !== undefined ? { hashAtSeq } : {}) });
+  if (text.length === 0) return done(0, from.prev, from.seq - 1);
   const endsComplete = text.endsWith('\n');
   const rows = (endsComplete ? text.slice(0, -1) : text).split('\n');
   let prev = from.prev;
@@ -113,10 +146,22 @@ export function verifyAuditText(text: string, sha256: Sha256Hex, from: AuditChai
     if (typeof line.hash !== 'string' || line.hash !== auditLineHash(line, sha256)) {
       return broken('hash mismatch', 'the line was changed after it was written');
     }
+    if (options.macOk && line.mac !== undefined) {
+      if (typeof line.mac !== 'string' || !options.macOk(line.hash, line.mac)) {
+        return broken('MAC mismatch', "the line's MAC does not match this workstation's key: it was changed and the chain recomputed outside the app");
+      }
+      tally.macs++;
+      tally.lastMacSeq = expectedSeq;
+      tally.uncoveredNewest = 0;
+    } else {
+      tally.uncoveredNewest++;
+    }
+    if (line.sealed !== undefined) tally.sealed++;
+    if (options.hashAtSeq === expectedSeq) hashAtSeq = line.hash;
     prev = line.hash;
     expectedSeq++;
   }
-  return { ok: true, lines: rows.length, lastHash: prev, lastSeq: expectedSeq - 1 };
+  return done(rows.length, prev, expectedSeq - 1);
 }
 
 /** One sentence for a person: "OK 12 lines" or "line 7: hash mismatch (…)". */
@@ -162,7 +207,7 @@ export function orderAuditFileNames(names: readonly string[]): string[] {
 }
 
 export type AuditFilesVerifyResult =
-  | { ok: true; files: number; lines: number; lastHash: string; lastSeq: number }
+  | ({ ok: true; files: number; lines: number; lastHash: string; lastSeq: number; hashAtSeq?: string } & AuditMacTally)
   | (Extract<AuditVerifyResult, { ok: false }> & {
       /** The file holding the first broken line, as the caller named it. */
       file: string;
@@ -179,16 +224,28 @@ export type AuditFilesVerifyResult =
 export function verifyAuditFiles(
   files: ReadonlyArray<{ name: string; read: () => string }>,
   sha256: Sha256Hex,
+  options: AuditVerifyOptions = {},
 ): AuditFilesVerifyResult {
   let at: AuditChainPoint = AUDIT_CHAIN_START;
   let lines = 0;
+  const tally: AuditMacTally = { macs: 0, lastMacSeq: 0, uncoveredNewest: 0, sealed: 0 };
+  let hashAtSeq: string | undefined;
   for (const file of files) {
-    const result = verifyAuditText(file.read(), sha256, at);
+    const result = verifyAuditText(file.read(), sha256, at, options);
     if (!result.ok) return { ...result, file: file.name, goodLinesTotal: lines + result.goodLines };
     lines += result.lines;
     at = { prev: result.lastHash, seq: result.lastSeq + 1 };
+    tally.macs += result.macs;
+    tally.sealed += result.sealed;
+    if (result.lastMacSeq > 0) {
+      tally.lastMacSeq = result.lastMacSeq;
+      tally.uncoveredNewest = result.uncoveredNewest;
+    } else {
+      tally.uncoveredNewest += result.uncoveredNewest;
+    }
+    hashAtSeq ??= result.hashAtSeq;
   }
-  return { ok: true, files: files.length, lines, lastHash: at.prev, lastSeq: at.seq - 1 };
+  return { ok: true, files: files.length, lines, lastHash: at.prev, lastSeq: at.seq - 1, ...tally, ...(hashAtSeq !== undefined ? { hashAtSeq } : {}) };
 }
 
 /** One sentence for a person, naming the file: "OK 3 files, 1200 lines" or "audit-….jsonl line 7: …". */
@@ -272,4 +329,31 @@ export function checkAuditHead(end: AuditHeadPoint, head: AuditHeadRecord): Audi
     return { ok: false, missingNewest: 0, problem: `record #${end.seq} is not the one the chain head names: the newest records were rewritten` };
   }
   return { ok: true, missingNewest: 0 };
+}
+
+/**
+ * With the vault's key, once the chain and the line MACs held: the head's
+ * signed copy must carry a good MAC and name the very line the files hold at
+ * its seq. A file re-chained outside the app (a field changed, every prev and
+ * hash recomputed, the head's clear part set to match) can keep neither: the
+ * signed copy names the old hash and cannot be re-signed without the key.
+ * `signedExpected`: this workstation has signed the head before (its seal key
+ * file is authentic), so a head without a signed copy was replaced. Answers
+ * the problem in plain words, or undefined when it holds.
+ */
+export function checkSignedAuditHead(
+  head: AuditHeadRecord | undefined,
+  files: { lastSeq: number; hashAtSeq?: string; macs: number },
+  headMacOk: (signed: NonNullable<AuditHeadRecord['signed']>) => boolean,
+  signedExpected: boolean,
+): string | undefined {
+  const signed = head?.signed;
+  if (!signed) {
+    return signedExpected || files.macs > 0 ? `the chain head record has no signed copy although this workstation signs it: it was replaced outside the app` : undefined;
+  }
+  if (!headMacOk(signed)) return `the chain head record fails its check with this workstation's key: it was changed outside the app`;
+  // Beyond the end of the files: records missing at the newest end, which checkAuditHead names.
+  if (signed.seq > files.lastSeq || signed.seq === 0) return undefined;
+  if (files.hashAtSeq !== signed.hash) return `record #${signed.seq} is not the one this workstation signed: the log was rewritten (re-chained) outside the app`;
+  return undefined;
 }

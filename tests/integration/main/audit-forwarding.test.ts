@@ -12,6 +12,10 @@ import { createLogger, memorySink } from '../../../src/shared/log';
 import { isRsyslogAvailable, makeTestCa, startRsyslog } from '../../support/rsyslog';
 import type { ReceivedSyslog, RsyslogHandle, TestCa } from '../../support/rsyslog';
 import { appendEvents, startHostProcess, testForwarder, waitFor } from '../../support/audit-forwarding';
+import { E2E_PASSPHRASE, unlockHost } from '../../support/e2e/unlock';
+import { WAITING_FOR_UNLOCK } from '../../../src/main/services/audit/audit-forwarder';
+import { VaultFile, vaultFilePath } from '../../../src/main/services/vault/vault-file';
+import { VaultService } from '../../../src/main/services/vault/vault-service';
 import type { HostProcess, TestForwarder } from '../../support/audit-forwarding';
 
 // The audit trail forwarded to a real rsyslogd (plain TCP and TLS with a
@@ -33,6 +37,14 @@ afterEach(async () => {
 afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
+
+/** The vault's audit key as an unlock hands it over (any 32 bytes do for a log without a vault). */
+const AUDIT_KEY = Buffer.alloc(32, 5);
+
+/** The data dir's vault, as the host's (full scrypt cost, so the host opens it as it is). */
+function newVault(dataDir: string, audit: AuditLog): VaultService {
+  return new VaultService({ file: new VaultFile(vaultFilePath(dataDir)), now: () => Date.now(), audit, log: createLogger('vault', memorySink()) });
+}
 
 let dirCount = 0;
 function newLog(): { audit: AuditLog; dataDir: string; cursorFile: string } {
@@ -127,10 +139,45 @@ describe('audit forwarding to a real rsyslog over TCP', () => {
   });
 });
 
+describe('audit forwarding of sealed lines', () => {
+  it('forwarding waits for the first unlock to read sealed lines, then delivers their clinical fields', async () => {
+    const repo = await repository();
+    const { audit, cursorFile, dataDir } = newLog();
+    await newVault(dataDir, audit).setup(E2E_PASSPHRASE); // #1 login
+    await appendEvents(audit, 3); // #2–#4 study.view, sealed
+    await audit.close();
+
+    // The next start, locked: main's own line goes in clear, the rest sealed to the public key.
+    const restarted = new AuditLog({ filePath: auditLogPath(dataDir), clock: () => new Date(), log: createLogger('audit', memorySink()) });
+    const { forwarder, messages } = forwarderFor(restarted, { repository: { url: repo.url }, cursorFile });
+    await forwarder.start();
+    await waitFor(() => forwarder.status().waiting === WAITING_FOR_UNLOCK, 'forwarding waiting for the unlock', 10_000);
+    await waitFor(() => repo.received().length >= 1, '#1 at rsyslog', 10_000);
+    await restarted.append({ action: 'lock', actor: 'system', source: 'main', outcome: 'success', reason: 'locked by the user' }); // #5
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seqs(repo.received())).toEqual([1]);
+    expect(forwarder.status()).toMatchObject({ forwardedUpTo: 1, backlog: 4, waiting: WAITING_FOR_UNLOCK });
+    expect(messages()).toContainEqual(expect.stringMatching(/Forwarding waits at #2: waiting for the first unlock to read sealed fields/));
+
+    await newVault(dataDir, restarted).unlock('passphrase', E2E_PASSPHRASE); // #6 login
+    await waitFor(() => forwarder.status().forwardedUpTo === 6, 'forwarded up to #6', 10_000);
+    await waitFor(() => repo.received().length >= 6, '6 messages at rsyslog', 10_000);
+    expect(seqs(repo.received())).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(forwarder.status().waiting).toBeUndefined();
+    const view = repo.received()[1]?.xml ?? '';
+    expect(view).toContain('MENSAH^KOFI');
+    expect(view).toContain('1.2.826.0.1.3680043.8.498.1');
+    expect((await restarted.checkedIntegrity()).ok).toBe(true);
+    // Nothing clinical in main's log on the way.
+    expect(messages().join('\n')).not.toContain('MENSAH');
+  });
+});
+
 describe('audit forwarding past a damaged record', () => {
   it('forwards the records that can be read, says which seqs it skipped, and does not stall', async () => {
     const repo = await repository();
     const { audit, cursorFile, dataDir } = newLog();
+    await audit.useHeadKey(AUDIT_KEY);
     await appendEvents(audit, 10);
     await audit.close();
     // Line 5 damaged on disk (audit:verify reports it); the rest still readable.
@@ -139,11 +186,14 @@ describe('audit forwarding past a damaged record', () => {
     rows[4] = rows[4]!.slice(0, 40);
     writeFileSync(file, rows.join('\n'));
     const reopened = new AuditLog({ filePath: file, clock: () => new Date(), log: createLogger('audit', memorySink()) });
+    // The restart's unlock: the sealed fields open, and the check finds the damaged line (#11, audit.integrity).
+    await reopened.useHeadKey(AUDIT_KEY);
     const { forwarder, messages } = forwarderFor(reopened, { repository: { url: repo.url }, cursorFile });
     await forwarder.start();
-    await waitFor(() => forwarder.status().state === 'idle' && forwarder.status().forwardedUpTo === 10, 'forwarded up to #10', 15_000);
-    await waitFor(() => repo.received().length >= 9, '9 messages at rsyslog', 10_000);
-    expect(seqs(repo.received())).toEqual([1, 2, 3, 4, 6, 7, 8, 9, 10]);
+    await waitFor(() => forwarder.status().state === 'idle' && forwarder.status().forwardedUpTo === 11, 'forwarded up to #11', 15_000);
+    await waitFor(() => repo.received().length >= 10, '10 messages at rsyslog', 10_000);
+    expect(seqs(repo.received())).toEqual([1, 2, 3, 4, 6, 7, 8, 9, 10, 11]);
+    expect(repo.received().find((r) => r.seq === 11)?.xml).toMatch(/line 5: not JSON/);
     expect(messages()).toContainEqual(expect.stringMatching(/^error Skipped #5–#5: the audit log holds no readable record for them/));
   });
 });
@@ -305,7 +355,10 @@ describe('browser host SIGKILLed while forwarding', () => {
   it(`resumes after the restart so that every seq 1..${N} arrives, in order, none lost, at most the one message in the killed write twice`, async () => {
     const repo = await repository();
     const { audit, dataDir } = newLog();
-    await appendEvents(audit, N);
+    // A workstation set up with a passphrase: the events' clinical fields are sealed to its audit key.
+    await newVault(dataDir, audit).setup(E2E_PASSPHRASE);
+    // #1 the setup's login, then the events; each of the two host starts adds its unlock's login: N in all.
+    await appendEvents(audit, N - 3);
     await audit.close();
     const rendererDir = join(tmp, 'renderer');
     mkdirSync(rendererDir, { recursive: true });
@@ -321,6 +374,8 @@ describe('browser host SIGKILLed while forwarding', () => {
     };
 
     hostProc = await startHostProcess(args);
+    // Sealed lines are forwarded from the first unlock of the run on.
+    await unlockHost(hostProc);
     // Killed once forwarding is under way, well before it is through.
     await waitFor(() => sentCursor() >= 300, 'forwarding under way (cursor ≥ #300)', 30_000, 1);
     await hostProc.kill('SIGKILL');
@@ -329,6 +384,7 @@ describe('browser host SIGKILLed while forwarding', () => {
 
     hostProc = await startHostProcess(args);
     const host = hostProc;
+    await unlockHost(host);
     await waitFor(async () => (await host.auditStatus()).forwarding.forwardedUpTo === N, `the restarted host forwarded up to #${N}`, 60_000, 100);
     await waitFor(() => repo.received().length >= N, `${N} messages at rsyslog`, 20_000);
     // Late duplicates would show within this.
@@ -349,5 +405,7 @@ describe('browser host SIGKILLed while forwarding', () => {
     // In order: the repeat sits right behind its first copy.
     expect(got.filter((s, i) => i === 0 || s !== got[i - 1])).toEqual(range(1, N));
     expect((await host.auditStatus()).forwarding).toMatchObject({ forwardedUpTo: N, backlog: 0 });
+    // The repository gets the clinical fields the file holds sealed.
+    expect(received.find((r) => r.seq === 2)?.xml).toContain('MENSAH^KOFI');
   });
 });

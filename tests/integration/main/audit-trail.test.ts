@@ -6,10 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent, AuditQueryResult, SiteSummary } from '../../../src/shared/ipc/contract';
 import { startWebHost } from '../../../src/main/hosts/web/web-host';
 import type { WebHost } from '../../../src/main/hosts/web/web-host';
-import { AuditLog, auditLogPath } from '../../../src/main/services/audit/audit-log';
+import { AuditLog, auditLogPath, sha256Hex } from '../../../src/main/services/audit/audit-log';
+import { auditLineHash } from '../../../src/shared/audit/audit-chain';
+import { E2E_PASSPHRASE } from '../../support/e2e/unlock';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { startOrthanc } from '../../support/orthanc';
 import type { OrthancHandle } from '../../support/orthanc';
+import { unlockTestHost } from '../../support/web-host-api';
 
 // The audit trail through the real browser host, against a real Orthanc whose
 // second site is provisioned with a wrong password.
@@ -30,7 +33,11 @@ async function call<T>(channel: string, body: unknown): Promise<{ ok: boolean; v
 }
 
 function verifyCli(file: string): { status: number | null; out: string } {
-  const run = spawnSync('npm', ['run', '--silent', 'audit:verify', '--', file], { cwd: process.cwd(), encoding: 'utf8' });
+  return verifyCliArgs([file]);
+}
+
+function verifyCliArgs(args: string[]): { status: number | null; out: string } {
+  const run = spawnSync('npm', ['run', '--silent', 'audit:verify', '--', ...args], { cwd: process.cwd(), encoding: 'utf8' });
   return { status: run.status, out: `${run.stdout}${run.stderr}` };
 }
 
@@ -50,6 +57,8 @@ beforeAll(async () => {
     ]),
   );
   host = await startWebHost({ dataDir, rendererDir, sitesFile, version: 'test' });
+  // Past the lock screen: the host answers no data channel while locked (issue 18).
+  await unlockTestHost(host);
   authed['x-telerad-token'] = host.token;
   auditFile = auditLogPath(dataDir);
 });
@@ -81,6 +90,58 @@ describe('audit trail through the browser host', () => {
     expect(event.hash).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('audit.jsonl holds no patient name in clear', async () => {
+    const onDisk = readdirSync(dirname(auditFile))
+      .map((n) => readFileSync(join(dirname(auditFile), n), 'utf8'))
+      .join('\n');
+    expect(onDisk).toContain('"action":"study.view"');
+    for (const value of ['ASANTE', 'BOATENG', 'INT-AUD-1', 'INT-AUD-2', STUDY_UID]) expect(onDisk).not.toContain(value);
+  });
+
+  it('a re-chained audit file fails verify, in the app and in audit:verify with the passphrase', async () => {
+    // A copy of the workstation's data folder, re-chained as an attacker would: one line changed, every prev and
+    // hash after it recomputed with plain SHA-256 (MACs dropped), the head record's clear part set to match.
+    const copyDir = join(tmp, 'rechained');
+    mkdirSync(join(copyDir, 'audit'), { recursive: true });
+    for (const name of readdirSync(dirname(auditFile))) writeFileSync(join(copyDir, 'audit', name), readFileSync(join(dirname(auditFile), name)));
+    writeFileSync(join(copyDir, 'vault.json'), readFileSync(join(dirname(dirname(auditFile)), 'vault.json')));
+    const copyFile = join(copyDir, 'audit', 'audit.jsonl');
+    const lines = readFileSync(copyFile, 'utf8').split('\n').filter(Boolean).map((r) => JSON.parse(r) as Record<string, unknown>);
+    lines[1]!.actor = 'Dr Mallory';
+    let prev = lines[0]!.prev as string;
+    for (const line of lines) {
+      delete line.mac;
+      line.prev = prev;
+      line.hash = auditLineHash(line, sha256Hex);
+      prev = line.hash as string;
+    }
+    writeFileSync(copyFile, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    const headFile = join(copyDir, 'audit', 'audit-head.json');
+    const head = JSON.parse(readFileSync(headFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(headFile, JSON.stringify({ ...head, seq: lines.length, hash: prev }));
+    const passphraseFile = join(tmp, 'passphrase.txt');
+    writeFileSync(passphraseFile, `${E2E_PASSPHRASE}\n`, { mode: 0o600 });
+
+    const blind = verifyCliArgs([join(copyDir, 'audit')]);
+    expect(blind.status).toBe(0);
+    expect(blind.out).toMatch(/MACs NOT checked/);
+    const keyed = verifyCliArgs([join(copyDir, 'audit'), '--passphrase-file', passphraseFile]);
+    expect(keyed.out).toMatch(/FAILED: .*not the one this workstation signed/);
+    expect(keyed.status).toBe(1);
+
+    const rendererDir = join(tmp, 'renderer');
+    const copyHost = await startWebHost({ dataDir: copyDir, rendererDir, version: 'test' });
+    try {
+      await unlockTestHost(copyHost);
+      const res = await fetch(`${copyHost.origin}/api/audit.status`, { method: 'POST', headers: { 'x-telerad-token': copyHost.token, 'content-type': 'application/json' }, body: '{}' });
+      const status = ((await res.json()) as { value: { integrity: { ok: boolean; message?: string } } }).value;
+      expect(status.integrity.ok).toBe(false);
+      expect(status.integrity.message).toMatch(/not the one this workstation signed/);
+    } finally {
+      await copyHost.close();
+    }
+  }, 60_000);
+
   it('refuses a renderer that tries to supply its own hash or seq', async () => {
     const forged = await call('audit.record', { action: 'study.view', actor: 'x', outcome: 'success', seq: 1, hash: 'f'.repeat(64) });
     expect(forged).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
@@ -102,7 +163,7 @@ describe('audit trail through the browser host', () => {
 
   it('writes login.failed for a request without the launch token, and never the token itself', async () => {
     expect((await fetch(`${host.origin}/api/sites.list`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
-    expect((await fetch(`${host.origin}/?token=not-the-token-${'x'.repeat(20)}`, { redirect: 'manual' })).status).toBe(401);
+    expect((await fetch(`${host.origin}/sites/x/dicom-web/studies`, { headers: { 'x-telerad-token': `not-the-token-${'x'.repeat(20)}` } })).status).toBe(401);
     const failed = await call<AuditQueryResult>('audit.query', { action: 'login.failed' });
     expect(failed.value?.total).toBeGreaterThanOrEqual(2);
 
@@ -127,7 +188,7 @@ describe('audit trail through the browser host', () => {
 
     const copy = join(tmp, 'tampered.jsonl');
     const rows = readFileSync(auditFile, 'utf8').split('\n');
-    rows[1] = rows[1]!.replace('BOATENG^ESI', 'BOATENG^KWAME');
+    rows[1] = rows[1]!.replace('"actor":"', '"actor":"Mallory ');
     writeFileSync(copy, rows.join('\n'));
     const tampered = verifyCli(copy);
     expect(tampered.out).toContain(`${copy} line 2: hash mismatch`);
@@ -149,7 +210,9 @@ describe('audit trail through the browser host', () => {
     expect(clean.status).toBe(0);
 
     const oldest = join(rotatedDir, files[0]!);
-    writeFileSync(oldest, readFileSync(oldest, 'utf8').replace('DOE^ROT2', 'DOE^OTHER'));
+    const oldRows = readFileSync(oldest, 'utf8').split('\n');
+    oldRows[1] = oldRows[1]!.replace('"actor":"', '"actor":"Mallory ');
+    writeFileSync(oldest, oldRows.join('\n'));
     const tampered = verifyCli(rotatedDir);
     expect(tampered.out).toContain(`${oldest} line 2: hash mismatch`);
     expect(tampered.status).toBe(1);
@@ -159,7 +222,7 @@ describe('audit trail through the browser host', () => {
     const linesBefore = readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).length;
     for (let i = 0; i < 20; i++) {
       expect((await fetch(`${host.origin}/api/sites.list`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
-      expect((await fetch(`${host.origin}/?token=scan-${i}-${'y'.repeat(20)}`, { redirect: 'manual' })).status).toBe(401);
+      expect((await fetch(`${host.origin}/sites/x/dicom-web/studies`, { headers: { 'x-telerad-token': `scan-${i}-${'y'.repeat(20)}` } })).status).toBe(401);
     }
     // 40 refusals, two reasons: a handful of lines at most (one per reason per 10 s; a window may end mid-scan).
     const duringScan = readFileSync(auditFile, 'utf8').split('\n').filter(Boolean).length;
@@ -172,7 +235,7 @@ describe('audit trail through the browser host', () => {
       .slice(linesBefore)
       .map((l) => JSON.parse(l) as AuditEvent);
     expect(added.every((e) => e.action === 'login.failed')).toBe(true);
-    for (const reason of ['request without a valid launch token', 'wrong launch token in the URL']) {
+    for (const reason of ['request without the launch token', 'wrong launch token']) {
       const mine = added.filter((e) => e.reason?.startsWith(reason));
       expect(mine.length).toBeLessThanOrEqual(2);
       // Every refusal is accounted for: a line of its own, or counted in a summary line.

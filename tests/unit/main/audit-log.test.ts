@@ -65,7 +65,7 @@ describe('audit log chain', () => {
   it('names the changed line when one field of one line is edited', async () => {
     await fiveEvents();
     const rows = lines();
-    rows[2] = rows[2]!.replace('DOE^PATIENT3', 'DOE^SOMEONEELSE');
+    rows[2] = rows[2]!.replace('"outcome":"success"', '"outcome":"failure"');
     writeLines(rows);
     expect(verifyAuditText(readFileSync(file, 'utf8'), sha256Hex)).toMatchObject({ ok: false, line: 3, reason: 'hash mismatch' });
   });
@@ -122,7 +122,8 @@ describe('audit log chain', () => {
     const log = newLog();
     const written = await Promise.all(Array.from({ length: 40 }, (_, i) => log.append(view(`P-${i}`, `DOE^${i}`))));
     expect(written.map((e) => e.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
-    const onDisk = lines().map((l) => JSON.parse(l) as AuditEvent);
+    expect(lines().map((l) => (JSON.parse(l) as AuditEvent).seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    const onDisk = await log.readAfter(0, 100);
     expect(onDisk.map((e) => e.patient?.id)).toEqual(Array.from({ length: 40 }, (_, i) => `P-${i}`));
     expect(verifyAuditText(readFileSync(file, 'utf8'), sha256Hex)).toMatchObject({ ok: true, lines: 40 });
   });

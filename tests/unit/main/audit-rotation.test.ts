@@ -12,8 +12,8 @@ let dir: string;
 let auditDir: string;
 let now: number;
 
-// About 400 bytes per line: a 1 KiB limit rotates every third line.
-const ROTATE_BYTES = 1024;
+// About 520 bytes per line (its clinical fields sealed): a 1,200-byte limit rotates every third line.
+const ROTATE_BYTES = 1200;
 
 function newLog(rotateBytes = ROTATE_BYTES): AuditLog {
   return new AuditLog({
@@ -75,7 +75,7 @@ describe('audit log rotation', () => {
   });
 
   it('continues the chain after a restart that finds only rotated files', async () => {
-    // The third line (≈ 400 bytes each) passes the limit: the live file is renamed and none is left.
+    // The third line (≈ 520 bytes each) passes the limit: the live file is renamed and none is left.
     await appendMany(newLog(), 3);
     expect(logFiles()).toEqual(['audit-000000000001-000000000003.jsonl']);
     await appendMany(newLog(), 2, 100);
@@ -104,7 +104,7 @@ describe('audit log rotation', () => {
     await appendMany(newLog(), 10);
     const oldest = logFiles()[0]!;
     const rows = rowsOf(oldest);
-    rows[1] = rows[1]!.replace('DOE^PATIENT2', 'DOE^SOMEONEELSE');
+    rows[1] = rows[1]!.replace('Dr Ama Mensah', 'Dr Someone Else');
     writeFileSync(join(auditDir, oldest), rows.map((r) => `${r}\n`).join(''));
     expect(verifyDir()).toMatchObject({ ok: false, file: oldest, line: 2, reason: 'hash mismatch', goodLinesTotal: 1 });
   });

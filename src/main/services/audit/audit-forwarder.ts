@@ -2,10 +2,11 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from '
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import tls from 'node:tls';
-import type { AuditEvent, AuditForwardingStatus } from '../../../shared/ipc/contract';
+import type { AuditForwardingStatus } from '../../../shared/ipc/contract';
 import type { Logger } from '../../../shared/log';
 import { errorMessage } from '../../../shared/error-message';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../fs/private-json-file';
+import type { AuditReadEvent } from './audit-entry';
 import type { DicomAuditSource } from './dicom-audit-message';
 import { syslogFrame } from './syslog-message';
 
@@ -65,12 +66,24 @@ export function parseAuditRepositoryUrl(url: string): AuditRepositoryTarget {
   return { tls: scheme === 'tcp+tls', host, port, display: `${scheme}://${parsed.host.toLowerCase()}` };
 }
 
-/** The part of the AuditLog the forwarder reads. */
+/**
+ * The part of the AuditLog the forwarder reads. Events come with their sealed
+ * fields opened; before the first unlock of a run a sealed line comes marked
+ * `sealedState: 'waiting-for-unlock'`, and the forwarder waits there (the
+ * repository must get the clinical fields, and in seq order).
+ */
 export interface AuditForwarderSource {
-  readAfter(afterSeq: number, limit: number): Promise<AuditEvent[]>;
-  onAppend(listener: (event: AuditEvent) => void): () => void;
+  readAfter(afterSeq: number, limit: number): Promise<AuditReadEvent[]>;
+  onAppend(listener: (event: AuditReadEvent) => void): () => void;
   newestSeq(): Promise<number>;
+  /** Whether sealed lines can be read now (from the first unlock of the run on). */
+  canOpenSealed?(): boolean;
+  /** Calls `listener` when sealed lines become readable (the first unlock); returns the unsubscribe. */
+  onSealedReadable?(listener: () => void): () => void;
 }
+
+/** The forwarder's status while it waits at a sealed line before the first unlock. */
+export const WAITING_FOR_UNLOCK = 'waiting for the first unlock to read sealed fields';
 
 /** What the forwarder needs of a connected stream (a net.Socket or tls.TLSSocket). */
 export interface ForwarderSocket {
@@ -248,7 +261,10 @@ export function createAuditForwarder(options: AuditForwarderOptions): AuditForwa
   /** Seq of the last event handed to the current connection (or the resume point). */
   let position = 0;
   /** Events above `position`, contiguous and in order. */
-  let buffer: AuditEvent[] = [];
+  let buffer: AuditReadEvent[] = [];
+  /** Why forwarding is held without a failure (a sealed line before the first unlock). */
+  let waiting: string | undefined;
+  let unsubscribeReadable: (() => void) | undefined;
   let newestKnown = 0;
   let state: AuditForwardingStatus['state'] = 'idle';
   let lastError: string | undefined;
@@ -335,7 +351,7 @@ export function createAuditForwarder(options: AuditForwarderOptions): AuditForwa
 
   const lastQueued = (): number => buffer[buffer.length - 1]?.seq ?? position;
 
-  function onAppend(event: AuditEvent): void {
+  function onAppend(event: AuditReadEvent): void {
     if (event.seq > newestKnown) newestKnown = event.seq;
     // Only the next one in line; anything else (a gap, a backlog) is read from the files.
     if (event.seq === lastQueued() + 1 && buffer.length < MAX_BUFFERED) buffer.push(event);
@@ -343,7 +359,7 @@ export function createAuditForwarder(options: AuditForwarderOptions): AuditForwa
   }
 
   /** The next event to send, reading the log when the buffer is empty; undefined when caught up. */
-  async function nextEvent(): Promise<AuditEvent | undefined> {
+  async function nextEvent(): Promise<AuditReadEvent | undefined> {
     for (;;) {
       const first = buffer[0];
       if (first) return first;
@@ -586,7 +602,7 @@ export function createAuditForwarder(options: AuditForwarderOptions): AuditForwa
 
   async function pump(): Promise<void> {
     while (!stopped) {
-      let event: AuditEvent | undefined;
+      let event: AuditReadEvent | undefined;
       try {
         event = await nextEvent();
       } catch (err) {
@@ -621,6 +637,33 @@ export function createAuditForwarder(options: AuditForwarderOptions): AuditForwa
           await waitForWork(undefined);
         }
         continue;
+      }
+
+      if (event.sealedState === 'waiting-for-unlock') {
+        // Its clinical fields are sealed and the private key comes with the first unlock: wait here, in order.
+        if (waiting === undefined) log.info(`Forwarding waits at #${event.seq}: ${WAITING_FOR_UNLOCK}`);
+        waiting = WAITING_FOR_UNLOCK;
+        if (conn) {
+          // Not held open meanwhile: closed cleanly, which confirms what went before.
+          const c = conn;
+          conn = undefined;
+          if (!c.failure && (await closeGracefully(c))) {
+            cursor.confirmed = cursor.sent;
+            saveCursor(true);
+          }
+        }
+        syncCursor();
+        // Woken by the unlock (onSealedReadable), a new line or close(); then the line is read again.
+        if (!stopped && options.source.canOpenSealed?.() !== true) await waitForWork(undefined);
+        buffer = [];
+        continue;
+      }
+      if (waiting !== undefined) {
+        log.info(`Sealed audit lines are readable now: forwarding goes on from #${event.seq}`);
+        waiting = undefined;
+      }
+      if (event.sealedState === 'cannot-open') {
+        log.error(`#${event.seq} is forwarded without its sealed fields: they do not open with this workstation's key (changed outside the app; see the Audit panel)`);
       }
 
       if (!conn) {
@@ -689,6 +732,7 @@ export function createAuditForwarder(options: AuditForwarderOptions): AuditForwa
       }
       position = cursor.sent;
       unsubscribe = options.source.onAppend(onAppend);
+      unsubscribeReadable = options.source.onSealedReadable?.(notify);
       let newestRead = false;
       try {
         newestKnown = Math.max(newestKnown, await options.source.newestSeq());
@@ -716,6 +760,7 @@ export function createAuditForwarder(options: AuditForwarderOptions): AuditForwa
         forwardedUpTo: cursor.sent,
         backlog: Math.max(0, newestKnown - cursor.sent),
         ...(lastError !== undefined ? { lastError } : {}),
+        ...(waiting !== undefined ? { waiting } : {}),
         ...(state === 'retrying' && nextRetryAt !== undefined ? { nextRetryAt } : {}),
       };
     },
@@ -724,6 +769,7 @@ export function createAuditForwarder(options: AuditForwarderOptions): AuditForwa
       if (stopped) return;
       stopped = true;
       unsubscribe?.();
+      unsubscribeReadable?.();
       notify();
       opening?.destroy(codedError('CLOSING', 'the forwarder is closing'));
       await pumpDone;

@@ -2,11 +2,13 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { link, mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { AuditEvent, AuditFilter, AuditIntegrity } from '../../../shared/ipc/contract';
-import type { AuditHeadPoint, AuditHeadRecord, Sha256Hex } from '../../../shared/audit/audit-chain';
-import { AUDIT_GENESIS, AUDIT_HEAD_FILE, AUDIT_LIVE_FILE, auditHeadMacInput, checkAuditHead, claimedAuditHead, orderAuditFileNames, parseAuditHead, parseRotatedAuditFileName, rotatedAuditFileName, sealAuditLine } from '../../../shared/audit/audit-chain';
+import type { AuditChainPoint, AuditHeadPoint, AuditHeadRecord, AuditMacTally, Sha256Hex } from '../../../shared/audit/audit-chain';
+import { AUDIT_CHAIN_START, AUDIT_GENESIS, AUDIT_HEAD_FILE, AUDIT_LIVE_FILE, auditHeadMacInput, checkAuditHead, checkSignedAuditHead, claimedAuditHead, describeAuditVerify, orderAuditFileNames, parseAuditHead, parseRotatedAuditFileName, rotatedAuditFileName, sealAuditLine, verifyAuditText } from '../../../shared/audit/audit-chain';
 import type { Logger } from '../../../shared/log';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, SerialQueue } from '../fs/private-json-file';
-import type { AuditEntry, SystemAuditEntry } from './audit-entry';
+import type { AuditEntry, AuditReadEvent, SystemAuditEntry } from './audit-entry';
+import type { AuditKeys, AuditSealKey, AuditSealKeyFile } from './audit-seal';
+import { AUDIT_SEAL_KEY_FILE, auditLineMac, deriveAuditKeys, generateAuditSealKey, hexEqual, openAuditFields, openSealKeyFile, parseSealKeyFile, publicSealKey, sealAad, sealAuditFields, sealKeyFileContent, sealedKeyId, splitClinical } from './audit-seal';
 import { AuditThrottle } from './audit-throttle';
 import type { ThrottleTimers } from './audit-throttle';
 
@@ -19,6 +21,9 @@ export function auditLogPath(dataDir: string): string {
   return join(dataDir, 'audit', AUDIT_LIVE_FILE);
 }
 
+/** Opened sealed parts kept in memory (≈ 0.3 KB each). */
+const OPENED_CACHE_MAX = 100_000;
+
 /** Default size past which the live file is rotated. */
 export const DEFAULT_AUDIT_ROTATE_BYTES = 16 * 1024 * 1024;
 
@@ -29,7 +34,12 @@ export function auditHeadPath(logFilePath: string): string {
 
 export const sha256Hex: Sha256Hex = (text) => createHash('sha256').update(text, 'utf8').digest('hex');
 
-export type { AuditEntry, SystemAuditEntry } from './audit-entry';
+export type { AuditEntry, AuditReadEvent, SystemAuditEntry } from './audit-entry';
+
+/** The seal key file beside the log's files (see audit-seal.ts). */
+export function auditSealKeyPath(logFilePath: string): string {
+  return join(dirname(logFilePath), AUDIT_SEAL_KEY_FILE);
+}
 
 export interface AuditLogOptions {
   filePath: string;
@@ -60,6 +70,15 @@ interface ChainHead {
  * by fsync. A crash mid-write leaves a last line without its newline, which
  * `audit:verify` reports; the next start terminates that line and chains on
  * from the last complete one, so the damage stays visible rather than hidden.
+ *
+ * A line's clinical fields (patient, study/series/SOP UIDs, the renderer's
+ * reason) are stored as one `sealed` value, sealed to the trail's public key
+ * (audit-seal.ts), so they can be written while locked; readers get them
+ * opened once the private key is in memory (the first unlock of the run on).
+ * Lines from before sealing (all in clear) are read as they are. Each line
+ * written while the vault's audit key is known carries `mac`, HMAC-SHA256 of
+ * its hash; lines written before the first unlock of a run carry none and
+ * are covered by the next line that has one, whose hash chains over them.
  */
 export class AuditLog {
   private readonly queue = new SerialQueue();
@@ -70,9 +89,22 @@ export class AuditLog {
   private headKey: Buffer | undefined;
   /** The newest head authenticated with that key (this run's, or the one found in the head file). */
   private signedHead: AuditHeadRecord['signed'];
+  /** Line MAC and seal-key keys, derived from the head key. */
+  private keys: AuditKeys | undefined;
+  /** The trail's X25519 key: the public half from the key file (or made here), the private half from the first unlock on. */
+  private sealKey: AuditSealKey | undefined;
+  /** The key file as read at start (undefined: none). */
+  private sealKeyFile: AuditSealKeyFile | undefined;
+  /**
+   * Sealed parts already opened, by SHA-256 of the sealed value and its additional data: a patient
+   * search reads every line, and opening one is an X25519 step (≈ 0.1 ms). Main's memory only, like
+   * the private key it saves using; emptied when it reaches OPENED_CACHE_MAX.
+   */
+  private readonly opened = new Map<string, string>();
 
   private readonly throttle: AuditThrottle;
-  private readonly appendListeners = new Set<(event: AuditEvent) => void>();
+  private readonly appendListeners = new Set<(event: AuditReadEvent) => void>();
+  private readonly readableListeners = new Set<() => void>();
 
   constructor(private readonly options: AuditLogOptions) {
     this.throttle = new AuditThrottle({ record: (entry) => this.recordSystem(entry), ...options.throttle });
@@ -115,12 +147,29 @@ export class AuditLog {
 
   /** Events matching the filters, newest first. */
   async query(filter: AuditFilter, page: { offset: number; limit: number }): Promise<{ events: AuditEvent[]; total: number }> {
-    const matching = (await this.readMatching(filter)).reverse();
-    return { events: matching.slice(page.offset, page.offset + page.limit), total: matching.length };
+    const { patient, ...clearFilter } = filter;
+    const shown = (e: AuditReadEvent): AuditEvent => {
+      const { sealedState: _s, ...event } = e;
+      return event;
+    };
+    if (patient?.trim()) {
+      const matching = (await this.readMatching(filter)).reverse();
+      return { events: matching.slice(page.offset, page.offset + page.limit).map(shown), total: matching.length };
+    }
+    // Action and dates are clear fields: only the page shown is opened (one X25519 step per sealed line).
+    return this.queue.run(async () => {
+      const lines: Array<Record<string, unknown>> = [];
+      for (const file of await this.files()) {
+        for (const line of parseLines(await readTextIfExists(file))) lines.push(line);
+      }
+      const matches = matcher(clearFilter);
+      const matching = lines.filter((l) => matches(l as AuditEvent)).reverse();
+      return { events: matching.slice(page.offset, page.offset + page.limit).map((l) => shown(this.openLine(l))), total: matching.length };
+    });
   }
 
-  /** Events matching the filters, oldest first (the order an ATNA repository should receive them). */
-  readMatching(filter: AuditFilter): Promise<AuditEvent[]> {
+  /** Events matching the filters, oldest first (the order an ATNA repository should receive them), sealed fields opened. */
+  readMatching(filter: AuditFilter): Promise<AuditReadEvent[]> {
     // Through the queue, so a query never sees half of an append in progress.
     return this.queue.run(async () => {
       const events = await this.readAll();
@@ -132,17 +181,15 @@ export class AuditLog {
    * Up to `limit` events with seq above `afterSeq`, oldest first, as read
    * from the files (the forwarder's durable queue is the log itself).
    */
-  readAfter(afterSeq: number, limit: number): Promise<AuditEvent[]> {
+  readAfter(afterSeq: number, limit: number): Promise<AuditReadEvent[]> {
     return this.queue.run(async () => {
-      const out: AuditEvent[] = [];
+      const out: AuditReadEvent[] = [];
       for (const file of await this.files()) {
         const range = parseRotatedAuditFileName(basename(file));
         // A rotated file that ends at or before the point holds nothing wanted: not read at all.
         if (range && range.lastSeq <= afterSeq) continue;
-        const events: AuditEvent[] = [];
-        collectEvents(await readTextIfExists(file), events);
-        for (const e of events) {
-          if (e.seq > afterSeq) out.push(e);
+        for (const line of parseLines(await readTextIfExists(file))) {
+          if (typeof line.seq === 'number' && line.seq > afterSeq) out.push(this.openLine(line));
           if (out.length >= limit) return out;
         }
       }
@@ -150,33 +197,68 @@ export class AuditLog {
     });
   }
 
-  /** Calls `listener` with each line once it is on disk; returns the unsubscribe. */
-  onAppend(listener: (event: AuditEvent) => void): () => void {
+  /**
+   * Calls `listener` with each line once it is on disk, sealed fields in
+   * clear once the private key is in memory (before that, marked
+   * `waiting-for-unlock` without them, as a reader of the file would see it);
+   * returns the unsubscribe.
+   */
+  onAppend(listener: (event: AuditReadEvent) => void): () => void {
     this.appendListeners.add(listener);
     return () => this.appendListeners.delete(listener);
   }
 
-  /** What the files held against the chain head when the log was opened, and whether the head's MAC held at unlock. */
+  /** What the files held against the chain head when the log was opened, and whether the MACs and the chain held at unlock. */
   integrity(): AuditIntegrity {
     return this.integrityFound;
   }
 
+  /** integrity() once every step queued before (an unlock's check among them) is done. */
+  checkedIntegrity(): Promise<AuditIntegrity> {
+    return this.queue.run(async () => this.integrityFound);
+  }
+
+  /** Whether sealed fields can be opened: from the first unlock of the run on. */
+  canOpenSealed(): boolean {
+    return this.sealKey?.privateKey !== undefined;
+  }
+
+  /** Calls `listener` once sealed fields can be opened (the first unlock); returns the unsubscribe. */
+  onSealedReadable(listener: () => void): () => void {
+    this.readableListeners.add(listener);
+    return () => this.readableListeners.delete(listener);
+  }
+
   /**
    * The vault's audit key, handed over at each unlock (the same key every
-   * time: it is derived from the master secret). The first time in a run it
-   * checks the head record's MAC, which only someone holding the key can
-   * write, then signs the current head.
+   * time: it is derived from the master secret) and kept past a lock. The
+   * first time in a run it opens (or creates) the seal key file, checks the
+   * whole trail with the key (chain, line MACs, the head record's signed copy
+   * against the line it names: verifyWithKey) before signing the current
+   * head, and tells onSealedReadable listeners (the forwarder) that sealed
+   * lines open now. Findings go to integrity() and into the trail as
+   * audit.integrity.
    */
   useHeadKey(key: Buffer): Promise<void> {
     return this.queue.run(async () => {
       if (this.headKey?.equals(key)) return;
+      const first = this.headKey === undefined;
       this.headKey = Buffer.from(key);
+      this.keys = deriveAuditKeys(this.headKey);
       const head = await this.currentHead();
-      const signed = this.signedHead;
-      if (signed && !macMatches(this.headKey, signed)) {
-        this.foundProblem({ ok: false, missingNewest: this.integrityFound.missingNewest, message: `The audit chain head record fails its check with this workstation's key: it was changed outside the app${this.integrityFound.message ? `. ${this.integrityFound.message}` : ''}` });
-      }
+      const keyFileWasAuthentic = await this.openSealKey(head.seq);
+      // Before the head is signed anew: the signed copy found at start is the evidence.
+      if (first) await this.verifyWithKey(this.headKey, this.keys, keyFileWasAuthentic);
       await this.writeHeadRecord(head);
+      if (this.canOpenSealed()) {
+        for (const listener of this.readableListeners) {
+          try {
+            listener();
+          } catch (err) {
+            this.options.log.error('An audit readable listener failed', err);
+          }
+        }
+      }
     });
   }
 
@@ -198,11 +280,52 @@ export class AuditLog {
     return orderAuditFileNames(names).map((n) => join(dir, n));
   }
 
-  private async readAll(): Promise<AuditEvent[]> {
-    const events: AuditEvent[] = [];
+  private async readAll(): Promise<AuditReadEvent[]> {
+    const events: AuditReadEvent[] = [];
     // Rotated files hold at most rotateBytes each; one is read at a time.
-    for (const file of await this.files()) collectEvents(await readTextIfExists(file), events);
+    for (const file of await this.files()) {
+      for (const line of parseLines(await readTextIfExists(file))) events.push(this.openLine(line));
+    }
     return events;
+  }
+
+  /**
+   * A stored line as readers see it: the sealed part opened with the private
+   * key when it is in memory; a line from before sealing (all in clear) as it
+   * is. `mac` and `sealed` are the file's business and stay there.
+   */
+  private openLine(line: Record<string, unknown>): AuditReadEvent {
+    const { sealed, mac: _mac, ...rest } = line;
+    if (typeof sealed !== 'string') return rest as AuditReadEvent;
+    const key = this.sealKey;
+    if (!key?.privateKey) return { ...(rest as AuditEvent), sealedState: 'waiting-for-unlock' };
+    const aad = sealAad(rest);
+    const cacheKey = createHash('sha256').update(sealed).update('\n').update(aad).digest('base64');
+    let plain = this.opened.get(cacheKey);
+    if (plain === undefined) {
+      plain = sealedKeyId(sealed) === key.kid ? openAuditFields(key as Required<AuditSealKey>, sealed, aad) : undefined;
+      if (plain !== undefined) {
+        if (this.opened.size >= OPENED_CACHE_MAX) this.opened.clear();
+        this.opened.set(cacheKey, plain);
+      }
+    }
+    if (plain === undefined) return { ...(rest as AuditEvent), sealedState: 'cannot-open' };
+    try {
+      return { ...(rest as AuditEvent), ...(JSON.parse(plain) as Partial<AuditEvent>) };
+    } catch {
+      return { ...(rest as AuditEvent), sealedState: 'cannot-open' };
+    }
+  }
+
+  /** The key to seal to while writing: the trail's public key; made here (private half in memory only) when none exists yet. */
+  private async sealKeyForWriting(): Promise<AuditSealKey> {
+    if (this.sealKey) return this.sealKey;
+    // No key file yet (the first start, or an install from before sealing) and no unlock so far:
+    // the private half lives in memory until the unlock wraps it (openSealKey).
+    const made = generateAuditSealKey();
+    this.sealKey = made;
+    await this.writeSealKeyFile(sealKeyFileContent(made, undefined, undefined));
+    return made;
   }
 
   private async write(entry: AuditEntry): Promise<AuditEvent> {
@@ -215,7 +338,11 @@ export class AuditLog {
       actor: redact(entry.actor),
       ...(entry.reason !== undefined ? { reason: redact(entry.reason) } : {}),
     };
-    const line = sealAuditLine(stamped, head.hash, sha256Hex);
+    const { clear, clinical } = splitClinical(stamped);
+    const body = { ...clear, ...(clinical ? { sealed: sealAuditFields(await this.sealKeyForWriting(), JSON.stringify(clinical), sealAad(clear)) } : {}), seq: stamped.seq };
+    const chained = sealAuditLine(body, head.hash, sha256Hex);
+    // Lines written before the first unlock of a run carry no MAC: the next line that has one covers them through prev.
+    const line = this.keys ? { ...chained, mac: auditLineMac(this.keys.lineMac, chained.hash) } : chained;
     const text = `${JSON.stringify(line)}\n`;
     try {
       const file = await open(this.options.filePath, 'a', PRIVATE_FILE_MODE);
@@ -237,15 +364,17 @@ export class AuditLog {
       fileBytes: head.fileBytes + Buffer.byteLength(text, 'utf8'),
     };
     await this.writeHeadRecord(this.head);
+    const written = { ...stamped, prev: chained.prev, hash: chained.hash } as AuditEvent;
+    const told: AuditReadEvent = clinical && !this.canOpenSealed() ? { ...(clear as AuditEvent), prev: chained.prev, hash: chained.hash, sealedState: 'waiting-for-unlock' } : written;
     for (const listener of this.appendListeners) {
       try {
-        listener(line as AuditEvent);
+        listener(told);
       } catch (err) {
         this.options.log.error('An audit append listener failed', err);
       }
     }
     if (!this.rotationFailed && this.head.fileBytes >= (this.options.rotateBytes ?? DEFAULT_AUDIT_ROTATE_BYTES)) await this.rotate(this.head);
-    return line as AuditEvent;
+    return written;
   }
 
   /**
@@ -288,6 +417,7 @@ export class AuditLog {
 
   private async loadHead(): Promise<ChainHead> {
     await mkdir(dirname(this.options.filePath), { recursive: true, mode: PRIVATE_DIR_MODE });
+    await this.loadSealKeyFile();
     const text = await readTextIfExists(this.options.filePath);
     if (text.length > 0 && !text.endsWith('\n')) {
       this.options.log.error(`${this.options.filePath} ends in a partial line (an append was cut off); it stays, marked broken for audit:verify`);
@@ -347,11 +477,103 @@ export class AuditLog {
 
   /** Keeps what was found for the Audit panel, says it in main's log and records it in the trail itself (so the repository learns of it too). */
   private foundProblem(integrity: AuditIntegrity): void {
-    this.integrityFound = integrity;
     const message = integrity.message ?? 'the audit trail failed its integrity check';
+    // Several findings in one run are all kept for the panel.
+    const before = this.integrityFound;
+    this.integrityFound =
+      !before.ok && before.message && integrity.message && !integrity.message.includes(before.message)
+        ? { ...integrity, missingNewest: Math.max(integrity.missingNewest, before.missingNewest), message: `${before.message} ${integrity.message}` }
+        : integrity;
     this.options.log.error(message);
     // Queued behind the running step; written once the head is in place.
     this.recordSystem({ action: 'audit.integrity', outcome: 'failure', reason: message });
+  }
+
+  /** Reads audit-seal-key.json at start: its public key is what lines are sealed to until the first unlock. */
+  private async loadSealKeyFile(): Promise<void> {
+    const text = await readTextIfExists(auditSealKeyPath(this.options.filePath));
+    if (text === '') return;
+    const parsed = parseSealKeyFile(text);
+    if (typeof parsed === 'string') {
+      // Not trusted for sealing; the first unlock replaces it (and says so).
+      this.options.log.error(`${AUDIT_SEAL_KEY_FILE} cannot be used (${parsed}); lines are sealed to a new key until the first unlock replaces it`);
+      return;
+    }
+    this.sealKeyFile = parsed;
+    // Not authenticated before an unlock: a public key put here by someone else is found at the unlock (openSealKey).
+    this.sealKey = publicSealKey(parsed.publicKey);
+  }
+
+  /**
+   * At an unlock: opens the key file with the vault's keys (the private key
+   * then stays in memory for the rest of the run, as the head key does), or
+   * creates it (first unlock or setup, or a key made before it in this run).
+   * Answers whether an authentic key file was there already.
+   */
+  private async openSealKey(headSeq: number): Promise<boolean> {
+    const keys = this.keys;
+    if (!keys || this.sealKey?.privateKey && this.sealKeyFile?.wrappedPrivate) return this.sealKeyFile?.mac !== undefined;
+    const file = this.sealKeyFile;
+    if (file) {
+      const opened = openSealKeyFile(file, keys);
+      if (opened.ok) {
+        this.sealKey = opened.key;
+        return true;
+      }
+      const madeThisRun = opened.pending && this.sealKey?.privateKey && this.sealKey.kid === file.kid;
+      if (!madeThisRun) {
+        this.foundProblem({ ok: false, missingNewest: this.integrityFound.missingNewest, message: `Audit trail: ${opened.problem}.` });
+        const aside = `${auditSealKeyPath(this.options.filePath)}.rejected-${headSeq}`;
+        await rename(auditSealKeyPath(this.options.filePath), aside).catch((err: unknown) => this.options.log.error(`Could not move ${AUDIT_SEAL_KEY_FILE} aside`, err));
+        this.sealKey = undefined;
+      }
+    }
+    const key = this.sealKey?.privateKey ? this.sealKey : generateAuditSealKey();
+    this.sealKey = key;
+    const content = sealKeyFileContent(key, keys, headSeq + 1);
+    await this.writeSealKeyFile(content);
+    this.sealKeyFile = content;
+    return false;
+  }
+
+  private async writeSealKeyFile(content: AuditSealKeyFile): Promise<void> {
+    const target = auditSealKeyPath(this.options.filePath);
+    const temp = `${target}.tmp`;
+    try {
+      await writeFile(temp, `${JSON.stringify(content)}\n`, { mode: PRIVATE_FILE_MODE });
+      await rename(temp, target);
+      await syncDir(dirname(target));
+    } catch (err) {
+      this.options.log.error(`Could not write ${target}`, err);
+    }
+  }
+
+  /**
+   * The check the first unlock of a run makes, before it signs the head
+   * anew: the chain across all files, each line's MAC, and the head's signed
+   * copy against the line it names. What fails goes to the Audit panel and
+   * into the trail as audit.integrity.
+   */
+  private async verifyWithKey(headKey: Buffer, keys: AuditKeys, signedExpected: boolean): Promise<void> {
+    const macOk = (hash: string, mac: string): boolean => hexEqual(auditLineMac(keys.lineMac, hash), mac);
+    const signed = this.signedHead;
+    let at: AuditChainPoint = AUDIT_CHAIN_START;
+    const tally: AuditMacTally = { macs: 0, lastMacSeq: 0, uncoveredNewest: 0, sealed: 0 };
+    let hashAtSeq: string | undefined;
+    for (const file of await this.files()) {
+      const result = verifyAuditText(await readTextIfExists(file), sha256Hex, at, { macOk, ...(signed ? { hashAtSeq: signed.seq } : {}) });
+      if (!result.ok) {
+        // A gap the head reconciliation named already (records missing at the newest end) is not said twice.
+        if (result.reason === 'seq gap' && this.integrityFound.missingNewest > 0) return;
+        this.foundProblem({ ok: false, missingNewest: this.integrityFound.missingNewest, message: `Audit trail: ${basename(file)} ${describeAuditVerify(result)}.` });
+        return;
+      }
+      at = { prev: result.lastHash, seq: result.lastSeq + 1 };
+      tally.macs += result.macs;
+      hashAtSeq ??= result.hashAtSeq;
+    }
+    const problem = checkSignedAuditHead(signed ? { v: 1, seq: 0, hash: '', signed } : undefined, { lastSeq: at.seq - 1, macs: tally.macs, ...(hashAtSeq !== undefined ? { hashAtSeq } : {}) }, (s) => macMatches(headKey, s), signedExpected);
+    if (problem) this.foundProblem({ ok: false, missingNewest: this.integrityFound.missingNewest, message: `Audit trail: ${problem}.` });
   }
 
   /**
@@ -386,15 +608,18 @@ function macMatches(key: Buffer, signed: NonNullable<AuditHeadRecord['signed']>)
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-function collectEvents(text: string, into: AuditEvent[]): void {
+function parseLines(text: string): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
   for (const row of text.split('\n')) {
     if (row.trim() === '') continue;
     try {
-      into.push(JSON.parse(row) as AuditEvent);
+      const parsed: unknown = JSON.parse(row);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) out.push(parsed as Record<string, unknown>);
     } catch {
       // A damaged line is audit:verify's to report; the readable ones are still worth showing.
     }
   }
+  return out;
 }
 
 /** The seq and hash of the last complete, parseable line of a file's text. */

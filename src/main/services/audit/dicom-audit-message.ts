@@ -54,6 +54,8 @@ export const DICOM_AUDIT_EVENTS: Record<AuditAction, EventShape> = {
   'site.auth.failed': { id: EV_USER_AUTHENTICATION, actionCode: 'E', type: ET_LOGIN, siteRole: ROLE_DESTINATION },
   // Records found missing from the local trail, or its head record changed outside the app.
   'audit.integrity': { id: EV_SECURITY_ALERT, actionCode: 'E' },
+  // A sealed row of the renderer's cache failed to open (changed outside the app, an old copy, no envelope): refused, kept.
+  'integrity.failed': { id: EV_SECURITY_ALERT, actionCode: 'E' },
 };
 
 export interface DicomAuditSource {
