@@ -28,8 +28,8 @@ export function testRowSealer(keys = PROCESS_KEYS): RowSealer {
   return {
     keyId: keys.keyId,
     hasKey: (name: SealKeyName) => name === 'outbox' || !dropped,
-    seal: async (name, table, pk, payload) => (await ready).seal(name, table, pk, payload),
-    open: async (name, table, pk, env) => (await ready).open(name, table, pk, env),
+    seal: async (name, table, pk, payload, bound) => (await ready).seal(name, table, pk, payload, bound),
+    open: async (name, table, pk, env, bound) => (await ready).open(name, table, pk, env, bound),
     dropDataKey: () => {
       dropped = true;
       void ready.then((s) => s.dropDataKey());

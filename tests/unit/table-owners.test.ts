@@ -35,6 +35,8 @@ export const TABLE_OWNERS: Record<string, readonly string[]> = {
   deidMappings: ['src/renderer/referral-cases/referral-case-rows.ts'],
   caseNotes: ['src/renderer/case-thread/case-note-rows.ts'],
   sealing: ['src/renderer/cache/sealing/seal-existing-rows.ts'],
+  // Written only by the sealing layer itself, at the DBCore level (sealing/row-versions.ts), inside the writes it versions.
+  rowVersions: ['src/renderer/cache/sealing/row-versions.ts'],
   composeDrafts: ['src/renderer/case-thread/compose-drafts.ts'],
 };
 

@@ -22,6 +22,7 @@ const ACTION_LABEL: Record<AuditAction, string> = {
   lock: 'Locked',
   'site.auth.failed': 'Site refused credentials',
   'audit.integrity': 'Audit trail damaged',
+  'integrity.failed': 'Stored data changed outside the app',
 };
 
 function when(at: string): string {

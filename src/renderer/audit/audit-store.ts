@@ -2,7 +2,7 @@ import type { AuditAction, AuditEvent, AuditRecordRequest, AuditStatus, ServiceC
 import type { Logger } from '../../shared/log';
 import { createListeners } from '../../shared/store/listeners';
 import type { StudyRetrievedEvent } from '../cache/study-retriever';
-import type { FailedAttempt } from '../outbox';
+import type { FailedAttempt, RefusedOutboxJob } from '../outbox';
 import type { DeliveredJob } from '../outbox';
 import { errorMessage } from '../../shared/error-message';
 
@@ -267,6 +267,20 @@ export function failedDeliveryAuditRecord(f: FailedAttempt): Omit<AuditRecordReq
     sopInstanceUIDs,
     outcome: 'failure',
     reason: capReason(reason),
+  };
+}
+
+/**
+ * An outbox job refused because its stored row failed its integrity check ('integrity.failed', a DICOM
+ * Security Alert): not sent, kept on disk. What its clear fields say goes in the reason only, as found
+ * (they may be what was edited).
+ */
+export function integrityAuditRecord(job: RefusedOutboxJob): Omit<AuditRecordRequest, 'actor'> {
+  const found = [job.found.kind, job.found.siteId ? `site ${job.found.siteId} as found on disk` : undefined].filter(Boolean).join(', ');
+  return {
+    action: 'integrity.failed',
+    outcome: 'failure',
+    reason: capReason(`Outbox job ${job.id}${found ? ` (${found})` : ''} was changed outside the app and was not sent; kept for inspection. ${job.detail}`),
   };
 }
 

@@ -1,8 +1,8 @@
 import Dexie from 'dexie';
 import type { Table } from 'dexie';
 import type { RowSealer } from './sealing/row-sealer';
-import type { SealingPolicy } from './sealing/sealing-middleware';
-import { createSealingMiddleware } from './sealing/sealing-middleware';
+import type { Sealing, SealingMarker, SealingPolicy, SealingState } from './sealing/sealing-middleware';
+import { createSealing } from './sealing/sealing-middleware';
 import type { AnnotationRecord, CriticalFinding, ReferralPriority, ReportKind, ReportPriority } from '../lib/clinical-types';
 
 export type { AnnotationRecord, CriticalFinding, ReferralPriority, ReportKind, ReportPriority } from '../lib/clinical-types';
@@ -396,7 +396,7 @@ export interface CaseNoteRecord {
 }
 
 /** Current schema version; bump it with a new `version(n)` block below, never edit an old one. */
-export const TELERAD_DB_VERSION = 9;
+export const TELERAD_DB_VERSION = 10;
 
 /** Index specs per version (Dexie syntax: primary key first, then indexes). Exported for the schema test. */
 export const TELERAD_DB_SCHEMA_V1 = {
@@ -455,6 +455,20 @@ export const TELERAD_DB_SCHEMA_V8 = schemaAfter(TELERAD_DB_SCHEMA_V7, { composeD
 /** v9 (progressive reading): a study's instance list and the previews of instances not yet received lossless; new tables only. */
 export const TELERAD_DB_SCHEMA_V9 = schemaAfter(TELERAD_DB_SCHEMA_V8, { studyListings: 'studyInstanceUID, siteId', instancePreviews: 'sopInstanceUID, studyInstanceUID' });
 
+/**
+ * v10 (issue 18, on-disk integrity): the version registry of sealed rows (`rowVersions`, see
+ * sealing/row-versions.ts), and the referral case's original↔sent Study UID link out of the clear: the
+ * `localStudyInstanceUID` and `sentStudyInstanceUID` indexes of `referralCases`, and the
+ * `sentStudyInstanceUID` index of `deidMappings`, are dropped, so both UIDs live only inside the sealed
+ * part (nothing queried by them: the case list is read whole and opened). Rows stay as they are until the
+ * re-seal at first unlock (seal-existing-rows.ts) moves those fields inside and authenticates the rest.
+ */
+export const TELERAD_DB_SCHEMA_V10 = schemaAfter(TELERAD_DB_SCHEMA_V9, {
+  referralCases: 'id, state, updatedAt',
+  deidMappings: 'caseId',
+  rowVersions: 'id',
+});
+
 /** The unsent text of a case thread's composer: one per case (the panel has one form open at a time). */
 export interface ComposeDraftRecord {
   studyInstanceUID: string;
@@ -464,12 +478,14 @@ export interface ComposeDraftRecord {
 }
 
 /** Progress of sealing rows written before encryption (or under another key): done once per key. */
-export interface SealingStateRecord {
+export interface SealingStateRecord extends SealingMarker {
   id: 'rows';
   keyId: string;
   sealedAt: number;
   /** Rows rewritten sealed by that pass. */
   rows: number;
+  /** v10: 3 once every row is sealed with its clear fields authenticated (AAD) and versioned; absent before. */
+  format?: number;
 }
 
 /**
@@ -478,7 +494,17 @@ export interface SealingStateRecord {
  * Patient names, ids, dates of the study, descriptions, pixel bytes, measurements, report text,
  * referral questions and notes are all sealed. Outbox jobs use the outbox key, which stays in memory
  * while the app is locked so background sending goes on. Not sealed: site capabilities, prefetch
- * marks, site preferences, cache settings, the sealing state (no clinical content).
+ * marks, site preferences, cache settings, the sealing state, the version registry (no clinical content;
+ * the registry's rows are sealed by the registry itself).
+ *
+ * Issue 18: every sealed row authenticates its clear fields (AAD). `versioned` tables also carry a row
+ * version checked against the version registry, so an old sealed copy is refused: everything a
+ * clinician writes or the app acts on (outbox jobs, drafts, reports, annotations, key images, cases,
+ * their mappings and notes, the profile). The cache of what sites hold is not versioned: pixel data and
+ * previews are content-addressed (a SOP Instance UID names one object, so an "old copy" of a row is the
+ * same object, bound to its UID by the AAD), and studies, series, instances, listings and referral
+ * summaries are copies of the site's answer, never sent anywhere and refreshed from it; keeping a
+ * registry for them would add a manifest write to every batch of every retrieval.
  */
 export const SEALING_POLICY: SealingPolicy = {
   studies: { key: 'data', clear: ['complete', 'numInstances', 'storedBytes'] },
@@ -486,19 +512,20 @@ export const SEALING_POLICY: SealingPolicy = {
   instances: { key: 'data', clear: ['size', 'storedAt', 'transferSyntaxUID'] },
   instanceBytes: { key: 'data', clear: [] },
   referrals: { key: 'data', clear: ['hasReport', 'moreInformationRequested', 'fetchedAt'] },
-  annotations: { key: 'data', clear: ['seriesInstanceUID', 'tool', 'createdAt', 'updatedAt', 'locked'] },
-  keyImages: { key: 'data', clear: ['seriesInstanceUID', 'createdAt'] },
-  reportDrafts: { key: 'data', clear: ['siteId', 'kind', 'predecessorReportId', 'createdAt', 'updatedAt'] },
+  annotations: { key: 'data', clear: ['seriesInstanceUID', 'tool', 'createdAt', 'updatedAt', 'locked'], versioned: true },
+  keyImages: { key: 'data', clear: ['seriesInstanceUID', 'createdAt'], versioned: true },
+  reportDrafts: { key: 'data', clear: ['siteId', 'kind', 'predecessorReportId', 'createdAt', 'updatedAt'], versioned: true },
   reports: {
     key: 'data',
     clear: ['siteId', 'kind', 'predecessorReportId', 'signedAt', 'srSopInstanceUID', 'srSeriesInstanceUID', 'pdfSopInstanceUID', 'pdfSeriesInstanceUID'],
+    versioned: true,
   },
-  outboxJobs: { key: 'outbox', clear: ['siteId', 'kind', 'attempts', 'uncertain', 'createdAt', 'updatedAt', 'sentAt'] },
-  userProfile: { key: 'data', clear: [] },
-  referralCases: { key: 'data', clear: ['siteId', 'urgency', 'compress', 'createdAt', 'sentAt'] },
-  deidMappings: { key: 'data', clear: ['createdAt'] },
-  caseNotes: { key: 'data', clear: ['siteId', 'kind', 'createdAt'] },
-  composeDrafts: { key: 'data', clear: ['form'] },
+  outboxJobs: { key: 'outbox', clear: ['siteId', 'kind', 'attempts', 'uncertain', 'createdAt', 'updatedAt', 'sentAt'], versioned: true },
+  userProfile: { key: 'data', clear: [], versioned: true },
+  referralCases: { key: 'data', clear: ['siteId', 'urgency', 'compress', 'createdAt', 'sentAt'], versioned: true },
+  deidMappings: { key: 'data', clear: ['createdAt'], versioned: true },
+  caseNotes: { key: 'data', clear: ['siteId', 'kind', 'createdAt'], versioned: true },
+  composeDrafts: { key: 'data', clear: ['form'], versioned: true },
   studyListings: { key: 'data', clear: ['listedAt'] },
   instancePreviews: { key: 'data', clear: ['size', 'storedAt'] },
 };
@@ -531,11 +558,15 @@ export class TeleradDB extends Dexie {
   deidMappings!: Table<DeidMappingRecord, string>;
   caseNotes!: Table<CaseNoteRecord, string>;
   sealing!: Table<SealingStateRecord, string>;
+  /** v10: the version registry (sealed by the sealing layer itself; never read or written through this). */
+  rowVersions!: Table<{ id: string }, string>;
   composeDrafts!: Table<ComposeDraftRecord, string>;
   studyListings!: Table<StudyListingRecord, string>;
   instancePreviews!: Table<InstancePreviewRecord, string>;
   /** The sealer this database was opened with, if any. */
   readonly sealer: RowSealer | null;
+  /** The sealing layer's view of the store (sealed or not) and its registry; null without a sealer. */
+  readonly sealingLayer: Sealing | null;
 
   /**
    * @param name database name; the app uses one fixed name, tests a unique one each.
@@ -544,7 +575,18 @@ export class TeleradDB extends Dexie {
   constructor(name: string, options: TeleradDBOptions = { sealer: null }) {
     super(name);
     this.sealer = options.sealer;
-    if (options.sealer) this.use(createSealingMiddleware(SEALING_POLICY, options.sealer));
+    this.sealingLayer = options.sealer ? createSealing(SEALING_POLICY, options.sealer) : null;
+    if (this.sealingLayer) {
+      const layer = this.sealingLayer;
+      this.use(layer.middleware);
+      // Before any other request: is the store sealed (rows without an envelope refused from here on)?
+      this.on('ready', () => layer.loadState(), true);
+      // A database created now holds nothing written before sealing: sealed from its first row.
+      this.on('populate', (tx) => {
+        layer.state.strict = true;
+        tx.table('sealing').put({ id: 'rows', keyId: options.sealer!.keyId, sealedAt: 0, rows: 0, format: 3 } satisfies SealingStateRecord);
+      });
+    }
     this.version(1).stores(TELERAD_DB_SCHEMA_V1);
     // v2: new tables only, so no upgrade function: drafts and cached studies pass through as they are.
     this.version(2).stores(TELERAD_DB_SCHEMA_V2);
@@ -579,5 +621,14 @@ export class TeleradDB extends Dexie {
     // v9: new tables only (instance lists and previews for progressive reading); cached studies, drafts and
     // the outbox pass through untouched. A study cached before has no listing: it opens from its instances.
     this.version(9).stores(TELERAD_DB_SCHEMA_V9);
+    // v10 (issue 18): the row version registry; the referral case's UID indexes dropped (their fields move
+    // inside the sealed part). No upgrade function: it may run locked (outbox key only), so the rows are
+    // re-sealed with AAD and versions by sealExistingRows() after the next unlock, read as they are until then.
+    this.version(10).stores(TELERAD_DB_SCHEMA_V10);
+  }
+
+  /** Whether the store is sealed: rows without an envelope (or sealed before AAD) are refused. */
+  get sealingState(): SealingState | undefined {
+    return this.sealingLayer?.state;
   }
 }

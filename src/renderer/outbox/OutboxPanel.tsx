@@ -30,7 +30,7 @@ function formatTime(ms: number | undefined): string {
 
 /** What the job waits for, in words: the network, a time, or the user. */
 function waitingFor(job: OutboxJobView, online: boolean): string | undefined {
-  if (job.state === 'sent' || job.state === 'sending') return undefined;
+  if (job.state === 'sent' || job.state === 'sending' || job.refused) return undefined;
   if (!online) return 'waiting for the network';
   if (job.nextAttemptAt === undefined) return 'waiting for you: retry now when fixed';
   if (job.state === 'failed') return `next try at ${formatTime(job.nextAttemptAt)}`;
@@ -70,9 +70,16 @@ function JobAmounts({ job }: { job: OutboxJobView }): JSX.Element {
 function OutboxRow({ job, online, onRetry }: { job: OutboxJobView; online: boolean; onRetry: (id: string) => void }): JSX.Element {
   const [asked, setAsked] = useState(false);
   const wait = waitingFor(job, online);
-  const canRetry = job.state === 'failed' || job.state === 'queued';
+  const canRetry = !job.refused && (job.state === 'failed' || job.state === 'queued');
   return (
-    <li className="outbox-row" data-testid="outbox-job" data-job-id={job.id} data-state={job.state} aria-label={`${job.label}: ${STATE_LABEL[job.state]}`}>
+    <li
+      className="outbox-row"
+      data-testid="outbox-job"
+      data-job-id={job.id}
+      data-state={job.state}
+      {...(job.refused ? { 'data-refused': 'true' } : {})}
+      aria-label={`${job.label}: ${STATE_LABEL[job.state]}`}
+    >
       <div className="outbox-row-head">
         <span className="outbox-label">{job.label}</span>
         <span className={`outbox-state outbox-state-${job.state}`} data-testid="outbox-job-state">
@@ -81,10 +88,12 @@ function OutboxRow({ job, online, onRetry }: { job: OutboxJobView; online: boole
       </div>
       <div className="outbox-meta">
         <span>to {job.siteName}</span>
-        <span data-testid="outbox-job-attempts">
-          {job.attempts} attempt{job.attempts === 1 ? '' : 's'}
-        </span>
-        <span>created {formatTime(job.createdAt)}</span>
+        {!job.refused && (
+          <span data-testid="outbox-job-attempts">
+            {job.attempts} attempt{job.attempts === 1 ? '' : 's'}
+          </span>
+        )}
+        {job.createdAt > 0 && <span>created {formatTime(job.createdAt)}</span>}
         {job.sentAt !== undefined && <span>sent {formatTime(job.sentAt)}</span>}
         {job.instances.length > 1 && <JobAmounts job={job} />}
       </div>

@@ -2,5 +2,5 @@
 export { OUTBOX_TABLE } from './outbox-enqueue';
 export type { EnqueueOutboxJob } from './outbox-enqueue';
 export { findOutboxJob, findOutboxJobs, outboxJobDeliveries, studyHasUnsentOutboxJob, studyOutboxJobs } from './outbox-jobs';
-export type { FailedAttempt } from './outbox-scheduler';
+export type { FailedAttempt, RefusedOutboxJob } from './outbox-scheduler';
 export type { DeliveredJob } from './outbox-store';

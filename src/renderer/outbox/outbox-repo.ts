@@ -1,4 +1,6 @@
 import type { OutboxInstance, OutboxJobRecord, TeleradDB } from '../cache/telerad-db';
+import { isSealedRowError } from '../cache/sealing/row-sealer';
+import type { SealedRowError } from '../cache/sealing/row-sealer';
 
 /**
  * The outbox's durable state in Dexie `outboxJobs` (schema v5). Every state
@@ -42,16 +44,64 @@ export interface OutboxRepo {
 
 const WAITING = new Set<OutboxJobRecord['state']>(['queued', 'failed']);
 
-export function createOutboxRepo(db: TeleradDB): OutboxRepo {
+/**
+ * A job whose stored row failed its integrity check (issue 18: a clear field such as its site edited on
+ * disk, an older copy put back, a row without its sealed envelope): never sent, never changed, never
+ * deleted — kept as it is on disk so it can be inspected.
+ */
+export interface RefusedOutboxJob {
+  id: string;
+  /** For the panel, in plain words. */
+  reason: string;
+  /** What the sealing layer found, for the log and the audit trail. */
+  detail: string;
+  /** Its clear fields as found on disk: not trusted (they may be what was edited), only to help find it. */
+  found: { kind?: string; siteId?: string; studyInstanceUID?: string; createdAt?: number };
+}
+
+export function refusedOutboxJob(id: string, err: SealedRowError): RefusedOutboxJob {
+  const f = err.found ?? {};
+  const text = (v: unknown): string | undefined => (typeof v === 'string' ? v.slice(0, 200) : undefined);
+  const kind = text(f.kind);
+  const what = kind === 'referral' ? 'This referral' : 'This report';
+  const found: RefusedOutboxJob['found'] = {};
+  if (kind !== undefined) found.kind = kind;
+  const siteId = text(f.siteId);
+  if (siteId !== undefined) found.siteId = siteId;
+  const study = text(f.studyInstanceUID);
+  if (study !== undefined) found.studyInstanceUID = study;
+  if (typeof f.createdAt === 'number') found.createdAt = f.createdAt;
+  return { id, reason: `${what} was changed outside the app and was not sent`, detail: err.message, found };
+}
+
+export interface OutboxRepoOptions {
+  /** Told of every read of a job whose row failed its integrity check; the job is left out of what the read returns. */
+  onRefused?: (job: RefusedOutboxJob) => void;
+}
+
+export function createOutboxRepo(db: TeleradDB, options: OutboxRepoOptions = {}): OutboxRepo {
   const table = db.outboxJobs;
+  /** A row that does not open is never acted on: told to onRefused, read as absent. Other errors go on. */
+  const refused = (id: string, err: unknown): undefined => {
+    if (!isSealedRowError(err)) throw err;
+    options.onRefused?.(refusedOutboxJob(id, err));
+    return undefined;
+  };
+  const getChecked = (id: string): Promise<OutboxJobRecord | undefined> => table.get(id).catch((err: unknown) => refused(id, err));
+  /** Jobs by key, each on its own, so one that fails its check does not hide the others. */
+  const getEach = async (ids: readonly string[]): Promise<OutboxJobRecord[]> =>
+    (await Promise.all(ids.map(getChecked))).filter((j): j is OutboxJobRecord => j !== undefined);
   /** Read-modify-write of one job in one transaction; `change` returns false to leave it as it is. */
   const update = (id: string, change: (job: OutboxJobRecord) => boolean): Promise<OutboxJobRecord | undefined> =>
     db.transaction('rw', table, async () => {
-      const job = await table.get(id);
+      const job = await table.get(id).catch((err: unknown) => refused(id, err));
       if (!job || !change(job)) return undefined;
       await table.put(job);
       return job;
     });
+  /** `change` applied to each of `ids`, one transaction each; how many changed. */
+  const updateEach = async (ids: readonly string[], change: (job: OutboxJobRecord) => boolean): Promise<number> =>
+    (await Promise.all(ids.map((id) => update(id, change)))).filter((j) => j !== undefined).length;
 
   const applyResults = (job: OutboxJobRecord, results: ReadonlyMap<string, InstanceResult>): void => {
     job.instances = job.instances.map((i): OutboxInstance => {
@@ -66,12 +116,12 @@ export function createOutboxRepo(db: TeleradDB): OutboxRepo {
   };
 
   return {
-    get: (id) => table.get(id),
+    get: getChecked,
     async due(now, skip = new Set<string>()) {
       // Keys first (no Part 10 bytes read), then only the jobs not already in hand.
       const waiting = new Set(await table.where('state').anyOf([...WAITING]).primaryKeys());
       const dueIds = (await table.where('nextAttemptAt').belowOrEqual(now).primaryKeys()).filter((id) => waiting.has(id) && !skip.has(id));
-      const rows = (await table.bulkGet(dueIds)).filter((j): j is OutboxJobRecord => j !== undefined && WAITING.has(j.state));
+      const rows = (await getEach(dueIds)).filter((j) => WAITING.has(j.state));
       return rows.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.createdAt - b.createdAt);
     },
     async nextDueAt() {
@@ -85,7 +135,14 @@ export function createOutboxRepo(db: TeleradDB): OutboxRepo {
       return next;
     },
     async list() {
-      const rows = await table.toArray();
+      let rows: OutboxJobRecord[];
+      try {
+        rows = await table.toArray();
+      } catch (err) {
+        if (!isSealedRowError(err)) throw err;
+        // One row does not open: read them one by one, so the others still show and the bad one is named.
+        rows = await getEach((await table.toCollection().primaryKeys()) as string[]);
+      }
       return rows.sort((a, b) => b.createdAt - a.createdAt);
     },
     claim: (id, now) =>
@@ -136,30 +193,24 @@ export function createOutboxRepo(db: TeleradDB): OutboxRepo {
         job.updatedAt = f.now;
         return true;
       }),
-    recoverInterrupted: (now) =>
-      db.transaction('rw', table, async () =>
-        table
-          .where('state')
-          .equals('sending')
-          .modify((job) => {
-            job.state = 'queued';
-            job.uncertain = true;
-            job.nextAttemptAt = now;
-            job.lastError = 'interrupted while sending (the app stopped); checking what the site received';
-            job.updatedAt = now;
-          }),
-      ),
-    makeSiteDue: (siteId, now) =>
-      db.transaction('rw', table, () =>
-        table
-          .where('state')
-          .equals('failed')
-          .filter((j) => j.siteId === siteId && j.nextAttemptAt > now && j.nextAttemptAt < ONLY_BY_USER)
-          .modify((job) => {
-            job.nextAttemptAt = now;
-            job.updatedAt = now;
-          }),
-      ),
+    // Job by job (a row that fails its check is left as it is, and does not stop the others).
+    recoverInterrupted: async (now) =>
+      updateEach((await table.where('state').equals('sending').primaryKeys()) as string[], (job) => {
+        if (job.state !== 'sending') return false;
+        job.state = 'queued';
+        job.uncertain = true;
+        job.nextAttemptAt = now;
+        job.lastError = 'interrupted while sending (the app stopped); checking what the site received';
+        job.updatedAt = now;
+        return true;
+      }),
+    makeSiteDue: async (siteId, now) =>
+      updateEach((await table.where('state').equals('failed').primaryKeys()) as string[], (job) => {
+        if (job.state !== 'failed' || job.siteId !== siteId || !(job.nextAttemptAt > now && job.nextAttemptAt < ONLY_BY_USER)) return false;
+        job.nextAttemptAt = now;
+        job.updatedAt = now;
+        return true;
+      }),
     makeDue: async (id, now) =>
       (await update(id, (job) => {
         if (!WAITING.has(job.state)) return false;

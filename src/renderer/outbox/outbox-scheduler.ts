@@ -9,7 +9,7 @@ import { createOutboxPasses } from './outbox-passes';
 import { createOutboxFailures } from './outbox-failures';
 import type { FailedAttempt } from './outbox-failures';
 import { createOutboxRepo } from './outbox-repo';
-import type { OutboxRepo } from './outbox-repo';
+import type { OutboxRepo, RefusedOutboxJob } from './outbox-repo';
 import { createOutboxEnqueue } from './outbox-enqueue';
 import type { EnqueueOutboxJob } from './outbox-enqueue';
 import { createOutboxStore } from './outbox-store';
@@ -64,9 +64,15 @@ export interface Outbox {
    * wait). Once per job per distinct error, not once per retry.
    */
   onFailed(listener: (failure: FailedAttempt) => void): () => void;
+  /**
+   * Told once per job (per run) whose stored row failed its integrity check (issue 18): it is not sent,
+   * shows as failed with the reason, and stays on disk as it is. The app records it in the audit trail.
+   */
+  onIntegrityFailure(listener: (job: RefusedOutboxJob) => void): () => void;
 }
 
 export type { FailedAttempt } from './outbox-failures';
+export type { RefusedOutboxJob } from './outbox-repo';
 
 /**
  * The store-and-forward outbox: a scheduler over the durable jobs in Dexie.
@@ -77,8 +83,34 @@ export function createOutbox(deps: OutboxDeps): Outbox {
   const { transport, clock, log, network } = deps;
   const policy: BackoffPolicy = { ...DEFAULT_BACKOFF, ...deps.backoff };
   const batchLimits: BatchLimits = { ...DEFAULT_BATCH_LIMITS, ...deps.batchLimits };
-  const repo: OutboxRepo = createOutboxRepo(deps.db);
-  const store = createOutboxStore({ repo, log, siteName: deps.siteName ?? (() => undefined), isOnline: () => network.isOnline() });
+  /** Jobs refused this run: never sent again in it, shown as failed; each told once. */
+  const refused = new Map<string, RefusedOutboxJob>();
+  const integrityListeners = new Set<(job: RefusedOutboxJob) => void>();
+  const onRefused = (job: RefusedOutboxJob): void => {
+    if (refused.has(job.id)) return;
+    refused.set(job.id, job);
+    log.error(`Outbox: job ${job.id} was changed outside the app and is not sent (kept as it is for inspection): ${job.detail}`);
+    for (const l of [...integrityListeners]) {
+      try {
+        l(job);
+      } catch (err) {
+        log.error('An integrity listener failed', err);
+      }
+    }
+    // Called only from reads made after `store` exists.
+    store.refresh();
+  };
+  const checkedRepo = createOutboxRepo(deps.db, { onRefused });
+  // A job refused once in this run stays refused, even if a later read of it opens.
+  const notRefused = <T extends { id: string } | undefined>(job: T): T | undefined => (job && refused.has(job.id) ? undefined : job);
+  const repo: OutboxRepo = {
+    ...checkedRepo,
+    get: async (id) => notRefused(await checkedRepo.get(id)),
+    due: async (now, skip) => (await checkedRepo.due(now, skip)).filter((j) => !refused.has(j.id)),
+    list: async () => (await checkedRepo.list()).filter((j) => !refused.has(j.id)),
+    claim: async (id, now) => (refused.has(id) ? undefined : checkedRepo.claim(id, now)),
+  };
+  const store = createOutboxStore({ repo, log, siteName: deps.siteName ?? (() => undefined), isOnline: () => network.isOnline(), refused: () => [...refused.values()] });
 
   /** Site unreachable: its other jobs wait until then too, instead of each finding out on its own. */
   const siteHold = new Map<string, number>();
@@ -135,6 +167,12 @@ export function createOutbox(deps: OutboxDeps): Outbox {
     subscribe: (l) => store.subscribe(l),
     onDelivered: (l) => store.onDelivered(l),
     onFailed: (l) => failures.onFailed(l),
+    onIntegrityFailure(l) {
+      integrityListeners.add(l);
+      return () => {
+        integrityListeners.delete(l);
+      };
+    },
   };
 }
 

@@ -2,7 +2,7 @@ import type { Logger } from '../../shared/log';
 import { createListeners } from '../../shared/store/listeners';
 import type { OutboxJobRecord, OutboxJobState } from '../cache/telerad-db';
 import type { SendProgress } from './outbox-batches';
-import type { OutboxRepo } from './outbox-repo';
+import type { OutboxRepo, RefusedOutboxJob } from './outbox-repo';
 import { ONLY_BY_USER } from './outbox-repo';
 
 /** One job as the panel shows it: no Part 10 bytes. */
@@ -26,6 +26,27 @@ export interface OutboxJobView {
   instances: { sopInstanceUID: string; sopClassUID: string; state: 'pending' | 'stored' | 'failed'; error?: string; bytes: number }[];
   /** While a run of this job is under way: rate and time left. */
   progress?: SendProgress;
+  /** Issue 18: its stored row failed its integrity check: not sent, cannot be retried, kept on disk. */
+  refused?: true;
+}
+
+/** A refused job as the panel shows it: failed, with the reason; what its clear fields say, marked as not trusted. */
+export function refusedJobView(job: RefusedOutboxJob): OutboxJobView {
+  return {
+    id: job.id,
+    siteId: '',
+    siteName: job.found.siteId ? `${job.found.siteId} (as found on disk, not trusted)` : 'unknown',
+    kind: job.found.kind === 'referral' ? 'referral' : 'report',
+    label: `${job.found.kind === 'referral' ? 'Referral' : 'Report'} changed outside the app`,
+    studyInstanceUID: '',
+    state: 'failed',
+    attempts: 0,
+    lastError: job.reason,
+    uncertain: false,
+    createdAt: job.found.createdAt ?? 0,
+    instances: [],
+    refused: true,
+  };
 }
 
 export interface OutboxState {
@@ -112,6 +133,8 @@ export function createOutboxStore(deps: {
   log: Logger;
   siteName: (siteId: string) => string | undefined;
   isOnline: () => boolean;
+  /** Jobs refused for failing their integrity check, shown as failed after the others. */
+  refused?: () => readonly RefusedOutboxJob[];
 }): OutboxStore {
   const listeners = createListeners();
   const deliveredListeners = new Set<(job: DeliveredJob) => void>();
@@ -128,7 +151,9 @@ export function createOutboxStore(deps: {
     const { progress: _ended, ...rest } = view;
     return rest;
   };
-  const publish = (jobs: OutboxJobView[], loaded: boolean): void => {
+  const publish = (listed: OutboxJobView[], loaded: boolean): void => {
+    const refused = (deps.refused?.() ?? []).map(refusedJobView);
+    const jobs = [...listed.filter((j) => !j.refused && !refused.some((r) => r.id === j.id)), ...refused];
     state = {
       jobs: jobs.map(withProgress),
       unsent: jobs.filter((j) => j.state !== 'sent').length,

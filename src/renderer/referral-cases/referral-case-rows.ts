@@ -7,6 +7,11 @@ import type { DeidMappingRecord, ReferralCaseRecord, TeleradDB } from '../cache/
  * owner per table). A write that is part of a larger step (a split, a send)
  * takes that step's transaction, so where the transaction begins and ends
  * stays with the caller; the others stand alone.
+ *
+ * Issue 18: the original (local) and the sent (de-identified) Study UIDs of a
+ * case, and its mapping, live only inside the sealed part of these rows (v10
+ * dropped their indexes; nothing looks a case up by UID: the list is read
+ * whole and opened), so the disk never shows the two side by side.
  */
 
 /** A new draft. */

@@ -8,7 +8,7 @@ import { createServiceClient } from '../../../src/shared/ipc/proxy';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import type { AppServices } from '../../../src/main/services/app-services';
 import { createAuditReporter, createAuditStore, deliveryAuditRecord, failedDeliveryAuditRecord, retrievalAuditRecord } from '../../../src/renderer/audit/audit-store';
-import { overJson, startWebServices } from '../../support/contract';
+import { overJson, startUnlockedWebServices } from '../../support/contract';
 
 // The Audit view's ATNA export and the records the composition root makes of
 // retrievals and failed deliveries, against the real main-side services.
@@ -18,9 +18,9 @@ const log = createLogger('t', memorySink());
 const client = (): ReturnType<typeof createServiceClient> =>
   createServiceClient(overJson((channel, payload) => services.dispatch(channel, payload)));
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'telerad-audit-export-'));
-  services = startWebServices(dir);
+  services = await startUnlockedWebServices(dir);
 });
 afterEach(async () => {
   await services.sites.close();
@@ -67,7 +67,8 @@ describe('ATNA export from the audit view', () => {
     const store = createAuditStore({ client: client(), log });
     await store.exportAtnaFile();
     const exports = await services.audit.query({ action: 'export' }, { offset: 0, limit: 10 });
-    expect(exports.events[0]).toMatchObject({ actor: 'unknown user', reason: 'audit trail export (0 DICOM audit messages)' });
+    // The one event before it: the unlock's login (tests/support/contract.ts).
+    expect(exports.events[0]).toMatchObject({ actor: 'unknown user', reason: 'audit trail export (1 DICOM audit message)' });
   });
 
   it('shows why an export failed, records the failure, and saves nothing', async () => {

@@ -7,7 +7,7 @@ import { createLogger, memorySink } from '../../../src/shared/log';
 import type { AppServices } from '../../../src/main/services/app-services';
 import { auditFilterRequest, createAuditReporter, createAuditStore, forwardingSummary } from '../../../src/renderer/audit/audit-store';
 import type { AuditStatus } from '../../../src/shared/ipc/contract';
-import { overJson, startWebServices } from '../../support/contract';
+import { overJson, startUnlockedWebServices } from '../../support/contract';
 
 // The renderer's audit store against the real main-side services, over the
 // contract (JSON both ways, as over HTTP). The transport can hold one answer
@@ -28,9 +28,9 @@ function client(): ReturnType<typeof createServiceClient> {
   });
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'telerad-audit-store-'));
-  services = startWebServices(dir);
+  services = await startUnlockedWebServices(dir);
   hold = undefined;
 });
 afterEach(async () => {
@@ -87,7 +87,8 @@ describe('audit store', () => {
     const store = createAuditStore({ client: client(), log });
     await store.loadStatus();
     const status = store.getState().status as AuditStatus;
-    expect(status).toMatchObject({ newestSeq: 1, forwarding: { state: 'off' }, integrity: { ok: true, missingNewest: 0 } });
+    // #1 is the unlock's login (tests/support/contract.ts), #2 the view.
+    expect(status).toMatchObject({ newestSeq: 2, forwarding: { state: 'off' }, integrity: { ok: true, missingNewest: 0 } });
     expect(forwardingSummary(status)).toContain('This workstation holds the only copy');
   });
 

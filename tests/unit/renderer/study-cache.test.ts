@@ -58,11 +58,11 @@ describe('TeleradDB schema', () => {
   it('opens at the current version with metadata and pixel bytes in separate tables', async () => {
     const { db } = openCache();
     await db.open();
-    expect(TELERAD_DB_VERSION).toBe(9);
+    expect(TELERAD_DB_VERSION).toBe(10);
     expect(db.verno).toBe(TELERAD_DB_VERSION);
     expect(db.tables.map((t) => t.name).sort()).toEqual([
       'annotations', 'cacheSettings', 'caseNotes', 'composeDrafts', 'deidMappings', 'instanceBytes', 'instancePreviews', 'instances', 'keyImages', 'outboxJobs', 'prefetchMarks', 'referralCases', 'referrals', 'reportDrafts', 'reports',
-      'sealing', 'series', 'siteCapabilities', 'sitePreferences', 'studies', 'studyListings', 'userProfile',
+      'rowVersions', 'sealing', 'series', 'siteCapabilities', 'sitePreferences', 'studies', 'studyListings', 'userProfile',
     ]);
     expect(db.instances.schema.primKey.name).toBe('sopInstanceUID');
     expect(db.instances.schema.indexes.map((i) => i.name).sort()).toEqual(['seriesInstanceUID', 'studyInstanceUID']);

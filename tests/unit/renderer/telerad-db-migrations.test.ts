@@ -1,9 +1,11 @@
 import 'fake-indexeddb/auto';
 import Dexie from 'dexie';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SEALING_POLICY, TELERAD_DB_SCHEMA_V8, TELERAD_DB_SCHEMA_V7, TELERAD_DB_SCHEMA_V6, TELERAD_DB_SCHEMA_V1, TELERAD_DB_SCHEMA_V2, TELERAD_DB_SCHEMA_V3, TELERAD_DB_SCHEMA_V4, TELERAD_DB_SCHEMA_V5, TELERAD_DB_VERSION, TeleradDB } from '../../../src/renderer/cache/telerad-db';
+import { SEALING_POLICY, TELERAD_DB_SCHEMA_V9, TELERAD_DB_SCHEMA_V8, TELERAD_DB_SCHEMA_V7, TELERAD_DB_SCHEMA_V6, TELERAD_DB_SCHEMA_V1, TELERAD_DB_SCHEMA_V2, TELERAD_DB_SCHEMA_V3, TELERAD_DB_SCHEMA_V4, TELERAD_DB_SCHEMA_V5, TELERAD_DB_VERSION, TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import { testRowSealer } from '../../support/test-sealer';
-import { createSealingMiddleware } from '../../../src/renderer/cache/sealing/sealing-middleware';
+import { SEALED_FIELD, createSealingMiddleware } from '../../../src/renderer/cache/sealing/sealing-middleware';
+import { sealExistingRows } from '../../../src/renderer/cache/sealing/seal-existing-rows';
+import { createLogger } from '../../../src/shared/log';
 
 // One test per migration: a database written by the previous schema version
 // opens under the current one with every row intact.
@@ -237,12 +239,47 @@ describe('TeleradDB migrations', () => {
 
     const db = new TeleradDB(name, { sealer });
     await db.open();
-    expect(db.verno).toBe(9);
+    expect(db.verno).toBe(TELERAD_DB_VERSION);
     expect(await db.studies.get('9.9')).toMatchObject({ patientName: 'ROE^RAY', complete: false, numInstances: 2 });
     expect(new Uint8Array((await db.instanceBytes.get('9.9.1'))!.bytes)).toEqual(new Uint8Array([1, 2, 3]));
     expect((await db.reportDrafts.get('d8'))?.content.sections).toEqual({ findings: 'No change.' });
     expect(await db.studyListings.count()).toBe(0);
     expect(await db.instancePreviews.count()).toBe(0);
     db.close();
+  });
+
+  it('v9 → v10 adds the row version registry, drops the referral case UID indexes, keeps v2-sealed rows readable, and re-seals them with AAD at the next unlock', async () => {
+    const name = `migrate-v9-v10-${Math.random()}`;
+    names.push(name);
+    const sealer = testRowSealer();
+    const v9 = new Dexie(name);
+    v9.version(9).stores(TELERAD_DB_SCHEMA_V9);
+    v9.use(createSealingMiddleware(SEALING_POLICY, sealer));
+    const content = { templateId: 'ct', sections: { findings: 'Stable.' }, priority: 'routine', measurementIds: [], keyImageSopInstanceUIDs: [] };
+    await v9.table('reportDrafts').put({ id: 'd9', studyInstanceUID: '9.1', siteId: 'a', kind: 'report', content, createdAt: 1, updatedAt: 2 });
+    await v9.table('deidMappings').put({ caseId: 'c9', sentStudyInstanceUID: '2.25.99', mapping: { '9.1': '2.25.99' }, createdAt: 3 });
+    await v9.table('sealing').put({ id: 'rows', keyId: sealer.keyId, sealedAt: 3, rows: 2 });
+    v9.close();
+
+    const db = new TeleradDB(name, { sealer });
+    await db.open();
+    expect(db.verno).toBe(TELERAD_DB_VERSION);
+    expect(db.tables.map((t) => t.name)).toContain('rowVersions');
+    expect(db.referralCases.schema.indexes.map((i) => i.name).sort()).toEqual(['state', 'updatedAt']);
+    expect(db.deidMappings.schema.indexes).toEqual([]);
+    expect(db.sealingState?.strict).toBe(false);
+    expect((await db.reportDrafts.get('d9'))?.content.sections).toEqual({ findings: 'Stable.' });
+    expect(await sealExistingRows(db, { log: createLogger('test', () => undefined), now: () => 4 })).toBe(2);
+    expect(db.sealingState?.strict).toBe(true);
+    expect((await db.deidMappings.get('c9'))?.sentStudyInstanceUID).toBe('2.25.99');
+    expect((await db.sealing.get('rows'))?.format).toBe(3);
+    db.close();
+
+    const raw = new Dexie(name);
+    raw.version(10).stores({ ...TELERAD_DB_SCHEMA_V9, referralCases: 'id, state, updatedAt', deidMappings: 'caseId', rowVersions: 'id' });
+    const mapping = (await raw.table('deidMappings').get('c9')) as Record<string, unknown>;
+    raw.close();
+    expect(mapping.sentStudyInstanceUID).toBeUndefined();
+    expect(new Uint8Array((mapping[SEALED_FIELD] as { c: ArrayBuffer }).c)[0]).toBe(3);
   });
 });

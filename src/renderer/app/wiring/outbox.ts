@@ -1,7 +1,7 @@
 import { gatewayPathForSite } from '../../../shared/gateway';
 import type { Logger } from '../../../shared/log';
 import type { AuditReport } from '../../audit/audit-store';
-import { deliveryAuditRecord, failedDeliveryAuditRecord } from '../../audit/audit-store';
+import { deliveryAuditRecord, failedDeliveryAuditRecord, integrityAuditRecord } from '../../audit/audit-store';
 import type { TeleradDB } from '../../cache/telerad-db';
 import type { DeliveryNotices } from '../../outbox/delivery-notices';
 import { createDeliveryNotices } from '../../outbox/delivery-notices';
@@ -54,6 +54,8 @@ export function wireOutbox(deps: { db: TeleradDB; page: Page; log: Logger; workl
   outbox.onDelivered((job) => void auditReport(deliveryAuditRecord(job)));
   // A site answering an error to a delivery: once per job and distinct error, not once per retry.
   outbox.onFailed((f) => void auditReport(failedDeliveryAuditRecord(f)));
+  // A job whose stored row failed its integrity check (changed outside the app): not sent, a Security Alert.
+  outbox.onIntegrityFailure((job) => void auditReport(integrityAuditRecord(job)));
   const deliveryNotices = createDeliveryNotices({ onDelivered: outbox.onDelivered, setTimeout: (fn, ms) => page.window.setTimeout(fn, ms) });
   return { outbox, deliveryNotices };
 }
