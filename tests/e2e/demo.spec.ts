@@ -19,7 +19,7 @@ test.beforeAll(async () => {
     const timer = setTimeout(() => reject(new Error(`the demo printed no URL within 90 s:\n${output}`)), 90_000);
     demo.stdout!.setEncoding('utf8').on('data', (d: string) => {
       buf += d;
-      const m = /http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+/.exec(buf);
+      const m = /http:\/\/127\.0\.0\.1:\d+\/#token=[0-9a-f]+/.exec(buf);
       if (m) {
         clearTimeout(timer);
         resolve(m[0]);

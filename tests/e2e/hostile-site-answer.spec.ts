@@ -72,7 +72,7 @@ test.beforeAll(async ({ browser }) => {
     const json = (req.headers()['content-type'] ?? '').startsWith('application/json');
     if (new URL(req.url()).pathname.startsWith('/api/') && !json) apiCalls.push(req.url());
   });
-  // A page of the app's origin, with the launch token traded for the session cookie.
+  // A page of the app's origin, holding the launch token as the app does (in memory, never a cookie).
   await page.goto(host.url);
 });
 
@@ -102,7 +102,7 @@ async function expectNothingRan(): Promise<void> {
 
 test('a gateway answer is refused before it reaches the browser, with the headers that keep it inert', async () => {
   await freshAppPage();
-  const res = await page.request.get(`${host.origin}${gatewayBase}/studies`);
+  const res = await page.request.get(`${host.origin}${gatewayBase}/studies`, { headers: { 'x-telerad-token': host.token } });
   expect(res.status()).toBe(502);
   expect(res.headers()['x-telerad-error']).toBe('FORBIDDEN');
   expect(res.headers()['content-security-policy']).toContain("sandbox; default-src 'none'");

@@ -85,11 +85,14 @@ async function expectMiddleSlicePainted(): Promise<void> {
   expect(atFirst.stdDev).toBeGreaterThan(20);
 }
 
-test('a request without the launch token is refused with 401', async ({ request }) => {
+test('a request without the launch token gets the app\'s files but no API or site answer (401)', async ({ request }) => {
   const res = await request.get(`${host.origin}/`, { maxRedirects: 0 });
-  expect(res.status()).toBe(401);
+  expect(res.status()).toBe(200);
+  expect(await res.text()).not.toContain(host.token);
   const api = await request.post(`${host.origin}/api/sites.list`, { data: {} });
   expect(api.status()).toBe(401);
+  const gateway = await request.get(`${host.origin}/sites/hospital-a/dicom-web/studies`);
+  expect(gateway.status()).toBe(401);
 });
 
 test('the gateway refuses a non-DICOMweb path with 403', async ({ request }) => {

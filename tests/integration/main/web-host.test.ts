@@ -8,6 +8,7 @@ import { startWebHost } from '../../../src/main/hosts/web/web-host';
 import type { WebHost } from '../../../src/main/hosts/web/web-host';
 import { loadCtStudy, startOrthanc } from '../../support/orthanc';
 import type { OrthancHandle } from '../../support/orthanc';
+import { unlockTestHost } from '../../support/web-host-api';
 
 // The browser host in-process against a real Orthanc (authentication on):
 // one site provisioned with the right password, one with a wrong one.
@@ -53,6 +54,8 @@ beforeAll(async () => {
     ]),
   );
   host = await startWebHost({ dataDir, rendererDir, sitesFile, version: 'test' });
+  // Past the lock screen: the host answers no data channel while locked (issue 18).
+  await unlockTestHost(host);
   const listed = (await (
     await fetch(`${host.origin}/api/sites.list`, { method: 'POST', headers: authed({ 'content-type': 'application/json' }), body: '{}' })
   ).json()) as { ok: boolean; value: SiteSummary[] };
@@ -66,8 +69,8 @@ afterAll(async () => {
 });
 
 describe('browser host against a real Orthanc', () => {
-  it('rejects a request without the launch token with 401', async () => {
-    expect((await fetch(`${host.origin}/`)).status).toBe(401);
+  it('rejects an API or site request without the launch token with 401; the app\'s own page needs none', async () => {
+    expect((await fetch(`${host.origin}/`)).status).toBe(200);
     expect((await fetch(`${host.origin}/api/sites.list`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
     expect((await fetch(`${host.origin}/sites/hospital-a/dicom-web/studies`)).status).toBe(401);
   });

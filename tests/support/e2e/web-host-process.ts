@@ -48,7 +48,7 @@ export async function startWebHostProcess(args: string[], options: { locked?: bo
     });
   });
   const url = new URL(firstLine);
-  const token = url.searchParams.get('token') ?? '';
+  const token = new URLSearchParams(url.hash.slice(1)).get('token') ?? '';
   if (!options.locked) await unlockHost({ origin: url.origin, token });
   return {
     url: firstLine,
