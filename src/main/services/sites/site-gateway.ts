@@ -11,9 +11,11 @@ import {
 import type { PreviewBatchRequest } from '../../../shared/gateway';
 import { GATEWAY_ANSWER_CONTENT_SECURITY_POLICY } from '../../../shared/csp';
 import type { Logger } from '../../../shared/log';
-import type { SiteDirectory } from './sites-service';
+import type { SiteConnection, SiteConnectionSite, SiteDirectory } from './sites-service';
 import { isUnencryptedRemoteUrl, plainHttpRefusal } from '../../../shared/sites/plain-http';
 import { forwardToSite, gatewayError } from './site-forward';
+import type { LockState, LockedGatewayAccess } from '../vault/locked-channel-policy';
+import { GATEWAY_LOCKED_STATUS, keepOnlySopInstanceUids, lockedGatewayAccess } from '../vault/locked-channel-policy';
 
 export { gatewayError } from './site-forward';
 export { describeNetworkError, isConnectTimeout, isTlsFailure, tlsFailureReason } from './network-errors';
@@ -37,6 +39,8 @@ export interface SiteGatewayOptions {
   idleTimeoutMs?: number;
   /** Told when a site refuses the stored credentials (upstream 401/403), for the audit trail. */
   onSiteAuthFailed?: (failure: { siteId: string; status: number; studyInstanceUID?: string }) => void;
+  /** The vault: while it is locked only the outbox's STOW-RS passes (locked-channel-policy.ts); without it nothing is refused for the lock. */
+  lock?: LockState;
 }
 
 export const DEFAULT_GATEWAY_TIMEOUT_MS = 30_000;
@@ -82,6 +86,11 @@ export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
     const started = Date.now();
     const url = new URL(request.url);
     const method = request.method.toUpperCase();
+    const locked: LockedGatewayAccess = options.lock ? lockedGatewayAccess(method, parseGatewayPath(url.pathname)?.rest, url.searchParams, options.lock) : { kind: 'open' };
+    if (locked.kind === 'refused') {
+      log.info(`${method} ${url.pathname.split('/')[2] ?? '-'} refused while locked`);
+      return gatewayError(GATEWAY_LOCKED_STATUS, locked.body);
+    }
     const batchSite = parsePreviewBatchPath(url.pathname);
     if (batchSite !== undefined) {
       const response = await previewBatch(request, batchSite, gateway, options, renders);
@@ -103,46 +112,54 @@ export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
         rest,
       );
     }
-    const site = await options.sites.find(siteId);
-    if (!site) return done(gatewayError(404, { code: 'NOT_FOUND', message: `Unknown site "${siteId}"` }), siteId, rest);
+    // The site and its credentials in one read (SiteDirectory.connection): a URL and secret changed together
+    // must never give the new secret to the old URL.
+    let site: SiteConnectionSite;
+    let auth: Record<string, string>;
+    let connectionFetch: typeof fetch | undefined;
+    try {
+      const connection = await readConnection(options.sites, siteId);
+      if (!connection) return done(gatewayError(404, { code: 'NOT_FOUND', message: `Unknown site "${siteId}"` }), siteId, rest);
+      ({ site, auth, fetch: connectionFetch } = connection);
+    } catch (err) {
+      log.error(`No usable credentials for ${siteId}`, err);
+      const name = (await options.sites.find(siteId).catch(() => undefined))?.name ?? siteId;
+      return done(gatewayError(502, { code: 'SITE_AUTH_FAILED', message: `No usable credentials for ${name}` }), siteId, rest);
+    }
     // Defence in depth: the service refuses such a site, but sites.json may have been edited by hand.
     if (isUnencryptedRemoteUrl(site.url) && site.allowInsecureHttp !== true) {
       log.warn(`Refused to forward to ${site.id}: plain HTTP to a remote host without the user's allowance`);
       return done(gatewayError(403, { code: 'FORBIDDEN', message: `${site.name}: ${plainHttpRefusal(site.url)}` }), siteId, rest);
     }
     // The site's own Agent: connections kept alive between requests, and its custom CA if it has one.
-    const siteFetch = options.fetchImpl ?? (await options.sites.fetchFor?.(site.id)) ?? fetch;
+    const siteFetch = options.fetchImpl ?? connectionFetch ?? fetch;
 
-    let auth: Record<string, string>;
-    try {
-      auth = await options.sites.authHeaders(site.id);
-    } catch (err) {
-      log.error(`No usable credentials for ${site.id}`, err);
-      return done(
-        gatewayError(502, { code: 'SITE_AUTH_FAILED', message: `No usable credentials for ${site.name}` }),
-        siteId,
-        rest,
-      );
-    }
-
-    return done(
-      await forwardToSite(request, {
-        site,
-        rest,
-        search: url.search,
-        method,
-        siteFetch,
-        auth,
-        timeoutMs: site.timeouts?.connectMs ?? defaultTimeoutMs,
-        idleTimeoutMs: site.timeouts?.idleMs ?? defaultIdleTimeoutMs,
-        log,
-        onSiteAuthFailed: options.onSiteAuthFailed,
-      }),
-      siteId,
+    const forwarded = await forwardToSite(request, {
+      site,
       rest,
-    );
+      search: url.search,
+      method,
+      siteFetch,
+      auth,
+      timeoutMs: site.timeouts?.connectMs ?? defaultTimeoutMs,
+      idleTimeoutMs: site.timeouts?.idleMs ?? defaultIdleTimeoutMs,
+      log,
+      onSiteAuthFailed: options.onSiteAuthFailed,
+    });
+    // Locked: the outbox's instance check, its answer cut down to the SOP Instance UIDs.
+    return done(locked.kind === 'sop-uids-only' ? await keepOnlySopInstanceUids(forwarded) : forwarded, siteId, rest);
   };
   return gateway;
+}
+
+/** One step where the directory offers it (SitesService); a narrow double is read in two. */
+async function readConnection(sites: SiteDirectory, siteId: string): Promise<SiteConnection | undefined> {
+  if (sites.connection) return sites.connection(siteId);
+  const site = await sites.find(siteId);
+  if (!site) return undefined;
+  const auth = await sites.authHeaders(site.id);
+  const siteFetch = await sites.fetchFor?.(site.id);
+  return { site, auth, ...(siteFetch ? { fetch: siteFetch } : {}) };
 }
 
 /** Statuses by which a site says it does not render (PS3.18 §8.3.5: 400/404/406/501 and a method it lacks). */

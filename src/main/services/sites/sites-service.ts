@@ -26,7 +26,24 @@ export interface SiteDirectory {
   authHeaders(siteId: string): Promise<Record<string, string>>;
   /** A fetch pinned to the site's custom CA; undefined (or absent) means the default fetch. */
   fetchFor?(siteId: string): Promise<typeof fetch | undefined>;
+  /**
+   * The site and its credentials read in one step, in the same queue as updates: a request racing a
+   * change of URL and secret gets the old pair or the new pair, never the new secret for the old URL.
+   * SitesService has it; a narrow test double may leave it out and is then read with find + authHeaders.
+   */
+  connection?(siteId: string): Promise<SiteConnection | undefined>;
 }
+
+/** A site, its credentials and its transport (custom CA, keep-alive), as of one moment. */
+export interface SiteConnection {
+  site: SiteConnectionSite;
+  auth: Record<string, string>;
+  /** Absent: the default fetch. */
+  fetch?: typeof fetch;
+}
+
+/** What the gateway reads of a site. */
+export type SiteConnectionSite = Pick<StoredSite, 'id' | 'name' | 'url'> & Partial<Pick<StoredSite, 'timeouts' | 'allowInsecureHttp'>>;
 
 export type SiteAddInput = z.output<typeof SiteAddRequestSchema>;
 export type SiteUpdateInput = z.output<typeof SiteUpdateRequestSchema>;
@@ -215,7 +232,18 @@ export class SitesService implements SiteDirectory {
   }
 
   async authHeaders(siteId: string): Promise<Record<string, string>> {
-    const site = await this.find(siteId);
+    return this.authHeadersOf(await this.find(siteId));
+  }
+
+  /** See SiteDirectory.connection. A secret that cannot be read throws, as authHeaders does. */
+  connection(siteId: string): Promise<(SiteConnection & { site: StoredSite }) | undefined> {
+    return this.queue.run(async () => {
+      const site = await this.find(siteId);
+      return site ? { site, auth: await this.authHeadersOf(site), fetch: this.transports.fetchFor(site) } : undefined;
+    });
+  }
+
+  private async authHeadersOf(site: StoredSite | undefined): Promise<Record<string, string>> {
     if (!site || site.authType === 'none') return {};
     const secret = await this.secrets.get(credentialKey(site.id));
     if (secret === undefined) throw new Error(`No credential stored for site ${site.id}`);
