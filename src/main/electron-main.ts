@@ -5,6 +5,7 @@
  */
 import { BrowserWindow, Menu, app, ipcMain, powerMonitor, protocol, safeStorage, session } from 'electron';
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redactor } from '../shared/log';
 import { hasFlag, readFlag } from './cli-args';
@@ -19,6 +20,7 @@ import { ensurePrivateDataDir } from './services/fs/private-json-file';
 import { SafeStorageSecretStore } from './services/secrets/safe-storage-secret-store';
 import { loadProvisioningFile } from './services/sites/provisioning';
 import { safeStorageOuterWrap } from './services/vault/safe-storage-outer-wrap';
+import { defaultUnlockAttemptsDir } from './services/vault/unlock-attempts';
 import { errorMessage } from '../shared/error-message';
 import { checkAuditRepositoryFlags, effectiveAuditRepository, loadAppSettings } from './services/settings/app-settings';
 
@@ -61,6 +63,8 @@ async function start(): Promise<void> {
     redactor,
     ...(vaultOuterWrap ? { vaultOuterWrap } : {}),
     ...(auditRepository ? { auditRepository } : {}),
+    // The user's state folder, not userData: --data-dir moves userData, and a copy of it must not carry the count.
+    unlockAttemptsDir: defaultUnlockAttemptsDir(process.env, homedir(), process.platform),
   });
   const log = services.log.child('electron');
   if (!vaultOuterWrap) log.warn('OS encryption (safeStorage) is unavailable or basic_text: the vault key file is protected by the passphrase alone');
@@ -105,7 +109,8 @@ async function start(): Promise<void> {
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) mainWindow = createWindow();
   });
-  app.on('window-all-closed', () => app.quit());
+  // No window, no lock screen: the key leaves memory before anything else (issue 18).
+  app.on('window-all-closed', () => void services.lock('no-page').finally(() => app.quit()));
   app.on('will-quit', () => {
     // The cursor is already in the page cache after every message; this ends the connection cleanly and fsyncs it.
     void services.auditForwarder?.close();

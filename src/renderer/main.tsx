@@ -6,15 +6,17 @@ import type { VaultStatus } from '../shared/ipc/contract';
 import type { RowSealer } from './cache/sealing/row-sealer';
 import { createRowSealer } from './cache/sealing/row-sealer';
 import { LockScreen } from './lock/LockScreen';
+import { createLockedAnswers } from './lock/locked-answers';
 import { keepTypedTextOutOfBrowserStorage } from './app/form-state-guard';
 import { createLogger } from '../shared/log';
 import { App } from './app/App';
 import { createRendererLogSink } from './app/log-sink';
 import { createAppServiceClient } from './app/service-client';
+import { fetchWithLaunchToken, takeLaunchToken } from './app/launch-token';
 import { TeleradDB } from './cache/telerad-db';
 import { createPdfRuntime } from './lib/pdf/pdf-runtime';
 import pdfWorkerUrl from 'pdfjs-dist/build/pdf.worker.min.mjs?url';
-import { createAuditReporter, deliveryAuditRecord } from './audit/audit-store';
+import { createAuditReporter, deliveryAuditRecord, failedDeliveryAuditRecord, integrityAuditRecord } from './audit/audit-store';
 import type { Page } from './app/wiring/page';
 import { wireAudit } from './app/wiring/audit';
 import { sealRowsCachedBeforeEncryption, wireCache } from './app/wiring/cache';
@@ -35,17 +37,23 @@ import { errorMessage } from '../shared/error-message';
  * place that touches globals (window, location, fetch). Everything below
  * receives what it needs.
  */
+// Browser host: the launch token leaves the address bar before anything else runs, and only the host's
+// /api and /sites requests carry it (a header, never a cookie). Electron has no token: its IPC needs none.
+const launchToken = window.telerad ? undefined : takeLaunchToken(window);
+const windowFetch = window.fetch.bind(window);
 const page: Page = {
   window,
   document,
   navigator,
-  fetch: window.fetch.bind(window),
+  fetch: launchToken ? fetchWithLaunchToken(windowFetch, launchToken, window.location.origin) : windowFetch,
   now: Date.now,
   random: Math.random,
   randomUUID: () => crypto.randomUUID(),
   startWorker: (url) => new Worker(url),
 };
-const client = createAppServiceClient(window.telerad, page.fetch);
+// Main may lock on its own (issue 18); the first LOCKED answer takes the unlocked app to its lock screen.
+const lockedAnswers = createLockedAnswers();
+const client = createAppServiceClient(window.telerad, page.fetch, lockedAnswers.watch);
 const log = createLogger('renderer', createRendererLogSink(client));
 
 /**
@@ -74,7 +82,7 @@ function startApp(sealer: RowSealer, vaultStatus: VaultStatus, root: Root): void
   const referralCases = wireReferralCases({ db, page, log, cache, worklist, referralLookup, outbox, quality, auditReport: audit.report });
   followCachedStudiesWithBadges(worklist, quality.badges);
   // A lock writes what is typed (report editor, thread composer, referral wizard) first, with the key still here.
-  const lock = wireLock({ client, sealer, vaultStatus, page, log, flushes: [() => reports.panel.flush(), () => caseThread.drafts.flush(), () => referralCases.flushPendingSaves()] });
+  const lock = wireLock({ client, sealer, vaultStatus, page, log, onLockedAnswer: lockedAnswers.subscribe, flushes: [() => reports.panel.flush(), () => caseThread.drafts.flush(), () => referralCases.flushPendingSaves()] });
   sealRowsCachedBeforeEncryption(db, page, log);
 
   const { retriever, transfers, progressive } = cache;
@@ -98,12 +106,14 @@ async function startLocked(status: VaultStatus, root: Root): Promise<void> {
       const k = await client.vault.outboxKey({});
       const sealer = await createRowSealer({ keyId: k.keyId, outboxKey: k.outboxKey });
       const db = new TeleradDB('telerad', { sealer });
-      const siteNames = new Map<string, string>();
-      void client.sites.list({}).then((list) => list.forEach((s) => siteNames.set(s.id, s.name)), () => undefined);
-      const outbox = createBrowserOutbox({ db, page, log, siteName: (id) => siteNames.get(id) });
+      // Main answers no sites.* while locked (issue 18): jobs are named by site id here, on no screen.
+      const outbox = createBrowserOutbox({ db, page, log, siteName: () => undefined });
       // The user profile is sealed with the data key: deliveries made while locked name the app as actor.
       const auditReport = createAuditReporter(client, () => 'background sending (workstation locked)', log.child('audit'));
+      // The same trail as unlocked (app/wiring/outbox.ts): deliveries, site errors, and jobs changed on disk.
       outbox.onDelivered((job) => void auditReport(deliveryAuditRecord(job)));
+      outbox.onFailed((f) => void auditReport(failedDeliveryAuditRecord(f)));
+      outbox.onIntegrityFailure((job) => void auditReport(integrityAuditRecord(job)));
       void outbox.start();
       outboxWaiting = () => outbox.getState().unsent;
       subscribeOutbox = (l) => outbox.subscribe(l);
@@ -126,6 +136,15 @@ window.addEventListener('unhandledrejection', (e) => log.error('Unhandled reject
 window.addEventListener('error', (e) => log.error('Uncaught error', e.error ?? e.message));
 
 async function boot(root: Root): Promise<void> {
+  if (!window.telerad && !launchToken) {
+    root.render(
+      <main className="lock-screen" role="alert" data-testid="no-launch-token">
+        This page was opened without its launch link. Open the link the browser host printed when it started (it ends in
+        #token=…); the app reads it and takes it out of the address bar.
+      </main>,
+    );
+    return;
+  }
   const status = await client.vault.status({});
   if (status.state !== 'unlocked') return startLocked(status, root);
   const keys = await client.vault.keys({});

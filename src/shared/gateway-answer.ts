@@ -17,6 +17,8 @@ export type GatewayAnswerFamily =
   | 'session'
   /** The gateway will not forward this request (FORBIDDEN: not DICOMweb, or plain HTTP without consent). */
   | 'gateway-refused'
+  /** The app host is locked (LOCKED, 423): no site was asked; after an unlock the same request passes. */
+  | 'locked'
   /** The gateway knows no such site (NOT_FOUND with its code). */
   | 'unknown-site'
   /** The gateway could not connect to the site (SITE_UNREACHABLE). */
@@ -53,6 +55,8 @@ function familyOf(status: number | undefined, code: string | undefined): Gateway
       return 'session';
     case 'FORBIDDEN':
       return 'gateway-refused';
+    case 'LOCKED':
+      return 'locked';
     default:
       break;
   }
@@ -73,7 +77,7 @@ function familyOf(status: number | undefined, code: string | undefined): Gateway
 export function classifyGatewayAnswer(status: number | undefined, code?: string): GatewayAnswer {
   const family = familyOf(status, code);
   if (code !== undefined && FINAL_CODES.has(code)) return { family, retryable: false };
-  const retryable = family === 'no-host' || family === 'timeout' || family === 'unreachable' || family === 'busy' || family === 'server' || status === 408;
+  const retryable = family === 'locked' || family === 'no-host' || family === 'timeout' || family === 'unreachable' || family === 'busy' || family === 'server' || status === 408;
   return { family, retryable };
 }
 

@@ -8,7 +8,7 @@ import type { OrthancHandle } from '../support/orthanc';
 import { writeSitesFile } from '../support/e2e/sites-file';
 import { startWebHostProcess } from '../support/e2e/web-host-process';
 import type { WebHostProcess } from '../support/e2e/web-host-process';
-import { E2E_PASSPHRASE } from '../support/e2e/unlock';
+import { E2E_PASSPHRASE, unlockHost } from '../support/e2e/unlock';
 
 // Issue 9 in Chromium against a real Orthanc: the app opens locked; the first start chooses the
 // passphrase; a cached case leaves neither the patient's name nor a run of its pixel bytes in clear in
@@ -17,7 +17,8 @@ import { E2E_PASSPHRASE } from '../support/e2e/unlock';
 test.describe.configure({ mode: 'serial' });
 
 const SLICES = 4;
-const PATIENT = 'LOCKE^JOHANNA';
+const PATIENT = 'LOCKWOOD^JOHANNA';
+// A family name no word of the app's own code contains (its bundle, cached by Chromium, holds "LOCKED").
 const PATIENT_ID = 'LOCK-4711';
 const FINDINGS = 'Spiculated nodule in the left upper lobe, suspicious.';
 const QUESTION = 'Is there an older chest film to compare the nodule with?';
@@ -104,7 +105,7 @@ test('opens locked on a first start, and a cached case leaves no patient name no
   await page.getByTestId('lock-confirm').fill(E2E_PASSPHRASE);
   await page.getByTestId('lock-submit').click();
 
-  await expect(row(page)).toContainText('LOCKE', { timeout: 30_000 });
+  await expect(row(page)).toContainText('LOCKWOOD', { timeout: 30_000 });
   await openStudy(page);
   // Every instance stored (read through IndexedDB directly: the rows carry ciphertext, not bytes).
   await expect
@@ -161,7 +162,7 @@ test('opens locked on a first start, and a cached case leaves no patient name no
   const found = (needle: Buffer): string[] => files.filter((f) => readFileSync(f).includes(needle));
   // The scanner sees what is stored in clear on purpose (the site id beside each row): it reads the right files.
   expect(idbFiles.filter((f) => encodings('hospital-a').some((e) => readFileSync(f).includes(e))).length).toBeGreaterThan(0);
-  for (const text of [PATIENT, 'LOCKE', PATIENT_ID, 'CT THORAX', 'Spiculated nodule']) {
+  for (const text of [PATIENT, 'LOCKWOOD', PATIENT_ID, 'CT THORAX', 'Spiculated nodule']) {
     for (const e of encodings(text)) expect(found(e), `"${text}" in clear`).toEqual([]);
   }
   for (const run of runs) expect(found(run), 'a pixel run in clear').toEqual([]);
@@ -171,7 +172,7 @@ test('locking hides patient data at once, keeps the unsaved text, slows wrong pa
   const page = await openProfile();
   await page.goto(host.url);
   // main is still unlocked (this run): the page opens unlocked and reads the sealed cache.
-  await expect(row(page)).toContainText('LOCKE', { timeout: 30_000 });
+  await expect(row(page)).toContainText('LOCKWOOD', { timeout: 30_000 });
   await openStudy(page);
   const findings = panel(page).getByTestId('report-section-findings');
   await expect(findings).toHaveValue(FINDINGS);
@@ -185,7 +186,7 @@ test('locking hides patient data at once, keeps the unsaved text, slows wrong pa
   await page.getByTestId('lock-button').click();
   await expect(page.getByTestId('lock-screen')).toBeVisible();
   await expect(page.getByRole('heading', { name: 'Workstation locked' })).toBeVisible();
-  expect(await page.locator('body').innerText()).not.toMatch(/LOCKE|LOCK-4711|Spiculated/);
+  expect(await page.locator('body').innerText()).not.toMatch(/LOCKWOOD|LOCK-4711|Spiculated/);
 
   for (let i = 1; i <= 4; i++) {
     await page.getByTestId('lock-secret').fill(`wrong passphrase ${i}`);
@@ -198,7 +199,7 @@ test('locking hides patient data at once, keeps the unsaved text, slows wrong pa
   await expect(page.getByTestId('lock-submit')).toBeDisabled();
   await expect(page.getByTestId('lock-wait')).toHaveCount(0, { timeout: 10_000 });
   await page.getByTestId('lock-submit').click();
-  await expect(row(page)).toContainText('LOCKE', { timeout: 30_000 });
+  await expect(row(page)).toContainText('LOCKWOOD', { timeout: 30_000 });
   await openStudy(page);
   await expect(panel(page).getByTestId('report-section-findings')).toHaveValue(`${FINDINGS} Follow-up CT in 3 months.`);
   await expect(page.getByTestId('case-thread').getByTestId('thread-text-input')).toHaveValue(QUESTION);
@@ -241,6 +242,30 @@ test('a PIN unlocks after a lock in this run, and the idle lock fires after the 
   await closeProfile();
 });
 
+test('a host that locks on its own takes the open page to its lock screen at the next answer, and the screen says why', async () => {
+  const page = await openProfile();
+  await page.clock.install();
+  await page.goto(host.url);
+  await expect(row(page)).toBeVisible({ timeout: 30_000 });
+  // The page's timers stop (its own idle lock and its 3 s poll of main cannot fire): only an answer can tell it.
+  await page.clock.pauseAt(Date.now() + 1000);
+  // Main locks by itself, as its idle timer does when no input was reported for idleLockMinutes.
+  const res = await fetch(`${host.origin}/api/vault.lock`, {
+    method: 'POST',
+    headers: { 'x-telerad-token': host.token, 'content-type': 'application/json' },
+    body: JSON.stringify({ reason: 'idle' }),
+  });
+  expect(((await res.json()) as { ok: boolean }).ok).toBe(true);
+  // The user moves the mouse: the input report is answered LOCKED, and the page goes to its lock screen.
+  await page.mouse.move(200, 200);
+  await page.mouse.move(300, 250);
+  await expect(page.getByTestId('lock-screen')).toBeVisible({ timeout: 15_000 });
+  await expect(page.getByTestId('lock-reason')).toHaveText('Locked after the idle time without input.');
+  expect(await page.locator('body').innerText()).not.toMatch(/LOCKWOOD|LOCK-4711/);
+  await closeProfile();
+  await unlockHost(host);
+});
+
 test('a signed report waiting in the outbox is delivered while the workstation is locked', async () => {
   const page = await openProfile();
   await page.goto(host.url);
@@ -265,5 +290,5 @@ test('a signed report waiting in the outbox is delivered while the workstation i
     .toBe(1);
   await expect(page.getByTestId('lock-outbox')).toHaveCount(0, { timeout: 15_000 });
   await expect(page.getByTestId('lock-screen')).toBeVisible();
-  expect(await page.locator('body').innerText()).not.toMatch(/LOCKE|LOCK-4711/);
+  expect(await page.locator('body').innerText()).not.toMatch(/LOCKWOOD|LOCK-4711/);
 });

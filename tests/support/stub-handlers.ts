@@ -37,6 +37,7 @@ export function stubHandlers(overrides: StubOverrides = {}): ServiceHandlers {
       lock: async () => null,
       setPin: async () => null,
       setIdleLock: async () => null,
+      activity: async () => null,
     },
     audit: {
       record: async () => ({ seq: 1 }),

@@ -18,6 +18,9 @@ import { hostname } from 'node:os';
 import type { VaultLockReason, VaultOuterWrap } from './vault/vault-service';
 import { VaultService } from './vault/vault-service';
 import { VaultFile, vaultFilePath } from './vault/vault-file';
+import { lockedDispatch } from './vault/locked-channel-policy';
+import type { HostTimers, IdleLock } from './vault/idle-lock';
+import { SYSTEM_TIMERS, createIdleLock } from './vault/idle-lock';
 
 export interface AppServicesOptions {
   dataDir: string;
@@ -35,8 +38,16 @@ export interface AppServicesOptions {
   clock?: () => Date;
   /** Electron: safeStorage, wrapping the passphrase-wrapped master secret again. The browser host has none. */
   vaultOuterWrap?: VaultOuterWrap;
+  /**
+   * Outside the data folder: where wrong passphrases are counted too, per vault id, so a restored or edited
+   * vault.json does not reset the wait (the hosts pass the user's state folder, `defaultUnlockAttemptsDir`).
+   * Undefined (tests): counted in memory and vault.json only.
+   */
+  unlockAttemptsDir?: string;
   /** The Audit Record Repository the trail is forwarded to (settings.json or the command line); none: kept local only. */
   auditRepository?: AuditRepositoryConfig;
+  /** The idle lock's clock and interval; the system's unless a test drives time. */
+  timers?: HostTimers;
 }
 
 export interface AppServices {
@@ -53,6 +64,8 @@ export interface AppServices {
   vault: VaultService;
   /** For the host's own triggers (OS screen lock, suspend); a no-op when already locked. */
   lock: (reason: VaultLockReason) => Promise<void>;
+  /** Main's own idle lock (started here); hosts stop it on shutdown. */
+  idleLock: IdleLock;
 }
 
 /**
@@ -72,10 +85,12 @@ export function createAppServices(options: AppServicesOptions): AppServices {
   const vault = new VaultService({
     file: new VaultFile(vaultFilePath(options.dataDir)),
     ...(options.vaultOuterWrap ? { outerWrap: options.vaultOuterWrap } : {}),
+    ...(options.unlockAttemptsDir !== undefined ? { unlockAttemptsDir: options.unlockAttemptsDir } : {}),
     now: () => (options.clock ?? (() => new Date()))().getTime(),
     audit,
     log: log.child('vault'),
   });
+  const idleLock = createIdleLock({ vault, timers: options.timers ?? SYSTEM_TIMERS, log: log.child('idle-lock') });
   // The log is the durable queue; the forwarder keeps only its cursor beside it.
   const auditForwarder = options.auditRepository
     ? createAuditForwarder({
@@ -103,6 +118,7 @@ export function createAppServices(options: AppServicesOptions): AppServices {
       }),
     ...(options.fetchImpl ? { fetchImpl: options.fetchImpl } : {}),
     ...(options.gatewayTimeoutMs !== undefined ? { timeoutMs: options.gatewayTimeoutMs } : {}),
+    lock: vault,
   });
 
   const handlers: ServiceHandlers = {
@@ -115,18 +131,20 @@ export function createAppServices(options: AppServicesOptions): AppServices {
       update: (request) => sites.update(request),
       remove: ({ id }) => sites.remove(id),
       test: async ({ id }) => {
-        const site = await sites.find(id);
-        if (!site) throw new ServiceError('NOT_FOUND', `No site with id "${id}"`);
-        let authHeaders: Record<string, string>;
+        // The site, its secret and its transport in one read, as the gateway reads them (no URL/secret race).
+        let connection: Awaited<ReturnType<SitesService['connection']>>;
         try {
-          authHeaders = await sites.authHeaders(id);
+          connection = await sites.connection(id);
         } catch (err) {
           log.error(`No usable credentials for ${id}`, err);
-          throw new ServiceError('SITE_AUTH_FAILED', `No usable credentials are stored for ${site.name}; enter them again`);
+          const name = (await sites.find(id))?.name ?? id;
+          throw new ServiceError('SITE_AUTH_FAILED', `No usable credentials are stored for ${name}; enter them again`);
         }
+        if (!connection) throw new ServiceError('NOT_FOUND', `No site with id "${id}"`);
+        const { site, auth: authHeaders } = connection;
         const result = await testSiteConnection(site, {
           // The same transport as the gateway's, so the test measures the connections the viewer will get.
-          fetchImpl: options.fetchImpl ?? (await sites.fetchFor(id)) ?? fetch,
+          fetchImpl: options.fetchImpl ?? connection.fetch ?? fetch,
           authHeaders,
           timeouts: effectiveTimeouts(site),
           log: log.child('site-test'),
@@ -155,8 +173,17 @@ export function createAppServices(options: AppServicesOptions): AppServices {
     },
     vault: {
       status: () => vault.status(),
-      setup: ({ passphrase }) => vault.setup(passphrase),
-      unlock: ({ method, secret }) => vault.unlock(method, secret),
+      // Unlocking is input at the screen: main's idle time starts from it.
+      setup: async ({ passphrase }) => {
+        const keys = await vault.setup(passphrase);
+        idleLock.activity();
+        return keys;
+      },
+      unlock: async ({ method, secret }) => {
+        const keys = await vault.unlock(method, secret);
+        idleLock.activity();
+        return keys;
+      },
       keys: async () => vault.keys(),
       outboxKey: async () => vault.outboxKey(),
       lock: async ({ reason }) => {
@@ -169,6 +196,10 @@ export function createAppServices(options: AppServicesOptions): AppServices {
       },
       setIdleLock: async ({ minutes }) => {
         await vault.setIdleLock(minutes);
+        return null;
+      },
+      activity: async () => {
+        idleLock.activity();
         return null;
       },
     },
@@ -193,7 +224,8 @@ export function createAppServices(options: AppServicesOptions): AppServices {
 
   return {
     handlers,
-    dispatch: createDispatcher(handlers, log.child('ipc')),
+    // Every channel behind the vault's lock (issue 18): both hosts carry this one.
+    dispatch: lockedDispatch(createDispatcher(handlers, log.child('ipc')), vault),
     gateway,
     sites,
     log,
@@ -201,5 +233,6 @@ export function createAppServices(options: AppServicesOptions): AppServices {
     auditForwarder,
     vault,
     lock: (reason) => vault.lock(reason),
+    idleLock,
   };
 }

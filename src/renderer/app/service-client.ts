@@ -8,9 +8,9 @@ import { errorMessage } from '../../shared/error-message';
 
 /**
  * The contract over HTTP, as the browser host carries it: `POST /api/<channel>`
- * with the JSON request, answered by an envelope. The launch-token cookie is
- * HttpOnly and same-origin, so fetch sends it without our help. Transport
- * failures become failed envelopes, like every other failure.
+ * with the JSON request, answered by an envelope. The fetch given adds the
+ * launch-token header (app/launch-token.ts). Transport failures become failed
+ * envelopes, like every other failure.
  */
 export function httpInvoke(fetchImpl: typeof fetch, base = ''): Invoke {
   return async (channel, payload): Promise<Envelope<unknown>> => {
@@ -47,6 +47,7 @@ export function selectInvoke(bridge: TeleradPreloadBridge | undefined, fetchImpl
   return httpInvoke(fetchImpl);
 }
 
-export function createAppServiceClient(bridge: TeleradPreloadBridge | undefined, fetchImpl: typeof fetch): ServiceClient {
-  return createServiceClient(selectInvoke(bridge, fetchImpl));
+/** `watch` sees every answer on its way (the lock's LOCKED watch, lock/locked-answers.ts). */
+export function createAppServiceClient(bridge: TeleradPreloadBridge | undefined, fetchImpl: typeof fetch, watch: (invoke: Invoke) => Invoke = (invoke) => invoke): ServiceClient {
+  return createServiceClient(watch(selectInvoke(bridge, fetchImpl)));
 }

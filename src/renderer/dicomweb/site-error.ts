@@ -109,6 +109,7 @@ const FAILURE_WORDING: Record<GatewayAnswerFamily, (status: number | undefined) 
   session: () => ({ kind: 'host', message: 'session expired — reopen the app from the address the host printed' }),
   'gateway-refused': () => ({ kind: 'http', message: 'request refused by the gateway' }),
   'no-host': () => ({ kind: 'host', message: 'no connection to the app host' }),
+  locked: () => ({ kind: 'host', message: 'not available while the workstation is locked' }),
   'unknown-site': (status) => ({ kind: 'http', message: `failed (HTTP ${status})` }),
   busy: (status) => ({ kind: 'http', message: `failed (HTTP ${status})` }),
   server: (status) => ({ kind: 'http', message: `failed (HTTP ${status})` }),

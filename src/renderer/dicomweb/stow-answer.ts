@@ -181,6 +181,8 @@ const STOW_WORDING: Record<GatewayAnswerFamily, (what: string, status: number, d
   session: (_w, status) =>
     new StowError('no-answer', 'the app host refused our session — reopen the app from the address the host printed', false, status),
   'unknown-site': (_w, status) => new StowError('rejected', 'the site is no longer configured in this app', false, status),
+  // Nothing reached the site: the host holds it back until the workstation is unlocked.
+  locked: (what, status) => new StowError('no-answer', `the workstation is locked, so the ${what} request waits for an unlock`, false, status),
   unreachable: (_w, status, _d, posted) => new StowError('no-answer', 'the site could not be reached', posted, status),
   timeout: (_w, status, _d, posted) => new StowError('no-answer', 'the site did not answer in time', posted, status),
   // Status 0: fetch itself failed, `detail` says why. Nothing says the request did not arrive.

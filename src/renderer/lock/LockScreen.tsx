@@ -15,6 +15,14 @@ export interface LockScreenProps {
   log: Logger;
 }
 
+/** Why main locked, as the lock screen says it (VaultStatus.lockReason). */
+export const LOCK_REASON_TEXT: Record<NonNullable<VaultStatus['lockReason']>, string> = {
+  user: 'Locked by the user.',
+  idle: 'Locked after the idle time without input.',
+  'os-lock': 'Locked because the computer’s screen was locked.',
+  suspend: 'Locked because the computer went to sleep.',
+  'no-page': 'Locked because no app window was open.',
+};
 
 /**
  * What the app shows when it starts and after every lock: no patient data, only the way back in.
@@ -77,7 +85,10 @@ export function LockScreen({ vault, status, onUnlocked, outboxWaiting, log }: Lo
             again (what the sites hold is not affected).
           </p>
         ) : (
-          <p>Patient data is hidden and encrypted while the app is locked.</p>
+          <>
+            {status.lockReason ? <p data-testid="lock-reason">{LOCK_REASON_TEXT[status.lockReason]}</p> : null}
+            <p>Patient data is hidden and encrypted while the app is locked.</p>
+          </>
         )}
         {!isNew && status.pinSet && (
           <div className="lock-methods" role="radiogroup" aria-label="Unlock with">

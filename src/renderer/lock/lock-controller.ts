@@ -1,4 +1,6 @@
 import type { ServiceClient, VaultStatus } from '../../shared/ipc/contract';
+import { ACTIVITY_REPORT_MS } from '../../shared/ipc/contract';
+import { ServiceError } from '../../shared/ipc/envelope';
 import type { Logger } from '../../shared/log';
 import { createListeners } from '../../shared/store/listeners';
 import { errorMessage } from '../../shared/error-message';
@@ -18,6 +20,8 @@ export interface LockControllerDeps {
   vault: ServiceClient['vault'];
   /** User input seen on the page (pointer, keys, wheel); returns an unsubscribe function. */
   onActivity: (listener: () => void) => () => void;
+  /** Main answered some call LOCKED (locked-answers.ts); returns an unsubscribe function. */
+  onLockedAnswer?: (listener: () => void) => () => void;
   /** Hides everything on screen at once (before drafts are written and the page is reloaded). */
   hideScreen: () => void;
   /** Drops the data key from memory (RowSealer.dropDataKey). */
@@ -28,6 +32,8 @@ export interface LockControllerDeps {
   log: Logger;
   /** How often main's lock state is read (an OS lock or suspend is seen by main). */
   pollMs?: number;
+  /** Input is reported to main's idle lock (`vault.activity`) at most this often (default ACTIVITY_REPORT_MS). */
+  activityReportMs?: number;
   /** The longest a lock waits for drafts to be written. */
   flushTimeoutMs?: number;
 }
@@ -91,9 +97,26 @@ export function createLockController(deps: LockControllerDeps): LockController {
     start(status) {
       set({ idleLockMinutes: status.idleLockMinutes, pinSet: status.pinSet });
       lastActivity = deps.clock.now();
+      // Main locked on its own (its idle timer, no page for a while, an OS lock or suspend, another window):
+      // the same way out as the Lock button, so what is typed is written first.
+      const followMain = (): void => {
+        if (state.locking) return;
+        deps.log.info('Main is locked; locking this page');
+        void lock('os-lock');
+      };
+      // Main's own idle timer hears of input too, at most every activityReportMs; the first input after a quiet spell goes at once.
+      const reportEvery = deps.activityReportMs ?? ACTIVITY_REPORT_MS;
+      let lastReport = Number.NEGATIVE_INFINITY;
       const offActivity = deps.onActivity(() => {
         lastActivity = deps.clock.now();
+        if (lastActivity - lastReport < reportEvery || state.locking) return;
+        lastReport = lastActivity;
+        deps.vault.activity({}).catch((err: unknown) => {
+          if (err instanceof ServiceError && err.code === 'LOCKED') followMain();
+          else deps.log.warn('Reporting input to main failed', err);
+        });
       });
+      const offLocked = deps.onLockedAnswer?.(followMain);
       const idleTimer = deps.clock.setInterval(() => {
         if (deps.clock.now() - lastActivity >= state.idleLockMinutes * 60_000) void lock('idle');
       }, 5000);
@@ -104,14 +127,15 @@ export function createLockController(deps: LockControllerDeps): LockController {
         deps.vault
           .status({})
           .then((s) => {
-            // Locked by main: an OS lock or suspend (Electron), or another window of this app.
-            if (s.state !== 'unlocked') void lock('os-lock');
+            // Locked by main: its idle timer, no page, an OS lock or suspend (Electron), or another window of this app.
+            if (s.state !== 'unlocked') followMain();
           })
           .catch((err: unknown) => deps.log.warn('Reading the lock state failed', err))
           .finally(() => (polling = false));
       }, deps.pollMs ?? 3000);
       return () => {
         offActivity();
+        offLocked?.();
         deps.clock.clearInterval(idleTimer);
         deps.clock.clearInterval(pollTimer);
       };

@@ -232,7 +232,7 @@ export type LogEntry = z.infer<typeof LogEntrySchema>;
 /* ---------------------------------------------------------------- audit -- */
 
 /** What the renderer may report: what a person did in the app. */
-export const RENDERER_AUDIT_ACTIONS = ['study.view', 'study.retrieve', 'export', 'deidentify', 'report.sign', 'outbox.send'] as const;
+export const RENDERER_AUDIT_ACTIONS = ['study.view', 'study.retrieve', 'export', 'deidentify', 'report.sign', 'outbox.send', 'integrity.failed'] as const;
 /** What main records from what it sees itself; the renderer cannot claim these. */
 export const MAIN_AUDIT_ACTIONS = ['login.failed', 'site.auth.failed', 'login', 'lock', 'audit.integrity'] as const;
 export const AuditActionSchema = z.enum([...RENDERER_AUDIT_ACTIONS, ...MAIN_AUDIT_ACTIONS]);
@@ -341,6 +341,8 @@ export const AuditForwardingStatusSchema = z.object({
   backlog: z.number().int().nonnegative(),
   /** Why the last try failed, in plain words. */
   lastError: z.string().optional(),
+  /** Why forwarding is held without a failure: "waiting for the first unlock to read sealed fields". */
+  waiting: z.string().optional(),
   /** ISO 8601: when the next try is due while retrying. */
   nextRetryAt: z.string().optional(),
 });
@@ -385,6 +387,11 @@ export const VaultStatusSchema = z.object({
   outboxKeyAvailable: z.boolean(),
   /** How the wrapped master secret is kept on disk. */
   keyProtection: z.enum(['passphrase', 'passphrase+safeStorage']),
+  /**
+   * While locked after an unlock in this run: why main locked, for the lock screen. `idle`: no input for
+   * idleLockMinutes (main keeps its own timer); `no-page`: no app window was open for a while (issue 18).
+   */
+  lockReason: z.enum(['user', 'idle', 'os-lock', 'suspend', 'no-page']).optional(),
 });
 export type VaultStatus = z.infer<typeof VaultStatusSchema>;
 
@@ -400,6 +407,8 @@ export const VaultKeysSchema = z.object({
 export type VaultKeys = z.infer<typeof VaultKeysSchema>;
 
 export const VAULT_PASSPHRASE_MIN = 10;
+/** The page reports user input (`vault.activity`) at most this often; main's idle lock allows this much more than idleLockMinutes, so the page, which sees every keystroke, locks first. */
+export const ACTIVITY_REPORT_MS = 20_000;
 export const VaultSetupRequestSchema = z
   .object({ passphrase: z.string().min(VAULT_PASSPHRASE_MIN, `must be at least ${VAULT_PASSPHRASE_MIN} characters`).max(1024) })
   .strict();
@@ -461,6 +470,8 @@ export const contract = {
     lock: channel(VaultLockRequestSchema, z.null()),
     setPin: channel(VaultSetPinRequestSchema, z.null()),
     setIdleLock: channel(z.object({ minutes: z.number().int().min(1).max(240) }).strict(), z.null()),
+    /** The user is at the page (sent on input, at most every ACTIVITY_REPORT_MS): main's own idle timer starts again. */
+    activity: channel(empty, z.null()),
   },
   audit: {
     /** The renderer reports what the user did; main stamps seq, time and the chain. */

@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'CONFLICT'
   | 'UNAUTHORIZED'
+  /** The workstation is locked: the host answers only the vault and the outbox until it is unlocked (issue 18). */
+  | 'LOCKED'
   | 'SITE_AUTH_FAILED'
   | 'SITE_UNREACHABLE'
   | 'SITE_TIMEOUT'

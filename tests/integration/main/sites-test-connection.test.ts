@@ -15,6 +15,7 @@ import { startFaultProxy } from '../../support/fault-proxy';
 import type { FaultProxy } from '../../support/fault-proxy';
 import { freePort, loadCtStudy, startOrthanc } from '../../support/orthanc';
 import type { OrthancHandle } from '../../support/orthanc';
+import { unlockTestHost } from '../../support/web-host-api';
 
 // "Test connection" against a real Orthanc 1.10 + DICOMweb 1.7 (authentication
 // on), through the browser host's contract over HTTP, as the Sites panel calls it.
@@ -60,6 +61,8 @@ beforeAll(async () => {
   orthanc = await startOrthanc();
   await loadCtStudy(orthanc, { patientName: 'SITES^TEST', patientId: 'SITES-1', slices: 2 });
   host = await startWebHost({ dataDir, rendererDir, version: 'test' });
+  // Past the lock screen: the host answers no data channel while locked (issue 18).
+  await unlockTestHost(host);
 });
 
 afterAll(async () => {

@@ -18,6 +18,7 @@ import type { BackoffPolicy, Outbox, OutboxNetwork } from '../../../src/renderer
 import { createSiteTransport } from '../../../src/renderer/outbox/stow-client';
 import { startWebHost } from '../../../src/main/hosts/web/web-host';
 import type { WebHost } from '../../../src/main/hosts/web/web-host';
+import { unlockTestHost } from '../../support/web-host-api';
 import { generateEncapsulatedPdf, generateReportSr, labResultsPdf } from '../../fixtures/referral-packet';
 import type { StudyIdentity } from '../../fixtures/referral-packet';
 import { seededRandom } from '../../fixtures/dicom-common';
@@ -72,6 +73,8 @@ export async function startOutboxWorld(opts: { inProcessHost?: boolean } = {}): 
   const ct = await loadCtStudy(orthanc, { patientName: 'OUTBOX^TEST', patientId: 'OBX-1', slices: 2, rows: 64, columns: 64 });
   const study: StudyIdentity = { studyInstanceUID: ct.studyInstanceUID, patientName: 'OUTBOX^TEST', patientId: 'OBX-1', studyDescription: 'CT chest' };
   const host = opts.inProcessHost === false ? undefined : await startWebHost({ dataDir, rendererDir, sitesFile, version: 'test', gatewayTimeoutMs: 20_000 });
+  // Unlocked once, as a user at the lock screen: the host forwards the outbox's STOW-RS only after that (issue 18).
+  if (host) await unlockTestHost(host);
   const logLines: string[] = [];
   return {
     orthanc,
@@ -213,9 +216,12 @@ export async function startHostProcess(world: Pick<OutboxWorld, 'dataDir' | 'ren
     });
   });
   const url = new URL(first);
+  const token = new URLSearchParams(url.hash.slice(1)).get('token') ?? '';
+  // A restarted host is locked: the user unlocks again before anything is sent (issue 18).
+  await unlockTestHost({ origin: url.origin, token });
   return {
     origin: url.origin,
-    token: url.searchParams.get('token') ?? '',
+    token,
     output: () => out,
     kill: async (signal) => {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -19,6 +19,7 @@ import { loadCtStudy, startOrthanc } from '../../support/orthanc';
 import type { OrthancHandle } from '../../support/orthanc';
 import { stowInstances } from '../../support/stow';
 import { testRowSealer } from '../../support/test-sealer';
+import { unlockTestHost } from '../../support/web-host-api';
 
 // The referral reader as the renderer runs it — DicomWebApi on fetch, through
 // the browser host's gateway, into Dexie (fake-indexeddb under Node) — against
@@ -64,6 +65,8 @@ beforeAll(async () => {
     JSON.stringify([{ name: 'Clinic B', url: orthanc.dicomWebUrl, auth: { type: 'basic', username: orthanc.username, password: orthanc.password } }]),
   );
   host = await startWebHost({ dataDir: join(tmp, 'data'), rendererDir, sitesFile, version: 'test' });
+  // Past the lock screen: the host answers no data channel while locked (issue 18).
+  await unlockTestHost(host);
   const res = await fetch(`${host.origin}/api/sites.list`, {
     method: 'POST',
     headers: { 'x-telerad-token': host.token, 'content-type': 'application/json' },

@@ -22,6 +22,7 @@ import type { FaultProxy } from '../../support/fault-proxy';
 import { loadCtStudy, startOrthanc } from '../../support/orthanc';
 import type { LoadedCtStudy, OrthancHandle } from '../../support/orthanc';
 import { testRowSealer } from '../../support/test-sealer';
+import { unlockTestHost } from '../../support/web-host-api';
 
 export const SITE_NAME = 'Hospital A';
 
@@ -61,6 +62,8 @@ export async function startRetrievalHarness(opts: { studies: Array<{ slices: num
     JSON.stringify([{ name: SITE_NAME, url: `${proxy.url}/dicom-web`, auth: { type: 'basic', username: orthanc.username, password: orthanc.password } }]),
   );
   const host = await startWebHost({ dataDir: join(tmp, 'data'), rendererDir, sitesFile, version: 'test', gatewayTimeoutMs: opts.gatewayTimeoutMs ?? 2000 });
+  // Past the lock screen: the host answers no data channel while locked (issue 18).
+  await unlockTestHost(host);
   const listed = (await (
     await fetch(`${host.origin}/api/sites.list`, { method: 'POST', headers: { 'x-telerad-token': host.token, 'content-type': 'application/json' }, body: '{}' })
   ).json()) as { value: SiteSummary[] };

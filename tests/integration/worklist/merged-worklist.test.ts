@@ -14,6 +14,7 @@ import { createWorklistStore, selectVisibleRows, selectWorklistRows } from '../.
 import type { WorklistStore } from '../../../src/renderer/worklist/worklist-store';
 import { loadCtStudy, startOrthanc } from '../../support/orthanc';
 import type { OrthancHandle } from '../../support/orthanc';
+import { unlockTestHost } from '../../support/web-host-api';
 
 // The renderer's worklist store, run in Node against the browser host
 // in-process and two real Orthancs (two sites), exactly as the page runs it:
@@ -56,6 +57,8 @@ beforeAll(async () => {
     ]),
   );
   host = await startWebHost({ dataDir: join(tmp, 'data'), rendererDir, sitesFile, version: 'test' });
+  // Past the lock screen: the host answers no data channel while locked (issue 18).
+  await unlockTestHost(host);
 
   const authedFetch = ((input: RequestInfo | URL, init: RequestInit = {}) => {
     const headers = new Headers(init.headers);

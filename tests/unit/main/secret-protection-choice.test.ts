@@ -6,6 +6,7 @@ import type { SecretProtection } from '../../../src/shared/ipc/contract';
 import type { Envelope } from '../../../src/shared/ipc/envelope';
 import { Redactor, memorySink } from '../../../src/shared/log';
 import { createAppServices } from '../../../src/main/services/app-services';
+import { unlockServices } from '../../support/contract';
 import { FileSecretStore } from '../../../src/main/services/secrets/file-secret-store';
 import { SafeStorageSecretStore } from '../../../src/main/services/secrets/safe-storage-secret-store';
 import type { SafeStorageApi } from '../../../src/main/services/secrets/safe-storage-secret-store';
@@ -127,6 +128,7 @@ describe('over the contract, as the Sites form drives it', () => {
       JSON.parse(JSON.stringify(await services.dispatch(channel, payload))) as Envelope<T>;
     const siteWithPassword = { name: 'Hospital A', url: 'https://pacs.example.org/dicom-web', auth: { type: 'basic', username: 'reader', password: 'typed-in-form' } };
     try {
+      await unlockServices(services);
       const refused = await call('sites.add', siteWithPassword);
       expect(refused).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
       expect(!refused.ok && refused.error.message).toMatch(/anyone who copies the data folder can read them/);

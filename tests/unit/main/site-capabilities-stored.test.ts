@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../../src/shared/ipc/envelope';
 import type { SiteSummary } from '../../../src/shared/ipc/contract';
-import { startWebServices } from '../../support/contract';
+import { startUnlockedWebServices } from '../../support/contract';
 
 // The previews probe (`rendered`) came after sites.json files were written
 // with the capabilities of their day: those files must still load, and their
@@ -24,7 +24,7 @@ describe('capabilities stored before the previews probe existed', () => {
       join(dir, 'sites.json'),
       JSON.stringify({ version: 1, sites: [{ id: 'old-site', name: 'Old site', url: 'https://pacs.old.example/dicom-web', authType: 'none', capabilities: before }] }),
     );
-    const services = startWebServices(dir);
+    const services = await startUnlockedWebServices(dir);
     try {
       const env = (await services.dispatch('sites.list', {})) as Envelope<SiteSummary[]>;
       if (!env.ok) throw new Error(`sites.list: ${env.error.code} ${env.error.message}`);

@@ -10,7 +10,7 @@ import { GATEWAY_ERROR_HEADER } from '../../../src/shared/gateway';
 import type { SiteCapabilities, SiteSummary } from '../../../src/shared/ipc/contract';
 import type { AppServices } from '../../../src/main/services/app-services';
 import { fileMetaTransferSyntax, returnedTransferSyntax } from '../../../src/main/services/sites/site-tester';
-import { contractCalls, overJson, startWebServices } from '../../support/contract';
+import { contractCalls, overJson, startUnlockedWebServices } from '../../support/contract';
 
 // Site management over the contract, the way the renderer drives it: every
 // request goes through the dispatcher (schema validation, response stripping).
@@ -30,9 +30,9 @@ beforeAll(() => {
 afterAll(() => rmSync(tlsDir, { recursive: true, force: true }));
 
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'telerad-sites-mgmt-'));
-  services = startWebServices(dir);
+  services = await startUnlockedWebServices(dir);
 });
 afterEach(async () => {
   await services.sites.close();
@@ -97,7 +97,7 @@ describe('adding a site', () => {
   it('persists added sites across a restart', async () => {
     await value('sites.add', { ...BASIC_SITE, timeouts: { idleMs: 9000 } });
     await services.sites.close();
-    services = startWebServices(dir);
+    services = await startUnlockedWebServices(dir);
     expect(await value<SiteSummary[]>('sites.list', {})).toMatchObject([{ id: 'hospital-a', timeouts: { connectMs: 30_000, idleMs: 9000 } }]);
     expect(await services.sites.authHeaders('hospital-a')).toEqual({ authorization: `Basic ${Buffer.from('reader:pw-alpha-7731').toString('base64')}` });
   });
@@ -166,7 +166,8 @@ describe('removing a site', () => {
     expect(secretsJson).not.toContain('pw-alpha-7731');
     expect(secretsJson).toContain('tok-bravo-5521');
     expect((await errorOf('sites.remove', { id: 'hospital-a' })).code).toBe('NOT_FOUND');
-    expect(readdirSync(dir).sort()).toEqual(['secrets.json', 'sites.json']);
+    // Besides the vault's key file and the audit trail of the unlock (tests/support/contract.ts), only these two.
+    expect(readdirSync(dir).sort()).toEqual(['audit', 'secrets.json', 'sites.json', 'vault.json']);
   });
 });
 

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SiteSummary, SiteTestResult } from '../../../src/shared/ipc/contract';
 import type { AppServices } from '../../../src/main/services/app-services';
 import { buildSiteRequest, keepsStoredSecret, siteFormFor } from '../../../src/renderer/sites/site-form';
-import { contractCalls, overJson, startWebServices } from '../../support/contract';
+import { contractCalls, overJson, startUnlockedWebServices } from '../../support/contract';
 
 // Issue 18: the stored password belongs to the server it was typed for. A
 // site moved to another origin (scheme, host, port) must not take it along:
@@ -47,7 +47,7 @@ let newHost: Listener;
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'telerad-sites-origin-'));
-  services = startWebServices(dir);
+  services = await startUnlockedWebServices(dir);
   oldHost = await listen();
   newHost = await listen();
 });

@@ -16,7 +16,7 @@ import { createSiteGateway } from '../../../src/main/services/sites/site-gateway
 import { SiteRepository } from '../../../src/main/services/sites/site-repository';
 import { testSiteConnection } from '../../../src/main/services/sites/site-tester';
 import { SitesService } from '../../../src/main/services/sites/sites-service';
-import { contractCalls, overJson, startWebServices } from '../../support/contract';
+import { contractCalls, overJson, startUnlockedWebServices } from '../../support/contract';
 
 // Plain http:// sends images, reports and the site's password in clear. It is
 // allowed without asking only to this machine itself; to any other host the
@@ -26,10 +26,10 @@ let dir: string;
 let services: AppServices;
 let logs: ReturnType<typeof memorySink>;
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'telerad-plain-http-'));
   logs = memorySink();
-  services = startWebServices(dir, logs);
+  services = await startUnlockedWebServices(dir, logs);
 });
 afterEach(async () => {
   await services.sites.close();
@@ -95,7 +95,7 @@ describe('adding and changing a site', () => {
     expect(added).toMatchObject({ id: 'rural-clinic', url: 'http://pacs.clinic.example/dicom-web', allowInsecureHttp: true });
     expect(JSON.parse(readFileSync(join(dir, 'sites.json'), 'utf8')).sites[0].allowInsecureHttp).toBe(true);
     await services.sites.close();
-    services = startWebServices(dir);
+    services = await startUnlockedWebServices(dir);
     expect((await value<SiteSummary[]>('sites.list', {}))[0]?.allowInsecureHttp).toBe(true);
   });
 

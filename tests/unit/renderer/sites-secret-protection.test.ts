@@ -11,7 +11,7 @@ import type { AppServices } from '../../../src/main/services/app-services';
 import { SafeStorageSecretStore } from '../../../src/main/services/secrets/safe-storage-secret-store';
 import type { SafeStorageApi } from '../../../src/main/services/secrets/safe-storage-secret-store';
 import { createSitesStore } from '../../../src/renderer/sites/sites-store';
-import { overJson } from '../../support/contract';
+import { overJson, unlockServices } from '../../support/contract';
 
 // The Sites form's knowledge of how passwords are protected, from the
 // renderer's store over the contract to main's secret store (Linux without a
@@ -28,12 +28,13 @@ let dir: string;
 let services: AppServices;
 let dispatch: Dispatch;
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'telerad-sites-protection-'));
   const redactor = new Redactor();
   const secretStore = new SafeStorageSecretStore(noKeyring, join(dir, 'secrets.enc.json'), redactor, { platform: 'linux', allowBasicText: false });
   services = createAppServices({ dataDir: dir, host: 'electron', version: 't', secretStore, logSink: memorySink(), redactor });
   dispatch = overJson(services.dispatch);
+  await unlockServices(services);
 });
 afterEach(async () => {
   await services.sites.close();

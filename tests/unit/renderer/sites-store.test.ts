@@ -8,7 +8,7 @@ import type { AppServices } from '../../../src/main/services/app-services';
 import { buildSiteRequest, emptySiteForm, fieldErrorFromMessage, needsInsecureHttpConsent, siteFormFor } from '../../../src/renderer/sites/site-form';
 import { createSitesStore } from '../../../src/renderer/sites/sites-store';
 import type { SitesStore } from '../../../src/renderer/sites/sites-store';
-import { overJson, startWebServices } from '../../support/contract';
+import { overJson, startUnlockedWebServices } from '../../support/contract';
 
 // The renderer's sites store against the real main-side services, over the
 // contract (JSON both ways, as over HTTP).
@@ -17,9 +17,9 @@ let services: AppServices;
 let store: SitesStore;
 let changes: number;
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'telerad-sites-store-'));
-  services = startWebServices(dir);
+  services = await startUnlockedWebServices(dir);
   const client = createServiceClient(overJson((channel, payload) => services.dispatch(channel, payload)));
   changes = 0;
   store = createSitesStore({ client, onSitesChanged: () => changes++, log: createLogger('t', memorySink()) });

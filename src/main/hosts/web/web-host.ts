@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createServer } from 'node:http';
+import { homedir } from 'node:os';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Envelope } from '../../../shared/ipc/envelope';
@@ -14,12 +15,16 @@ import { createFileLogSink, mainLogPath } from '../../services/log/file-log-sink
 import { ensurePrivateDataDir } from '../../services/fs/private-json-file';
 import { FileSecretStore } from '../../services/secrets/file-secret-store';
 import { loadProvisioningFile } from '../../services/sites/provisioning';
+import { defaultUnlockAttemptsDir } from '../../services/vault/unlock-attempts';
 import { effectiveAuditRepository, loadAppSettings } from '../../services/settings/app-settings';
 import { contentSecurityPolicyFor } from '../../../shared/csp';
 import { SECURITY_HEADERS } from '../security-headers';
 import { resolveStaticFile } from '../static-files';
-import { TOKEN_QUERY, createLaunchToken, requestHasToken, tokenCookie, tokensMatch } from './launch-token';
+import { TOKEN_FRAGMENT, TOKEN_HEADER, createLaunchToken, requestHasToken } from './launch-token';
 import { sendWebResponse, streamToResponse, toWebRequest } from './node-fetch-bridge';
+import type { PagePresence } from './page-presence';
+import { createPagePresence } from './page-presence';
+import { SYSTEM_TIMERS } from '../../services/vault/idle-lock';
 
 export const API_PREFIX = '/api/';
 /** Largest JSON body accepted on /api: contract requests are small; anything bigger is a mistake or an attack. */
@@ -44,10 +49,14 @@ export interface WebHostOptions {
    * --audit-ca); each part given replaces settings.json's `audit` entry.
    */
   auditRepository?: { url?: string | undefined; caCertificate?: string | undefined };
+  /** Where wrong passphrases are counted outside the data folder; the user's state folder (`defaultUnlockAttemptsDir`) unless given. */
+  unlockAttemptsDir?: string;
+  /** No authenticated /api call for this long locks the host: no page is open (default 90 s, DEFAULT_PAGE_GONE_LOCK_MS; tests shorten it). */
+  pageGoneLockMs?: number;
 }
 
 export interface WebHost {
-  /** The URL to open, launch token included: `http://127.0.0.1:PORT/?token=TOKEN`. */
+  /** The URL to open, launch token in the fragment: `http://127.0.0.1:PORT/#token=TOKEN`. */
   url: string;
   origin: string;
   token: string;
@@ -60,10 +69,11 @@ export interface WebHost {
 /**
  * The browser host: the same app services as Electron, over HTTP on
  * 127.0.0.1 only. The launch token stands in for what Electron gets from
- * being the only process that can talk to its window; the Host check stops
+ * being the only process that can talk to its window. It travels in the
+ * `x-telerad-token` header the page adds itself, never in a cookie (a cookie
+ * for 127.0.0.1 would also go to every other local port). The Host check stops
  * DNS rebinding, and the Origin/Content-Type checks stop pages served from
- * other local ports (which count as same-site, so SameSite cookies alone do
- * not) from posting to /api.
+ * other local ports from posting to /api.
  */
 export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   await ensurePrivateDataDir(options.dataDir);
@@ -86,6 +96,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       ...(options.fetchImpl ? { fetchImpl: options.fetchImpl } : {}),
       ...(options.gatewayTimeoutMs !== undefined ? { gatewayTimeoutMs: options.gatewayTimeoutMs } : {}),
       ...(auditRepository ? { auditRepository } : {}),
+      unlockAttemptsDir: options.unlockAttemptsDir ?? defaultUnlockAttemptsDir(process.env, homedir(), process.platform),
     });
     const log = services.log.child('web');
     if (options.sitesFile) await services.sites.provision(await loadProvisioningFile(options.sitesFile));
@@ -95,7 +106,9 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     await listen(server, options.port ?? 0);
     const port = (server.address() as AddressInfo).port;
     const origin = `http://127.0.0.1:${port}`;
-    const handler = createRequestHandler({ services, log, token, port, rendererDir: options.rendererDir });
+    // A closed tab locks the host after a while (issue 18); the idle lock runs in services.
+    const presence = createPagePresence({ vault: services.vault, timers: SYSTEM_TIMERS, log: log.child('presence'), ...(options.pageGoneLockMs !== undefined ? { goneAfterMs: options.pageGoneLockMs } : {}) });
+    const handler = createRequestHandler({ services, log, token, port, rendererDir: options.rendererDir, presence });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       handler(req, res).catch((err: unknown) => {
         log.error(`Unhandled error serving ${req.method} ${pathOnly(req.url)}`, err);
@@ -107,7 +120,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
 
     let closing: Promise<void> | undefined;
     return {
-      url: `${origin}/?${TOKEN_QUERY}=${token}`,
+      url: `${origin}/#${TOKEN_FRAGMENT}=${token}`,
       origin,
       token,
       port,
@@ -119,6 +132,8 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
           // Streaming gateway responses and keep-alive sockets would otherwise hold close() open.
           server.closeAllConnections();
         }).then(async () => {
+          presence.stop();
+          services.idleLock.stop();
           // Refusals still being counted are written before the process goes.
           await services.audit.close().catch((err: unknown) => log.error('Could not flush the audit trail', err));
           // What is not forwarded yet stays in the log and goes at the next start.
@@ -150,6 +165,8 @@ interface HandlerContext {
   token: string;
   port: number;
   rendererDir: string;
+  /** Told of every /api call: a page is there (page-presence.ts). */
+  presence: PagePresence;
 }
 
 function createRequestHandler(ctx: HandlerContext): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
@@ -165,18 +182,12 @@ function createRequestHandler(ctx: HandlerContext): (req: IncomingMessage, res: 
     if (!allowedHosts.has(host)) return sendJson(res, 403, { code: 'FORBIDDEN', message: 'Unexpected Host header' });
     const url = new URL(req.url ?? '/', `http://${host}`);
 
-    const queryToken = url.searchParams.get(TOKEN_QUERY);
-    if (queryToken !== null && (method === 'GET' || method === 'HEAD')) {
-      if (!tokensMatch(queryToken, ctx.token)) return refuseToken(ctx, res, 'wrong launch token in the URL');
-      // Trade the token in the URL for a cookie, and drop it from the address bar and history.
-      url.searchParams.delete(TOKEN_QUERY);
-      res.setHeader('set-cookie', tokenCookie(ctx.token));
-      res.setHeader('cache-control', 'no-store');
-      // One leading slash only: `//host/...` in a Location header would leave the origin.
-      res.writeHead(302, { location: url.pathname.replace(/^\/+/, '/') + url.search }).end();
-      return;
+    // The app's own files hold no secret and need none: the page must load before it can read the token from
+    // its URL fragment. Everything that reaches data (/api, the site gateway) needs the token in the header.
+    const needsToken = url.pathname.startsWith(API_PREFIX) || url.pathname.startsWith(GATEWAY_PREFIX);
+    if (needsToken && !requestHasToken(req, ctx.token)) {
+      return refuseToken(ctx, res, req.headers[TOKEN_HEADER] === undefined ? 'request without the launch token' : 'wrong launch token');
     }
-    if (!requestHasToken(req, ctx.token)) return refuseToken(ctx, res, 'request without a valid launch token');
 
     const requestOrigin = req.headers.origin;
     if (method !== 'GET' && method !== 'HEAD' && requestOrigin !== undefined && !allowedOrigins.has(requestOrigin)) {
@@ -217,6 +228,7 @@ async function serveApi(ctx: HandlerContext, req: IncomingMessage, res: ServerRe
   } catch {
     return sendJson(res, 400, fail('BAD_REQUEST', 'Malformed channel name'));
   }
+  ctx.presence.seen();
   const envelope: Envelope<unknown> = await ctx.services.dispatch(channel, payload);
   sendJson(res, 200, envelope);
 }

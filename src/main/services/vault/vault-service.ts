@@ -5,9 +5,11 @@ import type { Logger } from '../../../shared/log';
 import type { AuditLog } from '../audit/audit-log';
 import { SerialQueue } from '../fs/private-json-file';
 import type { ScryptParams } from './vault-crypto';
-import { DEFAULT_SCRYPT, MASTER_BYTES, SALT_BYTES, deriveAuditHeadKey, deriveVaultKeys, deriveWrappingKey, unwrapSecret, wrapSecret } from './vault-crypto';
+import { DEFAULT_SCRYPT, MASTER_BYTES, PIN_SCRYPT, SALT_BYTES, deriveAuditHeadKey, deriveVaultKeys, deriveWrappingKey, unwrapSecret, wrapSecret } from './vault-crypto';
 import type { VaultFile, VaultFileContent } from './vault-file';
-import { VaultFileUnreadable } from './vault-file';
+import { VaultFileUnreadable, vaultId } from './vault-file';
+import type { FailedUnlocks } from './unlock-attempts';
+import { NO_FAILED_UNLOCKS, UnlockAttempts } from './unlock-attempts';
 
 /**
  * A second wrapping of the already passphrase-wrapped master secret: Electron
@@ -19,7 +21,8 @@ export interface VaultOuterWrap {
   decrypt(wrapped: Buffer): Promise<Buffer>;
 }
 
-export type VaultLockReason = 'user' | 'idle' | 'os-lock' | 'suspend';
+/** `no-page`: main's own, when no app window (Electron) or page (browser host) was there for a while. */
+export type VaultLockReason = 'user' | 'idle' | 'os-lock' | 'suspend' | 'no-page';
 
 export interface VaultServiceOptions {
   file: VaultFile;
@@ -28,8 +31,16 @@ export interface VaultServiceOptions {
   now: () => number;
   audit: Pick<AuditLog, 'recordSystem' | 'useHeadKey'>;
   log: Logger;
-  /** Only tests lower this (scrypt at full cost makes a rate-limit test slow); new key files record what they used. */
+  /**
+   * Only tests lower this (scrypt at full cost makes a rate-limit test slow); new key files record what they used.
+   * It sets the PIN's cost too (PIN_SCRYPT otherwise). Key files at a lower N are re-wrapped at this one.
+   */
   scrypt?: ScryptParams;
+  /**
+   * The folder outside the data folder where wrong passphrases are counted too, per vault id
+   * (unlock-attempts.ts; the hosts pass the user's state folder). Undefined: memory and vault.json only.
+   */
+  unlockAttemptsDir?: string;
 }
 
 export const DEFAULT_IDLE_LOCK_MINUTES = 10;
@@ -50,6 +61,7 @@ const LOCK_REASONS: Record<VaultLockReason, string> = {
   idle: 'locked after the idle time without input',
   'os-lock': 'locked because the operating system locked the screen',
   suspend: 'locked because the computer went to sleep',
+  'no-page': 'locked because no app window was open',
 };
 
 interface Unlocked {
@@ -77,12 +89,17 @@ interface PinSeal {
 export class VaultService {
   private readonly queue = new SerialQueue();
   private readonly scryptParams: ScryptParams;
+  private readonly pinScryptParams: ScryptParams;
+  private readonly attempts: UnlockAttempts;
   private unlocked: Unlocked | undefined;
   private outbox: Pick<VaultKeys, 'outboxKey' | 'keyId'> | undefined;
   private pin: PinSeal | undefined;
+  private lastLockReason: VaultLockReason | undefined;
 
   constructor(private readonly options: VaultServiceOptions) {
     this.scryptParams = options.scrypt ?? DEFAULT_SCRYPT;
+    this.pinScryptParams = options.scrypt ?? PIN_SCRYPT;
+    this.attempts = new UnlockAttempts({ dir: options.unlockAttemptsDir, log: options.log });
   }
 
   status(): Promise<VaultStatus> {
@@ -92,11 +109,22 @@ export class VaultService {
         state: !file ? 'new' : this.unlocked ? 'unlocked' : 'locked',
         pinSet: this.pin !== undefined,
         idleLockMinutes: file?.idleLockMinutes ?? DEFAULT_IDLE_LOCK_MINUTES,
-        retryAfterMs: file ? this.retryAfterMs(file) : 0,
+        retryAfterMs: file ? this.retryAfterMs(await this.attempts.current(vaultId(file), file.failedUnlocks)) : 0,
         outboxKeyAvailable: this.outbox !== undefined,
         keyProtection: file?.keyProtection ?? (this.options.outerWrap ? 'passphrase+safeStorage' : 'passphrase'),
+        ...(file && !this.unlocked && this.lastLockReason ? { lockReason: this.lastLockReason } : {}),
       };
     });
+  }
+
+  /** Whether the data key is in memory now; what the host's lock policy asks before every call (no file read). */
+  isUnlocked(): boolean {
+    return this.unlocked !== undefined;
+  }
+
+  /** Whether the outbox key is held (the vault was unlocked once in this run), so background sending may go on while locked. */
+  holdsOutboxKey(): boolean {
+    return this.outbox !== undefined;
   }
 
   /** First start only: makes the master secret, wraps it under the passphrase, and unlocks. */
@@ -162,6 +190,7 @@ export class VaultService {
       if (!this.unlocked) return;
       this.unlocked.master.fill(0);
       this.unlocked = undefined;
+      this.lastLockReason = reason;
       this.options.log.info(`Locked (${reason})`);
       this.options.audit.recordSystem({ action: 'lock', outcome: 'success', reason: LOCK_REASONS[reason] });
     });
@@ -184,7 +213,7 @@ export class VaultService {
         return;
       }
       const salt = randomBytes(SALT_BYTES);
-      const params = this.scryptParams;
+      const params = this.pinScryptParams;
       this.pin = { salt, params, wrapped: wrapSecret(await deriveWrappingKey(pin, salt, params), unlocked.master), wrongInARow: 0 };
       this.options.log.info('PIN set for this run of the app');
     });
@@ -216,34 +245,75 @@ export class VaultService {
     return keys;
   }
 
-  private retryAfterMs(file: VaultFileContent): number {
-    const wait = passphraseWaitMs(file.failedUnlocks.count);
+  /** `failed`: the highest of the three copies of the count (UnlockAttempts.current), not vault.json's alone. */
+  private retryAfterMs(failed: FailedUnlocks): number {
+    const wait = passphraseWaitMs(failed.count);
     // Capped at the full wait: a clock set back must not lock the user out for longer.
-    return Math.min(wait, Math.max(0, file.failedUnlocks.lastAt + wait - this.options.now()));
+    return Math.min(wait, Math.max(0, failed.lastAt + wait - this.options.now()));
   }
 
-  /** The master secret when the passphrase is right; counts and audits a wrong one; refuses unheard while a wait runs. */
+  /**
+   * The master secret when the passphrase is right; counts and audits a wrong one; refuses unheard while a wait runs.
+   * The count is the highest of memory, the state file and vault.json (UnlockAttempts); a right passphrase resets
+   * all three and re-wraps a key file made at a lower scrypt cost.
+   */
   private async checkPassphrase(file: VaultFileContent, passphrase: string, purpose: string): Promise<Buffer> {
-    const waitMs = this.retryAfterMs(file);
+    const id = vaultId(file);
+    const failed = await this.attempts.current(id, file.failedUnlocks);
+    const waitMs = this.retryAfterMs(failed);
     if (waitMs > 0) {
       throw new ServiceError(
         'UNAUTHORIZED',
-        `Wrong passphrase ${file.failedUnlocks.count} times in a row; try again in ${Math.ceil(waitMs / 1000)} s.`,
+        `Wrong passphrase ${failed.count} times in a row; try again in ${Math.ceil(waitMs / 1000)} s.`,
       );
     }
     const inner = await this.outerUnwrap(file);
     const salt = Buffer.from(file.kdf.salt, 'base64');
     const master = unwrapSecret(await deriveWrappingKey(passphrase, salt, file.kdf), inner);
     if (!master) {
-      const count = file.failedUnlocks.count + 1;
-      await this.writeFailures(file, { count, lastAt: this.options.now() });
+      const count = failed.count + 1;
+      const next = { count, lastAt: this.options.now() };
+      await this.attempts.recordFailure(id, next);
+      await this.writeFailures(file, next);
       this.options.log.warn(`Wrong passphrase (${count} in a row)`);
       this.options.audit.recordSystem({ action: 'login.failed', outcome: 'failure', reason: `wrong passphrase to ${purpose}` });
-      const next = passphraseWaitMs(count);
-      throw new ServiceError('UNAUTHORIZED', next > 0 ? `Wrong passphrase; try again in ${Math.ceil(next / 1000)} s.` : 'Wrong passphrase; try again.');
+      const nextWait = passphraseWaitMs(count);
+      throw new ServiceError('UNAUTHORIZED', nextWait > 0 ? `Wrong passphrase; try again in ${Math.ceil(nextWait / 1000)} s.` : 'Wrong passphrase; try again.');
     }
-    if (file.failedUnlocks.count > 0) await this.writeFailures(file, { count: 0, lastAt: 0 });
+    await this.attempts.reset(id);
+    const rewrapped = await this.rewrapAtCurrentCost(file, passphrase, salt, master);
+    if (!rewrapped && file.failedUnlocks.count > 0) await this.writeFailures(file, NO_FAILED_UNLOCKS);
     return master;
+  }
+
+  /**
+   * A key file wrapped at a lower scrypt N than this version's (2^15 before issue 18) is wrapped again at
+   * the current cost, with the same salt (so the vault's id, and its count outside the data folder, stay)
+   * and a fresh IV, its count reset in the same write. Never lowers the cost. True when the file was
+   * rewritten; a failure is logged and leaves the old file, which still opens.
+   */
+  private async rewrapAtCurrentCost(file: VaultFileContent, passphrase: string, salt: Buffer, master: Buffer): Promise<boolean> {
+    const target = this.scryptParams;
+    if (file.kdf.N >= target.N) return false;
+    try {
+      let stored = wrapSecret(await deriveWrappingKey(passphrase, salt, target), master);
+      if (file.keyProtection === 'passphrase+safeStorage') {
+        // outerUnwrap has just used it, so it is there.
+        if (!this.options.outerWrap) return false;
+        stored = await this.options.outerWrap.encrypt(stored);
+      }
+      await this.options.file.write({
+        ...file,
+        kdf: { ...file.kdf, N: target.N, r: target.r, p: target.p },
+        wrappedMaster: stored.toString('base64'),
+        failedUnlocks: NO_FAILED_UNLOCKS,
+      });
+      this.options.log.info(`Key file re-wrapped at scrypt N=${target.N} (was N=${file.kdf.N})`);
+      return true;
+    } catch (err) {
+      this.options.log.error(`Could not re-wrap the key file at scrypt N=${target.N}; it stays at N=${file.kdf.N}`, err);
+      return false;
+    }
   }
 
   private async writeFailures(file: VaultFileContent, failedUnlocks: VaultFileContent['failedUnlocks']): Promise<void> {

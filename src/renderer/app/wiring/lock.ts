@@ -16,7 +16,16 @@ export function saveTypedTextOnPageHide(page: Page, flushes: readonly FlushTyped
 }
 
 /** The idle lock and the header's "Lock": what is typed is written first, with the key still here, then the key dropped. */
-export function wireLock(deps: { client: ServiceClient; sealer: RowSealer; vaultStatus: VaultStatus; page: Page; log: Logger; flushes: readonly FlushTypedText[] }): LockController {
+export function wireLock(deps: {
+  client: ServiceClient;
+  sealer: RowSealer;
+  vaultStatus: VaultStatus;
+  page: Page;
+  log: Logger;
+  flushes: readonly FlushTypedText[];
+  /** Main answered a call LOCKED (it locked on its own): to the lock screen at once. */
+  onLockedAnswer?: (listener: () => void) => () => void;
+}): LockController {
   const { client, sealer, page, log } = deps;
   const win = page.window;
   const lock = createLockController({
@@ -28,6 +37,7 @@ export function wireLock(deps: { client: ServiceClient; sealer: RowSealer; vault
         for (const e of events) win.removeEventListener(e, listener, { capture: true });
       };
     },
+    ...(deps.onLockedAnswer ? { onLockedAnswer: deps.onLockedAnswer } : {}),
     hideScreen: () => page.document.body.classList.add('app-locking'),
     dropKey: () => sealer.dropDataKey(),
     reload: () => win.location.reload(),
