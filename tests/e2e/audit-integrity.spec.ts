@@ -3,8 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, expect, test } from '@playwright/test';
 import type { Browser } from '@playwright/test';
-import { auditLineHash } from '../../src/shared/audit/audit-chain';
-import { sha256Hex } from '../../src/main/services/audit/audit-log';
+import { rechainAuditFile } from '../support/audit-rechain';
 import { passLockScreen } from '../support/e2e/unlock';
 import { startWebHostProcess } from '../support/e2e/web-host-process';
 import type { WebHostProcess } from '../support/e2e/web-host-process';
@@ -74,21 +73,9 @@ test('a re-chained audit file fails verify: the Audit panel says so after the un
 
   const live = path.join(dataDir, 'audit', 'audit.jsonl');
   expect(readFileSync(live, 'utf8')).not.toContain('DOE^RC');
-  const lines = readFileSync(live, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((r) => JSON.parse(r) as Record<string, unknown>);
-  lines[2]!.actor = 'Dr Mallory';
-  let prev = lines[0]!.prev as string;
-  for (const line of lines) {
-    delete line.mac;
-    line.prev = prev;
-    line.hash = auditLineHash(line, sha256Hex);
-    prev = line.hash as string;
-  }
-  writeFileSync(live, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
-  const headFile = path.join(dataDir, 'audit', 'audit-head.json');
-  writeFileSync(headFile, JSON.stringify({ ...(JSON.parse(readFileSync(headFile, 'utf8')) as object), seq: lines.length, hash: prev }));
+  rechainAuditFile(path.join(dataDir, 'audit'), (lines) => {
+    lines[2]!.actor = 'Dr Mallory';
+  });
 
   host = await startWebHostProcess(['--data-dir', dataDir]);
   browser ??= await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });

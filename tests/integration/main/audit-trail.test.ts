@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent, AuditQueryResult, SiteSummary } from '../../../src/shared/ipc/contract';
 import { startWebHost } from '../../../src/main/hosts/web/web-host';
 import type { WebHost } from '../../../src/main/hosts/web/web-host';
-import { AuditLog, auditLogPath, sha256Hex } from '../../../src/main/services/audit/audit-log';
-import { auditLineHash } from '../../../src/shared/audit/audit-chain';
+import { AuditLog, auditLogPath } from '../../../src/main/services/audit/audit-log';
+import { rechainAuditFile } from '../../support/audit-rechain';
 import { E2E_PASSPHRASE } from '../../support/e2e/unlock';
 import { createLogger, memorySink } from '../../../src/shared/log';
 import { startOrthanc } from '../../support/orthanc';
@@ -105,20 +105,9 @@ describe('audit trail through the browser host', () => {
     mkdirSync(join(copyDir, 'audit'), { recursive: true });
     for (const name of readdirSync(dirname(auditFile))) writeFileSync(join(copyDir, 'audit', name), readFileSync(join(dirname(auditFile), name)));
     writeFileSync(join(copyDir, 'vault.json'), readFileSync(join(dirname(dirname(auditFile)), 'vault.json')));
-    const copyFile = join(copyDir, 'audit', 'audit.jsonl');
-    const lines = readFileSync(copyFile, 'utf8').split('\n').filter(Boolean).map((r) => JSON.parse(r) as Record<string, unknown>);
-    lines[1]!.actor = 'Dr Mallory';
-    let prev = lines[0]!.prev as string;
-    for (const line of lines) {
-      delete line.mac;
-      line.prev = prev;
-      line.hash = auditLineHash(line, sha256Hex);
-      prev = line.hash as string;
-    }
-    writeFileSync(copyFile, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
-    const headFile = join(copyDir, 'audit', 'audit-head.json');
-    const head = JSON.parse(readFileSync(headFile, 'utf8')) as Record<string, unknown>;
-    writeFileSync(headFile, JSON.stringify({ ...head, seq: lines.length, hash: prev }));
+    rechainAuditFile(join(copyDir, 'audit'), (lines) => {
+      lines[1]!.actor = 'Dr Mallory';
+    });
     const passphraseFile = join(tmp, 'passphrase.txt');
     writeFileSync(passphraseFile, `${E2E_PASSPHRASE}\n`, { mode: 0o600 });
 
