@@ -21,7 +21,7 @@ export type Fault =
   /** Read the request and never answer. */
   | { kind: 'hang' }
   /** Fetch upstream uncompressed and send a damaged copy, with a Content-Length that matches the damage. */
-  | { kind: 'rewrite'; body: 'wrong-boundary' | 'truncated' | 'malformed-json' }
+  | { kind: 'rewrite'; body: 'wrong-boundary' | 'truncated' | 'malformed-json' | 'html-page' }
   /**
    * Drop both connections `offset` bytes into the exchange, counting the request body first and then the
    * response body as it comes off the wire: below the request's length upstream gets an incomplete request
@@ -111,7 +111,7 @@ function forwardHeaders(h: IncomingHttpHeaders): Record<string, string | string[
   return out;
 }
 
-function damage(kind: 'wrong-boundary' | 'truncated' | 'malformed-json', body: Buffer, headers: Record<string, string | string[]>): Buffer {
+function damage(kind: 'wrong-boundary' | 'truncated' | 'malformed-json' | 'html-page', body: Buffer, headers: Record<string, string | string[]>): Buffer {
   switch (kind) {
     case 'wrong-boundary': {
       const ct = String(headers['content-type'] ?? '');
@@ -125,6 +125,10 @@ function damage(kind: 'wrong-boundary' | 'truncated' | 'malformed-json', body: B
     case 'malformed-json':
       // Cut mid-value and left unclosed: what a proxy that gave up half-way would pass on.
       return Buffer.concat([body.subarray(0, Math.max(1, Math.floor(body.length / 3))), Buffer.from('{"0020000D": {"vr": ')]);
+    case 'html-page':
+      // What a login portal or a misconfigured proxy in front of the site answers, after the site stored the request.
+      headers['content-type'] = 'text/html; charset=utf-8';
+      return Buffer.from('<!doctype html><title>Portal</title><script>window.__pwned = 1</script><p>Welcome');
   }
 }
 

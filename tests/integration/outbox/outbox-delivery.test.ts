@@ -139,4 +139,26 @@ describe('outbox delivery to a real Orthanc through the gateway', () => {
     expect(stowRequests()).toBe(1);
     expect(done.attempts).toBe(1);
   });
+
+  it('keeps a STOW answered 200 text/html uncertain, and the retry finds the report already stored: one copy', async () => {
+    const db = freshDb();
+    outbox = makeOutbox(world, db, host(), { backoff: { baseMs: 60_000, capMs: 60_000 } });
+    world.proxy.resetCounters();
+    // The site stores the report; a portal in front of it answers with a page instead of the STOW-RS response.
+    world.proxy.addFault({ fault: { kind: 'rewrite', body: 'html-page' }, match: isStow });
+    const job = await reportJob(world.study, 400);
+    await db.outboxJobs.put(job);
+    await outbox.start();
+    const failed = await waitFor(async () => {
+      const j = await db.outboxJobs.get(job.id);
+      return j?.state === 'failed' ? j : undefined;
+    }, 'job failed');
+    // Not a final refusal: the outcome is unknown, so the next try asks the site first.
+    expect(failed.uncertain).toBe(true);
+    expect(failed.lastError).toMatch(/HTTP 200 with an empty body/);
+    await outbox.retryNow(job.id);
+    const done = await expectDeliveredOnce(job, db);
+    expect(stowRequests()).toBe(1);
+    expect(done.attempts).toBe(1);
+  });
 });

@@ -153,6 +153,16 @@ describe('gateway answers: a content-type allowlist and headers that keep them f
     expectAnswerHeaders(res);
   });
 
+  it('passes the 200 of a STOW answered with a page as a status without its body: stored, answer unreadable', async () => {
+    respond = (_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end(HOSTILE_HTML);
+    const res = await gateway().call('/sites/hostile/dicom-web/studies', { method: 'POST', headers: { 'content-type': 'multipart/related; type="application/dicom"; boundary=b' }, body: '--b--' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get(GATEWAY_ERROR_HEADER)).toBeNull();
+    expect(res.headers.get('content-type')).toBeNull();
+    expect(await res.text()).toBe('');
+    expectAnswerHeaders(res);
+  });
+
   it("passes an error body without a type (Orthanc's JSON errors) labelled as bytes, so nothing sniffs it", async () => {
     respond = (_req, res) => void res.writeHead(404).end('{"HttpError":"Not Found","HttpStatus":404}');
     const res = await gateway().call('/sites/hostile/dicom-web/studies/1.2.3/metadata');

@@ -244,15 +244,18 @@ export async function forwardToSite(request: Request, t: ForwardTarget): Promise
     await upstream.body.cancel().catch(() => undefined);
     const shown = type.slice(0, 100);
     t.log.warn(`Refused the answer of ${t.site.id} to ${t.method} ${t.rest}: ${upstream.status} ${shown} is not a type the gateway passes on`);
-    if (upstream.status < 300) {
+    // A store the site answered 2xx has been acted on: its status is passed on without the body, so the
+    // outbox reads "answered, unreadable" (outcome uncertain) and asks the site what it holds before sending
+    // again, rather than taking a refusal as final for a report that is stored.
+    if (upstream.status < 300 && t.method !== 'POST') {
       return gatewayError(502, {
         code: 'FORBIDDEN',
         message: `${t.site.name} answered with ${shown}, which the gateway does not pass on (only DICOM, DICOM JSON and images)`,
       });
     }
-    // The site's own failure (an error page of a proxy in front of it, say): its status is what the
-    // renderer and the outbox go by — a 404 is final, a 503 worth another try — so it is kept, and
-    // only the body that may not pass is dropped.
+    // The site's own failure (an error page of a proxy in front of it, say), or a STOW it answered 2xx: its
+    // status is what the renderer and the outbox go by — a 404 is final, a 503 worth another try — so it
+    // is kept, and only the body that may not pass is dropped.
     responseHeaders.delete('content-type');
     responseHeaders.delete('content-length');
     return new Response(null, { status: upstream.status, statusText: upstream.statusText, headers: responseHeaders });
