@@ -1,5 +1,5 @@
 import type { OutboxJobRecord, TeleradDB } from '../cache/telerad-db';
-import { isSealedRowError } from '../cache/sealing/row-sealer';
+import { readOpenableRows } from '../cache/sealing/openable-rows';
 
 /**
  * The outbox's read API for modules outside `outbox/` (reports, case thread,
@@ -23,24 +23,22 @@ export type OutboxJobDelivery = Pick<OutboxJobRecord, 'kind' | 'siteId' | 'study
 
 /** Every job's delivery state (metadata only: the bytes of every queued job need not be kept). */
 export async function outboxJobDeliveries(db: TeleradDB): Promise<OutboxJobDelivery[]> {
-  const jobs: OutboxJobDelivery[] = [];
-  const push = (j: OutboxJobRecord): void => void jobs.push({ kind: j.kind, siteId: j.siteId, studyInstanceUID: j.studyInstanceUID, state: j.state });
-  try {
-    await db.outboxJobs.each(push);
-  } catch (err) {
-    if (!isSealedRowError(err)) throw err;
-    // A job that fails its integrity check says nothing about deliveries (the outbox panel shows it): the others, one by one.
-    jobs.length = 0;
-    const ids = (await db.outboxJobs.toCollection().primaryKeys()) as string[];
-    for (const id of ids) {
-      const j = await db.outboxJobs.get(id).catch((e: unknown) => {
-        if (isSealedRowError(e)) return undefined;
-        throw e;
-      });
-      if (j) push(j);
-    }
-  }
-  return jobs;
+  // A job that fails its integrity check says nothing about deliveries (the outbox panel shows it).
+  // Read row by row (each), keeping the metadata only: the bytes of every queued job need not be held at once.
+  const delivery = (j: OutboxJobRecord): OutboxJobDelivery => ({ kind: j.kind, siteId: j.siteId, studyInstanceUID: j.studyInstanceUID, state: j.state });
+  const { rows } = await readOpenableRows({
+    readAll: async () => {
+      const jobs: OutboxJobDelivery[] = [];
+      await db.outboxJobs.each((j) => void jobs.push(delivery(j)));
+      return jobs;
+    },
+    readKeys: () => db.outboxJobs.toCollection().primaryKeys(),
+    readOne: async (key) => {
+      const j = await db.outboxJobs.get(key as string);
+      return j && delivery(j);
+    },
+  });
+  return rows;
 }
 
 /** A job without its instances' bytes. */

@@ -33,6 +33,13 @@ export function MyReferrals({ store, siteName, onContinue, onOpenStudy, onClose 
         </button>
       </header>
       {state.error && <p role="alert">{state.error}</p>}
+      {state.unreadable !== undefined && state.unreadable > 0 && (
+        <p role="alert" data-testid="my-referrals-unreadable">
+          {state.unreadable === 1
+            ? '1 case could not be opened: its stored copy was changed outside the app. It is kept on this computer, not shown, and not sent; the log names it.'
+            : `${state.unreadable} cases could not be opened: their stored copies were changed outside the app. They are kept on this computer, not shown, and not sent; the log names them.`}
+        </p>
+      )}
       {state.loaded && state.rows.length === 0 && <p>No referral cases yet: start one with “New referral”.</p>}
       <ul className="my-referrals-list">
         {state.rows.map(({ record, progress }) => (

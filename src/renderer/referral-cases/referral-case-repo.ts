@@ -8,6 +8,8 @@
 // (issue 16) into referral-case-import / -identity / -gate / -send / -preview,
 // each handed the per-repo store (deps, record access, identity memo) as an
 // argument so two repos never share state.
+import { readOpenableRows } from '../cache/sealing/openable-rows';
+import { isSealedRowError } from '../cache/sealing/row-sealer';
 import type { ReferralCaseRecord, ReferralPriority } from '../cache/telerad-db';
 import { newUid } from '../lib/dicom/dcmjs-runtime';
 import { problemsOf, qualityOf } from './referral-case-gate';
@@ -44,7 +46,15 @@ export function createReferralCases(deps: ReferralCaseDeps): ReferralCases {
   const { mustGet, mustBeDraft, update, randomBytes } = ctx;
 
   return {
-    list: () => db.referralCases.orderBy('updatedAt').reverse().toArray(),
+    async list() {
+      const { rows, refused } = await readOpenableRows({
+        readAll: () => db.referralCases.orderBy('updatedAt').reverse().toArray(),
+        readKeys: () => db.referralCases.orderBy('updatedAt').reverse().primaryKeys(),
+        readOne: (key) => db.referralCases.get(key as string),
+      });
+      for (const r of refused) deps.log.error(`Referral case ${String(r.key)} failed its integrity check (${r.reason}): kept on disk, not listed`);
+      return { cases: rows, unreadable: refused.length };
+    },
     get: (id) => db.referralCases.get(id),
 
     async createDraft(defaults) {
@@ -99,9 +109,17 @@ export function createReferralCases(deps: ReferralCaseDeps): ReferralCases {
     send: (id, options) => send(ctx, id, options),
 
     async settleDelivered() {
-      const queued = await db.referralCases.where('state').equals('queued').toArray();
+      // Cases or jobs that fail their integrity check are left as they are (list() names them; the outbox shows its own).
+      const { rows: queued } = await readOpenableRows({
+        readAll: () => db.referralCases.where('state').equals('queued').toArray(),
+        readKeys: () => db.referralCases.where('state').equals('queued').primaryKeys(),
+        readOne: (key) => db.referralCases.get(key as string),
+      });
       for (const c of queued) {
-        const jobs = await findOutboxJobs(db, c.outboxJobIds);
+        const jobs = await findOutboxJobs(db, c.outboxJobIds).catch((err: unknown) => {
+          if (isSealedRowError(err)) return [];
+          throw err;
+        });
         if (jobs.length > 0 && jobs.every((j) => j?.state === 'sent')) {
           await markCaseSent(db, c.id, deps.now());
         }

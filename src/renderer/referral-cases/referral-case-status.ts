@@ -61,6 +61,8 @@ export interface MyReferralsState {
   rows: MyReferralRow[];
   loaded: boolean;
   error?: string;
+  /** Cases that could not be opened: their stored row was changed outside the app (kept, not listed). */
+  unreadable?: number;
 }
 
 export interface MyReferralsStore {
@@ -99,9 +101,10 @@ export function createMyReferralsStore(deps: MyReferralsDeps): MyReferralsStore 
       const mine = ++revision;
       try {
         await deps.cases.settleDelivered();
-        const records = await deps.cases.list();
+        const { cases: records, unreadable } = await deps.cases.list();
         if (mine !== revision) return;
-        set({ rows: rowsOf(records), loaded: true });
+        const found = unreadable > 0 ? { unreadable } : {};
+        set({ rows: rowsOf(records), loaded: true, ...found });
         const delivered = records.filter((r) => r.state === 'sent' && r.siteId && r.sentStudyInstanceUID && !reported.has(r.id));
         for (const r of delivered) {
           const has = await deps.reportArrived(r.siteId!, r.sentStudyInstanceUID!).catch((err: unknown) => {
@@ -111,7 +114,7 @@ export function createMyReferralsStore(deps: MyReferralsDeps): MyReferralsStore 
           if (has) reported.add(r.id);
         }
         if (mine !== revision) return;
-        set({ rows: rowsOf(records), loaded: true });
+        set({ rows: rowsOf(records), loaded: true, ...found });
       } catch (err) {
         if (mine !== revision) return;
         deps.log.warn('Reading the referral cases failed', err);

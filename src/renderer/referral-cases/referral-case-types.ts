@@ -124,8 +124,16 @@ export interface AttachmentFile {
   bytes: Uint8Array;
 }
 
+/** The cases, newest first, and how many could not be opened. */
+export interface ReferralCaseList {
+  cases: ReferralCaseRecord[];
+  /** Cases whose stored row failed its integrity check (changed outside the app): kept on disk, not listed. */
+  unreadable: number;
+}
+
 export interface ReferralCases {
-  list(): Promise<ReferralCaseRecord[]>;
+  /** One case changed outside the app does not hide the others (cache/sealing/openable-rows.ts). */
+  list(): Promise<ReferralCaseList>;
   get(id: string): Promise<ReferralCaseRecord | undefined>;
   createDraft(defaults?: { referringClinician?: string }): Promise<ReferralCaseRecord>;
   /** Writes what the wizard typed (drafts only). */

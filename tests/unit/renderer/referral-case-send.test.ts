@@ -286,7 +286,8 @@ describe('referral case send', () => {
     s1.db.close();
     const s2 = setup(name);
     const reopened = await s2.cases.list();
-    expect(reopened).toHaveLength(1);
-    expect(reopened[0]).toMatchObject({ id, state: 'draft', clinicalQuestion: 'Cellulitis or abscess?', history: 'Three days of swelling.', referringClinician: 'Dr Nomsa Dube' });
+    expect(reopened.unreadable).toBe(0);
+    expect(reopened.cases).toHaveLength(1);
+    expect(reopened.cases[0]).toMatchObject({ id, state: 'draft', clinicalQuestion: 'Cellulitis or abscess?', history: 'Three days of swelling.', referringClinician: 'Dr Nomsa Dube' });
   });
 });
