@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { startWebHost } from '../src/main/hosts/web/web-host';
+import { unlockHost } from '../tests/support/e2e/unlock';
 import type { OutboxJobRecord } from '../src/renderer/cache/telerad-db';
 import { importFiles } from '../src/renderer/case-import/import-files';
 import { createCharlsFrameCodec } from '../src/renderer/case-send/jpegls-codec';
@@ -29,6 +30,9 @@ import { freshDb, makeOutbox, siteInstances, SITE_ID, SITE_NAME } from '../tests
 import { startOrthanc } from '../tests/support/orthanc';
 import { orthancReceipts } from '../tests/support/orthanc-receipts';
 import { startThrottleProxy } from '../tests/support/throttle-proxy';
+
+/** The bench drives the host without a page; the host's no-page lock (90 s by default) would end it. */
+const DAY_MS = 86_400_000;
 
 const SLICES = Number(process.env.BENCH_REFERRAL_SLICES ?? 300);
 const BITS_PER_SECOND = 10_000_000;
@@ -62,7 +66,9 @@ async function sendRun(files: ArrayBuffer[], studyUID: string, compress: boolean
   writeFileSync(sitesFile, JSON.stringify([{ name: SITE_NAME, url: `${throttle.url}/dicom-web`, auth: { type: 'basic', username: orthanc.username, password: orthanc.password } }]));
   const rendererDir = path.join(dir, 'renderer');
   mkdirSync(rendererDir);
-  const host = await startWebHost({ dataDir: path.join(dir, 'data'), rendererDir, sitesFile, version: 'bench', gatewayTimeoutMs: 120_000 });
+  const host = await startWebHost({ dataDir: path.join(dir, 'data'), rendererDir, sitesFile, version: 'bench', gatewayTimeoutMs: 120_000, pageGoneLockMs: DAY_MS });
+  // Unlocked as the lock screen would be; no page polls /api here, so the no-page lock is set out of the way.
+  await unlockHost(host);
   const logLines: string[] = [];
   try {
     const db = freshDb();

@@ -25,6 +25,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startWebHost } from '../src/main/hosts/web/web-host';
+import { unlockHost } from '../tests/support/e2e/unlock';
 import type { SiteSummary } from '../src/shared/ipc/contract';
 import { createLogger, memorySink } from '../src/shared/log';
 import { StudyCache } from '../src/renderer/cache/study-cache';
@@ -33,6 +34,9 @@ import { TeleradDB } from '../src/renderer/cache/telerad-db';
 import { WADO_INSTANCE_ACCEPT, createDicomWebApiFactory } from '../src/renderer/dicomweb/dicomweb-api';
 import { loadCtStudy, startOrthanc } from '../tests/support/orthanc';
 import { startThrottleProxy } from '../tests/support/throttle-proxy';
+
+/** The bench drives the host without a page; the host's no-page lock (90 s by default) would end it. */
+const DAY_MS = 86_400_000;
 
 const SLICES = Number(process.env.BENCH_TRANSFER_SLICES ?? 300);
 const BITS_PER_SECOND = 10e6;
@@ -92,7 +96,9 @@ try {
   );
   const rendererDir = path.join(tmp, 'renderer');
   mkdirSync(rendererDir);
-  const host = await startWebHost({ dataDir: path.join(tmp, 'data'), rendererDir, sitesFile, gatewayTimeoutMs: 60_000 });
+  const host = await startWebHost({ dataDir: path.join(tmp, 'data'), rendererDir, sitesFile, gatewayTimeoutMs: 60_000, pageGoneLockMs: DAY_MS });
+  // Unlocked as the lock screen would be; no page polls /api here, so the no-page lock is set out of the way.
+  await unlockHost(host);
   try {
     const sites = (await (
       await fetch(`${host.origin}/api/sites.list`, { method: 'POST', headers: { 'x-telerad-token': host.token, 'content-type': 'application/json' }, body: '{}' })
