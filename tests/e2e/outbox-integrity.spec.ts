@@ -95,5 +95,9 @@ test('editing outboxJobs.siteId in the browser profile makes the report fail clo
   // The audit trail has the Security Alert.
   await page.getByTestId('audit-button').click();
   const audit = page.getByRole('region', { name: 'Audit trail' });
-  await expect(audit.locator('tr[data-outcome="failure"]').filter({ hasText: 'Stored data changed outside the app' })).toHaveCount(1, { timeout: 15_000 });
+  const alerts = audit.locator('tr[data-outcome="failure"]').filter({ hasText: 'Stored data changed outside the app' });
+  await expect(alerts.first()).toBeVisible({ timeout: 15_000 });
+  // Recorded once per run of the app that finds it: the page before the reload may already have read the
+  // edited row (its outbox passes go on while the test edits IndexedDB under it), the reloaded one does.
+  expect(await alerts.count()).toBeLessThanOrEqual(2);
 });
