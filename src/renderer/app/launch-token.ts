@@ -1,8 +1,5 @@
 import { GATEWAY_PREFIX } from '../../shared/gateway';
-
-/** The header the browser host reads the launch token from (src/main/hosts/web/launch-token.ts). */
-export const LAUNCH_TOKEN_HEADER = 'x-telerad-token';
-const FRAGMENT_PARAM = 'token';
+import { LAUNCH_TOKEN_FRAGMENT, LAUNCH_TOKEN_HEADER } from '../../shared/launch-token';
 /**
  * This tab's copy across its own reloads (the lock reloads the page; so does F5). sessionStorage is scoped to
  * the origin with its port, so a server on another 127.0.0.1 port cannot read it, and it ends with the tab.
@@ -22,10 +19,10 @@ export function takeLaunchToken(win: TokenWindow): string | undefined {
   const { location } = win;
   const fragment = new URLSearchParams(location.hash.replace(/^#/, ''));
   const query = new URLSearchParams(location.search);
-  const fromUrl = fragment.get(FRAGMENT_PARAM) ?? query.get(FRAGMENT_PARAM);
+  const fromUrl = fragment.get(LAUNCH_TOKEN_FRAGMENT) ?? query.get(LAUNCH_TOKEN_FRAGMENT);
   if (fromUrl !== null) {
-    fragment.delete(FRAGMENT_PARAM);
-    query.delete(FRAGMENT_PARAM);
+    fragment.delete(LAUNCH_TOKEN_FRAGMENT);
+    query.delete(LAUNCH_TOKEN_FRAGMENT);
     const search = query.toString();
     const hash = fragment.toString();
     // Replaced, not pushed: Back must not bring the token back into the address bar.
@@ -51,7 +48,7 @@ export function takeLaunchToken(win: TokenWindow): string | undefined {
 export function fetchWithLaunchToken(fetchImpl: typeof fetch, token: string, origin: string): typeof fetch {
   return (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input), origin);
-    const forHost = url.origin === origin && (url.pathname.startsWith('/api/') || url.pathname.startsWith(`${GATEWAY_PREFIX}`));
+    const forHost = url.origin === origin && (url.pathname.startsWith('/api/') || url.pathname.startsWith(GATEWAY_PREFIX));
     if (!forHost) return fetchImpl(input, init);
     const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
     headers.set(LAUNCH_TOKEN_HEADER, token);

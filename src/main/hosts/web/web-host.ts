@@ -20,7 +20,8 @@ import { effectiveAuditRepository, loadAppSettings } from '../../services/settin
 import { contentSecurityPolicyFor } from '../../../shared/csp';
 import { SECURITY_HEADERS } from '../security-headers';
 import { resolveStaticFile } from '../static-files';
-import { TOKEN_FRAGMENT, TOKEN_HEADER, createLaunchToken, requestHasToken } from './launch-token';
+import { LAUNCH_TOKEN_FRAGMENT } from '../../../shared/launch-token';
+import { createLaunchToken, launchRefusal } from './launch-token';
 import { sendWebResponse, streamToResponse, toWebRequest } from './node-fetch-bridge';
 import type { PagePresence } from './page-presence';
 import { createPagePresence } from './page-presence';
@@ -120,7 +121,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
 
     let closing: Promise<void> | undefined;
     return {
-      url: `${origin}/#${TOKEN_FRAGMENT}=${token}`,
+      url: `${origin}/#${LAUNCH_TOKEN_FRAGMENT}=${token}`,
       origin,
       token,
       port,
@@ -185,9 +186,8 @@ function createRequestHandler(ctx: HandlerContext): (req: IncomingMessage, res: 
     // The app's own files hold no secret and need none: the page must load before it can read the token from
     // its URL fragment. Everything that reaches data (/api, the site gateway) needs the token in the header.
     const needsToken = url.pathname.startsWith(API_PREFIX) || url.pathname.startsWith(GATEWAY_PREFIX);
-    if (needsToken && !requestHasToken(req, ctx.token)) {
-      return refuseToken(ctx, res, req.headers[TOKEN_HEADER] === undefined ? 'request without the launch token' : 'wrong launch token');
-    }
+    const refusal = needsToken ? launchRefusal(req, ctx.token) : undefined;
+    if (refusal !== undefined) return refuseToken(ctx, res, refusal);
 
     const requestOrigin = req.headers.origin;
     if (method !== 'GET' && method !== 'HEAD' && requestOrigin !== undefined && !allowedOrigins.has(requestOrigin)) {
