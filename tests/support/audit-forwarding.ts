@@ -1,13 +1,12 @@
 // Helpers shared by the audit forwarding integration tests and bench: events
 // in a real AuditLog, a forwarder on it, the browser host as its own process.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import type { AuditLog } from '../../src/main/services/audit/audit-log';
 import { createAuditForwarder } from '../../src/main/services/audit/audit-forwarder';
 import type { AuditForwarder, AuditForwarderOptions } from '../../src/main/services/audit/audit-forwarder';
 import type { LogRecord } from '../../src/shared/log';
 import { createLogger } from '../../src/shared/log';
+import { spawnSourceHost } from './host-process';
+import type { SpawnedHost } from './host-process';
 
 export async function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, ms = 20_000, everyMs = 20): Promise<T> {
   const end = Date.now() + ms;
@@ -61,12 +60,7 @@ export function testForwarder(
   return { forwarder, records, messages: () => records.map((r) => `${r.level} ${r.message}`) };
 }
 
-export interface HostProcess {
-  origin: string;
-  token: string;
-  child: ChildProcess;
-  output(): string;
-  kill(signal: NodeJS.Signals): Promise<void>;
+export interface HostProcess extends SpawnedHost {
   /** audit.status through the host's API. */
   auditStatus(): Promise<{ newestSeq: number; forwarding: { state: string; forwardedUpTo: number; backlog: number; lastError?: string } }>;
 }
@@ -77,42 +71,11 @@ export interface HostProcess {
  * dist/main/web-host.mjs), so a test can SIGKILL it.
  */
 export async function startHostProcess(args: string[]): Promise<HostProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('src/main/web-host.ts'), '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (d: string) => (out += d));
-  child.stdout!.setEncoding('utf8');
-  const first = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`browser host printed no URL within 30 s:\n${out}`)), 30_000);
-    child.stdout!.on('data', (d: string) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve(buf.slice(0, nl).trim());
-      }
-    });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`browser host exited with ${code ?? signal}:\n${out}`));
-    });
-  });
-  const url = new URL(first);
-  const token = new URLSearchParams(url.hash.slice(1)).get('token') ?? '';
+  const host = await spawnSourceHost(args);
   return {
-    origin: url.origin,
-    token,
-    child,
-    output: () => out,
-    kill: async (signal) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill(signal);
-      await exited;
-    },
+    ...host,
     auditStatus: async () => {
-      const res = await fetch(`${url.origin}/api/audit.status`, { method: 'POST', headers: { 'x-telerad-token': token, 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(`${host.origin}/api/audit.status`, { method: 'POST', headers: { 'x-telerad-token': host.token, 'content-type': 'application/json' }, body: '{}' });
       const env = (await res.json()) as { ok: boolean; value: Awaited<ReturnType<HostProcess['auditStatus']>> };
       if (!env.ok) throw new Error(`audit.status failed: ${JSON.stringify(env)}`);
       return env.value;

@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 // The test servers' processes (Orthanc, rsyslogd): killed if the test process exits without stopping them.
 const liveChildren = new Set<ChildProcess>();
@@ -25,4 +26,13 @@ export function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
       resolve(true);
     });
   });
+}
+
+/** A server's log file as far as it got; empty when it has not been written yet. */
+export function readLogFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }

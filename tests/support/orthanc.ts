@@ -10,13 +10,13 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { generateCtSeries } from '../fixtures/ct-phantom';
 import type { CtSeriesOptions } from '../fixtures/ct-phantom';
-import { trackChild, waitForExit } from './child-processes';
+import { readLogFile, trackChild, waitForExit } from './child-processes';
 
 export const DEFAULT_ORTHANC_BIN = '/usr/sbin/Orthanc';
 export const DEFAULT_DICOMWEB_PLUGIN = '/usr/share/orthanc/plugins/libOrthancDicomWeb.so';
@@ -166,13 +166,7 @@ export async function startOrthanc(opts: StartOrthancOptions = {}): Promise<Orth
     writeFileSync(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
   };
 
-  const readLog = (): string => {
-    try {
-      return readFileSync(logFile, 'utf8');
-    } catch {
-      return '';
-    }
-  };
+  const readLog = (): string => readLogFile(logFile);
 
   const launch = async (): Promise<void> => {
     writeConfig();

@@ -15,7 +15,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './orthanc';
-import { trackChild, waitForExit } from './child-processes';
+import { readLogFile, trackChild, waitForExit } from './child-processes';
 
 export const DEFAULT_RSYSLOGD = '/usr/sbin/rsyslogd';
 const READY_TIMEOUT_MS = 15_000;
@@ -182,13 +182,7 @@ export async function startRsyslog(opts: StartRsyslogOptions = {}): Promise<Rsys
     );
   };
 
-  const readLog = (): string => {
-    try {
-      return readFileSync(logFile, 'utf8');
-    } catch {
-      return '';
-    }
-  };
+  const readLog = (): string => readLogFile(logFile);
 
   const killChild = async (): Promise<void> => {
     const proc = child;

@@ -3,13 +3,13 @@
 // fault proxy → a real Orthanc with authentication on, which counts every
 // instance it receives (tests/support/orthanc-receipts.ts).
 import 'fake-indexeddb/auto';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gatewayPathForSite } from '../../../src/shared/gateway';
 import { createLogger } from '../../../src/shared/log';
+import { spawnSourceHost } from '../../support/host-process';
+import type { SpawnedHost } from '../../support/host-process';
 import type { LogRecord } from '../../../src/shared/log';
 import { TeleradDB } from '../../../src/renderer/cache/telerad-db';
 import type { OutboxJobRecord } from '../../../src/renderer/cache/telerad-db';
@@ -186,48 +186,11 @@ export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undef
 }
 
 /** The browser host as its own process (from source, with tsx), so a test can SIGKILL it. */
-export interface HostProcess extends HostEndpoint {
-  kill(signal: NodeJS.Signals): Promise<void>;
-  output(): string;
-}
+export type HostProcess = HostEndpoint & Pick<SpawnedHost, 'kill' | 'output'>;
 
 export async function startHostProcess(world: Pick<OutboxWorld, 'dataDir' | 'rendererDir'>, sitesFile?: string): Promise<HostProcess> {
-  const args = ['--import', 'tsx', path.resolve('src/main/web-host.ts'), '--port', '0', '--data-dir', world.dataDir, '--renderer-dir', world.rendererDir];
-  if (sitesFile) args.push('--sites', sitesFile);
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (d: string) => (out += d));
-  child.stdout!.setEncoding('utf8');
-  const first = await new Promise<string>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`browser host printed no URL within 30 s:\n${out}`)), 30_000);
-    child.stdout!.on('data', (d: string) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve(buf.slice(0, nl).trim());
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`browser host exited with ${code}:\n${out}`));
-    });
-  });
-  const url = new URL(first);
-  const token = new URLSearchParams(url.hash.slice(1)).get('token') ?? '';
+  const host = await spawnSourceHost(['--data-dir', world.dataDir, '--renderer-dir', world.rendererDir, ...(sitesFile ? ['--sites', sitesFile] : [])]);
   // A restarted host is locked: the user unlocks again before anything is sent (issue 18).
-  await unlockTestHost({ origin: url.origin, token });
-  return {
-    origin: url.origin,
-    token,
-    output: () => out,
-    kill: async (signal) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill(signal);
-      await exited;
-    },
-  };
+  await unlockTestHost(host);
+  return host;
 }

@@ -114,20 +114,24 @@ describe('outbox delivery to a real Orthanc through the gateway', () => {
     expect(done.attempts).toBe(3);
   });
 
-  it('marks a malformed answer failed with a readable reason, keeps the job, and a retry finds the report already stored', async () => {
+  /**
+   * The site stores the report, and the answer that comes back cannot be read: a long backoff keeps the job
+   * waiting in 'failed' (outcome uncertain) until the user retries, and the retry's check finds it stored.
+   */
+  async function storedBehindAnUnreadableAnswer(body: 'malformed-json' | 'html-page', reportIndex: number, error: RegExp): Promise<void> {
     const db = freshDb();
-    // A long backoff: the job must wait in 'failed' until the user retries.
     outbox = makeOutbox(world, db, host(), { backoff: { baseMs: 60_000, capMs: 60_000 } });
     world.proxy.resetCounters();
-    world.proxy.addFault({ fault: { kind: 'rewrite', body: 'malformed-json' }, match: isStow });
-    const job = await reportJob(world.study, 300);
+    world.proxy.addFault({ fault: { kind: 'rewrite', body }, match: isStow });
+    const job = await reportJob(world.study, reportIndex);
     await db.outboxJobs.put(job);
     await outbox.start();
     const failed = await waitFor(async () => {
       const j = await db.outboxJobs.get(job.id);
       return j?.state === 'failed' ? j : undefined;
     }, 'job failed');
-    expect(failed.lastError).toMatch(/^the site answered HTTP 200 with a body that is not JSON \("/);
+    expect(failed.lastError).toMatch(error);
+    // Not a final refusal: the outcome is unknown, so the next try asks the site first.
     expect(failed.uncertain).toBe(true);
     await waitFor(() => outbox!.getState().jobs.find((j) => j.id === job.id && j.state === 'failed'), 'panel shows the failure');
     expect(outbox.getState().unsent).toBe(1);
@@ -135,30 +139,17 @@ describe('outbox delivery to a real Orthanc through the gateway', () => {
     // The fault is gone (it fired once); the user retries.
     await outbox.retryNow(job.id);
     const done = await expectDeliveredOnce(job, db);
-    // The site had stored it behind the garbled answer: the check found it, nothing was posted again.
+    // The site had stored it behind the answer: the check found it, nothing was posted again.
     expect(stowRequests()).toBe(1);
     expect(done.attempts).toBe(1);
+  }
+
+  it('marks a malformed answer failed with a readable reason, keeps the job, and a retry finds the report already stored', async () => {
+    await storedBehindAnUnreadableAnswer('malformed-json', 300, /^the site answered HTTP 200 with a body that is not JSON \("/);
   });
 
   it('keeps a STOW answered 200 text/html uncertain, and the retry finds the report already stored: one copy', async () => {
-    const db = freshDb();
-    outbox = makeOutbox(world, db, host(), { backoff: { baseMs: 60_000, capMs: 60_000 } });
-    world.proxy.resetCounters();
-    // The site stores the report; a portal in front of it answers with a page instead of the STOW-RS response.
-    world.proxy.addFault({ fault: { kind: 'rewrite', body: 'html-page' }, match: isStow });
-    const job = await reportJob(world.study, 400);
-    await db.outboxJobs.put(job);
-    await outbox.start();
-    const failed = await waitFor(async () => {
-      const j = await db.outboxJobs.get(job.id);
-      return j?.state === 'failed' ? j : undefined;
-    }, 'job failed');
-    // Not a final refusal: the outcome is unknown, so the next try asks the site first.
-    expect(failed.uncertain).toBe(true);
-    expect(failed.lastError).toMatch(/HTTP 200 with an empty body/);
-    await outbox.retryNow(job.id);
-    const done = await expectDeliveredOnce(job, db);
-    expect(stowRequests()).toBe(1);
-    expect(done.attempts).toBe(1);
+    // A portal in front of the site answers with a page instead of the STOW-RS response.
+    await storedBehindAnUnreadableAnswer('html-page', 400, /HTTP 200 with an empty body/);
   });
 });
