@@ -22,7 +22,7 @@ import { loadProvisioningFile } from './services/sites/provisioning';
 import { safeStorageOuterWrap } from './services/vault/safe-storage-outer-wrap';
 import { defaultUnlockAttemptsDir } from './services/vault/unlock-attempts';
 import { errorMessage } from '../shared/error-message';
-import { checkAuditRepositoryFlags, effectiveAuditRepository, loadAppSettings } from './services/settings/app-settings';
+import { assertAuditTransportAllowed, checkAuditRepositoryFlags, effectiveAuditRepository, loadAppSettings } from './services/settings/app-settings';
 
 // Must run before `ready`: a standard, secure scheme gets a real origin, fetch and streaming.
 protocol.registerSchemesAsPrivileged([
@@ -54,6 +54,7 @@ async function start(): Promise<void> {
   const auditCa = auditFlags.caFile !== undefined ? readFileSync(resolve(auditFlags.caFile), 'utf8') : undefined;
   checkAuditRepositoryFlags({ ...auditFlags, caCertificate: auditCa });
   const auditRepository = effectiveAuditRepository(await loadAppSettings(dataDir), { repository: auditFlags.repository, caCertificate: auditCa });
+  assertAuditTransportAllowed(auditRepository);
   const services = createAppServices({
     dataDir,
     host: 'electron',

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkAuditRepositoryFlags, effectiveAuditRepository, loadAppSettings } from '../../../src/main/services/settings/app-settings';
+import { assertAuditTransportAllowed, checkAuditRepositoryFlags, effectiveAuditRepository, loadAppSettings } from '../../../src/main/services/settings/app-settings';
+import { startWebHost } from '../../../src/main/hosts/web/web-host';
 import { parseAuditRepositoryUrl } from '../../../src/main/services/audit/audit-forwarder';
 
 let dir: string;
@@ -65,5 +66,16 @@ describe('settings.json: where the audit trail is forwarded', () => {
   it('shows the repository without credentials or anything but scheme, host and port', () => {
     expect(parseAuditRepositoryUrl('tcp+tls://ARR.example:6514')).toEqual({ tls: true, host: 'arr.example', port: 6514, display: 'tcp+tls://arr.example:6514' });
     expect(parseAuditRepositoryUrl('tcp://[::1]:514')).toMatchObject({ tls: false, host: '::1', port: 514 });
+  });
+
+  it('refuses plain tcp:// to another computer at start, since the trail carries patient names; TLS or a local relay pass', async () => {
+    expect(() => assertAuditTransportAllowed({ url: 'tcp://arr.hospital.example:514' })).toThrow(
+      'audit repository tcp://arr.hospital.example:514: plain tcp:// would send patient names unencrypted to another computer; use tcp+tls://arr.hospital.example:514 (RFC 5425) or a relay on this computer',
+    );
+    for (const url of ['tcp+tls://arr.hospital.example:6514', 'tcp://127.0.0.1:514', 'tcp://localhost:514', 'tcp://[::1]:514']) expect(() => assertAuditTransportAllowed({ url })).not.toThrow();
+    expect(() => assertAuditTransportAllowed(undefined)).not.toThrow();
+    // The browser host does not start with it, and says why.
+    const dataDir = withSettings({ audit: { repository: 'tcp://arr.hospital.example:514' } });
+    await expect(startWebHost({ dataDir, rendererDir: dir })).rejects.toThrow(/plain tcp:\/\/ would send patient names unencrypted/);
   });
 });

@@ -16,7 +16,7 @@ import { ensurePrivateDataDir } from '../../services/fs/private-json-file';
 import { FileSecretStore } from '../../services/secrets/file-secret-store';
 import { loadProvisioningFile } from '../../services/sites/provisioning';
 import { defaultUnlockAttemptsDir } from '../../services/vault/unlock-attempts';
-import { effectiveAuditRepository, loadAppSettings } from '../../services/settings/app-settings';
+import { assertAuditTransportAllowed, effectiveAuditRepository, loadAppSettings } from '../../services/settings/app-settings';
 import { contentSecurityPolicyFor } from '../../../shared/csp';
 import { SECURITY_HEADERS } from '../security-headers';
 import { resolveStaticFile } from '../static-files';
@@ -87,6 +87,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       repository: options.auditRepository?.url,
       caCertificate: options.auditRepository?.caCertificate,
     });
+    assertAuditTransportAllowed(auditRepository);
     const services = createAppServices({
       dataDir: options.dataDir,
       host: 'web',

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseAuditRepositoryUrl } from '../audit/audit-forwarder';
 import type { AuditRepositoryConfig } from '../audit/audit-forwarder';
 import { caCertificateProblem } from '../sites/site-transport';
+import { isLoopbackHost } from '../../../shared/sites/plain-http';
 
 /**
  * `<dataDir>/settings.json`: settings an administrator provisions per
@@ -85,6 +86,22 @@ export function effectiveAuditRepository(
   if (url === undefined) return undefined;
   const caCertificate = flags.caCertificate ?? settings.audit?.caCertificate;
   return { url, ...(caCertificate !== undefined ? { caCertificate } : {}) };
+}
+
+/**
+ * The hosts' last check before forwarding starts: the trail carries patient names, IDs and study UIDs,
+ * so plain `tcp://` goes only to this computer (a local relay); any other host needs `tcp+tls://`
+ * (RFC 5425, what IHE ATNA's Secure Node asks), as plain http:// to a remote site is refused.
+ * Throws an Error the host shows at start.
+ */
+export function assertAuditTransportAllowed(repository: AuditRepositoryConfig | undefined): void {
+  if (!repository) return;
+  const target = parseAuditRepositoryUrl(repository.url);
+  // parseAuditRepositoryUrl drops an IPv6 literal's brackets; isLoopbackHost judges URL host forms.
+  const urlHost = target.host.includes(':') ? `[${target.host}]` : target.host;
+  if (!target.tls && !isLoopbackHost(urlHost)) {
+    throw new Error(`audit repository ${target.display}: plain tcp:// would send patient names unencrypted to another computer; use tcp+tls://${urlHost}:${target.port} (RFC 5425) or a relay on this computer`);
+  }
 }
 
 /**
