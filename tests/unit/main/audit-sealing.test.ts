@@ -194,6 +194,8 @@ describe('sealed clinical fields', () => {
     const pending = JSON.parse(readFileSync(auditSealKeyPath(file), 'utf8')) as Record<string, unknown>;
     expect(pending).not.toHaveProperty('wrappedPrivate');
     await setupVault(log);
+    // The unlock answers before the log has taken its key (that runs in the log's own queue): wait for it.
+    await log.checkedIntegrity();
     const full = JSON.parse(readFileSync(auditSealKeyPath(file), 'utf8')) as Record<string, unknown>;
     expect(full.publicKey).toBe(pending.publicKey);
     expect(full.wrappedPrivate).toEqual(expect.any(String));

@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { link, mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { AuditEvent, AuditFilter, AuditIntegrity } from '../../../shared/ipc/contract';
@@ -305,8 +305,8 @@ export class AuditLog {
     if (plain === undefined) {
       plain = sealedKeyId(sealed) === key.kid ? openAuditFields(key as Required<AuditSealKey>, sealed, aad) : undefined;
       if (plain !== undefined) {
-        if (this.opened.size >= OPENED_CACHE_MAX) this.opened.clear();
-        this.opened.set(cacheKey, plain);
+        // Full: no more are kept (clearing would make every line of a long oldest-first read miss).
+        if (this.opened.size < OPENED_CACHE_MAX) this.opened.set(cacheKey, plain);
       }
     }
     if (plain === undefined) return { ...(rest as AuditEvent), sealedState: 'cannot-open' };
@@ -491,6 +491,8 @@ export class AuditLog {
 
   /** Reads audit-seal-key.json at start: its public key is what lines are sealed to until the first unlock. */
   private async loadSealKeyFile(): Promise<void> {
+    // Once a run: after a failed write the head is read again, and the private key opened at an unlock must stay.
+    if (this.sealKey) return;
     const text = await readTextIfExists(auditSealKeyPath(this.options.filePath));
     if (text === '') return;
     const parsed = parseSealKeyFile(text);
@@ -531,20 +533,29 @@ export class AuditLog {
     const key = this.sealKey?.privateKey ? this.sealKey : generateAuditSealKey();
     this.sealKey = key;
     const content = sealKeyFileContent(key, keys, headSeq + 1);
-    await this.writeSealKeyFile(content);
-    this.sealKeyFile = content;
+    if (await this.writeSealKeyFile(content)) this.sealKeyFile = content;
+    else this.foundProblem({ ok: false, missingNewest: this.integrityFound.missingNewest, message: `Audit trail: ${AUDIT_SEAL_KEY_FILE} could not be saved; lines sealed in this run open only until it ends (the log says why).` });
     return false;
   }
 
-  private async writeSealKeyFile(content: AuditSealKeyFile): Promise<void> {
+  /** Durably (the file's bytes, then its name): losing it loses every sealed field. False when it failed. */
+  private async writeSealKeyFile(content: AuditSealKeyFile): Promise<boolean> {
     const target = auditSealKeyPath(this.options.filePath);
     const temp = `${target}.tmp`;
     try {
-      await writeFile(temp, `${JSON.stringify(content)}\n`, { mode: PRIVATE_FILE_MODE });
+      const file = await open(temp, 'w', PRIVATE_FILE_MODE);
+      try {
+        await file.writeFile(`${JSON.stringify(content)}\n`);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
       await rename(temp, target);
       await syncDir(dirname(target));
+      return true;
     } catch (err) {
       this.options.log.error(`Could not write ${target}`, err);
+      return false;
     }
   }
 
@@ -603,9 +614,7 @@ function headMac(key: Buffer, point: AuditHeadPoint): string {
 }
 
 function macMatches(key: Buffer, signed: NonNullable<AuditHeadRecord['signed']>): boolean {
-  const expected = Buffer.from(headMac(key, signed), 'hex');
-  const given = Buffer.from(signed.mac, 'hex');
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return hexEqual(headMac(key, signed), signed.mac);
 }
 
 function parseLines(text: string): Array<Record<string, unknown>> {
