@@ -155,7 +155,7 @@ export function createAppServices(options: AppServicesOptions): AppServices {
       },
       secretProtection: () => options.secretStore.protection(),
       chooseWeakSecretProtection: async ({ accept }) => {
-        const protection = await options.secretStore.chooseWeakProtection(accept);
+        const protection = await sites.chooseWeakSecretProtection(accept);
         log.child('sites').warn(
           accept
             ? 'The user chose to keep site passwords with weak protection (no keyring: fixed public key)'
@@ -217,7 +217,8 @@ export function createAppServices(options: AppServicesOptions): AppServices {
       status: async () => ({
         newestSeq: await audit.newestSeq(),
         forwarding: auditForwarder?.status() ?? { state: 'off', forwardedUpTo: 0, backlog: 0 },
-        integrity: audit.integrity(),
+        // After the unlock's check of the trail, which runs in the log's queue.
+        integrity: await audit.checkedIntegrity(),
       }),
     },
   };

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -70,6 +70,20 @@ describe("main's idle lock", () => {
     expect(services.vault.isUnlocked()).toBe(false);
   });
 
+  it('still idle-locks when vault.json is made garbage while unlocked (the check reads no file)', async () => {
+    const { value } = calls();
+    await value('vault.setIdleLock', { minutes: 5 });
+    writeFileSync(join(dir, 'vault.json'), 'not json {');
+    await pass(5 * 60_000 + 2 * ACTIVITY_REPORT_MS);
+    expect(services.vault.isUnlocked()).toBe(false);
+  });
+
+  it('still idle-locks when vault.json is removed while unlocked', async () => {
+    rmSync(join(dir, 'vault.json'));
+    await pass(10 * 60_000 + 2 * ACTIVITY_REPORT_MS);
+    expect(services.vault.isUnlocked()).toBe(false);
+  });
+
   it('starts the idle time again at an unlock', async () => {
     const { value } = calls();
     await value('vault.lock', { reason: 'user' });
@@ -123,12 +137,40 @@ describe('the locked-channel policy', () => {
 
   it('cuts the instance check answered while locked down to the SOP Instance UIDs', async () => {
     const site = [{ '00100010': { vr: 'PN', Value: [{ Alphabetic: 'LOCKED^PATIENT' }] }, '00080018': { vr: 'UI', Value: ['1.2.3.4'] }, '0020000D': { vr: 'UI', Value: ['1.2.3'] } }];
-    const cut = await keepOnlySopInstanceUids(new Response(JSON.stringify(site), { status: 200, headers: { 'content-type': 'application/dicom+json' } }));
+    const cut = await keepOnlySopInstanceUids(new Response(JSON.stringify(site), { status: 200, headers: { 'content-type': 'application/dicom+json' } }), ['1.2.3.4']);
     expect(cut.status).toBe(200);
     expect(await cut.json()).toEqual([{ '00080018': { vr: 'UI', Value: ['1.2.3.4'] } }]);
-    const failed = await keepOnlySopInstanceUids(new Response('LOCKED^PATIENT not found', { status: 404 }));
+    const failed = await keepOnlySopInstanceUids(new Response('LOCKED^PATIENT not found', { status: 404 }), ['1.2.3.4']);
     expect(failed.status).toBe(404);
     expect(await failed.text()).toBe('');
+  });
+
+  it('lets only the SOP Instance UIDs asked about through when the site ignores the filter', async () => {
+    const uid = (value: string) => ({ '00080018': { vr: 'UI', Value: [value] }, '00100010': { vr: 'PN', Value: [{ Alphabetic: 'OTHER^PATIENT' }] } });
+    const site = [uid('1.2.3.4'), uid('9.9.9.1'), uid('1.2.3.5'), uid('9.9.9.2'), uid('1.2.3.4')];
+    const access = lockedGatewayAccess('GET', '/studies/1.2.3/instances', new URLSearchParams('SOPInstanceUID=1.2.3.4,1.2.3.5,1.2.3.6&includefield=00080018'), locked);
+    expect(access).toEqual({ kind: 'sop-uids-only', askedUids: ['1.2.3.4', '1.2.3.5', '1.2.3.6'] });
+    if (access.kind !== 'sop-uids-only') throw new Error('expected the instance check');
+    const cut = await keepOnlySopInstanceUids(new Response(JSON.stringify(site), { status: 200 }), access.askedUids);
+    expect(cut.status).toBe(200);
+    expect(await cut.json()).toEqual([{ '00080018': { vr: 'UI', Value: ['1.2.3.4'] } }, { '00080018': { vr: 'UI', Value: ['1.2.3.5'] } }]);
+  });
+
+  it('refuses an instance-check answer over 1 MiB without reading it all, by content-length or as it streams', async () => {
+    let pulled = 0;
+    const endless = () =>
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          pulled += 1;
+          controller.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+        },
+      });
+    const declared = await keepOnlySopInstanceUids(new Response(endless(), { status: 200, headers: { 'content-length': String(2 * 1024 * 1024) } }), ['1.2.3.4']);
+    expect(declared.status).toBe(502);
+    const streamed = await keepOnlySopInstanceUids(new Response(endless(), { status: 200 }), ['1.2.3.4']);
+    expect(streamed.status).toBe(502);
+    // 1 MiB in 64 KiB chunks, one over, and what the stream queued ahead: not the endless rest.
+    expect(pulled).toBeLessThan(40);
   });
 });
 

@@ -7,6 +7,7 @@ import { FileSecretStore } from '../../../src/main/services/secrets/file-secret-
 import { ProvisioningError, loadProvisioningFile, parseProvisioning, slugForSiteName } from '../../../src/main/services/sites/provisioning';
 import { SiteRepository } from '../../../src/main/services/sites/site-repository';
 import { SitesService } from '../../../src/main/services/sites/sites-service';
+import type { SecretStore } from '../../../src/main/services/secrets/secret-store';
 
 let dir: string;
 beforeEach(() => {
@@ -170,6 +171,46 @@ describe('SitesService', () => {
   it('persists sites across restarts', async () => {
     await make().service.provision(parseProvisioning([HOSPITAL_A], 't'));
     expect((await make().service.list()).map((s) => s.name)).toEqual(['Hospital A']);
+  });
+
+  it('answers connection() from memory until sites or secrets change, then reads the secret again', async () => {
+    const redactor = new Redactor();
+    const files = new FileSecretStore(dir, redactor);
+    const reads: string[] = [];
+    const weaklyKept = 'site:hospital-a:credential';
+    const secrets: SecretStore = {
+      get: async (key) => (reads.push(key), files.get(key)),
+      set: (key, value) => files.set(key, value),
+      delete: (key) => files.delete(key),
+      protection: () => files.protection(),
+      // As SafeStorageSecretStore does when weak protection is withdrawn: the weakly kept secrets go.
+      chooseWeakProtection: async (accept) => {
+        if (!accept) await files.delete(weaklyKept);
+        return files.protection();
+      },
+    };
+    const service = new SitesService(new SiteRepository(dir), secrets, redactor, createLogger('t', memorySink()));
+    const basicOf = (password: string) => ({ authorization: `Basic ${Buffer.from(`reader:${password}`).toString('base64')}` });
+    await service.provision(parseProvisioning([HOSPITAL_A], 't'));
+    expect((await service.connection('hospital-a'))?.auth).toEqual(basicOf('secret-a1'));
+    expect((await service.connection('hospital-a'))?.auth).toEqual(basicOf('secret-a1'));
+    expect(reads).toHaveLength(1);
+
+    await service.update({ id: 'hospital-a', auth: { type: 'basic', username: 'reader', password: 'rotated-pw' } });
+    expect((await service.connection('hospital-a'))?.auth).toEqual(basicOf('rotated-pw'));
+    await service.update({ id: 'hospital-a', url: 'http://127.0.0.1:8042/other' });
+    expect((await service.connection('hospital-a'))?.site.url).toBe('http://127.0.0.1:8042/other');
+    await service.provision(parseProvisioning([{ ...HOSPITAL_A, auth: { type: 'basic', username: 'reader', password: 'provisioned-pw' } }], 't'));
+    expect((await service.connection('hospital-a'))?.auth).toEqual(basicOf('provisioned-pw'));
+    expect(reads).toHaveLength(4);
+
+    await service.chooseWeakSecretProtection(false);
+    await expect(service.connection('hospital-a')).rejects.toThrow(/No credential stored/);
+
+    await service.add({ name: 'B', url: 'https://b.example', auth: { type: 'bearer', token: 'bearer-tok' } });
+    expect((await service.connection('b'))?.auth).toEqual({ authorization: 'Bearer bearer-tok' });
+    await service.remove('b');
+    expect(await service.connection('b')).toBeUndefined();
   });
 
   it('registers the encoded Basic credential with the redactor', async () => {

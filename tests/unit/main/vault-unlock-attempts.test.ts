@@ -159,6 +159,28 @@ describe('the wrong-passphrase count outside vault.json', () => {
     expect(stateFiles()).toEqual([first.slice(stateDir.length + 1)]);
   });
 
+  it('reads the state file once per vault in a run: status polls do not read it again, a restart does', async () => {
+    await startVault().setup(RIGHT);
+    const vault = startVault();
+    expect((await vault.status()).retryAfterMs).toBe(0);
+    await fourWrong(startVault());
+    // Another process wrote it (which the product never does while this one runs), and vault.json's count is put back:
+    // this run's polls do not look at the state file again …
+    writeFileSync(vaultFilePath(dataDir), JSON.stringify({ ...fileContent(), failedUnlocks: { count: 0, lastAt: 0 } }));
+    expect((await vault.status()).retryAfterMs).toBe(0);
+    // … a restart does.
+    expect((await startVault().status()).retryAfterMs).toBe(2000);
+  });
+
+  it('an unlocked vault answers no wait, whatever the count', async () => {
+    const vault = startVault();
+    await vault.setup(RIGHT);
+    await fourWrong(startVault());
+    expect((await vault.status()).retryAfterMs).toBe(0);
+    await vault.lock('user');
+    expect((await vault.status()).retryAfterMs).toBe(2000);
+  });
+
   it('a state file that cannot be read is logged and the other copies still count', async () => {
     await startVault().setup(RIGHT);
     await fourWrong(startVault());

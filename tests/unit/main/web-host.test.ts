@@ -4,7 +4,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startWebHost } from '../../../src/main/hosts/web/web-host';
 import type { WebHost } from '../../../src/main/hosts/web/web-host';
 import { unlockTestHost } from '../../support/web-host-api';
@@ -170,5 +170,33 @@ describe('browser host', () => {
     expect(upstreamSaw[0]?.authorization).toMatch(/^Basic /);
     const forbidden = await fetch(`${host.origin}/sites/hospital-a/dicom-web/tools/execute-script`, { method: 'POST', headers: withToken(), body: 'x' });
     expect(forbidden.status).toBe(403);
+  });
+});
+
+describe('browser host start that fails after the services exist', () => {
+  it('stops the idle interval again when listening fails', async () => {
+    const dataDir = join(root, 'data-failed-start');
+    const made: unknown[] = [];
+    const cleared: unknown[] = [];
+    const realSet = globalThis.setInterval;
+    const realClear = globalThis.clearInterval;
+    const setSpy = vi.spyOn(globalThis, 'setInterval').mockImplementation(((fn: () => void, ms?: number) => {
+      const handle = realSet(fn, ms);
+      made.push(handle);
+      return handle;
+    }) as typeof setInterval);
+    const clearSpy = vi.spyOn(globalThis, 'clearInterval').mockImplementation(((handle?: Parameters<typeof clearInterval>[0]) => {
+      cleared.push(handle);
+      realClear(handle);
+    }) as typeof clearInterval);
+    try {
+      // The port the first host listens on is taken.
+      await expect(startWebHost({ dataDir, rendererDir: join(root, 'renderer'), port: host.port, unlockAttemptsDir: join(root, 'state') })).rejects.toThrow(/EADDRINUSE/);
+    } finally {
+      setSpy.mockRestore();
+      clearSpy.mockRestore();
+    }
+    expect(made.length).toBeGreaterThan(0);
+    expect(made.filter((h) => !cleared.includes(h))).toEqual([]);
   });
 });

@@ -81,6 +81,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   const redactor = new Redactor();
   const logFile = mainLogPath(options.dataDir);
   const sink = createFileLogSink(logFile, redactor, options.logEcho ? { echo: options.logEcho } : {});
+  let started: AppServices | undefined;
   try {
     // A bad settings.json stops the start with the field named: running without the configured forwarding would hide it.
     const auditRepository = effectiveAuditRepository(await loadAppSettings(options.dataDir), {
@@ -100,6 +101,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       ...(auditRepository ? { auditRepository } : {}),
       unlockAttemptsDir: options.unlockAttemptsDir ?? defaultUnlockAttemptsDir(process.env, homedir(), process.platform),
     });
+    started = services;
     const log = services.log.child('web');
     if (options.sitesFile) await services.sites.provision(await loadProvisioningFile(options.sitesFile));
 
@@ -145,6 +147,9 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
         })),
     };
   } catch (err) {
+    // A start that failed after the services (provisioning, listen) must not leave their idle interval and forwarding running.
+    started?.idleLock.stop();
+    await started?.auditForwarder?.close().catch((closeErr: unknown) => started?.log.error('Could not close audit forwarding', closeErr));
     sink.close();
     throw err;
   }

@@ -147,7 +147,7 @@ export function createSiteGateway(options: SiteGatewayOptions): SiteGateway {
       onSiteAuthFailed: options.onSiteAuthFailed,
     });
     // Locked: the outbox's instance check, its answer cut down to the SOP Instance UIDs.
-    return done(locked.kind === 'sop-uids-only' ? await keepOnlySopInstanceUids(forwarded) : forwarded, siteId, rest);
+    return done(locked.kind === 'sop-uids-only' ? await keepOnlySopInstanceUids(forwarded, locked.askedUids) : forwarded, siteId, rest);
   };
   return gateway;
 }

@@ -1,6 +1,7 @@
 import type {
   SiteAddRequestSchema,
   SiteAuth,
+  SecretProtection,
   SiteCapabilities,
   SiteSummary,
   SiteTimeouts,
@@ -66,6 +67,12 @@ const SECRET_FIELD = {
 
 export class SitesService implements SiteDirectory {
   private sites: StoredSite[] | undefined;
+  /**
+   * connection()'s answers per site id, so a gateway request neither waits in the queue nor reads and decrypts
+   * the secret each time. Filled on a miss inside the queue; emptied inside the queue wherever sites or secrets
+   * change (forgetConnections), so a hit is always a pair some moment of the queue had.
+   */
+  private readonly connections = new Map<string, SiteConnection & { site: StoredSite }>();
   private readonly queue = new SerialQueue();
   private readonly transports = new SiteTransports();
 
@@ -209,6 +216,7 @@ export class SitesService implements SiteDirectory {
       // After the site is gone from the list, so a crash between the two never lists a site without its secret.
       await this.secrets.delete(credentialKey(siteId));
       this.transports.forget(siteId);
+      this.forgetConnections();
       this.log.info(`Removed site ${siteId}`);
       return null;
     });
@@ -235,11 +243,32 @@ export class SitesService implements SiteDirectory {
     return this.authHeadersOf(await this.find(siteId));
   }
 
-  /** See SiteDirectory.connection. A secret that cannot be read throws, as authHeaders does. */
+  /**
+   * See SiteDirectory.connection. A secret that cannot be read throws, as authHeaders does (and nothing is
+   * kept). A site known from an earlier call is answered from memory, without the queue (see `connections`).
+   */
   connection(siteId: string): Promise<(SiteConnection & { site: StoredSite }) | undefined> {
+    const known = this.connections.get(siteId);
+    if (known) return Promise.resolve(known);
     return this.queue.run(async () => {
+      const cached = this.connections.get(siteId);
+      if (cached) return cached;
       const site = await this.find(siteId);
-      return site ? { site, auth: await this.authHeadersOf(site), fetch: this.transports.fetchFor(site) } : undefined;
+      if (!site) return undefined;
+      const connection = { site, auth: await this.authHeadersOf(site), fetch: this.transports.fetchFor(site) };
+      this.connections.set(siteId, connection);
+      return connection;
+    });
+  }
+
+  /**
+   * The secret store's choice of weak protection, in this queue: withdrawing it deletes the secrets kept
+   * that way, so no connection() answered from memory may carry one on.
+   */
+  chooseWeakSecretProtection(accept: boolean): Promise<SecretProtection> {
+    return this.queue.run(() => {
+      this.forgetConnections();
+      return this.secrets.chooseWeakProtection(accept);
     });
   }
 
@@ -260,6 +289,8 @@ export class SitesService implements SiteDirectory {
   }
 
   private async storeSecret(siteId: string, auth: SiteAuth): Promise<void> {
+    // Before the secret changes: should the site list then fail to save, no answer from memory keeps the old secret.
+    this.forgetConnections();
     if (auth.type === 'basic') await this.secrets.set(credentialKey(siteId), auth.password);
     else if (auth.type === 'bearer') await this.secrets.set(credentialKey(siteId), auth.token);
     else await this.secrets.delete(credentialKey(siteId));
@@ -268,6 +299,12 @@ export class SitesService implements SiteDirectory {
   private async commit(sites: StoredSite[]): Promise<void> {
     await this.repository.save(sites);
     this.sites = sites;
+    this.forgetConnections();
+  }
+
+  /** Only inside the queue (see `connections`). */
+  private forgetConnections(): void {
+    this.connections.clear();
   }
 
   private async require(siteId: string): Promise<StoredSite> {

@@ -20,7 +20,7 @@ export const SYSTEM_TIMERS: HostTimers = {
   clearInterval: (handle) => clearInterval(handle as ReturnType<typeof setInterval>),
 };
 
-type LockableVault = Pick<VaultService, 'isUnlocked' | 'status'> & { lock(reason: VaultLockReason): Promise<void> };
+type LockableVault = Pick<VaultService, 'isUnlocked' | 'idleLockMinutes'> & { lock(reason: VaultLockReason): Promise<void> };
 
 export interface IdleLockOptions {
   vault: LockableVault;
@@ -43,8 +43,10 @@ export interface IdleLock {
 /**
  * The idle lock in main (issue 18): the page has its own, but a page that is
  * gone, frozen or never loaded would otherwise leave the vault unlocked for
- * ever. Main locks after idleLockMinutes (read from the key file at each
- * check, so a change applies at once) plus a grace without a report of input.
+ * ever. Main locks after idleLockMinutes (the vault's in-memory copy, kept
+ * at setup, unlock and setIdleLock, so a change applies at once and no file
+ * is read: a damaged key file cannot stop it) plus a grace without a report
+ * of input.
  */
 export function createIdleLock(options: IdleLockOptions): IdleLock {
   const { vault, timers, log } = options;
@@ -54,7 +56,7 @@ export function createIdleLock(options: IdleLockOptions): IdleLock {
 
   const checkOnce = async (): Promise<void> => {
     if (!vault.isUnlocked()) return;
-    const { idleLockMinutes } = await vault.status();
+    const idleLockMinutes = vault.idleLockMinutes();
     const idleMs = timers.now() - lastActivity;
     if (!vault.isUnlocked() || idleMs < idleLockMinutes * 60_000 + graceMs) return;
     log.info(`No input reported for ${Math.round(idleMs / 1000)} s (idle lock ${idleLockMinutes} min): locking`);

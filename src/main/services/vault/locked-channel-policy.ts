@@ -85,8 +85,8 @@ export const GATEWAY_LOCKED_STATUS = 423;
 export type LockedGatewayAccess =
   /** Unlocked, or the outbox's STOW-RS: forwarded as always. */
   | { kind: 'open' }
-  /** The outbox's check of which instances a site already holds: forwarded, the answer cut down to SOP Instance UIDs. */
-  | { kind: 'sop-uids-only' }
+  /** The outbox's check of which instances a site already holds: forwarded, the answer cut down to the SOP Instance UIDs asked about. */
+  | { kind: 'sop-uids-only'; askedUids: readonly string[] }
   | { kind: 'refused'; body: GatewayErrorBody };
 
 /** `/studies/{uid}/instances`, the study-scoped instance search the outbox's check asks. */
@@ -107,7 +107,9 @@ export function lockedGatewayAccess(method: string, pathAfterBase: string | unde
   if (state.isUnlocked()) return { kind: 'open' };
   if (state.holdsOutboxKey() && pathAfterBase !== undefined) {
     if (method === 'POST' && isAllowedGatewayMethod(method, pathAfterBase)) return { kind: 'open' };
-    if (method === 'GET' && STUDY_INSTANCES.test(pathAfterBase) && isSopInstanceCheck(query)) return { kind: 'sop-uids-only' };
+    if (method === 'GET' && STUDY_INSTANCES.test(pathAfterBase) && isSopInstanceCheck(query)) {
+      return { kind: 'sop-uids-only', askedUids: (query.get('SOPInstanceUID') ?? '').split(',') };
+    }
   }
   return { kind: 'refused', body: { code: 'LOCKED', message: lockedMessage('search or open studies') } };
 }
@@ -124,11 +126,14 @@ const SOP_CHECK_MAX_BYTES = 1024 * 1024;
 
 /**
  * A site's answer to the outbox's instance check, with nothing left but each
- * match's SOP Instance UID (0008,0018): whatever else the site put in (a
- * patient's name, for one) does not leave main while locked. A failed answer
- * keeps its status and the gateway's own error body, and loses the site's.
+ * match's SOP Instance UID (0008,0018), and only those among `askedUids` (the
+ * query's SOPInstanceUID list; a site that ignores the filter tells no more):
+ * whatever else the site put in (a patient's name, for one) does not leave
+ * main while locked. An answer over SOP_CHECK_MAX_BYTES (by its
+ * content-length, or as read) is a 502 and is not read further. A failed
+ * answer keeps its status and the gateway's own error body, and loses the site's.
  */
-export async function keepOnlySopInstanceUids(response: Response): Promise<Response> {
+export async function keepOnlySopInstanceUids(response: Response, askedUids: Iterable<string>): Promise<Response> {
   const headers = new Headers({ 'cache-control': 'no-store' });
   const gatewayCode = response.headers.get(GATEWAY_ERROR_HEADER);
   if (response.status !== 200) {
@@ -136,20 +141,47 @@ export async function keepOnlySopInstanceUids(response: Response): Promise<Respo
     await response.body?.cancel();
     return new Response(null, { status: response.status, headers });
   }
-  const text = await response.text();
+  const text = await readAtMost(response, SOP_CHECK_MAX_BYTES);
   let items: unknown;
   try {
-    if (text.length > SOP_CHECK_MAX_BYTES) throw new Error('too large');
-    items = JSON.parse(text);
+    items = text === undefined ? undefined : JSON.parse(text);
   } catch {
     items = undefined;
   }
   if (!Array.isArray(items)) return new Response(null, { status: 502, headers });
+  const asked = new Set(askedUids);
+  const seen = new Set<string>();
   const uids = items.flatMap((item: unknown) => {
     const value = (item as { '00080018'?: { Value?: unknown } } | null)?.['00080018']?.Value;
     const uid = Array.isArray(value) ? value[0] : undefined;
-    return typeof uid === 'string' && /^[0-9.]{1,64}$/.test(uid) ? [{ '00080018': { vr: 'UI', Value: [uid] } }] : [];
+    if (typeof uid !== 'string' || !/^[0-9.]{1,64}$/.test(uid) || !asked.has(uid) || seen.has(uid)) return [];
+    seen.add(uid);
+    return [{ '00080018': { vr: 'UI', Value: [uid] } }];
   });
   headers.set('content-type', 'application/dicom+json');
   return new Response(JSON.stringify(uids), { status: 200, headers });
+}
+
+/** The body as text when it is at most `maxBytes` (content-length checked first); undefined, the rest cancelled, when larger. */
+async function readAtMost(response: Response, maxBytes: number): Promise<string | undefined> {
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }

@@ -62,6 +62,8 @@ export interface UnlockAttemptsOptions {
  */
 export class UnlockAttempts {
   private readonly inMemory = new Map<string, FailedUnlocks>();
+  /** Vault ids whose state file this process has read: once is enough, memory never goes lower and this process is then its only writer. */
+  private readonly stateFileRead = new Set<string>();
 
   constructor(private readonly options: UnlockAttemptsOptions) {}
 
@@ -71,9 +73,18 @@ export class UnlockAttempts {
     return this.options.dir === undefined ? undefined : join(this.options.dir, `${vaultId}.json`);
   }
 
-  /** The highest of the three counts (and the latest time); memory takes it on, so it cannot drop while the process runs. */
+  /**
+   * The highest of the three counts (and the latest time); memory takes it on, so it cannot drop while the process runs.
+   * The state file is read at the first call for a vault id in this process only (a status poll must not read it each time);
+   * a restart reads it again.
+   */
   async current(vaultId: string, inVaultFile: FailedUnlocks): Promise<FailedUnlocks> {
-    const highest = highestOf([this.inMemory.get(vaultId) ?? NO_FAILED_UNLOCKS, await this.readStateFile(vaultId), inVaultFile]);
+    const copies = [this.inMemory.get(vaultId) ?? NO_FAILED_UNLOCKS, inVaultFile];
+    if (!this.stateFileRead.has(vaultId)) {
+      copies.push(await this.readStateFile(vaultId));
+      this.stateFileRead.add(vaultId);
+    }
+    const highest = highestOf(copies);
     if (highest.count > 0) this.inMemory.set(vaultId, highest);
     return highest;
   }

@@ -95,6 +95,8 @@ export class VaultService {
   private outbox: Pick<VaultKeys, 'outboxKey' | 'keyId'> | undefined;
   private pin: PinSeal | undefined;
   private lastLockReason: VaultLockReason | undefined;
+  /** The key file's idleLockMinutes as of the last setup, unlock or setIdleLock: main's idle lock asks this, not the file. */
+  private idleMinutes = DEFAULT_IDLE_LOCK_MINUTES;
 
   constructor(private readonly options: VaultServiceOptions) {
     this.scryptParams = options.scrypt ?? DEFAULT_SCRYPT;
@@ -109,7 +111,8 @@ export class VaultService {
         state: !file ? 'new' : this.unlocked ? 'unlocked' : 'locked',
         pinSet: this.pin !== undefined,
         idleLockMinutes: file?.idleLockMinutes ?? DEFAULT_IDLE_LOCK_MINUTES,
-        retryAfterMs: file ? this.retryAfterMs(await this.attempts.current(vaultId(file), file.failedUnlocks)) : 0,
+        // Only the lock screen shows the wait: an unlocked vault's status (polled every few seconds) counts nothing.
+        retryAfterMs: file && !this.unlocked ? this.retryAfterMs(await this.attempts.current(vaultId(file), file.failedUnlocks)) : 0,
         outboxKeyAvailable: this.outbox !== undefined,
         keyProtection: file?.keyProtection ?? (this.options.outerWrap ? 'passphrase+safeStorage' : 'passphrase'),
         ...(file && !this.unlocked && this.lastLockReason ? { lockReason: this.lastLockReason } : {}),
@@ -120,6 +123,14 @@ export class VaultService {
   /** Whether the data key is in memory now; what the host's lock policy asks before every call (no file read). */
   isUnlocked(): boolean {
     return this.unlocked !== undefined;
+  }
+
+  /**
+   * The idle lock's minutes, from memory (set at setup, unlock and setIdleLock): main's idle check reads no
+   * file, so a key file damaged while unlocked cannot keep the vault from idle-locking.
+   */
+  idleLockMinutes(): number {
+    return this.idleMinutes;
   }
 
   /** Whether the outbox key is held (the vault was unlocked once in this run), so background sending may go on while locked. */
@@ -155,6 +166,7 @@ export class VaultService {
         idleLockMinutes: DEFAULT_IDLE_LOCK_MINUTES,
       });
       this.options.log.info(`Key file created (${this.options.outerWrap ? 'passphrase and OS keychain' : 'passphrase'})`);
+      this.idleMinutes = DEFAULT_IDLE_LOCK_MINUTES;
       const keys = await this.becomeUnlocked(master);
       this.options.audit.recordSystem({ action: 'login', outcome: 'success', reason: 'passphrase chosen at first start' });
       return keys;
@@ -167,6 +179,7 @@ export class VaultService {
       if (!file) throw new ServiceError('CONFLICT', 'No passphrase has been chosen yet; set one up first.');
       const master = method === 'passphrase' ? await this.checkPassphrase(file, secret, 'unlock the workstation') : await this.checkPin(secret);
       const keys = await this.becomeUnlocked(master);
+      this.idleMinutes = file.idleLockMinutes;
       this.options.audit.recordSystem({ action: 'login', outcome: 'success', reason: `unlocked with the ${method === 'pin' ? 'PIN' : 'passphrase'}` });
       return keys;
     });
@@ -225,6 +238,7 @@ export class VaultService {
       const file = await this.readFile();
       if (!file) throw new ServiceError('CONFLICT', 'No passphrase has been chosen yet; set one up first.');
       await this.options.file.write({ ...file, idleLockMinutes: minutes });
+      this.idleMinutes = minutes;
     });
   }
 
@@ -239,9 +253,13 @@ export class VaultService {
     this.unlocked = { master, keys };
     this.outbox = { outboxKey: keys.outboxKey, keyId: keys.keyId };
     // The audit log keeps its key past a lock, as the outbox keeps its own: lines written while locked are signed too.
+    // Not awaited: the first unlock of a run checks the whole trail, which grows with its age; the answer
+    // (and the vault's queue: status polls, an OS lock) must not wait for it. audit.status does, in the log's queue.
     const auditKey = await deriveAuditHeadKey(master);
-    await this.options.audit.useHeadKey(auditKey).catch((err: unknown) => this.options.log.error('Could not hand the audit log its key', err));
-    auditKey.fill(0);
+    void this.options.audit
+      .useHeadKey(auditKey)
+      .catch((err: unknown) => this.options.log.error('Could not hand the audit log its key', err))
+      .finally(() => auditKey.fill(0));
     return keys;
   }
 
