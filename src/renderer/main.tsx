@@ -16,7 +16,7 @@ import { fetchWithLaunchToken, takeLaunchToken } from './app/launch-token';
 import { TeleradDB } from './cache/telerad-db';
 import { createPdfRuntime } from './lib/pdf/pdf-runtime';
 import pdfWorkerUrl from 'pdfjs-dist/build/pdf.worker.min.mjs?url';
-import { createAuditReporter, deliveryAuditRecord, failedDeliveryAuditRecord, integrityAuditRecord } from './audit/audit-store';
+import { createAuditReporter } from './audit/audit-store';
 import type { Page } from './app/wiring/page';
 import { wireAudit } from './app/wiring/audit';
 import { sealRowsCachedBeforeEncryption, wireCache } from './app/wiring/cache';
@@ -24,7 +24,7 @@ import { wireConnectivity, wirePrefetch, wireSites, wireWorklist } from './app/w
 import { wireViewer } from './app/wiring/viewer';
 import { wireStorage } from './app/wiring/storage';
 import { wireReferralCases, wireReferralPanel } from './app/wiring/referrals';
-import { createBrowserOutbox, wireOutbox } from './app/wiring/outbox';
+import { createBrowserOutbox, wireOutbox, wireOutboxAudit } from './app/wiring/outbox';
 import { followCachedStudiesWithBadges, wireQuality } from './app/wiring/quality';
 import { wireReports } from './app/wiring/reports';
 import { wireCaseThread } from './app/wiring/case-thread';
@@ -111,9 +111,7 @@ async function startLocked(status: VaultStatus, root: Root): Promise<void> {
       // The user profile is sealed with the data key: deliveries made while locked name the app as actor.
       const auditReport = createAuditReporter(client, () => 'background sending (workstation locked)', log.child('audit'));
       // The same trail as unlocked (app/wiring/outbox.ts): deliveries, site errors, and jobs changed on disk.
-      outbox.onDelivered((job) => void auditReport(deliveryAuditRecord(job)));
-      outbox.onFailed((f) => void auditReport(failedDeliveryAuditRecord(f)));
-      outbox.onIntegrityFailure((job) => void auditReport(integrityAuditRecord(job)));
+      wireOutboxAudit(outbox, auditReport);
       void outbox.start();
       outboxWaiting = () => outbox.getState().unsent;
       subscribeOutbox = (l) => outbox.subscribe(l);

@@ -1,6 +1,7 @@
 import type { OutboxInstance, OutboxJobRecord, TeleradDB } from '../cache/telerad-db';
 import { isSealedRowError } from '../cache/sealing/row-sealer';
 import type { SealedRowError } from '../cache/sealing/row-sealer';
+import { readOpenableRows } from '../cache/sealing/openable-rows';
 
 /**
  * The outbox's durable state in Dexie `outboxJobs` (schema v5). Every state
@@ -88,9 +89,18 @@ export function createOutboxRepo(db: TeleradDB, options: OutboxRepoOptions = {})
     return undefined;
   };
   const getChecked = (id: string): Promise<OutboxJobRecord | undefined> => table.get(id).catch((err: unknown) => refused(id, err));
-  /** Jobs by key, each on its own, so one that fails its check does not hide the others. */
-  const getEach = async (ids: readonly string[]): Promise<OutboxJobRecord[]> =>
-    (await Promise.all(ids.map(getChecked))).filter((j): j is OutboxJobRecord => j !== undefined);
+  /**
+   * Jobs by key in one read (one transaction); only when a row fails its check, each on its own (getChecked
+   * tells onRefused), so one that fails does not hide the others.
+   */
+  const getMany = async (ids: readonly string[]): Promise<OutboxJobRecord[]> => {
+    const { rows } = await readOpenableRows<OutboxJobRecord | undefined>({
+      readAll: () => table.bulkGet([...ids]),
+      readKeys: async () => ids,
+      readOne: (id) => getChecked(id as string),
+    });
+    return rows.filter((j): j is OutboxJobRecord => j !== undefined);
+  };
   /** Read-modify-write of one job in one transaction; `change` returns false to leave it as it is. */
   const update = (id: string, change: (job: OutboxJobRecord) => boolean): Promise<OutboxJobRecord | undefined> =>
     db.transaction('rw', table, async () => {
@@ -121,7 +131,7 @@ export function createOutboxRepo(db: TeleradDB, options: OutboxRepoOptions = {})
       // Keys first (no Part 10 bytes read), then only the jobs not already in hand.
       const waiting = new Set(await table.where('state').anyOf([...WAITING]).primaryKeys());
       const dueIds = (await table.where('nextAttemptAt').belowOrEqual(now).primaryKeys()).filter((id) => waiting.has(id) && !skip.has(id));
-      const rows = (await getEach(dueIds)).filter((j) => WAITING.has(j.state));
+      const rows = (await getMany(dueIds)).filter((j) => WAITING.has(j.state));
       return rows.sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.createdAt - b.createdAt);
     },
     async nextDueAt() {
@@ -135,15 +145,13 @@ export function createOutboxRepo(db: TeleradDB, options: OutboxRepoOptions = {})
       return next;
     },
     async list() {
-      let rows: OutboxJobRecord[];
-      try {
-        rows = await table.toArray();
-      } catch (err) {
-        if (!isSealedRowError(err)) throw err;
-        // One row does not open: read them one by one, so the others still show and the bad one is named.
-        rows = await getEach((await table.toCollection().primaryKeys()) as string[]);
-      }
-      return rows.sort((a, b) => b.createdAt - a.createdAt);
+      // One row that does not open: the others still show and the bad one is named (getChecked tells onRefused).
+      const { rows } = await readOpenableRows<OutboxJobRecord | undefined>({
+        readAll: () => table.toArray(),
+        readKeys: () => table.toCollection().primaryKeys(),
+        readOne: (id) => getChecked(id as string),
+      });
+      return rows.filter((j): j is OutboxJobRecord => j !== undefined).sort((a, b) => b.createdAt - a.createdAt);
     },
     claim: (id, now) =>
       update(id, (job) => {

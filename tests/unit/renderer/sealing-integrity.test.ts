@@ -234,6 +234,57 @@ describe('rows without an envelope', () => {
   });
 });
 
+describe('the sealed state at open', () => {
+  it('stays strict when the sealing marker and the registry head are deleted: a clear outbox job planted then is refused', async () => {
+    const name = dbName();
+    const sealer = testRowSealer();
+    const db = await sealedDb(name, sealer);
+    await db.outboxJobs.put(reportJob(1, { id: 'job-real' }));
+    db.close();
+
+    await raw(name, async (r) => {
+      await r.table('sealing').delete('rows');
+      await r.table('rowVersions').delete('$head');
+      await r.table('outboxJobs').put(reportJob(1, { id: 'planted', siteId: 'attacker' }));
+    });
+    const again = new TeleradDB(name, { sealer });
+    await again.open();
+    expect(again.sealingState?.strict).toBe(true);
+    const err = await again.outboxJobs.get('planted').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SealedRowError);
+    expect((err as SealedRowError).reason).toBe('unsealed');
+    again.close();
+  });
+
+  it('a pass stopped part way (registry rows, head not sealed) does not make the store strict: rows not yet rewritten stay readable', async () => {
+    const name = dbName();
+    const sealer = testRowSealer();
+    const v9 = new Dexie(name);
+    v9.version(9).stores(TELERAD_DB_SCHEMA_V9);
+    v9.use(createSealingMiddleware(SEALING_POLICY, sealer));
+    await v9.table('reportDrafts').put(draft('Written under v9.', 2));
+    await v9.table('sealing').put({ id: 'rows', keyId: sealer.keyId, sealedAt: 1, rows: 0 });
+    v9.close();
+    // At v10, before the pass has finished: a versioned row written (the registry has a manifest and a head).
+    const first = new TeleradDB(name, { sealer });
+    await first.outboxJobs.put(reportJob(1, { id: 'job-10' }));
+    expect(first.sealingState?.strict).toBe(false);
+    first.close();
+    expect(await raw(name, (r) => r.table('rowVersions').count())).toBeGreaterThan(0);
+
+    const again = new TeleradDB(name, { sealer });
+    await again.open();
+    expect(again.sealingState?.strict).toBe(false);
+    expect((await again.reportDrafts.get('draft-1'))?.content.sections.findings).toBe('Written under v9.');
+    expect(await sealExistingRows(again, { log: quiet, now: () => 5 })).toBe(2);
+    expect(again.sealingState?.strict).toBe(true);
+    again.close();
+  });
+});
+
 describe('referral case UIDs', () => {
   it('the referral case keeps the original UID only inside the sealed part', async () => {
     const name = dbName();
@@ -315,6 +366,55 @@ describe('v9 → v10: rows sealed before AAD', () => {
     await raw(name, (r) => r.table('reportDrafts').put(v2Draft));
     const again = new TeleradDB(name, { sealer });
     await expect(again.reportDrafts.get('draft-1')).rejects.toThrow(/format from before/);
+    again.close();
+  });
+
+  it('a row changed on disk among v9 rows does not stop the pass: it is named in the log, the store becomes strict, and a clear row planted afterwards is refused', async () => {
+    const name = dbName();
+    const sealer = testRowSealer();
+    const v9 = new Dexie(name);
+    v9.version(9).stores(TELERAD_DB_SCHEMA_V9);
+    v9.use(createSealingMiddleware(SEALING_POLICY, sealer));
+    await v9.table('reportDrafts').put(draft('Written under v9.', 2));
+    await v9.table('reportDrafts').put({ ...draft('Second draft.', 3), id: 'draft-2' });
+    await v9.table('outboxJobs').put(reportJob(1, { id: 'job-9' }));
+    await v9.table('sealing').put({ id: 'rows', keyId: sealer.keyId, sealedAt: 1, rows: 0 });
+    v9.close();
+    // Under the sealing layer: draft-1's sealed blob copied onto draft-2 (it no longer opens there).
+    await (async () => {
+      const r = new Dexie(name);
+      r.version(9).stores(TELERAD_DB_SCHEMA_V9);
+      try {
+        const row = (await r.table('reportDrafts').get('draft-1')) as Record<string, unknown>;
+        await r.table('reportDrafts').put({ ...row, id: 'draft-2' });
+      } finally {
+        r.close();
+      }
+    })();
+
+    const logged: string[] = [];
+    const log = createLogger('test', (entry) => void logged.push(`${entry.level} ${entry.message}`));
+    const db = new TeleradDB(name, { sealer });
+    expect(await sealExistingRows(db, { log, now: () => 5 })).toBe(2);
+    expect(db.sealingState?.strict).toBe(true);
+    expect((await db.sealing.get('rows'))?.format).toBe(3);
+    expect((await db.reportDrafts.get('draft-1'))?.content.sections.findings).toBe('Written under v9.');
+    expect((await db.outboxJobs.get('job-9'))?.state).toBe('queued');
+    await expect(db.reportDrafts.get('draft-2')).rejects.toThrow(SealedRowError);
+    const warning = logged.filter((l) => l.startsWith('warn'));
+    expect(warning).toHaveLength(1);
+    expect(warning[0]).toMatch(/reportDrafts.*draft-2.*tampered/);
+    expect(warning[0]).not.toMatch(/Written under v9|Second draft/);
+    // Done for this key: the next unlock has nothing to redo.
+    expect(await sealExistingRows(db, { log, now: () => 6 })).toBe(0);
+    db.close();
+
+    // The refused row is kept as it was found; a clear row planted now is refused (after a reload too).
+    const kept = await raw(name, (r) => r.table('reportDrafts').get('draft-2') as Promise<Record<string, unknown>>);
+    expect(kept[SEALED_FIELD]).toBeDefined();
+    await raw(name, (r) => r.table('reportDrafts').put({ ...draft('Planted.', 9), id: 'draft-3' }));
+    const again = new TeleradDB(name, { sealer });
+    await expect(again.reportDrafts.get('draft-3')).rejects.toThrow(/no sealed envelope/);
     again.close();
   });
 

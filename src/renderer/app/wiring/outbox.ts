@@ -14,6 +14,16 @@ import type { ConnectivityStore } from '../connectivity';
 import type { Page } from './page';
 import { worklistSite } from './worklist';
 
+/** The outbox's audit trail, the same unlocked and behind the lock. */
+export function wireOutboxAudit(outbox: Pick<Outbox, 'onDelivered' | 'onFailed' | 'onIntegrityFailure'>, auditReport: AuditReport): void {
+  // Every delivery to a site is an audit event: what left, for which study, to where.
+  outbox.onDelivered((job) => void auditReport(deliveryAuditRecord(job)));
+  // A site answering an error to a delivery: once per job and distinct error, not once per retry.
+  outbox.onFailed((f) => void auditReport(failedDeliveryAuditRecord(f)));
+  // A job whose stored row failed its integrity check (changed outside the app): not sent, a Security Alert.
+  outbox.onIntegrityFailure((job) => void auditReport(integrityAuditRecord(job)));
+}
+
 /** The outbox over this page's database, sending through the gateway (the same in the unlocked app and behind the lock). */
 export function createBrowserOutbox(deps: { db: TeleradDB; page: Page; log: Logger; siteName: (siteId: string) => string | undefined }): Outbox {
   const { db, page, log, siteName } = deps;
@@ -50,12 +60,7 @@ export function wireOutbox(deps: { db: TeleradDB; page: Page; log: Logger; workl
     for (const id of unreachableBefore) if (!now.has(id)) void outbox.siteReachable(id);
     unreachableBefore = now;
   });
-  // Every delivery to a site is an audit event: what left, for which study, to where.
-  outbox.onDelivered((job) => void auditReport(deliveryAuditRecord(job)));
-  // A site answering an error to a delivery: once per job and distinct error, not once per retry.
-  outbox.onFailed((f) => void auditReport(failedDeliveryAuditRecord(f)));
-  // A job whose stored row failed its integrity check (changed outside the app): not sent, a Security Alert.
-  outbox.onIntegrityFailure((job) => void auditReport(integrityAuditRecord(job)));
+  wireOutboxAudit(outbox, auditReport);
   const deliveryNotices = createDeliveryNotices({ onDelivered: outbox.onDelivered, setTimeout: (fn, ms) => page.window.setTimeout(fn, ms) });
   return { outbox, deliveryNotices };
 }

@@ -2,6 +2,8 @@ import type { IndexableType } from 'dexie';
 import type { Logger } from '../../../shared/log';
 import type { TeleradDB } from '../telerad-db';
 import { SEALING_POLICY } from '../telerad-db';
+import type { RefusedRow } from './openable-rows';
+import { readOpenableRows } from './openable-rows';
 
 const CHUNK = 50;
 
@@ -18,6 +20,8 @@ export const SEALED_FORMAT = 3;
  * stop at any point (a crash, a lock, a closed window) — rows not yet rewritten are read as they are and
  * the pass runs again at the next unlock, so drafts and cached cases stay readable throughout. Rows
  * already at v3 are opened and sealed again (idempotent; their version goes up).
+ * A row that does not open (changed on disk) is left as it is, logged (table, key, reason) and refused
+ * once the store is sealed; it does not stop the pass.
  * Returns how many rows it rewrote (0 when already done for this key).
  */
 export async function sealExistingRows(db: TeleradDB, deps: { log: Logger; now: () => number; onProgress?: (done: number, total: number) => void }): Promise<number> {
@@ -36,19 +40,32 @@ export async function sealExistingRows(db: TeleradDB, deps: { log: Logger; now: 
   const keysByTable = fresh ? tables.map((): IndexableType[] => []) : await Promise.all(tables.map((t) => t.toCollection().primaryKeys()));
   const total = keysByTable.reduce((n, k) => n + k.length, 0);
   let done = 0;
+  let rewritten = 0;
+  const refused: { table: string; row: RefusedRow }[] = [];
   for (const [i, table] of tables.entries()) {
     const keys = keysByTable[i]!;
     for (let at = 0; at < keys.length; at += CHUNK) {
       const chunk = keys.slice(at, at + CHUNK);
       await db.transaction('rw', table, async () => {
-        const rows = (await table.bulkGet(chunk)).filter((r): r is object => r !== undefined);
+        // A row that does not open (changed on disk) is left as it is and named; it must not stop the pass,
+        // or the store would never become strict. Once it is, that row stays refused.
+        const read = await readOpenableRows<object | undefined>({
+          readAll: () => table.bulkGet(chunk),
+          readKeys: async () => chunk,
+          readOne: (key) => table.get(key as IndexableType),
+        });
+        const rows = read.rows.filter((r): r is object => r !== undefined);
+        for (const row of read.refused) refused.push({ table: table.name, row });
         if (rows.length > 0) await table.bulkPut(rows);
+        rewritten += rows.length;
       });
       done += chunk.length;
       deps.onProgress?.(done, total);
     }
   }
   await layer.markSealed({ id: 'rows', keyId: sealer.keyId, sealedAt: deps.now(), rows: total, format: SEALED_FORMAT });
-  if (total > 0) deps.log.info(`Sealed ${total} rows with their clear fields authenticated`);
-  return total;
+  // Table, key and reason only: never a row's clinical fields.
+  for (const { table, row } of refused) deps.log.warn(`Not sealed: a ${table} row (${String(row.key)}) does not open (${row.reason}); it is kept on disk as it is and refused from now on`);
+  if (total > 0) deps.log.info(`Sealed ${rewritten} rows with their clear fields authenticated${refused.length > 0 ? ` (${refused.length} refused)` : ''}`);
+  return rewritten;
 }

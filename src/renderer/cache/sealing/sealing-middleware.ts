@@ -1,9 +1,9 @@
 import Dexie from 'dexie';
-import type { DBCore, DBCoreCursor, DBCoreTable, DBCoreTableSchema, DBCoreTransaction, Middleware, Transaction } from 'dexie';
+import type { DBCore, DBCoreCursor, DBCoreKeyRange, DBCoreRangeType, DBCoreTable, DBCoreTableSchema, DBCoreTransaction, Middleware, Transaction } from 'dexie';
 import type { RowSealer, SealKeyName, SealedEnvelope } from './row-sealer';
 import { LEGACY_FORMATS, SealedRowError, envelopeFormat } from './row-sealer';
 import type { RowVersions } from './row-versions';
-import { ROW_VERSIONS_TABLE, createRowVersions } from './row-versions';
+import { HEAD_ID, ROW_VERSIONS_TABLE, createRowVersions } from './row-versions';
 
 /** Which tables are sealed, with which key, and which fields beyond the indexed ones stay in clear. */
 export interface SealedTablePolicy {
@@ -47,7 +47,9 @@ export interface Sealing {
   state: SealingState;
   /**
    * At open: the store is sealed when the marker says format 3 or the registry's head says sealed (a
-   * head that does not open counts as sealed: fail closed). Never throws (the database must open).
+   * head that does not open counts as sealed: fail closed), or when the registry has rows but no head
+   * (deleted: the head is written with every registry row). A head saying not sealed, with rows, is a
+   * migration stopped part way: rows not yet rewritten must stay readable. Never throws (the database must open).
    */
   loadState(): Promise<void>;
   /** Whether the head of the registry says sealed (false when absent); throws when it does not open. */
@@ -55,6 +57,9 @@ export interface Sealing {
   /** The migration's last step: the head says sealed and the marker format 3, in one transaction; then strict. */
   markSealed(marker: SealingMarker): Promise<void>;
 }
+
+/** Every key of an index (Dexie's AnyRange: DBCoreRangeType.Any is a const enum, not importable as a value). */
+const ANY_KEY: DBCoreKeyRange = { type: 3 as DBCoreRangeType, lower: -Infinity, lowerOpen: false, upper: [[]], upperOpen: false };
 
 /** The property a sealed row keeps its ciphertext in. */
 export const SEALED_FIELD = '$sealed';
@@ -388,12 +393,17 @@ export function createSealing(policy: SealingPolicy, sealer: RowSealer): Sealing
     state,
     async loadState() {
       try {
-        const [marker, sealed] = await inTransaction([SEALING_MARKER_TABLE, ROW_VERSIONS_TABLE], 'readonly', async (trans) => {
+        const [marker, sealed, headMissing] = await inTransaction([SEALING_MARKER_TABLE, ROW_VERSIONS_TABLE], 'readonly', async (trans) => {
           const m = coreNow().table(SEALING_MARKER_TABLE).get({ trans, key: 'rows' }) as Promise<SealingMarker | undefined>;
           const h = versions.headSealed(trans).catch(() => true);
-          return Promise.all([m, h]);
+          // Registry rows with no head: the head was deleted (rows are only ever recorded with it). Keys only, one each.
+          const registry = coreNow().table(ROW_VERSIONS_TABLE);
+          const head = registry.get({ trans, key: HEAD_ID }) as Promise<unknown>;
+          const any = registry.query({ trans, values: false, limit: 1, query: { index: registry.schema.primaryKey, range: ANY_KEY } });
+          const missing = Promise.all([head, any]).then(([hd, rows]) => hd === undefined && rows.result.length > 0);
+          return Promise.all([m, h, missing]);
         });
-        if (sealed || (marker?.format ?? 0) >= 3) state.strict = true;
+        if (sealed || headMissing || (marker?.format ?? 0) >= 3) state.strict = true;
       } catch {
         // No registry table (a database opened below v10 by a test) or IndexedDB failing: what rows say decides.
       }
